@@ -1,0 +1,171 @@
+"""Every setting, read once from the environment into a frozen model.
+
+The table in README.md ("Configuration") is checked against `SETTINGS_DOC` by a test, so the
+two cannot drift. Secrets are `SecretStr`: their repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from server.errors import ConfigError
+
+Provider = Literal["fal", "oxen", "simulator"]
+ProviderChoice = Literal["auto", "fal", "oxen", "simulator"]
+Tier = Literal["standard", "fast"]
+
+FAL_QUEUE_URL = "https://queue.fal.run"
+FAL_REST_URL = "https://rest.fal.ai"
+FAL_CDN_URL = "https://v3.fal.media"
+OXEN_URL = "https://hub.oxen.ai"
+
+# variable -> (meaning, default as shown to users). The README's settings table is built from this.
+SETTINGS_DOC: dict[str, tuple[str, str]] = {
+    "FAL_KEY": ("fal.ai API key (`FAL_KEY_ID` + `FAL_KEY_SECRET` also accepted)", "—"),
+    "OXEN_API_KEY": ("Oxen.ai API key", "—"),
+    "SEEDANCE_PROVIDER": (
+        "`auto`, `fal`, `oxen` or `simulator`",
+        "`auto`: fal if its key is set, else oxen if its key is set, else the simulator",
+    ),
+    "SEEDANCE_DEFAULT_TIER": ("`fast` or `standard` endpoints when a call names none", "`fast`"),
+    "SEEDANCE_WAIT_SECONDS": ("how long a tool call waits for the video before returning a job id (0–600)", "45"),
+    "SEEDANCE_HOME": ("where the job journal lives", "the user data folder"),
+    "SEEDANCE_OUTPUT_DIR": ("where finished videos are saved", "`~/Videos/Seedance`"),
+    "SEEDANCE_ALLOWED_DIRS": (
+        "folders local input files may come from, separated by `" + os.pathsep + "`",
+        "your home folder, minus hidden folders",
+    ),
+    "SEEDANCE_MAX_COST_USD": ("refuse any single request estimated above this", "no cap"),
+    "SEEDANCE_DAILY_BUDGET_USD": ("refuse once the last 24 h of spend would pass this", "no budget"),
+    "SEEDANCE_CONFIRM_ABOVE_USD": ("ask the user before spending more than this on one request", "never ask"),
+    "SEEDANCE_FAL_QUEUE_URL": ("fal queue API base URL", FAL_QUEUE_URL),
+    "SEEDANCE_FAL_REST_URL": ("fal REST API base URL (storage tokens)", FAL_REST_URL),
+    "SEEDANCE_FAL_CDN_URL": ("fal CDN base URL (uploads)", FAL_CDN_URL),
+    "SEEDANCE_OXEN_URL": ("Oxen.ai base URL", OXEN_URL),
+    "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
+    "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
+    "SEEDANCE_SIM_FAULTS": (
+        "simulator: fault mix, e.g. `status_5xx=0.3,stream_drop=0.2,submit_429=0.1`",
+        "none",
+    ),
+    "SEEDANCE_SIM_SEED": ("simulator: seed that makes the fault mix repeatable", "random"),
+}
+
+
+class Settings(BaseModel):
+    """All configuration, frozen. Build with `Settings.from_env()`; tests pass overrides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fal_key: SecretStr | None = None
+    oxen_api_key: SecretStr | None = None
+    provider_choice: ProviderChoice = "auto"
+    default_tier: Tier = "fast"
+    wait_seconds: float = 45.0
+    home: Path
+    output_dir: Path
+    allowed_dirs: tuple[Path, ...]
+    max_cost_usd: float | None = None
+    daily_budget_usd: float | None = None
+    confirm_above_usd: float | None = None
+    fal_queue_url: str = FAL_QUEUE_URL
+    fal_rest_url: str = FAL_REST_URL
+    fal_cdn_url: str = FAL_CDN_URL
+    oxen_url: str = OXEN_URL
+    sim_queue_seconds: float = 2.0
+    sim_run_seconds: float = 4.0
+    sim_faults: str = ""
+    sim_seed: int | None = None
+
+    @property
+    def provider(self) -> Provider:
+        """The provider in force: an explicit choice, else the first one with a key, else the simulator."""
+        if self.provider_choice != "auto":
+            return self.provider_choice
+        if self.fal_key is not None:
+            return "fal"
+        if self.oxen_api_key is not None:
+            return "oxen"
+        return "simulator"
+
+    @property
+    def simulated(self) -> bool:
+        return self.provider == "simulator"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        fal_key = get("FAL_KEY")
+        if fal_key is None and get("FAL_KEY_ID") and get("FAL_KEY_SECRET"):
+            fal_key = f"{get('FAL_KEY_ID')}:{get('FAL_KEY_SECRET')}"
+
+        home_dir = Path.home()
+        raw: dict[str, object] = {
+            "fal_key": fal_key,
+            "oxen_api_key": get("OXEN_API_KEY"),
+            "home": Path(get("SEEDANCE_HOME") or _user_data_dir()).expanduser(),
+            "output_dir": Path(get("SEEDANCE_OUTPUT_DIR") or _user_videos_dir() / "Seedance").expanduser(),
+            "allowed_dirs": tuple(
+                Path(p).expanduser()
+                for p in (get("SEEDANCE_ALLOWED_DIRS") or str(home_dir)).split(os.pathsep)
+                if p.strip()
+            ),
+        }
+        fields = {
+            "SEEDANCE_PROVIDER": "provider_choice",
+            "SEEDANCE_DEFAULT_TIER": "default_tier",
+            "SEEDANCE_WAIT_SECONDS": "wait_seconds",
+            "SEEDANCE_MAX_COST_USD": "max_cost_usd",
+            "SEEDANCE_DAILY_BUDGET_USD": "daily_budget_usd",
+            "SEEDANCE_CONFIRM_ABOVE_USD": "confirm_above_usd",
+            "SEEDANCE_FAL_QUEUE_URL": "fal_queue_url",
+            "SEEDANCE_FAL_REST_URL": "fal_rest_url",
+            "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
+            "SEEDANCE_OXEN_URL": "oxen_url",
+            "SEEDANCE_SIM_QUEUE_SECONDS": "sim_queue_seconds",
+            "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
+            "SEEDANCE_SIM_FAULTS": "sim_faults",
+            "SEEDANCE_SIM_SEED": "sim_seed",
+        }
+        for variable, field in fields.items():
+            value = get(variable)
+            if value is not None:
+                raw[field] = value.lower() if field in {"provider_choice", "default_tier"} else value
+        try:
+            settings = cls.model_validate(raw)
+        except ValidationError as exc:
+            by_field = {v: k for k, v in fields.items()}
+            problems = "; ".join(
+                f"{by_field.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"Invalid setting: {problems}") from None
+        if not 0 <= settings.wait_seconds <= 600:
+            raise ConfigError(f"SEEDANCE_WAIT_SECONDS must be between 0 and 600; got {settings.wait_seconds}")
+        if settings.provider_choice == "fal" and settings.fal_key is None:
+            raise ConfigError("SEEDANCE_PROVIDER=fal needs FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) to be set")
+        if settings.provider_choice == "oxen" and settings.oxen_api_key is None:
+            raise ConfigError("SEEDANCE_PROVIDER=oxen needs OXEN_API_KEY to be set")
+        return settings
+
+
+def _user_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("seedance-mcp", appauthor=False))
+
+
+def _user_videos_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_videos_dir())

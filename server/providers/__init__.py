@@ -1,0 +1,1 @@
+"""Hosted video APIs behind one small interface (see `base`)."""

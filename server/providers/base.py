@@ -1,0 +1,114 @@
+"""The small interface every hosted API sits behind, and the neutral types it speaks.
+
+A provider is given the process's one `httpx.AsyncClient`; it holds no job state of its own.
+The job manager owns jobs: it records a `Submission` in the journal the moment `submit` returns,
+then follows it with `watch`, reads it with `result`, and may `cancel` it. A `Submission` is plain
+data (`to_json`/`from_json`) so a job can be followed again after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
+Tier = Literal["standard", "fast"]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to generate, in the seeds' parameter names (media already as public URLs)."""
+
+    tier: Tier
+    mode: Mode
+    arguments: dict[str, Any]
+    count: int = 1  # Oxen's num_generations; fal always makes one
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The provider's handle on one job: enough to follow, read and cancel it after a restart."""
+
+    provider: str
+    request_id: str
+    endpoint: str
+    status_url: str = ""
+    response_url: str = ""
+    cancel_url: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Submission:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class LogLine:
+    message: str
+    level: str = "INFO"
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Running:
+    logs: tuple[LogLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The provider is done with the job. fal has no FAILED state: failure shows as `error`."""
+
+    error: str | None = None
+    error_type: str | None = None
+    cancelled: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+QueueState = Queued | Running | Finished
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    url: str
+    seed: int | None = None
+    content_type: str = "video/mp4"
+    file_name: str | None = None
+    file_size: int | None = None
+    # Oxen's synchronous b64_json answer carries the bytes instead of a URL.
+    data: bytes | None = field(default=None, repr=False)
+
+
+class Provider(Protocol):
+    name: str
+
+    async def submit(self, spec: JobSpec) -> list[Submission]:
+        """Enqueue a paid job. Never retried blindly: see `errors.SubmitUncertain`."""
+        ...
+
+    async def status(self, submission: Submission) -> QueueState: ...
+
+    def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
+        """Yield each state change until (and including) `Finished`; streams where the API can."""
+        ...
+
+    async def result(self, submission: Submission) -> VideoOutput:
+        """The finished video; raises `JobFailed` for a job that ended in an error."""
+        ...
+
+    async def cancel(self, submission: Submission) -> bool:
+        """Ask the provider to cancel; True when it accepted. A running job may still finish."""
+        ...
+
+    async def upload(self, path: Path, content_type: str) -> str:
+        """Upload a local file to the provider's storage and return its public URL."""
+        ...

@@ -1,0 +1,1 @@
+"""The tools an assistant calls: parameters, handlers and results, one module per tool."""
