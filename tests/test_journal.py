@@ -1,0 +1,357 @@
+"""The job journal: round trips, queries, the spend rule, migrations, concurrency and crash safety."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from server.journal import (
+    LOG_LINES_KEPT,
+    MIGRATIONS,
+    JobRecord,
+    JobState,
+    Journal,
+    migrate,
+    new_job_id,
+)
+
+DAY = 86_400.0
+T0 = 1_795_000_000.0  # 2026-11-18 07:46:40 UTC: fixed times make day grouping predictable
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    async with await Journal.open(tmp_path / "home" / "journal.sqlite3") as j:
+        yield j
+
+
+def make(**overrides: Any) -> JobRecord:
+    values: dict[str, Any] = dict(
+        id=new_job_id(),
+        created_at=T0,
+        updated_at=T0,
+        provider="simulator",
+        simulated=True,
+        tool="generate_video",
+        tier="fast",
+        mode="text-to-video",
+        endpoint="bytedance/seedance-2.0/fast/text-to-video",
+        arguments={"prompt": "a red fox in snow", "duration": "5", "image_url": None},
+        estimate={"tokens": 108_000, "usd_per_million": 2.4, "usd": 0.26},
+        estimate_usd=0.26,
+    )
+    values.update(overrides)
+    return JobRecord(**values)
+
+
+def test_new_job_id_shape() -> None:
+    ids = {new_job_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for job_id in ids:
+        assert job_id.startswith("sd_") and len(job_id) == 15
+        assert all(c.isalnum() or c in "-_" for c in job_id[3:])
+
+
+@pytest.mark.anyio
+async def test_create_get_round_trip(journal: Journal) -> None:
+    record = make(
+        dedupe_key="k1", group_id="g1", seed=7, logs=["a", "b"], arguments={"prompt": "é ✓", "n": [1]}
+    )
+    await journal.create(record)
+    got = await journal.get(record.id)
+    # history starts with the initial state; everything else comes back exactly as written
+    assert got == replace(record, history=[("submitting", T0, "created")])
+    assert got.simulated is True and isinstance(got.history[0], tuple)
+    assert await journal.get("sd_missing") is None
+    with pytest.raises(ValueError, match="already"):
+        await journal.create(record)
+    with pytest.raises(ValueError, match="unknown job state"):
+        await journal.create(make(state="done"))
+
+
+@pytest.mark.anyio
+async def test_update_sets_fields_and_appends_history(journal: Journal) -> None:
+    record = make()
+    await journal.create(record)
+
+    new = await journal.update(
+        record.id, state="queued", note="submitted", request_id="req-1", queue_position=3
+    )
+    assert new.state == "queued" and new.request_id == "req-1" and new.queue_position == 3
+    assert new.updated_at > record.updated_at
+    assert [(s, n) for s, _, n in new.history] == [("submitting", "created"), ("queued", "submitted")]
+
+    # same state again: fields change, history does not
+    again = await journal.update(record.id, state="queued", note="ignored", queue_position=1)
+    assert again.queue_position == 1 and len(again.history) == 2
+
+    logs = [f"line {i}" for i in range(LOG_LINES_KEPT + 20)]
+    running = await journal.update(record.id, state="running", logs=logs)
+    assert running.logs == logs[-LOG_LINES_KEPT:] and running.finished_at is None
+
+    done = await journal.update(
+        record.id, state="completed", result_url="https://cdn/v.mp4", video_bytes=1234, seed=42
+    )
+    assert done.finished_at is not None and done.finished_at == done.history[-1][1]
+    assert [s for s, _, _ in done.history] == ["submitting", "queued", "running", "completed"]
+    assert await journal.get(record.id) == done  # what update returns is what is stored
+
+    with pytest.raises(KeyError):
+        await journal.update("sd_nope", state="failed")
+    with pytest.raises(TypeError, match="history"):
+        await journal.update(record.id, history=[])
+    with pytest.raises(TypeError, match="colour"):
+        await journal.update(record.id, colour="red")
+    with pytest.raises(ValueError, match="unknown job state"):
+        await journal.update(record.id, state="exploded")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_find_duplicate_window(journal: Journal) -> None:
+    old = make(created_at=T0 - 600, dedupe_key="same")
+    recent = make(created_at=T0 - 60, dedupe_key="same")
+    failed = make(created_at=T0 - 10, dedupe_key="same", state="failed")
+    other = make(created_at=T0, dedupe_key="other")
+    for r in (old, recent, failed, other):
+        await journal.create(r)
+
+    found = await journal.find_duplicate("same", since=T0 - 3600)
+    assert found is not None and found.id == recent.id  # newest that did not fail
+    assert await journal.find_duplicate("same", since=T0 - 60) == found  # the bound is inclusive
+    assert await journal.find_duplicate("same", since=T0 - 59) is None  # only the failed one is newer
+    assert await journal.find_duplicate("missing", since=0) is None
+
+    await journal.update(recent.id, state="cancelled")
+    found = await journal.find_duplicate("same", since=0)
+    assert found is not None and found.id == old.id
+
+
+@pytest.mark.anyio
+async def test_list_and_unfinished(journal: Journal) -> None:
+    states = ["completed", "running", "submitting", "failed", "uncertain", "queued", "cancelled"]
+    records = [make(created_at=T0 + i, state=s) for i, s in enumerate(states)]
+    # insert out of order: queries must order by creation time, not by insertion
+    for r in reversed(records):
+        await journal.create(r)
+
+    newest = await journal.list()
+    assert [r.id for r in newest] == [r.id for r in reversed(records)]
+    assert [r.id for r in await journal.list(limit=2)] == [records[6].id, records[5].id]
+    assert [r.state for r in await journal.list(states={"failed", "completed"})] == ["failed", "completed"]
+    assert [r.id for r in await journal.list(since=T0 + 5)] == [records[6].id, records[5].id]
+    assert await journal.list(states=[]) == []
+
+    unfinished = await journal.unfinished()
+    assert [r.state for r in unfinished] == ["running", "submitting", "uncertain", "queued"]
+
+
+@pytest.mark.anyio
+async def test_spend_rule(journal: Journal) -> None:
+    counted = [
+        make(estimate_usd=1.0, state="completed", request_id="r1"),
+        make(estimate_usd=2.0, state="failed", request_id="r2"),  # reached the provider: may be billed
+        make(estimate_usd=4.0, state="submitting"),  # in flight or lost mid-submit: assume billed
+        make(estimate_usd=8.0, state="uncertain"),
+        make(estimate_usd=16.0, state="cancelled", request_id="r3"),
+    ]
+    free = [
+        make(estimate_usd=100.0, state="failed"),  # refused before any request id existed
+        make(estimate_usd=200.0, state="cancelled"),
+    ]
+    too_old = make(estimate_usd=400.0, created_at=T0 - DAY - 1, state="completed", request_id="r4")
+    for r in [*counted, *free, too_old]:
+        await journal.create(r)
+
+    assert await journal.spend(since=T0 - DAY) == 31.0
+    assert await journal.spend(since=0) == 431.0
+    assert await journal.spend(since=T0 + 1) == 0.0
+
+    # a submitting job that gets its request id and then fails still counts
+    await journal.update(counted[2].id, request_id="r5")
+    await journal.update(counted[2].id, state="failed")
+    assert await journal.spend(since=T0 - DAY) == 31.0
+
+
+@pytest.mark.anyio
+async def test_spend_by_day(journal: Journal) -> None:
+    day1 = T0  # 2026-11-18
+    day2 = T0 + DAY  # 2026-11-19
+    rows = [
+        make(created_at=day1, provider="fal", estimate_usd=0.5, state="completed", request_id="a"),
+        make(created_at=day1 + 60, provider="fal", estimate_usd=0.25, state="running", request_id="b"),
+        make(created_at=day1 + 120, provider="oxen", estimate_usd=1.0, state="completed", request_id="c"),
+        make(created_at=day1 + 180, provider="fal", estimate_usd=9.0, state="failed"),  # free
+        make(created_at=day2, provider="fal", estimate_usd=2.0, state="queued", request_id="d"),
+        make(created_at=T0 - 3 * DAY, provider="fal", estimate_usd=7.0, state="completed", request_id="e"),
+    ]
+    for r in rows:
+        await journal.create(r)
+
+    assert await journal.spend_by_day(since=T0 - DAY) == [
+        {"day": "2026-11-18", "provider": "fal", "usd": 0.75, "jobs": 2},
+        {"day": "2026-11-18", "provider": "oxen", "usd": 1.0, "jobs": 1},
+        {"day": "2026-11-19", "provider": "fal", "usd": 2.0, "jobs": 1},
+    ]
+    assert await journal.spend_by_day(since=T0 + 2 * DAY) == []
+
+
+@pytest.mark.anyio
+async def test_migrates_empty_database_and_reopen_is_noop(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folders" / "journal.sqlite3"
+    async with await Journal.open(path) as j:
+        record = make()
+        await j.create(record)
+
+    with sqlite3.connect(path) as db:
+        first = db.execute("SELECT name, applied_at FROM migrations ORDER BY name").fetchall()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    db.close()
+    assert [name for name, _ in first] == [name for name, _ in MIGRATIONS]
+    assert mode == "wal"
+
+    async with await Journal.open(path) as j:
+        assert await j.get(record.id) is not None
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name, applied_at FROM migrations ORDER BY name").fetchall() == first
+    db.close()
+
+
+def test_migrate_applies_only_new_migrations(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def extra(db: sqlite3.Connection) -> None:
+        calls.append("extra")
+        db.execute("ALTER TABLE jobs ADD COLUMN note TEXT")
+
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("boom")
+
+    db = sqlite3.connect(tmp_path / "j.sqlite3", isolation_level=None)
+    try:
+        assert migrate(db) == [name for name, _ in MIGRATIONS]
+        assert migrate(db) == []
+        assert migrate(db, [*MIGRATIONS, ("900_extra", extra)]) == ["900_extra"]
+        assert migrate(db, [*MIGRATIONS, ("900_extra", extra)]) == []
+        assert calls == ["extra"]
+        # a failing migration leaves nothing behind and is not recorded
+        with pytest.raises(RuntimeError, match="boom"):
+            migrate(db, [*MIGRATIONS, ("901_broken", broken)])
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "half_done" not in tables
+        assert db.execute("SELECT COUNT(*) FROM migrations WHERE name = '901_broken'").fetchone() == (0,)
+    finally:
+        db.close()
+
+
+@pytest.mark.anyio
+async def test_concurrent_updates_stay_consistent(journal: Journal) -> None:
+    shared = make()
+    await journal.create(shared)
+    flow: list[JobState] = ["queued", "running", "completed"]
+    changed_shared: set[str] = set()  # notes of the shared-job updates that reported a state change
+
+    async def one_job(i: int) -> None:
+        record = make(created_at=T0 + i)
+        await journal.create(record)
+        for step, state in enumerate(flow):
+            await journal.update(record.id, state=state, note=f"{i}:{step}", queue_position=i)
+            # interleave with writes to one job that everybody touches
+            note = f"shared {i}:{step}"
+            new = await journal.update(shared.id, state="running" if (i + step) % 2 else "queued", note=note)
+            if new.history[-1][2] == note:
+                changed_shared.add(note)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for i in range(200):
+                tg.start_soon(one_job, i)
+
+    jobs = await journal.list(limit=1000)
+    assert len(jobs) == 201
+    for job in jobs:
+        if job.id == shared.id:
+            continue
+        n = job.queue_position
+        assert n is not None and job.state == "completed"
+        assert [(s, note) for s, _, note in job.history] == [("submitting", "created")] + [
+            (state, f"{n}:{step}") for step, state in enumerate(flow)
+        ]
+
+    final = await journal.get(shared.id)
+    assert final is not None
+    # every change an updater was told about is in the history, and nothing else
+    assert {n for _, _, n in final.history[1:]} == changed_shared and len(final.history) == len(
+        changed_shared
+    ) + 1
+    states = [s for s, _, _ in final.history]
+    assert all(a != b for a, b in itertools.pairwise(states))  # only real changes were recorded
+    assert states[-1] == final.state
+    times = [t for _, t, _ in final.history]
+    assert times == sorted(times) and final.updated_at >= times[-1]
+
+
+@pytest.mark.anyio
+async def test_closed_journal_refuses_work(tmp_path: Path) -> None:
+    j = await Journal.open(tmp_path / "journal.sqlite3")
+    await j.close()
+    await j.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        await j.get("sd_x")
+
+
+CRASHING_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import anyio
+    from server.journal import JobRecord, Journal
+
+    async def main() -> None:
+        journal = await Journal.open(Path(sys.argv[1]))
+        await journal.create(JobRecord(
+            id=sys.argv[2], created_at=1.0, updated_at=1.0, provider="fal", simulated=False,
+            tool="generate_video", tier="standard", mode="text-to-video", endpoint="e",
+            arguments={"prompt": "p"}, estimate={}, estimate_usd=3.0, dedupe_key="dk",
+        ))
+        print("ok", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint, no atexit
+
+    anyio.run(main)
+    """
+)
+
+
+@pytest.mark.anyio
+async def test_row_survives_sigkill_right_after_create(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    job_id = new_job_id()
+    with anyio.fail_after(30):
+        result = await anyio.run_process(
+            [sys.executable, "-c", CRASHING_WRITER, str(path), job_id],
+            check=False,
+            stderr=subprocess.PIPE,
+        )
+    assert result.returncode == -9, result.stderr.decode()
+    assert result.stdout == b"ok\n"
+
+    async with await Journal.open(path) as j:
+        got = await j.get(job_id)
+        assert got is not None and got.state == "submitting" and got.estimate_usd == 3.0
+        assert await j.unfinished() == [got]
+        assert await j.spend(since=0) == 3.0
