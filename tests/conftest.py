@@ -1,0 +1,38 @@
+"""Every test runs with its own settings and folders under tmp_path, and never sees a real key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import Settings
+
+SETTING_PREFIXES = ("SEEDANCE_", "FAL_", "OXEN_")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(SETTING_PREFIXES):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / "media").mkdir(parents=True)
+    monkeypatch.setenv("SEEDANCE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(tmp_path / "videos"))
+    monkeypatch.setenv("SEEDANCE_ALLOWED_DIRS", str(home))
+    monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "0.3")
+    monkeypatch.setenv("SEEDANCE_SIM_RUN_SECONDS", "1.0")
+    return home
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.from_env()
