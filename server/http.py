@@ -1,0 +1,220 @@
+"""Serving the MCP server over streamable HTTP, safely by default.
+
+`seedance-mcp serve --transport http` lands here. The MCP endpoint is `/mcp`, answered as server-sent
+event streams (never plain JSON) so progress notifications reach the client while a video renders.
+
+Two locks on the door:
+- DNS-rebinding protection: only Host and Origin headers naming the address we are bound to (plus any
+  names the user adds) are served, so a web page cannot reach a loopback server through a hostile DNS name.
+- A bearer token (`SEEDANCE_HTTP_TOKEN`), compared in constant time. It is required when the server is
+  reachable from other machines: anyone who can call `generate_video` spends the user's credit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from server.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH: Final = "/mcp"
+TOKEN_ENV: Final = "SEEDANCE_HTTP_TOKEN"  # noqa: S105 - a variable name, not a secret
+# Below this length a token is guessable by brute force over a LAN in reasonable time.
+MIN_TOKEN_LENGTH: Final = 16
+# Tool calls hold their SSE stream open while they wait (up to SEEDANCE_WAIT_SECONDS); on Ctrl-C
+# give them a moment, not a minute.
+GRACEFUL_SHUTDOWN_SECONDS: Final = 5
+
+_LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD_HOSTS: Final = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognising, not binding
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to anything
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to serve other machines without a token; say how to fix it."""
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"Refusing to serve MCP over HTTP on {host} without a token: anyone who can reach this port "
+            f"could generate videos on your account. Set {TOKEN_ENV} to a long random secret (for example "
+            'the output of `python -c "import secrets; print(secrets.token_urlsafe(32))"`) and have clients '
+            "send `Authorization: Bearer <token>`, or bind to 127.0.0.1."
+        )
+
+
+def security_settings(host: str, port: int, allowed_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
+    """Host/Origin allow-lists for a server bound to `host:port`.
+
+    `allowed_hosts` adds names clients use to reach us (a LAN name, a reverse proxy's host), each
+    `name` or `name:port`; a bare name is accepted on the bound port and, behind a proxy, without one.
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    bare = host.strip("[]")
+    if host in _WILDCARD_HOSTS:
+        names = [*_LOOPBACK_NAMES, socket.gethostname(), socket.getfqdn()]
+    else:
+        names = [f"[{bare}]" if ":" in bare else bare]
+        if is_loopback(host):
+            names += _LOOPBACK_NAMES
+    hosts = [f"{name}:{port}" for name in dict.fromkeys(names)]
+    for extra in allowed_hosts:
+        extra = extra.strip()
+        if not extra:
+            continue
+        has_port = extra.rsplit(":", 1)[-1].isdigit() and not extra.endswith("]")
+        hosts += [extra] if has_port else [extra, f"{extra}:{port}"]
+    hosts = list(dict.fromkeys(hosts))
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+class BearerTokenMiddleware:
+    """Answers 401 to any HTTP request without `Authorization: Bearer <token>`; constant-time compare."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        body = b'{"error": "unauthorized", "error_description": "send Authorization: Bearer <token>"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="seedance-mcp"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _authorized(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                scheme, _, credentials = bytes(value).strip().partition(b" ")
+                # Compare even on a wrong scheme so timing says nothing about which part failed.
+                matches = hmac.compare_digest(credentials.strip(), self._expected)
+                return matches and scheme.lower() == b"bearer"
+        return False
+
+
+def create_http_app(
+    server: MCPServer[Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    stateless: bool = False,
+    allowed_hosts: Sequence[str] = (),
+) -> ASGIApp:
+    """The ASGI app serving `server` at `/mcp` for clients reaching us at `host:port`."""
+    check_exposure(host, token)
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        logger.warning("%s is shorter than %d characters; a longer one is safer", TOKEN_ENV, MIN_TOKEN_LENGTH)
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        json_response=False,  # SSE answers, so progress notifications flow during a call
+        stateless_http=stateless,
+        transport_security=security_settings(host, port, allowed_hosts),
+        host=host,
+    )
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    bare = host.strip("[]") or "0.0.0.0"  # noqa: S104 - "" means every interface, as uvicorn reads it
+    family, _, _, _, address = socket.getaddrinfo(
+        bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    try:
+        return socket.create_server(address, family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port."
+        ) from None
+
+
+async def serve_http(
+    server: MCPServer[Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    stateless: bool = False,
+    allowed_hosts: Sequence[str] = (),
+) -> None:
+    """Serve until interrupted. `port=0` picks a free port; the URL is logged either way."""
+    import uvicorn
+
+    check_exposure(host, token)  # before binding anything
+    sock = _bind(host, port)
+    bound_port: int = sock.getsockname()[1]
+    app = create_http_app(
+        server, host=host, port=bound_port, token=token, stateless=stateless, allowed_hosts=allowed_hosts
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # the CLI's logging setup (stderr) applies to uvicorn's loggers too
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    logger.info(
+        "MCP over HTTP at http://%s:%d%s (%s%s)",
+        shown,
+        bound_port,
+        MCP_PATH,
+        "bearer token required" if token else "no token: this machine only",
+        ", stateless" if stateless else "",
+    )
+    try:
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def run_http(
+    server: MCPServer[Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    stateless: bool = False,
+    allowed_hosts: Sequence[str] = (),
+) -> None:
+    """Blocking entry for the CLI: serve `server` over streamable HTTP until Ctrl-C."""
+    import anyio
+
+    anyio.run(
+        lambda: serve_http(
+            server, host=host, port=port, token=token, stateless=stateless, allowed_hosts=allowed_hosts
+        )
+    )
