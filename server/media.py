@@ -1,0 +1,503 @@
+"""Local media: what a file really is (probe), and what a finished video looks like (preview).
+
+`sniff_kind` names a format from its first bytes, before anything heavy is imported. `probe` reads
+only headers and container metadata (Pillow for images, PyAV for video and audio), so checking a
+dozen inputs takes milliseconds. `render_preview` decodes a few frames of a video into a poster
+JPEG and a contact sheet. Everything here is synchronous; async callers use `anyio.to_thread`.
+PyAV and Pillow are imported inside the functions so that importing this module is free.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import struct
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
+
+from server.errors import SeedanceError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+MediaKind = Literal["image", "video", "audio"]
+
+KIND: Final[dict[str, MediaKind]] = {
+    "jpeg": "image",
+    "png": "image",
+    "webp": "image",
+    "gif": "image",
+    "avif": "image",
+    "mp4": "video",
+    "mov": "video",
+    "mp3": "audio",
+    "wav": "audio",
+}
+MIME: Final[dict[str, str]] = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "avif": "image/avif",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+}
+# Formats `sniff_kind` recognises only so that a refusal can say what the file is.
+UNSUPPORTED: Final[dict[str, str]] = {
+    "heic": "HEIC image",
+    "bmp": "BMP image",
+    "tiff": "TIFF image",
+    "webm": "WebM/Matroska video",
+    "avi": "AVI video",
+    "3gp": "3GP video",
+    "m4a": "M4A audio",
+    "ogg": "Ogg audio",
+    "flac": "FLAC audio",
+    "pdf": "PDF document",
+}
+SNIFF_BYTES: Final = 64  # enough for every signature below, including an ftyp box's first brands
+
+POSTER_MAX_WIDTH: Final = 640
+SHEET_THUMB_WIDTH: Final = 320
+# Up to this length a preview decodes the clip in one forward pass (our outputs are at most 15 s);
+# longer videos seek to each wanted moment instead.
+SEQUENTIAL_DECODE_MAX_SECONDS: Final = 120.0
+
+
+class MediaError(SeedanceError):
+    """A file is unreadable, truncated, or not a media format we know."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: MediaKind
+    format: str  # from the content, never the file name: one of KIND's keys
+    mime: str
+    size_bytes: int
+    width: int | None  # as displayed: rotation metadata already applied
+    height: int | None
+    duration: float | None  # seconds (video, audio)
+    fps: float | None
+    has_audio: bool | None
+
+    @property
+    def pixels(self) -> int | None:
+        return self.width * self.height if self.width is not None and self.height is not None else None
+
+
+@dataclass(frozen=True)
+class Preview:
+    poster_jpeg: bytes  # one frame about a third into the clip, at most POSTER_MAX_WIDTH wide
+    contact_sheet_jpeg: bytes  # 4-6 frames spread across the clip, in one grid
+    width: int
+    height: int
+    duration: float
+    fps: float | None
+    has_audio: bool
+    size_bytes: int
+
+
+# --- sniffing -------------------------------------------------------------------------------------
+
+_FTYP_BRANDS: Final[dict[bytes, str]] = {
+    b"qt  ": "mov",
+    b"avif": "avif",
+    b"avis": "avif",
+    b"heic": "heic",
+    b"heix": "heic",
+    b"heim": "heic",
+    b"heis": "heic",
+    b"hevc": "heic",
+    b"hevx": "heic",
+    b"M4A ": "m4a",
+    b"M4B ": "m4a",
+}
+# A QuickTime file from before ftyp existed starts straight with one of these atoms.
+_OLD_QUICKTIME_ATOMS: Final = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+
+
+def sniff_kind(head: bytes) -> str | None:
+    """The format named by a file's first bytes (`SNIFF_BYTES` is enough), or None if unknown.
+
+    Returns one of `KIND`'s keys for formats we accept, or one of `UNSUPPORTED`'s keys for a few
+    formats we recognise only in order to name them in a refusal.
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith(b"RIFF") and len(head) >= 12:
+        return {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}.get(head[8:12])
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        return _sniff_ftyp(head)
+    if head[4:8] in _OLD_QUICKTIME_ATOMS:
+        return "mov"
+    if head.startswith(b"ID3") or _is_mp3_frame(head):
+        return "mp3"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"BM") and len(head) >= 14 and head[6:10] == b"\0\0\0\0":
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    return None
+
+
+def _sniff_ftyp(head: bytes) -> str:
+    major = head[8:12]
+    if major in _FTYP_BRANDS:
+        return _FTYP_BRANDS[major]
+    if major[:3] in (b"3gp", b"3g2"):
+        return "3gp"
+    box_size = int.from_bytes(head[0:4], "big")
+    compatible = head[16 : min(box_size, len(head))]
+    brands = {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
+    if major in (b"mif1", b"msf1"):  # still-image containers: the compatible brands say which codec
+        return "avif" if brands & {b"avif", b"avis"} else "heic"
+    return "mp4"
+
+
+def _is_mp3_frame(head: bytes) -> bool:
+    """An MPEG audio frame header of layer III (ADTS AAC and MP2 share the sync word, not the layer)."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version = (head[1] >> 3) & 0b11
+    layer = (head[1] >> 1) & 0b11
+    bitrate = head[2] >> 4
+    sample_rate = (head[2] >> 2) & 0b11
+    return version != 0b01 and layer == 0b01 and bitrate not in (0, 15) and sample_rate != 0b11
+
+
+# --- probing --------------------------------------------------------------------------------------
+
+
+def probe(path: Path) -> MediaInfo:
+    """What the file at `path` really is, read from its headers. Raises `MediaError`."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise MediaError(f"cannot read the file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise MediaError("the file is empty")
+    fmt = sniff_kind(head)
+    if fmt is None:
+        raise MediaError("the content is not an image, video or audio format we can read")
+    if fmt in UNSUPPORTED:
+        raise MediaError(f"the file is a {UNSUPPORTED[fmt]}, which is not supported")
+    if KIND[fmt] == "image":
+        return _probe_image(path, fmt, size)
+    if fmt in ("mp4", "mov"):
+        rotation = _check_iso_boxes(path, size)
+        return _probe_av(path, fmt, size, rotation)
+    if fmt == "wav":
+        _check_riff(path, size)
+    return _probe_av(path, fmt, size, 0)
+
+
+_PIL_FORMAT: Final = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
+_EXIF_ORIENTATION: Final = 0x0112
+
+
+def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        # Only the header is read; no pixels are decoded, so there is no bomb to warn about.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                pil_format = image.format or ""
+                orientation = 1
+                # Only when EXIF came with the header: asking a PNG for it later would decode the pixels.
+                if "exif" in image.info:
+                    orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except Image.DecompressionBombError:
+        raise MediaError("the image has far too many pixels to be a usable input") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(f"the image is damaged or truncated ({exc})") from None
+    if _PIL_FORMAT.get(pil_format) != fmt:
+        raise MediaError(f"the content starts like {fmt.upper()} but does not decode as one")
+    if orientation in (5, 6, 7, 8):  # EXIF orientations that turn the picture a quarter
+        width, height = height, width
+    return MediaInfo("image", fmt, MIME[fmt], size, width, height, None, None, None)
+
+
+def _probe_av(path: Path, fmt: str, size: int, rotation: int) -> MediaInfo:
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if fmt == "mp3" and container.format.name != "mp3":  # an ID3 tag in front of something else
+                raise MediaError(f"the file has an ID3 tag but holds {container.format.name}, not MP3")
+            video = container.streams.video[0] if container.streams.video else None
+            has_audio = bool(container.streams.audio)
+            duration = _container_seconds(container)
+            if video is None:
+                if KIND[fmt] == "video":
+                    raise MediaError("the file has no video track")
+                if not has_audio:
+                    raise MediaError("the file has no audio track")
+                return MediaInfo("audio", fmt, MIME[fmt], size, None, None, duration, None, True)
+            width, height = video.codec_context.width, video.codec_context.height
+            if not width or not height:
+                raise MediaError("the video track has no picture size")
+            if rotation % 180:
+                width, height = height, width
+            rate = video.average_rate or video.guessed_rate
+            fps = float(rate) if rate else None
+            if duration is None and video.duration is not None and video.time_base is not None:
+                duration = float(video.duration * video.time_base)
+            return MediaInfo("video", fmt, MIME[fmt], size, width, height, duration, fps, has_audio)
+    except av.FFmpegError as exc:
+        raise MediaError(f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
+
+
+def _container_seconds(container: Any) -> float | None:
+    if container.duration is not None and container.duration > 0:
+        return float(container.duration) / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return str(reason).split(":")[0].strip() or type(exc).__name__
+
+
+def _read_exact(handle: BinaryIO, count: int) -> bytes:
+    data = handle.read(count)
+    if len(data) < count:
+        raise MediaError("the file is truncated (a box header runs past the end)")
+    return data
+
+
+def _iter_boxes(handle: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, body offset, body end) for each ISO BMFF box between `start` and `end`."""
+    offset = start
+    while offset + 8 <= end:
+        handle.seek(offset)
+        size, kind = struct.unpack(">I4s", _read_exact(handle, 8))
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", _read_exact(handle, 8))[0]
+            header = 16
+        elif size == 0:  # "extends to the end of the file"
+            size = end - offset
+        if size < header:
+            raise MediaError(f"the file is damaged (a {kind!r} box has an impossible size)")
+        if offset + size > end:
+            raise MediaError(
+                f"the file is truncated: its {kind.decode('latin-1')!r} box needs {offset + size:,} bytes "
+                f"but there are {end:,}"
+            )
+        yield kind, offset + header, offset + size
+        offset += size
+
+
+def _check_iso_boxes(path: Path, size: int) -> int:
+    """Check that no top-level box runs past the end (a cut-off download); return the video rotation."""
+    rotation = 0
+    with path.open("rb") as handle:
+        for kind, body, body_end in list(_iter_boxes(handle, 0, size)):
+            if kind == b"moov":
+                rotation = _video_rotation(handle, body, body_end)
+    return rotation
+
+
+def _video_rotation(handle: BinaryIO, start: int, end: int) -> int:
+    """Degrees (0, 90, 180, 270) the first video track's tkhd matrix turns the picture."""
+    for kind, body, body_end in _iter_boxes(handle, start, end):
+        if kind != b"trak":
+            continue
+        matrix: tuple[int, ...] | None = None
+        handler = b""
+        for child, child_body, child_end in _iter_boxes(handle, body, body_end):
+            if child == b"tkhd":
+                handle.seek(child_body)
+                version = _read_exact(handle, 1)[0]
+                # version, flags, times, track id, reserved, duration, reserved, layer, group, volume
+                skip = 3 + (8 + 8 + 4 + 4 + 8 if version == 1 else 4 + 4 + 4 + 4 + 4) + 8 + 2 + 2 + 2 + 2
+                handle.seek(child_body + 1 + skip)
+                matrix = struct.unpack(">9i", _read_exact(handle, 36))
+            elif child == b"mdia":
+                for grandchild, g_body, _ in _iter_boxes(handle, child_body, child_end):
+                    if grandchild == b"hdlr":
+                        handle.seek(g_body + 8)  # version+flags, pre_defined
+                        handler = _read_exact(handle, 4)
+        if handler == b"vide" and matrix is not None:
+            a, b = matrix[0], matrix[1]
+            return round(math.degrees(math.atan2(b, a))) % 360
+    return 0
+
+
+def _check_riff(path: Path, size: int) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    declared = int.from_bytes(head[4:8], "little") + 8
+    # 0xFFFFFFFF is what streaming writers put when they never come back to fill the size in.
+    if declared > size and int.from_bytes(head[4:8], "little") != 0xFFFFFFFF:
+        raise MediaError(
+            f"the file is truncated: its RIFF header declares {declared:,} bytes but there are {size:,}"
+        )
+
+
+# --- previews -------------------------------------------------------------------------------------
+
+
+def render_preview(video: Path) -> Preview:
+    """A poster frame and a contact sheet of `video`, as JPEG bytes. Raises `MediaError`."""
+    import av
+
+    info = probe(video)
+    if info.kind != "video":
+        raise MediaError(f"a preview needs a video; this is {info.format.upper()} {info.kind}")
+    duration = info.duration or 0.0
+    count = 6 if duration >= 3 else 4
+    sheet_times = [duration * (i + 0.5) / count for i in range(count)]
+    poster_time = duration / 3
+    try:
+        with av.open(str(video), metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            wanted = sorted({poster_time, *sheet_times})
+            if duration <= SEQUENTIAL_DECODE_MAX_SECONDS:
+                frames = _frames_in_one_pass(container, stream, wanted)
+            else:
+                frames = _frames_by_seeking(container, stream, wanted)
+    except av.FFmpegError as exc:
+        raise MediaError(f"the video cannot be decoded ({_ffmpeg_reason(exc)})") from None
+    if not frames:
+        raise MediaError("the video has no decodable frames")
+    poster = _scaled(frames[_nearest(frames, poster_time)], POSTER_MAX_WIDTH)
+    sheet = _contact_sheet([frames[_nearest(frames, t)] for t in sheet_times])
+    return Preview(
+        poster_jpeg=_jpeg(poster, quality=85),
+        contact_sheet_jpeg=_jpeg(sheet, quality=70),
+        width=info.width or poster.width,
+        height=info.height or poster.height,
+        duration=duration,
+        fps=info.fps,
+        has_audio=bool(info.has_audio),
+        size_bytes=info.size_bytes,
+    )
+
+
+def _frame_image(frame: Any) -> Image:
+    image: Image = frame.to_image()
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    if rotation:
+        # PyAV gives the counterclockwise angle the display matrix applies; PIL rotates counterclockwise too.
+        image = image.rotate(rotation, expand=True)
+    return image
+
+
+def _frame_seconds(frame: Any, stream: Any) -> float:
+    if frame.pts is None:
+        return 0.0
+    time_base: Fraction = frame.time_base or stream.time_base
+    start = stream.start_time or 0
+    return float((frame.pts - start) * time_base)
+
+
+def _frames_in_one_pass(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
+    """Decode forward once, keeping the first frame at or after each wanted time (or the last one)."""
+    frames: dict[float, Image] = {}
+    pending = list(wanted)
+    last: Any = None
+    for frame in container.decode(stream):
+        seconds = _frame_seconds(frame, stream)
+        last = frame
+        if pending and seconds + 1e-6 >= pending[0]:
+            image = _frame_image(frame)
+            while pending and seconds + 1e-6 >= pending[0]:
+                frames[pending.pop(0)] = image
+        if not pending:
+            break
+    if pending and last is not None:  # times past the last frame (durations round up): use the last one
+        image = _frame_image(last)
+        for t in pending:
+            frames[t] = image
+    return frames
+
+
+def _frames_by_seeking(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
+    frames: dict[float, Image] = {}
+    time_base: Fraction = stream.time_base
+    start = stream.start_time or 0
+    for t in wanted:
+        container.seek(start + int(t / time_base), stream=stream, backward=True, any_frame=False)
+        chosen: Any = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if _frame_seconds(frame, stream) + 1e-6 >= t:
+                break
+        if chosen is not None:
+            frames[t] = _frame_image(chosen)
+    return frames
+
+
+def _nearest(frames: dict[float, Image], t: float) -> float:
+    return min(frames, key=lambda k: abs(k - t))
+
+
+def _scaled(image: Image, max_width: int) -> Image:
+    if image.width <= max_width:
+        return image
+    height = max(1, round(image.height * max_width / image.width))
+    return image.resize((max_width, height))
+
+
+def _contact_sheet(images: list[Image]) -> Image:
+    from PIL import Image as PILImage
+
+    columns = 3 if len(images) > 4 else 2
+    rows = math.ceil(len(images) / columns)
+    thumbs = [_scaled(image, SHEET_THUMB_WIDTH) for image in images]
+    cell_w = max(t.width for t in thumbs)
+    cell_h = max(t.height for t in thumbs)
+    gap = 4
+    sheet = PILImage.new("RGB", (columns * cell_w + (columns - 1) * gap, rows * cell_h + (rows - 1) * gap))
+    for i, thumb in enumerate(thumbs):
+        x = (i % columns) * (cell_w + gap) + (cell_w - thumb.width) // 2
+        y = (i // columns) * (cell_h + gap) + (cell_h - thumb.height) // 2
+        sheet.paste(thumb, (x, y))
+    return sheet
+
+
+def _jpeg(image: Image, *, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "KIND",
+    "MIME",
+    "UNSUPPORTED",
+    "MediaError",
+    "MediaInfo",
+    "MediaKind",
+    "Preview",
+    "probe",
+    "render_preview",
+    "sniff_kind",
+]
