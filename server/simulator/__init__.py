@@ -1,0 +1,36 @@
+"""An offline fake of fal.ai's hosted APIs (Oxen.ai's to follow), served over real HTTP on loopback.
+
+    from server.simulator import Simulator, SimulatorOptions
+
+    with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=0.6)) as sim:
+        ...  # point every fal URL setting (queue, REST, CDN) at sim.url
+
+One origin serves the queue (`POST /bytedance/seedance-2.0/[fast/]{text,image,reference}-to-video`,
+`.../requests/{id}[/status[/stream]|/cancel]`), storage (`/storage/auth/token`, `/files/upload`,
+multipart, the GCS-style fallback) and the CDN (`GET`/`HEAD /files/{id}/{name}`). Jobs render real
+MP4s (H.264, AAC when `generate_audio`) at the documented size and length, labelled SIMULATED.
+`GET /_simulator/requests` lists what was received (never a credential); `DELETE` clears it.
+
+Test hooks:
+- API keys containing `sim-invalid` get 401 "No user found for Key ID and Secret";
+  keys containing `sim-locked` get 403 "User is locked. Reason: Exhausted balance...".
+- Markers in the prompt make the job end in an error (status COMPLETED with `error`/`error_type`):
+  `[sim:content_policy]`     result 422, detail type `content_policy_violation`
+  `[sim:detail=<type>]`      result 422, detail type `<type>` (e.g. `no_media_generated`)
+  `[sim:error=<error_type>]` result with fal's status for that type (`runner_server_error` 500,
+                             `request_timeout` 504, ...), body `{"detail", "error_type"}` and
+                             header `X-Fal-Error-Type`
+- Invalid input (bad enum, wrong type, missing `prompt` or `image_url`, too many files) is accepted
+  at submit, as fal does, and the result answers 422 with pydantic-style `detail`. A media URL on
+  the simulator's own origin that does not exist fails with `file_download_error`.
+- Cancel: a queued job is removed (COMPLETED, `error_type` `client_cancelled`, result 499); a
+  running job is told (202, a WARN log line) but finishes anyway, as fal's runners may.
+- `SimulatorOptions.faults` injects transport faults; see `server.simulator.faults`.
+"""
+
+from __future__ import annotations
+
+from server.simulator.options import SimulatorOptions
+from server.simulator.runner import Simulator, run_forever
+
+__all__ = ["Simulator", "SimulatorOptions", "run_forever"]

@@ -1,0 +1,474 @@
+"""fal.ai's wire protocol over the job engine: queue (submit, status, stream, result, cancel) and storage.
+
+Shapes follow `fal_client` 1.0.3 and fal's queue docs; see shared/reference/fal-queue-protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from server.simulator.jobs import Engine, Job, JobView, Mode
+from server.simulator.storage import StorageError, safe_name
+
+OWNER, APP = "bytedance", "seedance-2.0"
+ENDPOINTS: dict[str, Mode] = {
+    f"{tier}{mode}": mode
+    for tier in ("", "fast/")
+    for mode in ("text-to-video", "image-to-video", "reference-to-video")
+}
+STREAM_TICK = 0.05  # how often a status stream looks for changes
+
+_INGRESS_503 = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
+    "<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>"
+)
+_LOCKED = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def note(request: Request, **fields: Any) -> None:
+    """Add fields to this request's log entry (set by the app's logging middleware)."""
+    entry = request.scope.get("sim.entry")
+    engine: Engine = request.app.state.engine
+    if entry is not None:
+        engine.log.note(entry, **fields)
+
+
+def _detail(status: int, detail: Any, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def check_key(request: Request) -> Response | None:
+    """fal's `Authorization: Key ...` check, with the test keys `sim-invalid` and `sim-locked`."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return _detail(401, "Missing Authorization header. Send 'Authorization: Key <FAL_KEY>'.")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "key" or not key.strip():
+        return _detail(401, "Invalid Key Authorization header format. Expected 'Key <key_id>:<key_secret>'.")
+    if "sim-invalid" in key:
+        return _detail(401, "No user found for Key ID and Secret")
+    if "sim-locked" in key:
+        return _detail(403, _LOCKED)
+    return None
+
+
+async def with_faults(request: Request, kind: str, answer: Handler) -> Response:
+    """Record the kind, draw this request's faults, and answer (or fail) accordingly."""
+    engine: Engine = request.app.state.engine
+    draw = engine.faults.draw(kind)
+    fields: dict[str, Any] = {"kind": kind}
+    if draw.delay:
+        fields["delay"] = round(draw.delay, 3)
+    if draw.fault is not None:
+        fields["fault"] = draw.fault
+    note(request, **fields)
+    if draw.delay:
+        await anyio.sleep(draw.delay)
+    if draw.fault == "submit_429":
+        return _detail(429, "Too many concurrent requests; retry later", **{"Retry-After": "1"})
+    if draw.fault is not None and draw.fault.endswith("_5xx"):
+        # Looks like a flaky ingress (no x-fal-request-id), which fal_client retries on its own.
+        return Response(_INGRESS_503, status_code=503, media_type="text/html")
+    return await answer(request)
+
+
+def job_urls(base: str, job_id: str) -> dict[str, str]:
+    root = f"{base}/{OWNER}/{APP}/requests/{job_id}"
+    return {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
+
+
+def status_body(job: Job, view: JobView, base: str, with_logs: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": "", "request_id": job.id, **job_urls(base, job.id)}
+    if view.phase == "queued":
+        body.update(status="IN_QUEUE", queue_position=view.position, logs=None)
+        return body
+    body["logs"] = [entry.to_json() for entry in view.logs] if with_logs else None
+    if view.phase == "running":
+        body["status"] = "IN_PROGRESS"
+        return body
+    body["status"] = "COMPLETED"
+    body["metrics"] = (
+        {"inference_time": round(view.inference_time, 3)} if view.inference_time is not None else {}
+    )
+    if view.failure is not None:
+        body["error"] = view.failure.message
+        body["error_type"] = view.failure.error_type
+    return body
+
+
+def _wants_logs(request: Request) -> bool:
+    return request.query_params.get("logs", "").lower() in {"1", "true", "yes"}
+
+
+def _job(request: Request) -> Job | None:
+    if request.path_params["owner"] != OWNER or request.path_params["app"] != APP:
+        return None
+    engine: Engine = request.app.state.engine
+    job = engine.get(request.path_params["request_id"])
+    if job is not None:
+        note(request, request_id=job.id)
+    return job
+
+
+# --- queue -------------------------------------------------------------------------------------
+async def submit(request: Request) -> Response:
+    owner, app, sub = request.path_params["owner"], request.path_params["app"], request.path_params["sub"]
+    endpoint = f"{owner}/{app}/{sub}"
+    note(request, kind="submit", endpoint=endpoint)
+    if (denied := check_key(request)) is not None:
+        return denied
+    mode = ENDPOINTS.get(sub) if (owner, app) == (OWNER, APP) else None
+    if mode is None:
+        return _detail(404, f"Application '{endpoint}' not found")
+
+    async def answer(request: Request) -> Response:
+        try:
+            args = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return _detail(
+                422, [{"loc": ["body"], "msg": "Input should be a valid JSON object", "type": "json_invalid"}]
+            )
+        if not isinstance(args, dict):
+            return _detail(
+                422, [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
+            )
+        note(request, input=args)
+        engine: Engine = request.app.state.engine
+        job = engine.submit(endpoint, mode, args, base_url(request))
+        note(request, request_id=job.id)
+        view = engine.view(job)
+        body: dict[str, Any] = {
+            "status": "IN_QUEUE",
+            "request_id": job.id,
+            **job_urls(base_url(request), job.id),
+        }
+        body["queue_position"] = view.position if view.position is not None else 0
+        return JSONResponse(body, headers={"x-fal-request-id": job.id})
+
+    return await with_faults(request, "submit", answer)
+
+
+async def status(request: Request) -> Response:
+    note(request, kind="status")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        job = _job(request)
+        if job is None:
+            return _detail(404, "Request not found")
+        engine: Engine = request.app.state.engine
+        view = engine.view(job)
+        body = status_body(job, view, base_url(request), _wants_logs(request))
+        return JSONResponse(
+            body, status_code=200 if view.phase == "done" else 202, headers={"x-fal-request-id": job.id}
+        )
+
+    return await with_faults(request, "status", answer)
+
+
+async def status_stream(request: Request) -> Response:
+    note(request, kind="stream")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        job = _job(request)
+        if job is None:
+            return _detail(404, "Request not found")
+        engine: Engine = request.app.state.engine
+        entry = request.scope.get("sim.entry") or {}
+        drop = entry.get("fault") == "stream_drop"
+        events = _events(engine, job, base_url(request), _wants_logs(request), drop)
+        headers = {"x-fal-request-id": job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+    return await with_faults(request, "stream", answer)
+
+
+async def _events(engine: Engine, job: Job, base: str, with_logs: bool, drop: bool) -> AsyncIterator[str]:
+    last: dict[str, Any] | None = None
+    ping_every = engine.options.ping_seconds
+    next_ping = anyio.current_time() + ping_every
+    while not engine.closing.is_set():
+        body = status_body(job, engine.view(job), base, with_logs)
+        if body != last:
+            if drop and body["status"] == "COMPLETED":
+                return
+            yield f"data: {json.dumps(body)}\n\n"
+            last = body
+            if drop or body["status"] == "COMPLETED":
+                return  # a dropped stream ends after its first event, before COMPLETED
+        if anyio.current_time() >= next_ping:
+            yield ": ping\n\n"
+            next_ping = anyio.current_time() + ping_every
+        await anyio.sleep(STREAM_TICK)
+
+
+async def result(request: Request) -> Response:
+    note(request, kind="result")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        job = _job(request)
+        if job is None:
+            return _detail(404, "Request not found")
+        engine: Engine = request.app.state.engine
+        view = engine.view(job)
+        headers = {"x-fal-request-id": job.id}
+        if view.phase != "done":
+            return _detail(400, "Request is still in progress", **headers)
+        failure = view.failure
+        if failure is not None:
+            if isinstance(failure.detail, list):
+                return _detail(failure.status, failure.detail, **headers)
+            headers["X-Fal-Error-Type"] = failure.error_type
+            return JSONResponse(
+                {"detail": failure.detail, "error_type": failure.error_type},
+                status_code=failure.status,
+                headers=headers,
+            )
+        assert view.video is not None
+        video = view.video
+        body = {
+            "video": {
+                "url": base_url(request) + video.url_path,
+                "content_type": video.content_type,
+                "file_name": video.name,
+                "file_size": video.size,
+            },
+            "seed": job.seed,
+        }
+        return JSONResponse(body, headers={**headers, "X-Seedance-Simulated": "true"})
+
+    return await with_faults(request, "result", answer)
+
+
+async def cancel(request: Request) -> Response:
+    note(request, kind="cancel")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        job = _job(request)
+        if job is None:
+            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+        engine: Engine = request.app.state.engine
+        outcome = engine.cancel(job)
+        note(request, outcome=outcome)
+        if outcome == "already_completed":
+            return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+        return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    return await with_faults(request, "cancel", answer)
+
+
+async def not_found(request: Request) -> Response:
+    note(request, kind="unknown")
+    return _detail(404, f"Not found: {request.method} {request.url.path}")
+
+
+# --- storage -----------------------------------------------------------------------------------
+def _bearer(request: Request) -> Response | None:
+    engine: Engine = request.app.state.engine
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not engine.store.token_valid(token.strip()):
+        return _detail(401, "Invalid or expired upload token")
+    return None
+
+
+async def storage_token(request: Request) -> Response:
+    note(request, kind="token")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        token, expires = engine.store.issue_token()
+        return JSONResponse(
+            {
+                "token": token,
+                "token_type": "Bearer",
+                "base_url": base_url(request),
+                "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat(),
+            }
+        )
+
+    return await with_faults(request, "token", answer)
+
+
+def _upload_name(request: Request, default: str = "upload.bin") -> tuple[str, str]:
+    content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+    return safe_name(
+        request.headers.get("x-fal-file-name"), default
+    ), content_type or "application/octet-stream"
+
+
+async def upload(request: Request) -> Response:
+    note(request, kind="upload", upload="single")
+    if (denied := _bearer(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        name, content_type = _upload_name(request)
+        stored = await engine.store.save(request.stream(), name, content_type)
+        note(request, file_id=stored.file_id, file_name=name, content_type=content_type, bytes=stored.size)
+        return JSONResponse({"access_url": base_url(request) + stored.url_path, "content_type": content_type})
+
+    return await with_faults(request, "upload", answer)
+
+
+async def multipart_start(request: Request) -> Response:
+    note(request, kind="upload", upload="multipart_start")
+    if (denied := _bearer(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        name, content_type = _upload_name(request)
+        file_id, upload_id = engine.store.start_multipart(name, content_type)
+        note(request, file_id=file_id, file_name=name)
+        return JSONResponse(
+            {"access_url": f"{base_url(request)}/files/{file_id}/{name}", "uploadId": upload_id}
+        )
+
+    return await with_faults(request, "upload", answer)
+
+
+async def multipart_part(request: Request) -> Response:
+    p = request.path_params
+    note(request, kind="upload", upload="multipart_part", file_id=p["file_id"], part=p["part"])
+    if (denied := _bearer(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        try:
+            etag = await engine.store.save_part(
+                p["file_id"], p["name"], p["upload_id"], p["part"], request.stream()
+            )
+        except StorageError as exc:
+            return _detail(exc.status, str(exc))
+        return Response(status_code=200, headers={"ETag": etag})
+
+    return await with_faults(request, "upload", answer)
+
+
+async def multipart_complete(request: Request) -> Response:
+    p = request.path_params
+    note(request, kind="upload", upload="multipart_complete", file_id=p["file_id"])
+    if (denied := _bearer(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        try:
+            body = json.loads(await request.body() or b"{}")
+            parts = body.get("parts") if isinstance(body, dict) else None
+            if not isinstance(parts, list) or not all(isinstance(x, dict) for x in parts):
+                raise StorageError(400, "body must be {'parts': [{'partNumber': n, 'etag': '...'}]}")
+            stored = await engine.store.complete_multipart(p["file_id"], p["name"], p["upload_id"], parts)
+        except ValueError:
+            return _detail(400, "body must be JSON")
+        except StorageError as exc:
+            return _detail(exc.status, str(exc))
+        note(request, bytes=stored.size)
+        return JSONResponse({"access_url": base_url(request) + stored.url_path})
+
+    return await with_faults(request, "upload", answer)
+
+
+async def gcs_initiate(request: Request) -> Response:
+    note(request, kind="upload", upload="gcs_initiate")
+    if (denied := check_key(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _detail(
+                422, [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
+            )
+        name = safe_name(str(body.get("file_name") or ""))
+        content_type = str(body.get("content_type") or "application/octet-stream")
+        token, path = engine.store.start_gcs(name, content_type)
+        note(request, file_name=name, content_type=content_type)
+        base = base_url(request)
+        return JSONResponse({"upload_url": f"{base}/storage/upload/gcs/{token}", "file_url": base + path})
+
+    return await with_faults(request, "upload", answer)
+
+
+async def gcs_put(request: Request) -> Response:
+    # The signed URL is the credential, as with a real GCS signed URL: no Authorization header.
+    note(request, kind="upload", upload="gcs_put")
+
+    async def answer(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        content_type = request.headers.get("content-type")
+        try:
+            stored = await engine.store.finish_gcs(
+                request.path_params["token"], request.stream(), content_type
+            )
+        except StorageError as exc:
+            return _detail(exc.status, str(exc))
+        note(request, file_id=stored.file_id, bytes=stored.size)
+        return Response(status_code=200)
+
+    return await with_faults(request, "upload", answer)
+
+
+async def download(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    file_id, name = request.path_params["file_id"], request.path_params["name"]
+    note(request, kind="download", file_id=file_id)
+    stored = engine.store.get(file_id, name)
+    if stored is None or not stored.path.exists():
+        return _detail(404, "File not found")
+    headers = {"X-Seedance-Simulated": "true"} if stored.content_type == "video/mp4" else None
+    return FileResponse(stored.path, media_type=stored.content_type, headers=headers)
+
+
+def storage_routes() -> list[Route]:
+    """Storage and CDN routes; they must come before the queue's catch-all submit route."""
+    return [
+        Route("/storage/auth/token", storage_token, methods=["POST"]),
+        Route("/storage/upload/initiate", gcs_initiate, methods=["POST"]),
+        Route("/storage/upload/gcs/{token}", gcs_put, methods=["PUT"]),
+        Route("/files/upload", upload, methods=["POST"]),
+        Route("/files/upload/multipart", multipart_start, methods=["POST"]),
+        Route("/files/{file_id}/{name}/multipart/{upload_id}/complete", multipart_complete, methods=["POST"]),
+        Route("/files/{file_id}/{name}/multipart/{upload_id}/{part:int}", multipart_part, methods=["PUT"]),
+        Route("/files/{file_id}/{name}", download, methods=["GET", "HEAD"]),
+    ]
+
+
+def queue_routes() -> list[Route]:
+    """Queue routes, ending with the submit catch-all: put other protocols' routes before these."""
+    return [
+        Route("/{owner}/{app}/requests/{request_id}/status/stream", status_stream, methods=["GET"]),
+        Route("/{owner}/{app}/requests/{request_id}/status", status, methods=["GET"]),
+        Route("/{owner}/{app}/requests/{request_id}/cancel", cancel, methods=["PUT"]),
+        Route("/{owner}/{app}/requests/{request_id}", result, methods=["GET"]),
+        Route("/{owner}/{app}/{sub:path}", submit, methods=["POST"]),
+    ]

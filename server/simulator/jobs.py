@@ -1,0 +1,518 @@
+"""The protocol-neutral job engine: input checks, state over time, renders, request log, faults.
+
+A job's state is a function of the clock: IN_QUEUE for `queue_seconds`, then running for
+`run_seconds` (longer if its render is not ready yet), then done. Protocol modules (fal today,
+Oxen later) turn a `JobView` into their own wire shapes; nothing here knows a URL layout except
+the `/files/...` paths of the file store.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import json
+import logging
+import math
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from server.simulator.faults import FaultPlan
+from server.simulator.options import SimulatorOptions
+from server.simulator.render import Renderer, RenderSpec
+from server.simulator.storage import FileStore, StoredFile
+from tools.params import (
+    ASPECT_RATIOS,
+    AUTO_ASPECT_RATIO,
+    AUTO_SECONDS,
+    DURATIONS,
+    MAX_AUDIOS,
+    MAX_FILES,
+    MAX_IMAGES,
+    MAX_VIDEOS,
+    OUTPUT_SIZE,
+    RESOLUTIONS,
+)
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
+Phase = Literal["queued", "running", "done"]
+
+QUEUE_DEPTH = 3  # positions a job passes through while queued: 2, 1, 0
+FAILING_RUN_SECONDS = 0.5  # a job whose input is rejected fails fast, like fal's model does
+
+# Infrastructure error types -> (HTTP status of the result call, message). fal's documented set.
+INFRA_ERRORS: dict[str, tuple[int, str]] = {
+    "request_timeout": (504, "Request timed out before the runner finished"),
+    "startup_timeout": (504, "Runner did not start in time"),
+    "runner_scheduling_failure": (503, "No runner could be scheduled for the request"),
+    "runner_disconnected": (503, "Runner disconnected while processing the request"),
+    "runner_connection_timeout": (503, "Timed out connecting to the runner"),
+    "runner_connection_refused": (503, "Runner refused the connection"),
+    "runner_connection_error": (503, "Could not connect to the runner"),
+    "runner_incomplete_response": (502, "Runner returned an incomplete response"),
+    "runner_server_error": (500, "Runner failed with an internal server error"),
+    "internal_error": (500, "Internal server error"),
+    "client_cancelled": (499, "Request was cancelled by the client"),
+    "bad_request": (400, "Bad request"),
+}
+
+_MARKER = re.compile(r"\[sim:(content_policy|error=([a-z0-9_]+)|detail=([a-z0-9_]+))\]")
+_DOWNLOAD_MSG = "Failed to download the file. Please check if the URL is accessible and try again."
+_POLICY_MSG = "The content could not be processed because it was flagged by a content checker."
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a job ended without a video. `detail` is a list for 422s, a string otherwise."""
+
+    status: int
+    error_type: str
+    message: str
+    detail: list[dict[str, Any]] | str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    message: str
+    level: str
+    timestamp: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"message": self.message, "level": self.level, "source": "USER", "timestamp": self.timestamp}
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job at one instant."""
+
+    phase: Phase
+    position: int | None
+    logs: tuple[LogEntry, ...]
+    failure: Failure | None = None
+    video: StoredFile | None = None
+    inference_time: float | None = None
+    completed_at: float | None = None
+
+
+@dataclass
+class Job:
+    id: str
+    endpoint: str
+    mode: Mode
+    input: dict[str, Any]
+    created: float
+    queue_seconds: float
+    run_seconds: float
+    seed: int
+    spec: RenderSpec | None
+    failure: Failure | None
+    render: concurrent.futures.Future[Path] | None = None
+    cancelled_at: float | None = None
+    cancel_requested_at: float | None = None
+    render_ready_at: float | None = None
+    video: StoredFile | None = None
+    script: list[tuple[float, str, str]] = field(default_factory=list)  # (fraction of run, level, message)
+
+    @property
+    def started(self) -> float:
+        return self.created + self.queue_seconds
+
+    @property
+    def run_end(self) -> float:
+        return self.started + self.run_seconds
+
+
+class RequestLog:
+    """What the simulator received, one entry per request; thread-safe; never holds a credential."""
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def open(self, method: str, path: str, query: dict[str, str]) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "time": time.time(),
+            "status": None,
+        }
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def note(self, entry: dict[str, Any], **fields: Any) -> None:
+        with self._lock:
+            entry.update(fields)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def _literal_issue(name: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    quoted = [f"'{a}'" for a in allowed]
+    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+    return {
+        "loc": ["body", name],
+        "msg": f"Input should be {expected}",
+        "type": "literal_error",
+        "ctx": {"expected": expected},
+        "input": value,
+    }
+
+
+def check_input(mode: Mode, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """fal-style (pydantic-shaped) validation issues for a Seedance 2.0 input; empty when valid."""
+    issues: list[dict[str, Any]] = []
+
+    def string(name: str, *, required: bool = False) -> None:
+        if name not in args or args[name] is None:
+            if required:
+                issues.append(
+                    {"loc": ["body", name], "msg": "Field required", "type": "missing", "input": args}
+                )
+            return
+        value = args[name]
+        if not isinstance(value, str):
+            issues.append(
+                {
+                    "loc": ["body", name],
+                    "msg": "Input should be a valid string",
+                    "type": "string_type",
+                    "input": value,
+                }
+            )
+        elif required and not value.strip():
+            issues.append(
+                {
+                    "loc": ["body", name],
+                    "msg": "String should have at least 1 character",
+                    "type": "string_too_short",
+                    "ctx": {"min_length": 1},
+                    "input": value,
+                }
+            )
+
+    def literal(name: str, allowed: tuple[str, ...]) -> None:
+        if name in args and args[name] not in allowed:
+            issues.append(_literal_issue(name, args[name], allowed))
+
+    def url_list(name: str, limit: int) -> int:
+        value = args.get(name)
+        if value is None:
+            return 0
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            issues.append(
+                {
+                    "loc": ["body", name],
+                    "msg": "Input should be a valid list of strings",
+                    "type": "list_type",
+                    "input": value,
+                }
+            )
+            return 0
+        if len(value) > limit:
+            issues.append(
+                {
+                    "loc": ["body", name],
+                    "msg": f"List should have at most {limit} items after validation, not {len(value)}",
+                    "type": "too_long",
+                    "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)},
+                    "input": value,
+                }
+            )
+        return len(value)
+
+    string("prompt", required=True)
+    literal("resolution", RESOLUTIONS)
+    literal("duration", DURATIONS)
+    literal("aspect_ratio", ASPECT_RATIOS)
+    if "generate_audio" in args and not isinstance(args["generate_audio"], bool):
+        issues.append(
+            {
+                "loc": ["body", "generate_audio"],
+                "msg": "Input should be a valid boolean",
+                "type": "bool_type",
+                "input": args["generate_audio"],
+            }
+        )
+    seed = args.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        issues.append(
+            {
+                "loc": ["body", "seed"],
+                "msg": "Input should be a valid integer",
+                "type": "int_type",
+                "input": seed,
+            }
+        )
+    string("end_user_id")
+    if mode == "image-to-video":
+        string("image_url", required=True)
+        string("end_image_url")
+    elif mode == "reference-to-video":
+        images = url_list("image_urls", MAX_IMAGES)
+        videos = url_list("video_urls", MAX_VIDEOS)
+        audios = url_list("audio_urls", MAX_AUDIOS)
+        if images + videos + audios > MAX_FILES:
+            issues.append(
+                {
+                    "loc": ["body"],
+                    "msg": f"Total files across all modalities must not exceed {MAX_FILES}",
+                    "type": "value_error",
+                    "input": images + videos + audios,
+                }
+            )
+        if audios and not (images or videos):
+            issues.append(
+                {
+                    "loc": ["body", "audio_urls"],
+                    "msg": "If audio is provided, at least one reference image or video is required.",
+                    "type": "value_error",
+                    "input": args["audio_urls"],
+                }
+            )
+    return issues
+
+
+def media_urls(mode: Mode, args: dict[str, Any]) -> list[tuple[list[str | int], str]]:
+    """(location, url) of every media input the model would download."""
+    found: list[tuple[list[str | int], str]] = []  # (loc, url)
+    if mode == "image-to-video":
+        for name in ("image_url", "end_image_url"):
+            if isinstance(args.get(name), str):
+                found.append((["body", name], args[name]))
+    elif mode == "reference-to-video":
+        for name in ("image_urls", "video_urls", "audio_urls"):
+            value = args.get(name)
+            if isinstance(value, list):
+                found.extend((["body", name, i], v) for i, v in enumerate(value) if isinstance(v, str))
+    return found
+
+
+class Engine:
+    """Jobs, files, renders, faults and the request log of one simulator instance."""
+
+    def __init__(self, options: SimulatorOptions, root: Path | None = None) -> None:
+        self.options = options
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="seedance-sim-")) if root is None else root
+        self.log = RequestLog()
+        self.store = FileStore(self.root / "files")
+        self.renderer = Renderer(self.root / "renders")
+        self.faults = FaultPlan(options.fault_mix, options.seed)
+        self._seeds = random.Random(options.seed)  # separate from faults: result seeds never shift faults
+        self._jobs: dict[str, Job] = {}
+        self.closing = threading.Event()
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def submit(self, endpoint: str, mode: Mode, args: dict[str, Any], base_url: str) -> Job:
+        """Accept a job the way fal does: bad input is accepted here and fails when the job runs."""
+        now = time.time()
+        failure = self._failure_for(mode, args, base_url)
+        seed = args.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            seed = self._seeds.randrange(1, 2**31)
+        spec = None if failure is not None else self._spec(args)
+        run_seconds = self.options.run_seconds
+        if failure is not None and failure.status == 422:
+            run_seconds = min(run_seconds, FAILING_RUN_SECONDS)
+        job = Job(
+            id=str(uuid.uuid4()),
+            endpoint=endpoint,
+            mode=mode,
+            input=args,
+            created=now,
+            queue_seconds=self.options.queue_seconds,
+            run_seconds=run_seconds,
+            seed=seed,
+            spec=spec,
+            failure=failure,
+        )
+        job.script = _script(job, args)
+        if spec is not None:
+            # Render from submit on, so the file is ready by the time the job completes.
+            job.render = self.renderer.render(spec)
+            job.render.add_done_callback(partial(_mark_ready, job))
+        self._jobs[job.id] = job
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def view(self, job: Job, now: float | None = None) -> JobView:
+        now = time.time() if now is None else now
+        if job.cancelled_at is not None:
+            message = INFRA_ERRORS["client_cancelled"][1]
+            cancelled = Failure(499, "client_cancelled", message, message)
+            return JobView("done", None, (), failure=cancelled, completed_at=job.cancelled_at)
+        if now < job.started:
+            left = (job.started - now) / job.queue_seconds if job.queue_seconds else 0.0
+            return JobView("queued", min(QUEUE_DEPTH - 1, math.floor(left * QUEUE_DEPTH)), ())
+
+        end = job.run_end
+        failure = job.failure
+        if failure is None and job.render is not None:
+            if not job.render.done() or job.render_ready_at is None:
+                return JobView("running", None, self._logs(job, now, end=None))
+            end = max(end, job.render_ready_at)
+            error = job.render.exception()
+            if error is not None:
+                logger.warning("simulated render failed: %s", error)
+                status, message = INFRA_ERRORS["runner_server_error"]
+                failure = Failure(status, "runner_server_error", message, message)
+        if now < end:
+            return JobView("running", None, self._logs(job, now, end=None))
+
+        logs = self._logs(job, now, end=end)
+        if failure is not None:
+            logs = (*logs, LogEntry(f"Request failed: {failure.message}", "ERROR", _iso(end)))
+            return JobView(
+                "done", None, logs, failure=failure, inference_time=end - job.started, completed_at=end
+            )
+        return JobView(
+            "done", None, logs, video=self._video(job), inference_time=end - job.started, completed_at=end
+        )
+
+    def cancel(self, job: Job) -> Literal["cancelled", "requested", "already_completed"]:
+        """Queued jobs are removed; running ones are told but finish anyway (fal's runners may ignore it)."""
+        now = time.time()
+        phase = self.view(job, now).phase
+        if phase == "done":
+            return "already_completed"
+        if phase == "queued":
+            job.cancelled_at = now
+            return "cancelled"
+        job.cancel_requested_at = job.cancel_requested_at or now
+        return "requested"
+
+    def close(self) -> None:
+        self.closing.set()
+        self.renderer.close()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- internals ----------------------------------------------------------------------------
+    def _failure_for(self, mode: Mode, args: dict[str, Any], base_url: str) -> Failure | None:
+        issues = check_input(mode, args)
+        if issues:
+            first = issues[0]
+            field_name = ".".join(str(p) for p in first["loc"][1:]) or "body"
+            return Failure(422, first["type"], f"{field_name}: {first['msg']}", issues)
+        for loc, url in media_urls(mode, args):
+            if url.startswith("data:"):
+                continue
+            own = url.startswith(base_url.rstrip("/") + "/")
+            if not url.startswith(("http://", "https://")) or (
+                own and self.store.find_url(url, base_url) is None
+            ):
+                issue: dict[str, Any] = {
+                    "loc": loc,
+                    "msg": _DOWNLOAD_MSG,
+                    "type": "file_download_error",
+                    "input": url,
+                }
+                return Failure(422, "file_download_error", _DOWNLOAD_MSG, [issue])
+        match = _MARKER.search(str(args.get("prompt", "")))
+        if match is None:
+            return None
+        if match.group(1) == "content_policy" or match.group(3):
+            kind = match.group(3) or "content_policy_violation"
+            msg = _POLICY_MSG if kind == "content_policy_violation" else f"Simulated model error ({kind})"
+            marked: dict[str, Any] = {
+                "loc": ["body", "prompt"],
+                "msg": msg,
+                "type": kind,
+                "input": args.get("prompt"),
+            }
+            return Failure(422, kind, msg, [marked])
+        kind = match.group(2)
+        status, message = INFRA_ERRORS.get(kind, (500, f"Simulated infrastructure error ({kind})"))
+        return Failure(status, kind, message, message)
+
+    @staticmethod
+    def _spec(args: dict[str, Any]) -> RenderSpec:
+        aspect = args.get("aspect_ratio", "auto")
+        width, height = OUTPUT_SIZE[args.get("resolution", "720p")][
+            AUTO_ASPECT_RATIO if aspect == "auto" else aspect
+        ]
+        duration = args.get("duration", "auto")
+        seconds = AUTO_SECONDS if duration == "auto" else int(duration)
+        return RenderSpec(str(args["prompt"]), width, height, seconds, bool(args.get("generate_audio", True)))
+
+    def _logs(self, job: Job, now: float, end: float | None) -> tuple[LogEntry, ...]:
+        out: list[LogEntry] = []
+        for fraction, level, message in job.script:
+            at = job.started + fraction * job.run_seconds
+            if at <= now:
+                out.append(LogEntry(message, level, _iso(at)))
+        if job.cancel_requested_at is not None and job.cancel_requested_at <= now:
+            out.append(
+                LogEntry(
+                    "Cancellation requested; finishing the current generation",
+                    "WARN",
+                    _iso(job.cancel_requested_at),
+                )
+            )
+            out.sort(key=lambda e: e.timestamp)
+        if end is not None and job.failure is None:
+            out.append(LogEntry(f"Done in {end - job.started:.1f} s", "INFO", _iso(end)))
+        return tuple(out)
+
+    def _video(self, job: Job) -> StoredFile:
+        if job.video is None:
+            assert job.render is not None
+            job.video = self.store.register(
+                job.render.result(), f"seedance-simulated-{job.id}.mp4", "video/mp4", file_id=job.id
+            )
+        return job.video
+
+
+def _mark_ready(job: Job, _future: concurrent.futures.Future[Path]) -> None:
+    job.render_ready_at = time.time()
+
+
+def _script(job: Job, args: dict[str, Any]) -> list[tuple[float, str, str]]:
+    """The log lines a run prints, each at a fraction of the run time."""
+    lines: list[tuple[float, str, str]] = [
+        (0.0, "INFO", f"Runner picked up the request (simulated {job.endpoint})")
+    ]
+    if job.failure is not None and job.failure.status == 422:
+        lines.append((0.5, "INFO", "Validating input"))
+        return lines
+    spec = job.spec
+    if spec is not None:
+        audio = "on" if spec.audio else "off"
+        size = f"{spec.width}x{spec.height}, {spec.seconds} s at 24 fps"
+        lines.append((0.05, "INFO", f"Output {size}, audio {audio}, seed {job.seed}"))
+    media = len(media_urls(job.mode, args))
+    if media:
+        lines.append((0.1, "INFO", f"Downloaded {media} input file(s)"))
+    prompt_tokens = len(json.dumps(args.get("prompt", "")).split())
+    lines.append((0.15, "INFO", f"Encoded prompt ({prompt_tokens} words)"))
+    for step, fraction in ((10, 0.3), (20, 0.45), (30, 0.6), (40, 0.75)):
+        lines.append((fraction, "INFO", f"Denoising step {step}/40"))
+    if spec is not None and spec.audio:
+        lines.append((0.85, "INFO", "Generating synchronized audio"))
+    lines.append((0.95, "INFO", "Encoding MP4 and uploading the result"))
+    return lines

@@ -1,0 +1,142 @@
+"""Serving the simulator: in a background thread (`Simulator`) or in the foreground (`run_forever`)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import anyio.to_thread
+
+from server.simulator.app import build_app
+from server.simulator.jobs import Engine
+from server.simulator.options import SimulatorOptions
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT = 10.0  # seconds to wait for uvicorn to listen before giving up
+
+
+def _config(app: Any, host: str, port: int) -> Any:
+    import uvicorn
+
+    # No websockets (unused, and it imports deprecated modules); no lifespan; quick shutdown even with
+    # open status streams.
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        timeout_graceful_shutdown=2,
+    )
+
+
+class Simulator:
+    """The fake fal (and later Oxen) APIs on 127.0.0.1 with an ephemeral port, in a daemon thread.
+
+    The thread has its own event loop, so rendering and fake-server work never touch the caller's loop.
+    """
+
+    def __init__(self, options: SimulatorOptions | None = None, host: str = "127.0.0.1") -> None:
+        self.options = options or SimulatorOptions()
+        self._host = host
+        self._engine: Engine | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("the simulator is not running; call start() first")
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def engine(self) -> Engine:
+        """The job engine (for protocol modules and white-box tests)."""
+        if self._engine is None:
+            raise RuntimeError("the simulator is not running; call start() first")
+        return self._engine
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """Same as `GET /_simulator/requests`."""
+        return self.engine.log.entries()
+
+    def start(self) -> Simulator:
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        import uvicorn
+
+        engine = Engine(self.options)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, 0))
+        self._port = sock.getsockname()[1]
+        server = uvicorn.Server(_config(build_app(engine), self._host, self._port))
+
+        def serve() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # surfaced by start(); a thread must not die silently
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._engine, self._server = engine, server
+        self._thread = threading.Thread(target=serve, name="seedance-simulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not server.started:
+            self.stop()
+            raise RuntimeError(f"the simulator did not start: {self._error!r}")
+        logger.info("simulator listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        assert self._engine is not None
+        self._engine.closing.set()  # ends open status streams
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._engine.close()
+        self._thread = self._server = self._engine = None
+        self._port = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Simulator:
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
+
+def run_forever(port: int, opts: SimulatorOptions, host: str = "127.0.0.1") -> None:
+    """Serve the simulator in the foreground until interrupted (the `seedance-mcp simulator` command)."""
+    import uvicorn
+
+    engine = Engine(opts)
+    try:
+        logger.info("simulator serving on http://%s:%d", host, port)
+        uvicorn.Server(_config(build_app(engine), host, port)).run()
+    finally:
+        engine.close()
