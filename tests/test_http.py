@@ -112,6 +112,7 @@ async def test_tools_and_progress_over_http(tmp_path: Path) -> None:
         assert len(progress) >= 3, progress
         assert progress == sorted(progress)
         assert result.structured_content is not None
+        assert result.structured_content["state"] == "completed", result.structured_content
 
 
 @pytest.mark.anyio
