@@ -152,6 +152,8 @@ def create_http_app(
 
 def _bind(host: str, port: int) -> socket.socket:
     bare = host.strip("[]") or "0.0.0.0"  # noqa: S104 - "" means every interface, as uvicorn reads it
+    if bare.lower() == "localhost":
+        bare = "127.0.0.1"  # "localhost" may resolve to ::1 first, where clients dialling 127.0.0.1 miss us
     family, _, _, _, address = socket.getaddrinfo(
         bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]

@@ -196,7 +196,7 @@ def test_allow_lists_name_the_bound_port() -> None:
     assert "[::1]:9000" in v6.allowed_hosts
 
 
-def test_cli_refuses_exposed_bind_without_token(tmp_path: Path) -> None:
+def test_exposed_bind_without_token_does_not_start(tmp_path: Path) -> None:
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k != "SEEDANCE_HTTP_TOKEN"}
