@@ -2,7 +2,7 @@
 
     SeedanceError                 every failure we anticipate; its message is a sentence a model can act on
     ├── ConfigError               a setting is missing or wrong (names the environment variable)
-    ├── InputError                a tool argument breaks a documented limit (names the field, the limit, the fix)
+    ├── InputError                an argument breaks a documented limit (names the field, the limit, the fix)
     ├── BudgetError               a spending cap or the user's answer stops the request; nothing was spent
     ├── JobNotFound               no job with that id in the journal
     └── ProviderError             the provider said no, or could not be reached

@@ -122,3 +122,14 @@ TierParam = Annotated[
         )
     ),
 ]
+WaitSecondsParam = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=600,
+        description=(
+            "Seconds to wait for the video before returning a job_id (0-600; 0 returns at once). "
+            "Omit for the server's default (SEEDANCE_WAIT_SECONDS, 45). Hosts often cut calls at 60 s."
+        ),
+    ),
+]

@@ -1,0 +1,153 @@
+"""Builds the MCP server: the one place that wires the tools to the machinery.
+
+`create_server(settings)` returns a ready `MCPServer`; nothing starts until a transport runs it.
+Its lifespan opens the shared HTTP client, the journal, the provider (starting the embedded
+simulator when no key is set) and the job manager, and resumes every unfinished job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+from server import __version__
+from server.config import Settings
+from server.delivery import Deliverer
+from server.jobs import JobManager
+from server.journal import Journal
+from server.providers.base import Provider
+from server.resources import register_resources
+from server.state import AppState
+from tools import cancel_job, check_status, estimate_cost, generate_video, list_jobs, reference_video
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"seedance-mcp/{__version__}"
+INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then lengthen. Prices are real \
+(about $0.24 per second at 720p on the fast tier): use estimate_cost when the user cares. Generating tools \
+wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
+files can be passed as paths."""
+
+TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
+
+
+class SeedanceServer(MCPServer[AppState]):
+    """An MCPServer whose argument errors read like the rest of our errors: field, limit, fix."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
+            raise
+
+
+def explain_validation(tool: str, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "arguments"
+        got = item.get("input")
+        expected = item.get("ctx", {}).get("expected")
+        if item["type"] == "missing":
+            problems.append(f"{field} is required")
+        elif expected:
+            problems.append(f"{field} must be {expected}; got {got!r}")
+        else:
+            problems.append(f"{field}: {item['msg'].lower()}; got {got!r}")
+    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
+
+
+def create_server(settings: Settings) -> SeedanceServer:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            provider, http, deliverer = await _open_provider(settings, stack)
+            journal = await Journal.open(settings.home / "journal.sqlite3")
+            stack.push_async_callback(journal.close)
+            async with anyio.create_task_group() as tg:
+                jobs = JobManager(
+                    provider=provider,
+                    journal=journal,
+                    task_group=tg,
+                    deliver=deliverer,
+                    simulated=settings.simulated,
+                )
+                resumed = await jobs.resume()
+                if resumed:
+                    log.info("following %d unfinished job(s) from an earlier run", resumed)
+                yield AppState(
+                    settings=settings,
+                    jobs=jobs,
+                    deliverer=deliverer,
+                    http=http,
+                    provider_name=settings.provider,
+                )
+                tg.cancel_scope.cancel()
+
+    server = SeedanceServer(
+        name="seedance-mcp",
+        title="Seedance 2.0 video",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        website_url="https://github.com/seedance-mcp/seedance-mcp",
+        lifespan=lifespan,
+    )
+    for module in TOOL_MODULES:
+        server.add_tool(
+            getattr(module, module.NAME),
+            name=module.NAME,
+            title=module.TITLE,
+            description=module.DESCRIPTION,
+            annotations=module.ANNOTATIONS,
+        )
+    register_resources(server)
+    return server
+
+
+async def _open_provider(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+    # Connect fast, read patiently: status streams stay open for minutes between pings.
+    http = await stack.enter_async_context(
+        httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+    )
+    deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=settings.home / "previews")
+    from server.providers.fal import FalProvider
+
+    if settings.simulated:
+        from server.simulator import Simulator, SimulatorOptions
+
+        sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
+        log.info("no API key set: using the embedded simulator at %s", sim.url)
+        return (
+            FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
+            http,
+            deliverer,
+        )
+    if settings.provider == "oxen":
+        raise NotImplementedError("the Oxen provider arrives with issue 6")
+    assert settings.fal_key is not None
+    provider = FalProvider(
+        http,
+        key=settings.fal_key.get_secret_value(),
+        queue_url=settings.fal_queue_url,
+        rest_url=settings.fal_rest_url,
+        cdn_url=settings.fal_cdn_url,
+    )
+    return provider, http, deliverer

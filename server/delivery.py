@@ -1,0 +1,411 @@
+"""Saving finished videos: a safe name, a streamed download, an atomic rename, a preview.
+
+The provider's URL expires (fal keeps results about an hour), so every finished video is copied into
+the output folder. The file name is ours (date, job id, a slug of the prompt); nothing the provider
+or the prompt says can steer where it lands. A download streams into a hidden temporary file in the
+same folder (created exclusively, so nothing planted there can redirect it) and is renamed into place
+only when complete and recognisably a video, so a killed or cut download never leaves a partial file
+under the final name.
+
+Failures: an output folder we cannot write is a `ConfigError` (it names SEEDANCE_OUTPUT_DIR); a URL
+that will not give us the video is a `ProviderError`. Either way the job keeps its URL. A preview
+(poster frame, contact sheet, video facts) is a courtesy: its failure is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from server.errors import ConfigError, ProviderError
+from server.journal import JobRecord
+from server.providers.base import VideoOutput
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_ATTEMPTS = 3  # a result URL that fails three times in a row is reported, with the URL kept
+BACKOFF_SECONDS = 0.5  # first retry after 1 s, then 2 s: a CDN hiccup clears, an expired URL does not
+# Seedance clips are tens of MB (15 s at 720p); anything past this is not a clip and would fill the disk.
+MAX_VIDEO_BYTES = 2 * 1024**3
+# One attempt may take this long overall: the client's read timeout only bounds each chunk, and a URL
+# trickling a byte a second would otherwise hold the job open for days.
+ATTEMPT_SECONDS = 600.0
+MAX_REDIRECTS = 5
+# 4xx answers mean the URL is gone or refused: retrying will not help, except for these.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Temporary files older than this are leftovers of a killed process (no download lasts an hour).
+STALE_PART_SECONDS = 3600.0
+VIDEO_FORMATS = frozenset({"mp4", "mov"})
+
+SLUG_MAX = 48
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Only our own leftovers: ".<date>-<time>_<id>_....part" (see `Deliverer._tmp_for`).
+_OUR_PART = re.compile(r"\.\d{8}-\d{6}_[A-Za-z0-9_-]+_.*\.part")
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
+
+
+def slugify(text: str, limit: int = SLUG_MAX) -> str:
+    """A file-name-safe slug: ASCII letters, digits and dashes only; never empty, never reserved."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
+    if not slug or slug in _WINDOWS_RESERVED:
+        slug = f"video-{slug}" if slug else "video"
+    return slug
+
+
+def safe_id(job_id: str) -> str:
+    """The job id as a file-name part: unchanged for our ids (`sd_` + URL-safe letters), hashed otherwise."""
+    if _SAFE_ID.fullmatch(job_id):
+        return job_id
+    return "x" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def video_filename(job: JobRecord) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(job.created_at))
+    prompt = str(job.arguments.get("prompt", ""))
+    suffix = "-simulated" if job.simulated else ""
+    return f"{stamp}_{safe_id(job.id)}_{slugify(prompt)}{suffix}.mp4"
+
+
+def safe_target(folder: Path, name: str) -> Path:
+    """`folder/name`, refusing any name that is not one plain file name inside `folder`."""
+    stem = name.split(".", 1)[0].lower()
+    if not _SAFE_NAME.fullmatch(name) or ".." in name or stem in _WINDOWS_RESERVED:
+        raise ProviderError(f"refusing to save a video under an unsafe name: {name[:80]!r}")
+    folder = folder.resolve()
+    target = folder / name
+    # The name is one component, so this holds by construction; keep it as the last line of defence.
+    if target.parent != folder:
+        raise ProviderError(f"refusing to save a video outside {folder}")
+    return target
+
+
+class _Retry(Exception):
+    """One attempt failed in a way another attempt may fix."""
+
+
+class Deliverer:
+    """Downloads a job's video into `output_dir` and renders its preview into `preview_dir`."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        output_dir: Path,
+        preview_dir: Path,
+        headers_for: Callable[[str], dict[str, str]] = lambda url: {},
+        backoff_seconds: float = BACKOFF_SECONDS,
+    ) -> None:
+        self._client = client
+        self._output_dir = output_dir
+        self._preview_dir = preview_dir
+        self._headers_for = headers_for
+        self._backoff = backoff_seconds
+
+    async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+        """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
+        folder = await anyio.to_thread.run_sync(self._prepare_folder)
+        target = safe_target(folder, video_filename(job))
+        if output.data is not None:
+            digest, size = await anyio.to_thread.run_sync(self._write_data, target, output.data)
+        else:
+            digest, size = await self._download(output.url, target)
+        if output.file_size is not None and output.file_size != size:
+            log.warning("job %s: provider said %d bytes, got %d", job.id, output.file_size, size)
+        await self.render_preview(job.id, target)
+        return {"video_path": str(target), "video_sha256": digest, "video_bytes": size}
+
+    # --- previews and facts ---------------------------------------------------------------------
+
+    def preview_paths(self, job_id: str) -> tuple[Path, Path]:
+        """Where the poster frame and the contact sheet of a job are (or will be)."""
+        name = safe_id(job_id)
+        return self._preview_dir / f"{name}-poster.jpg", self._preview_dir / f"{name}-sheet.jpg"
+
+    def facts_path(self, job_id: str) -> Path:
+        return self._preview_dir / f"{safe_id(job_id)}-video.json"
+
+    def video_facts(self, job_id: str) -> dict[str, Any] | None:
+        """Duration, width, height, fps, has_audio and bytes of a saved video, if it could be read."""
+        try:
+            data = json.loads(self.facts_path(job_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def render_preview(self, job_id: str, video: Path) -> None:
+        """Poster frame, contact sheet and facts next to the journal; a failure never fails the job."""
+        try:
+            await anyio.to_thread.run_sync(self._render_preview, job_id, video)
+        except Exception as exc:  # a preview is a courtesy: log it, keep the job
+            log.warning("job %s: preview failed: %s", job_id, exc)
+
+    def _render_preview(self, job_id: str, video: Path) -> None:
+        from server import media
+
+        self._preview_dir.mkdir(parents=True, exist_ok=True)
+        poster, sheet = self.preview_paths(job_id)
+        try:
+            preview = media.render_preview(video)
+        except media.MediaError as exc:
+            log.warning("job %s: no preview: %s", job_id, exc)
+            # The facts need only the headers, which may still be readable.
+            info = media.probe(video)
+            facts = _facts(info.duration, info.width, info.height, info.fps, info.has_audio, info.size_bytes)
+        else:
+            _replace_bytes(poster, preview.poster_jpeg)
+            _replace_bytes(sheet, preview.contact_sheet_jpeg)
+            facts = _facts(
+                preview.duration,
+                preview.width,
+                preview.height,
+                preview.fps,
+                preview.has_audio,
+                preview.size_bytes,
+            )
+        _replace_bytes(self.facts_path(job_id), json.dumps(facts).encode())
+
+    # --- saving ---------------------------------------------------------------------------------
+
+    def _prepare_folder(self) -> Path:
+        try:
+            self._output_dir.mkdir(parents=True, exist_ok=True)
+            folder = self._output_dir.resolve(strict=True)
+        except OSError as exc:
+            raise _folder_error(self._output_dir, exc) from exc
+        _sweep_stale_parts(folder)
+        return folder
+
+    @staticmethod
+    def _tmp_for(target: Path) -> Path:
+        # Random per attempt: two processes (or two attempts) never share a temporary file.
+        return target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+
+    def _write_data(self, target: Path, data: bytes) -> tuple[str, int]:
+        """Bytes the provider sent inline (Oxen's b64_json), saved like a download."""
+        if _video_format(data[:64]) is None:
+            raise ProviderError("the provider's answer holds something that is not an MP4 video")
+        tmp = self._tmp_for(target)
+        try:
+            with _create_exclusive(tmp) as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            _commit(tmp, target)
+        except OSError as exc:
+            raise _folder_error(target.parent, exc) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return hashlib.sha256(data).hexdigest(), len(data)
+
+    async def _download(self, url: str, target: Path) -> tuple[str, int]:
+        problem = "no attempt was made"
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            if attempt:
+                await anyio.sleep(self._backoff * 2**attempt)
+            tmp = self._tmp_for(target)
+            try:
+                with anyio.fail_after(ATTEMPT_SECONDS):
+                    digest, size = await self._fetch(url, tmp)
+                await anyio.to_thread.run_sync(_commit, tmp, target)
+                return digest, size
+            except _Retry as exc:
+                problem = str(exc)
+            except TimeoutError:
+                problem = f"the download took longer than {ATTEMPT_SECONDS:.0f} s"
+            except httpx.HTTPError as exc:
+                problem = _describe_http_error(exc)
+            except httpx.InvalidURL as exc:
+                raise ProviderError(
+                    f"could not download the video: the provider gave a bad URL ({exc})"
+                ) from None
+            except OSError as exc:
+                raise _folder_error(target.parent, exc) from exc
+            finally:
+                # Also on cancellation: whatever happened, the half-written file goes.
+                tmp.unlink(missing_ok=True)
+            log.info("download attempt %d for %s failed: %s", attempt + 1, target.name, problem)
+        raise ProviderError(
+            f"could not download the video after {DOWNLOAD_ATTEMPTS} tries ({problem}); "
+            "it is still at its URL until the provider expires it"
+        )
+
+    async def _fetch(self, url: str, tmp: Path) -> tuple[str, int]:
+        """One attempt: follow redirects by hand, stream the body into `tmp`, check it is whole."""
+        # The key goes only where headers_for says (Oxen's own host), and only on the first request:
+        # never to wherever a redirect points.
+        headers = self._headers_for(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                if not response.is_success:
+                    message = f"the URL answered HTTP {response.status_code}"
+                    if response.status_code in RETRYABLE_STATUS:
+                        raise _Retry(message)
+                    raise ProviderError(
+                        f"could not download the video: {message} (the link may have expired); "
+                        "it cannot be fetched again"
+                    )
+                return await self._receive(response, tmp)
+        raise ProviderError(f"could not download the video: more than {MAX_REDIRECTS} redirects")
+
+    async def _receive(self, response: httpx.Response, tmp: Path) -> tuple[str, int]:
+        declared = _declared_length(response)
+        if declared is not None and declared > MAX_VIDEO_BYTES:
+            raise ProviderError(f"refusing to download {declared} bytes: no Seedance clip is that large")
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        with _create_exclusive(tmp) as out:
+            async for chunk in response.aiter_bytes(1 << 20):
+                size += len(chunk)
+                if size > MAX_VIDEO_BYTES:
+                    raise ProviderError(f"refusing a download past {MAX_VIDEO_BYTES} bytes: not a clip")
+                if len(head) < 64:
+                    head += chunk[: 64 - len(head)]
+                digest.update(chunk)
+                await anyio.to_thread.run_sync(out.write, chunk)
+            await anyio.to_thread.run_sync(_flush_and_sync, out)
+        # httpx already refuses a body cut short of its Content-Length; this also covers the rest.
+        if declared is not None and size != declared:
+            raise _Retry(f"the download stopped at {size} of {declared} bytes")
+        fmt = _video_format(head)
+        if fmt is None:
+            raise _Retry("the URL served something that is not an MP4 video")
+        if declared is None:
+            # Without a length the only sign of a cut body is a truncated container.
+            await anyio.to_thread.run_sync(_check_whole, tmp)
+        return digest.hexdigest(), size
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _facts(
+    duration: float | None,
+    width: int | None,
+    height: int | None,
+    fps: float | None,
+    has_audio: bool | None,
+    size: int,
+) -> dict[str, Any]:
+    return {
+        "duration": round(duration, 3) if duration is not None else None,
+        "width": width,
+        "height": height,
+        "fps": round(fps, 3) if fps is not None else None,
+        "has_audio": has_audio,
+        "bytes": size,
+    }
+
+
+def _video_format(head: bytes) -> str | None:
+    from server.media import sniff_kind
+
+    fmt = sniff_kind(head)
+    return fmt if fmt in VIDEO_FORMATS else None
+
+
+def _check_whole(path: Path) -> None:
+    from server.media import MediaError, probe
+
+    try:
+        probe(path)
+    except MediaError as exc:
+        raise _Retry(f"the downloaded video is incomplete ({exc})") from None
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    if response.headers.get("content-encoding", "identity") != "identity":
+        return None  # the length counts the compressed bytes, not the decoded ones we store
+    try:
+        value = int(response.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def _describe_http_error(exc: httpx.HTTPError) -> str:
+    kind = type(exc).__name__
+    return f"{kind}: {exc}" if str(exc) else kind
+
+
+def _create_exclusive(path: Path) -> Any:
+    # O_EXCL (no following a planted symlink, no sharing with another writer); O_NOFOLLOW where it exists.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
+
+
+def _flush_and_sync(out: Any) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    """Rename into place (replacing an earlier copy of the same job), then make the rename durable."""
+    os.replace(tmp, target)
+    if hasattr(os, "O_DIRECTORY"):  # POSIX: fsync the folder so the new name survives a power cut
+        with contextlib.suppress(OSError):
+            fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _replace_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    try:
+        with _create_exclusive(tmp) as out:
+            out.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sweep_stale_parts(folder: Path) -> None:
+    cutoff = time.time() - STALE_PART_SECONDS
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if _OUR_PART.fullmatch(entry.name):
+            with contextlib.suppress(OSError):
+                if (
+                    entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
+                ):
+                    os.unlink(entry.path)
+
+
+def _folder_error(folder: Path, exc: OSError) -> ConfigError:
+    reason = exc.strerror or type(exc).__name__
+    return ConfigError(
+        f"could not save the video in {folder} ({reason}). Free some space or point SEEDANCE_OUTPUT_DIR "
+        "at a writable folder; the video is still at its URL for now."
+    )

@@ -1,0 +1,20 @@
+"""What the server holds while it runs, handed to every tool call through the lifespan context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from server.config import Settings
+from server.delivery import Deliverer
+from server.jobs import JobManager
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    jobs: JobManager
+    deliverer: Deliverer
+    http: httpx.AsyncClient
+    provider_name: str  # what users see: "fal", "oxen" or "simulator"

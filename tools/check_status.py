@@ -1,0 +1,35 @@
+"""`check_status`: where a job is, optionally waiting for it to finish."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from tools.flow import wait
+from tools.params import WaitSecondsParam
+from tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+
+NAME = "check_status"
+TITLE = "Check a video job"
+DESCRIPTION = """Report a video job's state by job_id: queued (with queue position), running (with the \
+provider's latest log lines), completed (video URL, saved file, poster frame and contact sheet), failed \
+(the provider's error and what to do) or cancelled. Waits up to `wait_seconds` for the job to finish, \
+streaming progress; pass 0 to look without waiting. Works for jobs from earlier sessions too. Free."""
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+async def check_status(
+    ctx: ToolContext,
+    job_id: Annotated[str, Field(min_length=1, description="The job_id a generating tool returned.")],
+    wait_seconds: WaitSecondsParam = None,
+) -> Annotated[CallToolResult, VideoJobResult]:
+    state = app_state(ctx)
+    async with tool_errors():
+        await state.jobs.get(job_id)
+        timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds
+        record = await wait(ctx, state, job_id, timeout)
+        return render(to_result(record, state), state)

@@ -1,0 +1,114 @@
+"""`generate_video`: text-to-video, or image-to-video when a start frame is given."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from server.errors import InputError
+from server.providers.base import Mode
+from tools import pricing
+from tools.flow import generate
+from tools.inputs import CheckedInputs, check_frames
+from tools.params import (
+    AspectRatioParam,
+    DurationParam,
+    EndUserIdParam,
+    GenerateAudioParam,
+    PromptParam,
+    ResolutionParam,
+    SeedParam,
+    TierParam,
+    WaitSecondsParam,
+)
+from tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+
+NAME = "generate_video"
+TITLE = "Generate a video (Seedance 2.0)"
+DESCRIPTION = """Generate a video with ByteDance Seedance 2.0 from a text prompt (text-to-video), or \
+animate a still image when `image_url` is given (image-to-video; `end_image_url` optionally fixes the \
+last frame).
+
+Costs money: about $0.24/s at 720p on the fast tier ($1.21 for 5 s); call estimate_cost first when the \
+user cares about price, and draft with duration "5" before longer clips. Takes 1-5 minutes: the call \
+waits up to `wait_seconds` streaming progress, then returns a job_id — call check_status with it to keep \
+waiting. When done, the result has the video URL, the saved file path, a poster frame and a contact sheet \
+to look at. Images may be https URLs, data: URIs, or local file paths (uploaded for you)."""
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+
+ImageUrlParam = Annotated[
+    str | None,
+    Field(
+        description=(
+            "Start frame for image-to-video: an https URL, a data: URI, or a local file path. "
+            "JPEG, PNG, WebP, GIF or AVIF, at most 30 MB. Omit for text-to-video."
+        )
+    ),
+]
+EndImageUrlParam = Annotated[
+    str | None,
+    Field(description="Optional end frame (same formats as image_url); needs image_url."),
+]
+
+
+async def generate_video(
+    ctx: ToolContext,
+    prompt: PromptParam,
+    image_url: ImageUrlParam = None,
+    end_image_url: EndImageUrlParam = None,
+    resolution: ResolutionParam = "720p",
+    duration: DurationParam = "auto",
+    aspect_ratio: AspectRatioParam = "auto",
+    generate_audio: GenerateAudioParam = True,
+    seed: SeedParam = None,
+    end_user_id: EndUserIdParam = None,
+    tier: TierParam = None,
+    wait_seconds: WaitSecondsParam = None,
+) -> Annotated[CallToolResult, VideoJobResult]:
+    state = app_state(ctx)
+    async with tool_errors():
+        if end_image_url and not image_url:
+            raise InputError(
+                "end_image_url",
+                "an end frame needs a start frame: also pass image_url, or drop end_image_url",
+            )
+        chosen_tier = tier or state.settings.default_tier
+        mode: Mode = "image-to-video" if image_url else "text-to-video"
+        checked = (
+            await check_frames(prompt, image_url, end_image_url, allowed_dirs=state.settings.allowed_dirs)
+            if image_url
+            else CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)
+        )
+        estimate = pricing.estimate(
+            tier=chosen_tier, resolution=resolution, duration=duration, aspect_ratio=aspect_ratio
+        )
+        arguments: dict[str, Any] = {
+            "prompt": prompt,
+            "resolution": resolution,
+            "duration": duration,
+            "aspect_ratio": aspect_ratio,
+            "generate_audio": generate_audio,
+        }
+        if image_url:
+            arguments["image_url"] = image_url
+        if end_image_url:
+            arguments["end_image_url"] = end_image_url
+        if seed is not None:
+            arguments["seed"] = seed
+        if end_user_id:
+            arguments["end_user_id"] = end_user_id
+        return await generate(
+            ctx,
+            state,
+            tool=NAME,
+            mode=mode,
+            tier=chosen_tier,
+            arguments=arguments,
+            checked=checked,
+            estimate=estimate,
+            wait_seconds=state.settings.wait_seconds if wait_seconds is None else wait_seconds,
+        )

@@ -1,0 +1,143 @@
+"""`reference_video`: a prompt guided by up to 9 images, 3 videos and 3 audio clips."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from tools import pricing
+from tools.flow import generate
+from tools.inputs import check_references
+from tools.params import (
+    MAX_AUDIOS,
+    MAX_IMAGES,
+    MAX_VIDEOS,
+    VIDEO_SECONDS_MAX,
+    VIDEO_SECONDS_MIN,
+    AspectRatioParam,
+    DurationParam,
+    EndUserIdParam,
+    GenerateAudioParam,
+    PromptParam,
+    ResolutionParam,
+    SeedParam,
+    TierParam,
+    WaitSecondsParam,
+)
+from tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+
+NAME = "reference_video"
+TITLE = "Generate a video from reference images, videos and audio (Seedance 2.0)"
+DESCRIPTION = """Generate a video guided by reference media: up to 9 images, 3 videos and 3 audio clips \
+(12 files in all). Refer to them in the prompt as @Image1..@Image9, @Video1..@Video3, @Audio1..@Audio3 \
+(numbered in the order given), e.g. "The character from @Image1 performs the dance from @Video1 to the \
+beat of @Audio1". Use it for character or product consistency, motion transfer, editing a clip \
+("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one.
+
+Media may be https URLs, data: URIs, or local file paths (checked and uploaded for you). Costs money: \
+about $0.24/s at 720p fast; with reference videos the price is 0.6x but counts their seconds too — call \
+estimate_cost first. Takes 1-5 minutes: waits up to `wait_seconds` with progress, then returns a job_id \
+for check_status."""
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+
+ImageUrlsParam = Annotated[
+    list[str] | None,
+    Field(
+        description=(
+            "Reference images (@Image1, @Image2, ...): JPEG, PNG or WebP, at most 30 MB each, "
+            f"up to {MAX_IMAGES}. https URLs, data: URIs or local paths."
+        )
+    ),
+]
+VideoUrlsParam = Annotated[
+    list[str] | None,
+    Field(
+        description=(
+            f"Reference videos (@Video1, ...): MP4 or MOV, up to {MAX_VIDEOS}, combined duration "
+            f"{VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g} s, total under 50 MB, each between ~480p (640x640) "
+            "and ~720p (834x1112) in pixels."
+        )
+    ),
+]
+AudioUrlsParam = Annotated[
+    list[str] | None,
+    Field(
+        description=(
+            f"Reference audio (@Audio1, ...): MP3 or WAV, up to {MAX_AUDIOS}, combined at most 15 s, "
+            "at most 15 MB each. Needs at least one reference image or video."
+        )
+    ),
+]
+
+
+async def reference_video(
+    ctx: ToolContext,
+    prompt: PromptParam,
+    image_urls: ImageUrlsParam = None,
+    video_urls: VideoUrlsParam = None,
+    audio_urls: AudioUrlsParam = None,
+    resolution: ResolutionParam = "720p",
+    duration: DurationParam = "auto",
+    aspect_ratio: AspectRatioParam = "auto",
+    generate_audio: GenerateAudioParam = True,
+    seed: SeedParam = None,
+    end_user_id: EndUserIdParam = None,
+    tier: TierParam = None,
+    wait_seconds: WaitSecondsParam = None,
+) -> Annotated[CallToolResult, VideoJobResult]:
+    state = app_state(ctx)
+    async with tool_errors():
+        chosen_tier = tier or state.settings.default_tier
+        checked = await check_references(
+            prompt,
+            image_urls or [],
+            video_urls or [],
+            audio_urls or [],
+            allowed_dirs=state.settings.allowed_dirs,
+        )
+        video_seconds: float | tuple[float, float] = (
+            checked.input_video_seconds
+            if checked.input_video_seconds is not None
+            else ((VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX) if video_urls else 0.0)
+        )
+        estimate = pricing.estimate(
+            tier=chosen_tier,
+            resolution=resolution,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            input_video_seconds=video_seconds,
+            has_video_input=bool(video_urls),
+        )
+        arguments: dict[str, Any] = {
+            "prompt": prompt,
+            "resolution": resolution,
+            "duration": duration,
+            "aspect_ratio": aspect_ratio,
+            "generate_audio": generate_audio,
+        }
+        for key, value in (
+            ("image_urls", image_urls),
+            ("video_urls", video_urls),
+            ("audio_urls", audio_urls),
+        ):
+            if value:
+                arguments[key] = list(value)
+        if seed is not None:
+            arguments["seed"] = seed
+        if end_user_id:
+            arguments["end_user_id"] = end_user_id
+        return await generate(
+            ctx,
+            state,
+            tool=NAME,
+            mode="reference-to-video",
+            tier=chosen_tier,
+            arguments=arguments,
+            checked=checked,
+            estimate=estimate,
+            wait_seconds=state.settings.wait_seconds if wait_seconds is None else wait_seconds,
+        )

@@ -1,0 +1,179 @@
+"""What the generating tools and `check_status` answer: one result model, rendered for people and models.
+
+Every answer carries the structured `VideoJobResult` (matching the tools' `outputSchema`) and content
+blocks: a text summary, links to the saved file and the remote URL, and — once the video exists — a
+poster frame and a contact sheet the assistant can look at.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
+from pydantic import BaseModel, Field
+
+from server.errors import SeedanceError
+from server.journal import JobRecord
+from server.state import AppState
+
+JobStateName = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
+
+SIMULATED_NOTE = (
+    "SIMULATED: made by seedance-mcp's offline simulator, not by Seedance; nothing was charged. "
+    "Set FAL_KEY or OXEN_API_KEY for real videos."
+)
+
+
+class VideoJobResult(BaseModel):
+    """A video job as the assistant sees it."""
+
+    job_id: str = Field(description="Pass to check_status to keep waiting, or to cancel_job.")
+    state: JobStateName
+    done: bool = Field(description="True when the job has ended (completed, failed or cancelled).")
+    simulated: bool = Field(description="True when the offline simulator made it: not a real Seedance video.")
+    provider: str
+    endpoint: str
+    mode: str
+    tier: str
+    queue_position: int | None = None
+    elapsed_seconds: float
+    video_url: str | None = Field(
+        default=None, description="Provider URL of the video (expires, ~1 h on fal)."
+    )
+    video_path: str | None = Field(default=None, description="Where the video was saved on this computer.")
+    video_sha256: str | None = None
+    seed: int | None = None
+    estimated_cost_usd: float = Field(
+        description="Estimated price (upper bound when duration/aspect was auto)."
+    )
+    cost_note: str
+    error: str | None = None
+    logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
+    warnings: list[str] = Field(default_factory=list)
+    next_step: str
+
+
+ToolContext = Context[AppState, Any]
+
+
+def app_state(ctx: ToolContext) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+@asynccontextmanager
+async def tool_errors() -> AsyncIterator[None]:
+    """Turn every anticipated failure into a ToolError whose text the model can act on."""
+    try:
+        yield
+    except SeedanceError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> VideoJobResult:
+    done = record.state in {"completed", "failed", "cancelled"}
+    end = record.finished_at or time.time()
+    if record.state == "completed":
+        next_step = "Done. Show the user the saved file; to iterate, change the prompt and generate again."
+    elif record.state in {"failed", "cancelled"}:
+        next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
+    elif record.state == "uncertain":
+        next_step = "Check the provider dashboard before submitting again: this job may already exist."
+    else:
+        next_step = (
+            f"Still working. Call check_status with job_id '{record.id}' to keep waiting; "
+            "the server keeps following the job meanwhile."
+        )
+    estimate = record.estimate
+    cost_note = str(estimate.get("summary", f"${record.estimate_usd:.4f}"))
+    if record.simulated:
+        cost_note += " (simulated: nothing charged)"
+    return VideoJobResult(
+        job_id=record.id,
+        state=record.state,
+        done=done,
+        simulated=record.simulated,
+        provider=record.provider,
+        endpoint=record.endpoint,
+        mode=record.mode,
+        tier=record.tier,
+        queue_position=record.queue_position if record.state == "queued" else None,
+        elapsed_seconds=round(end - record.created_at, 1),
+        video_url=record.result_url,
+        video_path=record.video_path,
+        video_sha256=record.video_sha256,
+        seed=record.seed,
+        estimated_cost_usd=record.estimate_usd,
+        cost_note=cost_note,
+        error=record.error,
+        logs=record.logs[-5:],
+        warnings=list(warnings),
+        next_step=next_step,
+    )
+
+
+def summary_text(result: VideoJobResult) -> str:
+    lines = []
+    if result.simulated:
+        lines.append(SIMULATED_NOTE)
+    what = f"{result.tier} {result.mode}"
+    if result.state == "completed":
+        lines.append(f"Video ready ({what}), job {result.job_id}.")
+        if result.video_path:
+            lines.append(f"Saved to: {result.video_path}")
+        if result.video_url:
+            lines.append(f"URL: {result.video_url}")
+        if result.seed is not None:
+            lines.append(f"Seed: {result.seed}")
+    elif result.state == "failed":
+        lines.append(f"Job {result.job_id} failed: {result.error}")
+    elif result.state == "cancelled":
+        lines.append(f"Job {result.job_id} was cancelled.")
+    else:
+        where = f", queue position {result.queue_position}" if result.queue_position is not None else ""
+        lines.append(f"Job {result.job_id} is {result.state}{where} after {result.elapsed_seconds:.0f} s.")
+    if result.error and result.state == "completed":
+        lines.append(result.error)
+    lines.append(f"Cost: {result.cost_note}. Provider: {result.provider}.")
+    lines.extend(f"Warning: {w}" for w in result.warnings)
+    lines.append(result.next_step)
+    return "\n".join(lines)
+
+
+def render(result: VideoJobResult, state: AppState) -> CallToolResult:
+    content: list[ContentBlock] = [TextContent(type="text", text=summary_text(result))]
+    if result.video_path:
+        path = Path(result.video_path)
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=path.as_uri(),
+                name=path.name,
+                title="Saved video",
+                mime_type="video/mp4",
+                size=path.stat().st_size if path.exists() else None,
+            )
+        )
+    if result.video_url:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=result.video_url,
+                name="video.mp4",
+                title="Video at the provider (expires)",
+                mime_type="video/mp4",
+            )
+        )
+    if result.state == "completed":
+        for path in state.deliverer.preview_paths(result.job_id):
+            if path.exists():
+                data = base64.b64encode(path.read_bytes()).decode()
+                content.append(ImageContent(type="image", data=data, mime_type="image/jpeg"))
+    structured: dict[str, Any] = result.model_dump(mode="json")
+    return CallToolResult(content=content, structured_content=structured)
