@@ -18,6 +18,7 @@ from server.errors import ConfigError
 Provider = Literal["fal", "oxen", "simulator"]
 ProviderChoice = Literal["auto", "fal", "oxen", "simulator"]
 Tier = Literal["standard", "fast"]
+ConfirmPolicy = Literal["refuse", "proceed"]
 
 FAL_QUEUE_URL = "https://queue.fal.run"
 FAL_REST_URL = "https://rest.fal.ai"
@@ -33,7 +34,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`auto`: fal if its key is set, else oxen if its key is set, else the simulator",
     ),
     "SEEDANCE_DEFAULT_TIER": ("`fast` or `standard` endpoints when a call names none", "`fast`"),
-    "SEEDANCE_WAIT_SECONDS": ("how long a tool call waits for the video before returning a job id (0–600)", "45"),
+    "SEEDANCE_WAIT_SECONDS": (
+        "how long a tool call waits for the video before returning a job id (0–600)",
+        "45",
+    ),
     "SEEDANCE_HOME": ("where the job journal lives", "the user data folder"),
     "SEEDANCE_OUTPUT_DIR": ("where finished videos are saved", "`~/Videos/Seedance`"),
     "SEEDANCE_ALLOWED_DIRS": (
@@ -43,6 +47,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SEEDANCE_MAX_COST_USD": ("refuse any single request estimated above this", "no cap"),
     "SEEDANCE_DAILY_BUDGET_USD": ("refuse once the last 24 h of spend would pass this", "no budget"),
     "SEEDANCE_CONFIRM_ABOVE_USD": ("ask the user before spending more than this on one request", "never ask"),
+    "SEEDANCE_CONFIRM_POLICY": (
+        "`refuse` or `proceed` when a request needs confirmation and the host cannot ask (no elicitation)",
+        "`refuse`",
+    ),
     "SEEDANCE_FAL_QUEUE_URL": ("fal queue API base URL", FAL_QUEUE_URL),
     "SEEDANCE_FAL_REST_URL": ("fal REST API base URL (storage tokens)", FAL_REST_URL),
     "SEEDANCE_FAL_CDN_URL": ("fal CDN base URL (uploads)", FAL_CDN_URL),
@@ -73,6 +81,7 @@ class Settings(BaseModel):
     max_cost_usd: float | None = None
     daily_budget_usd: float | None = None
     confirm_above_usd: float | None = None
+    confirm_policy: ConfirmPolicy = "refuse"
     fal_queue_url: str = FAL_QUEUE_URL
     fal_rest_url: str = FAL_REST_URL
     fal_cdn_url: str = FAL_CDN_URL
@@ -128,6 +137,7 @@ class Settings(BaseModel):
             "SEEDANCE_MAX_COST_USD": "max_cost_usd",
             "SEEDANCE_DAILY_BUDGET_USD": "daily_budget_usd",
             "SEEDANCE_CONFIRM_ABOVE_USD": "confirm_above_usd",
+            "SEEDANCE_CONFIRM_POLICY": "confirm_policy",
             "SEEDANCE_FAL_QUEUE_URL": "fal_queue_url",
             "SEEDANCE_FAL_REST_URL": "fal_rest_url",
             "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
@@ -140,7 +150,9 @@ class Settings(BaseModel):
         for variable, field in fields.items():
             value = get(variable)
             if value is not None:
-                raw[field] = value.lower() if field in {"provider_choice", "default_tier"} else value
+                raw[field] = (
+                    value.lower() if field in {"provider_choice", "default_tier", "confirm_policy"} else value
+                )
         try:
             settings = cls.model_validate(raw)
         except ValidationError as exc:
@@ -153,7 +165,9 @@ class Settings(BaseModel):
         if not 0 <= settings.wait_seconds <= 600:
             raise ConfigError(f"SEEDANCE_WAIT_SECONDS must be between 0 and 600; got {settings.wait_seconds}")
         if settings.provider_choice == "fal" and settings.fal_key is None:
-            raise ConfigError("SEEDANCE_PROVIDER=fal needs FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) to be set")
+            raise ConfigError(
+                "SEEDANCE_PROVIDER=fal needs FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) to be set"
+            )
         if settings.provider_choice == "oxen" and settings.oxen_api_key is None:
             raise ConfigError("SEEDANCE_PROVIDER=oxen needs OXEN_API_KEY to be set")
         return settings
@@ -169,3 +183,10 @@ def _user_videos_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_videos_dir())
+
+
+def settings_markdown() -> str:
+    """The README's settings table (a test keeps the README equal to this)."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    rows += [f"| `{name}` | {meaning} | {default} |" for name, (meaning, default) in SETTINGS_DOC.items()]
+    return "\n".join(rows)

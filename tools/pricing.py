@@ -60,7 +60,7 @@ class Estimate:
     max_tokens: int
     output_seconds: tuple[int, int]
     sizes: tuple[tuple[int, int], ...]
-    input_video_seconds: float
+    input_video_seconds: tuple[float, float]
     multiplier: float
     rate: Rate
 
@@ -78,6 +78,23 @@ class Estimate:
             return f"${self.min_usd:.4f}–${self.max_usd:.4f}"
         return f"${self.max_usd:.4f}"
 
+    def as_dict(self) -> dict[str, object]:
+        """The breakdown kept with each job and shown by estimate_cost."""
+        return {
+            "summary": self.describe(),
+            "min_usd": self.min_usd,
+            "max_usd": self.max_usd,
+            "tier": self.tier,
+            "resolution": self.resolution,
+            "tokens": [self.min_tokens, self.max_tokens],
+            "output_seconds": list(self.output_seconds),
+            "input_video_seconds": list(self.input_video_seconds),
+            "sizes": [f"{w}x{h}" for w, h in self.sizes],
+            "usd_per_1k_tokens": self.rate.usd_per_1k_tokens,
+            "multiplier": self.multiplier,
+            "source": self.rate.source,
+        }
+
 
 def token_count(width: int, height: int, seconds: float) -> float:
     return width * height * seconds * TOKENS_PER_PIXEL_SECOND
@@ -89,17 +106,24 @@ def estimate(
     resolution: str,
     duration: str,
     aspect_ratio: str,
-    input_video_seconds: float = 0.0,
+    input_video_seconds: float | tuple[float, float] = 0.0,
     has_video_input: bool = False,
 ) -> Estimate:
+    """Price one generation. A range wherever the request leaves a number open: "auto" duration or
+    aspect ratio, or reference videos whose length is not known (pass `(low, high)` seconds)."""
     rate = RATES[tier]
     sizes_by_ratio = OUTPUT_SIZE[resolution]
     sizes = tuple(sizes_by_ratio.values()) if aspect_ratio == "auto" else (sizes_by_ratio[aspect_ratio],)
     seconds = (MIN_SECONDS, MAX_SECONDS) if duration == "auto" else (int(duration), int(duration))
     pixels = sorted(w * h for w, h in sizes)
-    multiplier = VIDEO_INPUT_MULTIPLIER if has_video_input or input_video_seconds > 0 else 1.0
-    low_tokens = pixels[0] * (input_video_seconds + seconds[0]) * TOKENS_PER_PIXEL_SECOND
-    high_tokens = pixels[-1] * (input_video_seconds + seconds[1]) * TOKENS_PER_PIXEL_SECOND
+    video_in = (
+        (float(input_video_seconds), float(input_video_seconds))
+        if isinstance(input_video_seconds, (int, float))
+        else (float(input_video_seconds[0]), float(input_video_seconds[1]))
+    )
+    multiplier = VIDEO_INPUT_MULTIPLIER if has_video_input or video_in[1] > 0 else 1.0
+    low_tokens = pixels[0] * (video_in[0] + seconds[0]) * TOKENS_PER_PIXEL_SECOND
+    high_tokens = pixels[-1] * (video_in[1] + seconds[1]) * TOKENS_PER_PIXEL_SECOND
 
     def usd(tokens: float) -> float:
         return round(tokens / 1000 * rate.usd_per_1k_tokens * multiplier, 4)
@@ -113,10 +137,81 @@ def estimate(
         max_tokens=round(high_tokens),
         output_seconds=seconds,
         sizes=sizes,
-        input_video_seconds=input_video_seconds,
+        input_video_seconds=video_in,
         multiplier=multiplier,
         rate=rate,
     )
 
 
-__all__ = ["RATES", "VIDEO_INPUT_MULTIPLIER", "Estimate", "Rate", "estimate", "token_count"]
+# The README's "Prices" table and seedance://models show these clips, each priced by `estimate` itself.
+PRICE_TABLE_SECONDS: Final = (5, 10, 15)
+PRICE_TABLE_ASPECT_RATIO: Final = "16:9"
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    tier: str
+    resolution: str
+    width: int
+    height: int
+    usd_per_1k_tokens: float
+    usd_per_second: float
+    usd: tuple[float, ...]  # one price per entry of PRICE_TABLE_SECONDS
+
+
+def price_table() -> list[PriceRow]:
+    """The price of a 5, 10 and 15 s clip at 16:9 for every tier and resolution (no video inputs)."""
+    rows = []
+    for tier, rate in RATES.items():
+        for resolution, sizes in OUTPUT_SIZE.items():
+            width, height = sizes[PRICE_TABLE_ASPECT_RATIO]
+            prices = tuple(
+                estimate(
+                    tier=tier, resolution=resolution, duration=str(s), aspect_ratio=PRICE_TABLE_ASPECT_RATIO
+                ).max_usd
+                for s in PRICE_TABLE_SECONDS
+            )
+            per_second = round(token_count(width, height, 1) / 1000 * rate.usd_per_1k_tokens, 4)
+            rows.append(PriceRow(tier, resolution, width, height, rate.usd_per_1k_tokens, per_second, prices))
+    return rows
+
+
+def price_table_markdown() -> str:
+    """`price_table()` as Markdown, with the rules a row cannot show (a test keeps the README equal)."""
+    seconds = " | ".join(f"{s} s" for s in PRICE_TABLE_SECONDS)
+    size = f"size ({PRICE_TABLE_ASPECT_RATIO})"
+    lines = [
+        f"| tier | resolution | {size} | per 1,000 tokens | per second | {seconds} |",
+        "|---|---|---|---|---|" + "---|" * len(PRICE_TABLE_SECONDS),
+    ]
+    for row in price_table():
+        prices = " | ".join(f"${usd:.4f}" for usd in row.usd)
+        lines.append(
+            f"| {row.tier} | {row.resolution} | {row.width}×{row.height} | ${row.usd_per_1k_tokens} "
+            f"| ${row.usd_per_second:.4f} | {prices} |"
+        )
+    lines += [
+        "",
+        "tokens = width × height × (input video seconds + output seconds) × 24 / 1024. With reference "
+        f"videos the price is × {VIDEO_INPUT_MULTIPLIER} and their seconds count too. Audio on or off costs "
+        "the same. Duration or aspect ratio `auto` is billed for what the model makes; before submitting, "
+        "the limits count the upper bound (15 s, the largest size).",
+        "",
+        *(f"- {tier}: {rate.source}" for tier, rate in RATES.items()),
+    ]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "PRICE_TABLE_ASPECT_RATIO",
+    "PRICE_TABLE_SECONDS",
+    "RATES",
+    "VIDEO_INPUT_MULTIPLIER",
+    "Estimate",
+    "PriceRow",
+    "Rate",
+    "estimate",
+    "price_table",
+    "price_table_markdown",
+    "token_count",
+]
