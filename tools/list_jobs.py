@@ -1,0 +1,164 @@
+"""`list_jobs`: the journal's recent jobs, newest first, with state, cost and files."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from server.journal import TERMINAL, JobRecord
+from tools.results import JobStateName, ToolContext, app_state, tool_errors
+
+NAME = "list_jobs"
+TITLE = "List video jobs"
+DESCRIPTION = """List recent video jobs, newest first, from this and earlier sessions: each job's id, \
+state, when it was made, which tool made it, the start of its prompt, its estimated cost, and the saved \
+file and video URL once done (or the error). Filter with `state` (e.g. "running" to see what is still \
+being made, "uncertain" for submits that may or may not have reached the provider). Free and read-only. \
+Follow up with check_status(job_id) to wait for a job, or cancel_job(job_id) to stop one. Each job is \
+also readable as the resource seedance://jobs/{job_id}."""
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+PROMPT_EXCERPT_CHARS = 80
+
+
+class JobSummary(BaseModel):
+    """One job in a listing."""
+
+    job_id: str
+    state: JobStateName
+    done: bool = Field(description="True when the job has ended (completed, failed or cancelled).")
+    created: str = Field(description="When the job was made (ISO 8601, UTC).")
+    tool: str
+    mode: str
+    tier: str
+    provider: str
+    simulated: bool
+    prompt: str = Field(description=f"The prompt, cut to {PROMPT_EXCERPT_CHARS} characters.")
+    estimated_cost_usd: float
+    request_id: str | None = Field(
+        default=None, description="The provider's request id (what its dashboard shows)."
+    )
+    video_path: str | None = None
+    video_url: str | None = None
+    error: str | None = None
+
+
+class JobTotals(BaseModel):
+    """Sums over the jobs listed (not the whole journal)."""
+
+    listed: int
+    by_state: dict[str, int] = Field(description="How many of the listed jobs are in each state.")
+    estimated_cost_usd: float = Field(
+        description=(
+            "Estimated cost of the listed jobs that may have been charged: every real (not simulated) "
+            "job except those that failed or were cancelled before the provider had them. An upper bound."
+        )
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[JobSummary]
+    totals: JobTotals
+    next_step: str
+
+
+def excerpt(text: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def may_be_charged(record: JobRecord) -> bool:
+    """The journal's spend rule: only a job that never got a request id and then ended is surely free."""
+    if record.simulated:
+        return False
+    return not (record.state in {"failed", "cancelled"} and record.request_id is None)
+
+
+def summarize(record: JobRecord) -> JobSummary:
+    return JobSummary(
+        job_id=record.id,
+        state=record.state,
+        done=record.state in TERMINAL,
+        created=datetime.fromtimestamp(record.created_at, timezone.utc).isoformat(timespec="seconds"),
+        tool=record.tool,
+        mode=record.mode,
+        tier=record.tier,
+        provider=record.provider,
+        simulated=record.simulated,
+        prompt=excerpt(str(record.arguments.get("prompt", ""))),
+        estimated_cost_usd=record.estimate_usd,
+        request_id=record.request_id,
+        video_path=record.video_path,
+        video_url=record.result_url,
+        error=record.error,
+    )
+
+
+def build_list(records: list[JobRecord], state: str | None) -> JobList:
+    jobs = [summarize(r) for r in records]
+    by_state: dict[str, int] = {}
+    for record in records:
+        by_state[record.state] = by_state.get(record.state, 0) + 1
+    cost = round(sum(r.estimate_usd for r in records if may_be_charged(r)), 4)
+    unfinished = [j for j in jobs if not j.done]
+    if not jobs:
+        next_step = (
+            f"No jobs in state {state!r}." if state else "No jobs yet: generate_video makes the first one."
+        )
+    elif unfinished:
+        next_step = (
+            f"{len(unfinished)} job(s) still in progress; call check_status with a job_id to wait for one."
+        )
+    else:
+        next_step = "Every listed job has ended; check_status(job_id) shows one in full with its preview."
+    return JobList(
+        jobs=jobs,
+        totals=JobTotals(listed=len(jobs), by_state=by_state, estimated_cost_usd=cost),
+        next_step=next_step,
+    )
+
+
+def listing_text(listing: JobList) -> str:
+    if not listing.jobs:
+        return listing.next_step
+    lines = [f"{listing.totals.listed} job(s), newest first:"]
+    for job in listing.jobs:
+        cost = "simulated" if job.simulated else f"~${job.estimated_cost_usd:.2f}"
+        line = f"- {job.job_id} {job.state} {job.created} {job.tool} {cost} “{job.prompt}”"
+        if job.video_path:
+            line += f" → {job.video_path}"
+        elif job.video_url:
+            line += f" → {job.video_url}"
+        if job.error:
+            line += f" ({job.error})"
+        lines.append(line)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(listing.totals.by_state.items()))
+    lines.append(
+        f"Totals: {counts}; estimated cost of these that may be charged: "
+        f"${listing.totals.estimated_cost_usd:.2f}."
+    )
+    lines.append(listing.next_step)
+    return "\n".join(lines)
+
+
+async def list_jobs(
+    ctx: ToolContext,
+    state: Annotated[
+        JobStateName | None,
+        Field(description="Only jobs in this state. Omit for all."),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="How many jobs to list (1-100). Default 20.")] = 20,
+) -> Annotated[CallToolResult, JobList]:
+    app = app_state(ctx)
+    async with tool_errors():
+        records = await app.jobs.journal.list(states=[state] if state else None, limit=limit)
+        listing = build_list(records, state)
+        return CallToolResult(
+            content=[TextContent(type="text", text=listing_text(listing))],
+            structured_content=listing.model_dump(mode="json"),
+        )
