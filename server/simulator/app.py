@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.simulator import fal
+from server.simulator import fal, oxen
 from server.simulator.jobs import Engine
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -56,6 +56,7 @@ def build_app(engine: Engine, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
     routes: list[BaseRoute] = [
         Route("/_simulator/requests", _requests, methods=["GET", "DELETE"]),
         *fal.storage_routes(),
+        *oxen.routes(),
         *extra_routes,
         *fal.queue_routes(),
         Route("/{rest:path}", fal.not_found, methods=ALL_METHODS),
