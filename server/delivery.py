@@ -260,7 +260,7 @@ class Deliverer:
         for _ in range(MAX_REDIRECTS + 1):
             async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as response:
                 if response.is_redirect and "location" in response.headers:
-                    url = str(response.url.join(response.headers["location"]))
+                    url, headers = str(response.url.join(response.headers["location"])), {}
                     continue
                 if not response.is_success:
                     message = f"the URL answered HTTP {response.status_code}"
