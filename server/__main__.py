@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
+    # One line per HTTP request drowns what matters; our own modules log the events.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from server.config import Settings
     from server.errors import ConfigError
 

@@ -64,4 +64,6 @@ async def _demo(settings: Settings, prompt: str, duration: str, resolution: str,
         return 1
     data = result.structured_content
     print(f"\nVideo URL:  {data['video_url']}\nSaved file: {data['video_path']}", file=out)
+    if settings.simulated:
+        print("(The simulator's URL worked only while the demo ran; the saved file stays.)", file=out)
     return 0 if data["state"] == "completed" else 1

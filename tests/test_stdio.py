@@ -1,0 +1,46 @@
+"""The server as hosts run it: a subprocess speaking MCP over stdio."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import StdioServerParameters
+from mcp.client import Client
+
+pytestmark = pytest.mark.anyio
+
+
+def server_params() -> StdioServerParameters:
+    env = {k: v for k, v in os.environ.items() if k.startswith(("SEEDANCE_", "PATH", "HOME", "LANG"))}
+    return StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env)
+
+
+async def test_stdio_server_lists_tools_and_generates_a_video() -> None:
+    updates: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        updates.append(value)
+
+    with anyio.fail_after(90):
+        async with Client(server_params()) as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            assert {"generate_video", "reference_video", "check_status", "estimate_cost"} <= names
+            result = await client.call_tool(
+                "generate_video",
+                {
+                    "prompt": "Waves on a pebble beach",
+                    "duration": "4",
+                    "resolution": "480p",
+                    "wait_seconds": 60,
+                },
+                progress_callback=on_progress,
+            )
+    assert not result.is_error, result.content
+    data = result.structured_content or {}
+    assert data["state"] == "completed" and data["simulated"]
+    assert Path(data["video_path"]).stat().st_size > 1000
+    assert len(updates) >= 3 and updates == sorted(updates)
