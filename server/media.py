@@ -13,7 +13,6 @@ import io
 import logging
 import math
 import struct
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -221,16 +220,15 @@ def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        # Only the header is read; no pixels are decoded, so there is no bomb to warn about.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                pil_format = image.format or ""
-                orientation = 1
-                # Only when EXIF came with the header: asking a PNG for it later would decode the pixels.
-                if "exif" in image.info:
-                    orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        # Only the header is read. (Pillow may still warn about a huge picture; `catch_warnings` is not
+        # thread-safe, and probes run in worker threads, so the warning is left alone.)
+        with Image.open(path) as image:
+            width, height = image.size
+            pil_format = image.format or ""
+            orientation = 1
+            # Only when EXIF came with the header: asking a PNG for it later would decode the pixels.
+            if "exif" in image.info:
+                orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
     except Image.DecompressionBombError:
         raise MediaError("the image has far too many pixels to be a usable input") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
