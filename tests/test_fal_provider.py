@@ -412,3 +412,21 @@ async def test_urls_rebuilt_when_submission_lacks_them(client: httpx.AsyncClient
         assert (await fal.result(bare)).url
         paths = {str(e["path"]) for e in sim.request_log() if e.get("request_id") == submission.request_id}
         assert f"/bytedance/seedance-2.0/requests/{submission.request_id}" in paths
+
+
+@pytest.mark.anyio
+async def test_revoked_upload_token_is_renewed_once(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    from server.providers.fal import _CdnToken
+
+    path = tmp_path / "still.jpg"
+    path.write_bytes(b"\xff\xd8\xff" + os.urandom(5000))
+    async with Simulator(_options()) as sim:
+        fal = _provider(client, sim.url)
+        # A cached token the CDN no longer honours (revoked, or expired ahead of its stated time).
+        fal._token = _CdnToken(value="revoked", token_type="Bearer", expires_at=anyio.current_time() + 3600)
+        url = await fal.upload(path, "image/jpeg")
+        assert (await client.get(url)).content == path.read_bytes()
+        answers = [
+            (e.get("kind"), e["status"]) for e in sim.request_log() if e.get("kind") in ("token", "upload")
+        ]
+        assert answers == [("upload", 401), ("token", 200), ("upload", 200)]

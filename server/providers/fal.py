@@ -192,6 +192,15 @@ class _StorageTokenUnavailable(Exception):
     """The CDN token service is missing (404) or failing (5xx, unreachable): use the GCS flow."""
 
 
+class _TokenRejected(Exception):
+    """The CDN answered 401 to a storage token we believed valid."""
+
+
+def _check_token_accepted(response: httpx.Response) -> None:
+    if response.status_code == 401:
+        raise _TokenRejected
+
+
 class FalProvider:
     """Seedance 2.0 on fal.ai. Given the process's HTTP client; holds only the cached storage token."""
 
@@ -399,15 +408,29 @@ class FalProvider:
 
     async def upload(self, path: Path, content_type: str) -> str:
         size = (await anyio.Path(path).stat()).st_size
-        try:
-            token = await self._cdn_token()
-        except _StorageTokenUnavailable as exc:
-            logger.warning(
-                "fal.ai CDN token unavailable (%s); uploading %s through the storage API", exc, path.name
-            )
-            return await self._upload_gcs(path, content_type, size)
-        if size > self._multipart_threshold:
-            return await self._upload_multipart(path, content_type, size, token)
+        for attempt in (1, 2):
+            try:
+                token = await self._cdn_token()
+            except _StorageTokenUnavailable as exc:
+                logger.warning(
+                    "fal.ai CDN token unavailable (%s); uploading %s through the storage API", exc, path.name
+                )
+                return await self._upload_gcs(path, content_type, size)
+            try:
+                if size > self._multipart_threshold:
+                    return await self._upload_multipart(path, content_type, size, token)
+                return await self._upload_single(path, content_type, size, token)
+            except _TokenRejected:
+                # Revoked or expired early: one fresh token, then give up.
+                self._token = None
+                logger.info("fal.ai CDN refused the upload token (attempt %d)", attempt)
+        raise ProviderHTTPError(
+            f"fal.ai's storage refused a fresh upload token (401) while uploading {path.name}; "
+            "try again in a minute, and check FAL_KEY if it keeps happening.",
+            status=401,
+        )
+
+    async def _upload_single(self, path: Path, content_type: str, size: int, token: _CdnToken) -> str:
         url = f"{self._cdn_url}/files/upload"
         headers = {
             "Authorization": token.header(),
@@ -421,6 +444,7 @@ class FalProvider:
             lambda: self._client.build_request("POST", url, content=file_chunks(path), headers=headers),
             action=f"uploading {path.name}",
         )
+        _check_token_accepted(response)
         if not response.is_success:
             raise self._http_error(response, action=f"uploading {path.name}")
         return _access_url(response, path.name)
@@ -440,6 +464,7 @@ class FalProvider:
             ),
             action=f"starting the upload of {path.name}",
         )
+        _check_token_accepted(start)
         if not start.is_success:
             raise self._http_error(start, action=f"starting the upload of {path.name}")
         data = _json(start, "multipart upload")
@@ -471,6 +496,7 @@ class FalProvider:
                 )
 
             response = await self._send_built(build, action=f"uploading part {number} of {path.name}")
+            _check_token_accepted(response)
             if not response.is_success:
                 raise self._http_error(response, action=f"uploading part {number}/{count} of {path.name}")
             etag = response.headers.get("etag")
@@ -490,6 +516,7 @@ class FalProvider:
             ),
             action=f"finishing the upload of {path.name}",
         )
+        _check_token_accepted(done)
         if not done.is_success:
             raise self._http_error(done, action=f"finishing the upload of {path.name}")
         return access_url
