@@ -48,13 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from server.config import Settings
     from server.errors import ConfigError
 
+    command = args.command or "serve"
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
+        if command == "doctor":  # the doctor's job is to show the bad setting with its fix
+            from server.doctor import run_doctor
+
+            return run_doctor(None, dict(os.environ))
         print(f"seedance-mcp: {exc}", file=sys.stderr)
         return 2
 
-    command = args.command or "serve"
     if command == "serve":
         from server.app import create_server
 
@@ -62,13 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "transport", "stdio") == "http":
             from server.http import run_http
 
-            run_http(
-                server,
-                host=args.host,
-                port=args.port,
-                token=os.environ.get("SEEDANCE_HTTP_TOKEN") or None,
-                stateless=args.stateless,
-            )
+            try:
+                run_http(
+                    server,
+                    host=args.host,
+                    port=args.port,
+                    token=os.environ.get("SEEDANCE_HTTP_TOKEN") or None,
+                    stateless=args.stateless,
+                )
+            except ConfigError as exc:
+                print(f"seedance-mcp: {exc}", file=sys.stderr)
+                return 2
         else:
             server.run("stdio")
         return 0
