@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     server,
                     host=args.host,
                     port=args.port,
-                    token=os.environ.get("SEEDANCE_HTTP_TOKEN") or None,
+                    token=settings.http_token.get_secret_value() if settings.http_token else None,
                     stateless=args.stateless,
                 )
             except ConfigError as exc:

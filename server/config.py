@@ -55,6 +55,16 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SEEDANCE_FAL_REST_URL": ("fal REST API base URL (storage tokens)", FAL_REST_URL),
     "SEEDANCE_FAL_CDN_URL": ("fal CDN base URL (uploads)", FAL_CDN_URL),
     "SEEDANCE_OXEN_URL": ("Oxen.ai base URL", OXEN_URL),
+    "SEEDANCE_OXEN_UPLOAD_REPO": (
+        "public Oxen.ai repository (`namespace/repo[/branch]`) that local files are uploaded to for Oxen "
+        "to fetch; small images go inline",
+        "none: fal storage when `FAL_KEY` is set, else local videos and audio need URLs",
+    ),
+    "SEEDANCE_HTTP_TOKEN": (
+        "bearer token HTTP clients must send (`serve --transport http`); required off loopback",
+        "none",
+    ),
+    "SEEDANCE_LOG_LEVEL": ("log level of the server's stderr log", "`INFO`"),
     "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
     "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
     "SEEDANCE_SIM_FAULTS": (
@@ -72,6 +82,7 @@ class Settings(BaseModel):
 
     fal_key: SecretStr | None = None
     oxen_api_key: SecretStr | None = None
+    http_token: SecretStr | None = None
     provider_choice: ProviderChoice = "auto"
     default_tier: Tier = "fast"
     wait_seconds: float = 45.0
@@ -86,6 +97,7 @@ class Settings(BaseModel):
     fal_rest_url: str = FAL_REST_URL
     fal_cdn_url: str = FAL_CDN_URL
     oxen_url: str = OXEN_URL
+    oxen_upload_repo: str | None = None
     sim_queue_seconds: float = 2.0
     sim_run_seconds: float = 4.0
     sim_faults: str = ""
@@ -122,6 +134,7 @@ class Settings(BaseModel):
         raw: dict[str, object] = {
             "fal_key": fal_key,
             "oxen_api_key": get("OXEN_API_KEY"),
+            "http_token": get("SEEDANCE_HTTP_TOKEN"),
             "home": Path(get("SEEDANCE_HOME") or _user_data_dir()).expanduser(),
             "output_dir": Path(get("SEEDANCE_OUTPUT_DIR") or _user_videos_dir() / "Seedance").expanduser(),
             "allowed_dirs": tuple(
@@ -142,6 +155,7 @@ class Settings(BaseModel):
             "SEEDANCE_FAL_REST_URL": "fal_rest_url",
             "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
             "SEEDANCE_OXEN_URL": "oxen_url",
+            "SEEDANCE_OXEN_UPLOAD_REPO": "oxen_upload_repo",
             "SEEDANCE_SIM_QUEUE_SECONDS": "sim_queue_seconds",
             "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
             "SEEDANCE_SIM_FAULTS": "sim_faults",
