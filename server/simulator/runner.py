@@ -12,6 +12,7 @@ from typing import Any
 import anyio.to_thread
 
 from server.simulator.app import build_app
+from server.simulator.faults import parse_faults
 from server.simulator.jobs import Engine
 from server.simulator.options import SimulatorOptions
 
@@ -70,13 +71,19 @@ class Simulator:
         """Same as `GET /_simulator/requests`."""
         return self.engine.log.entries()
 
+    def set_faults(self, faults: str) -> None:
+        """Change the fault mix while running (e.g. end an outage); the seeded sequence continues."""
+        self.engine.faults.mix = parse_faults(faults)
+
     def start(self) -> Simulator:
         if self._thread is not None:
             raise RuntimeError("the simulator is already running")
         import uvicorn
 
         engine = Engine(self.options)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and without it
+        # every keep-alive answer waits ~40 ms on Nagle + delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, 0))
         self._port = sock.getsockname()[1]
