@@ -101,7 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_doctor(settings, dict(os.environ))
     parser.error(f"unknown command {command}")
-    return 2
 
 
 if __name__ == "__main__":

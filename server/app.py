@@ -24,6 +24,8 @@ from server.config import Settings
 from server.delivery import Deliverer
 from server.jobs import JobManager
 from server.journal import Journal
+from server.models_resource import register_models_resource
+from server.prompts import register_prompts
 from server.providers.base import Provider
 from server.resources import register_resources
 from server.state import AppState
@@ -113,6 +115,8 @@ def create_server(settings: Settings) -> SeedanceServer:
             annotations=module.ANNOTATIONS,
         )
     register_resources(server)
+    register_models_resource(server, settings)
+    register_prompts(server)
     return server
 
 

@@ -35,8 +35,8 @@ async def _demo(settings: Settings, prompt: str, duration: str, resolution: str,
     started = time.monotonic()
     width = min(shutil.get_terminal_size((80, 20)).columns, 120)
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        fraction = value / (total or 100.0)
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        fraction = progress / (total or 100.0)
         filled = int(BAR_WIDTH * fraction)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         line = f"\r[{bar}] {fraction:4.0%} {time.monotonic() - started:5.1f}s {message or ''}"

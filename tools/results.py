@@ -12,12 +12,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from server.errors import SeedanceError
 from server.journal import JobRecord
@@ -29,6 +29,21 @@ SIMULATED_NOTE = (
     "SIMULATED: made by seedance-mcp's offline simulator, not by Seedance; nothing was charged. "
     "Set FAL_KEY or OXEN_API_KEY for real videos."
 )
+
+
+class VideoFacts(BaseModel):
+    """What the saved video turned out to be, read from the file itself."""
+
+    duration: float | None = Field(default=None, description="Seconds.")
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    has_audio: bool | None = None
+    bytes: int = Field(description="File size in bytes.")
+
+
+# Inlined rather than referenced: some hosts do not resolve $ref in tool schemas.
+_VIDEO_FACTS_SCHEMA: dict[str, Any] = {"anyOf": [VideoFacts.model_json_schema(), {"type": "null"}]}
 
 
 class VideoJobResult(BaseModel):
@@ -49,6 +64,9 @@ class VideoJobResult(BaseModel):
     )
     video_path: str | None = Field(default=None, description="Where the video was saved on this computer.")
     video_sha256: str | None = None
+    video: Annotated[VideoFacts | None, WithJsonSchema(_VIDEO_FACTS_SCHEMA)] = Field(
+        default=None, description="Facts of the saved video, once it exists."
+    )
     seed: int | None = None
     estimated_cost_usd: float = Field(
         description="Estimated price (upper bound when duration/aspect was auto)."
@@ -108,6 +126,7 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         video_url=record.result_url,
         video_path=record.video_path,
         video_sha256=record.video_sha256,
+        video=_facts(record, state),
         seed=record.seed,
         estimated_cost_usd=record.estimate_usd,
         cost_note=cost_note,
@@ -116,6 +135,31 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         warnings=list(warnings),
         next_step=next_step,
     )
+
+
+def _facts(record: JobRecord, state: AppState) -> VideoFacts | None:
+    if record.state != "completed" or not record.video_path:
+        return None
+    facts = state.deliverer.video_facts(record.id)
+    try:
+        return VideoFacts.model_validate(facts) if facts else None
+    except ValidationError:  # a damaged side file costs the facts, never the answer
+        return None
+
+
+def describe_video(facts: VideoFacts) -> str:
+    """'5.0 s, 1280x720, 24 fps, with audio, 2.1 MB'"""
+    parts = []
+    if facts.duration is not None:
+        parts.append(f"{facts.duration:.1f} s")
+    if facts.width and facts.height:
+        parts.append(f"{facts.width}x{facts.height}")
+    if facts.fps:
+        parts.append(f"{facts.fps:g} fps")
+    if facts.has_audio is not None:
+        parts.append("with audio" if facts.has_audio else "no audio")
+    parts.append(f"{facts.bytes / 1e6:.1f} MB")
+    return ", ".join(parts)
 
 
 def summary_text(result: VideoJobResult) -> str:
@@ -127,6 +171,8 @@ def summary_text(result: VideoJobResult) -> str:
         lines.append(f"Video ready ({what}), job {result.job_id}.")
         if result.video_path:
             lines.append(f"Saved to: {result.video_path}")
+        if result.video:
+            lines.append(f"Video: {describe_video(result.video)}")
         if result.video_url:
             lines.append(f"URL: {result.video_url}")
         if result.seed is not None:
