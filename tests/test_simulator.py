@@ -559,3 +559,43 @@ async def test_rendered_mp4_matches_the_request(
         assert abs(container.duration / 1_000_000 - seconds) < 0.1
         assert stream.frames == seconds * 24
         assert len(container.streams.audio) == (1 if audio else 0)
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+def test_stop_removes_the_simulators_files() -> None:
+    sim = Simulator(SimulatorOptions()).start()
+    root = sim.engine.root
+    assert root.is_dir()
+    sim.stop()
+    assert not root.exists()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = sim.url
+
+
+def test_run_forever_serves_in_the_foreground_until_terminated() -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "from server.simulator import SimulatorOptions, run_forever; "
+        f"run_forever({port}, SimulatorOptions(queue_seconds=0.1, run_seconds=0.1))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                r = httpx.post(f"http://127.0.0.1:{port}{T2V}", json={"prompt": "cli", **LIGHT}, headers=AUTH)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "simulator did not come up"
+                time.sleep(0.05)
+        assert r.status_code == 200 and r.json()["status_url"].startswith(f"http://127.0.0.1:{port}/")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0

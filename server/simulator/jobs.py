@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -317,6 +318,8 @@ class Engine:
         self.options = options
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="seedance-sim-")) if root is None else root
+        if self._own_root:  # removed even if close() is never called (e.g. a daemon thread at exit)
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, True)
         self.log = RequestLog()
         self.store = FileStore(self.root / "files")
         self.renderer = Renderer(self.root / "renders")
@@ -410,7 +413,7 @@ class Engine:
         self.closing.set()
         self.renderer.close()
         if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+            self._cleanup()
 
     # --- internals ----------------------------------------------------------------------------
     def _failure_for(self, mode: Mode, args: dict[str, Any], base_url: str) -> Failure | None:

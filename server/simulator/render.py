@@ -11,6 +11,7 @@ once; per frame only the ball, the counter and a progress bar are drawn on a cop
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import logging
 import math
@@ -120,6 +121,7 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
     tmp.replace(path)
 
 
+@functools.cache
 def _tone_second() -> bytes:
     """One second of a quiet sine with a gentle tremolo (16-bit mono)."""
     samples = array(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -138,12 +139,28 @@ class Simulator:
 
 
 def run_forever(port: int, opts: SimulatorOptions, host: str = "127.0.0.1") -> None:
-    """Serve the simulator in the foreground until interrupted (the `seedance-mcp simulator` command)."""
+    """Serve the simulator in the foreground until Ctrl-C or SIGTERM (the `seedance-mcp simulator` command).
+
+    Returns normally after either signal, with the simulator's files removed.
+    """
     import uvicorn
 
     engine = Engine(opts)
+    # uvicorn re-raises the signal it caught once it has shut down; with these handlers that ends
+    # here as an exception instead of killing the process before the cleanup below.
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         logger.info("simulator serving on http://%s:%d", host, port)
         uvicorn.Server(_config(build_app(engine), host, port)).run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
         engine.close()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
