@@ -145,7 +145,7 @@ async def _open_provider(
             deliverer,
         )
     if settings.provider == "oxen":
-        raise NotImplementedError("the Oxen provider arrives with issue 6")
+        return _oxen_provider(settings, http, deliverer)
     assert settings.fal_key is not None
     provider = FalProvider(
         http,
@@ -153,5 +153,38 @@ async def _open_provider(
         queue_url=settings.fal_queue_url,
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
+    )
+    return provider, http, deliverer
+
+
+def _oxen_provider(
+    settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
+) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+    from server.providers.fal import FalProvider
+    from server.providers.oxen import OxenProvider
+
+    assert settings.oxen_api_key is not None
+    fal_upload = None
+    if settings.fal_key is not None:  # fal storage gives Oxen public URLs for local files
+        fal_upload = FalProvider(
+            http,
+            key=settings.fal_key.get_secret_value(),
+            queue_url=settings.fal_queue_url,
+            rest_url=settings.fal_rest_url,
+            cdn_url=settings.fal_cdn_url,
+        ).upload
+    provider = OxenProvider(
+        http,
+        key=settings.oxen_api_key.get_secret_value(),
+        base_url=settings.oxen_url,
+        upload_repo=settings.oxen_upload_repo,
+        fallback_upload=fal_upload,
+    )
+    # Oxen's result URLs may need the key: send it to Oxen's own host only, never to a redirect target.
+    deliverer = Deliverer(
+        http,
+        output_dir=settings.output_dir,
+        preview_dir=settings.home / "previews",
+        headers_for=provider.auth_headers_for,
     )
     return provider, http, deliverer

@@ -133,3 +133,40 @@ WaitSecondsParam = Annotated[
         ),
     ),
 ]
+
+# Oxen.ai-only parameters (Oxen's reference-to-video page); refused when the provider is fal.
+OXEN_ONLY_PARAMS: Final = ("num_generations", "response_format", "target_namespace")
+MAX_GENERATIONS: Final = 4
+ResponseFormat = Literal["url", "b64_json"]
+
+NumGenerationsParam = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_GENERATIONS,
+        description=(
+            "Oxen.ai only: how many videos to make from this one request (1-4). Each is its own job, "
+            "charged separately; the answer lists them all. Default 1. Refused on fal."
+        ),
+    ),
+]
+ResponseFormatParam = Annotated[
+    ResponseFormat | None,
+    Field(
+        description=(
+            'Oxen.ai only: "url" or "b64_json" uses Oxen\'s blocking generate endpoint instead of its queue '
+            "(the video is saved either way; cannot be cancelled; one video only). Omit to use the queue. "
+            "Refused on fal."
+        )
+    ),
+]
+TargetNamespaceParam = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        description=(
+            "Oxen.ai only: the namespace (your user or an organization) to save results in and bill to. "
+            "Omit for the key's own user. Refused on fal."
+        ),
+    ),
+]
