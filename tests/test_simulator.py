@@ -188,88 +188,66 @@ async def test_unknown_endpoints_and_requests_are_404(client: httpx.AsyncClient)
     assert (await client.get(missing)).status_code == 404
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("endpoint", "body", "loc", "kind"),
-    [
-        (T2V, {"prompt": "x", "duration": "20"}, ["body", "duration"], "literal_error"),
-        (T2V, {"prompt": "x", "duration": 5}, ["body", "duration"], "literal_error"),
-        (T2V, {"prompt": "x", "resolution": "1080p"}, ["body", "resolution"], "literal_error"),
-        (T2V, {"prompt": "x", "aspect_ratio": "2:1"}, ["body", "aspect_ratio"], "literal_error"),
-        (T2V, {"prompt": "x", "generate_audio": "maybe"}, ["body", "generate_audio"], "bool_type"),
-        (T2V, {"duration": "5"}, ["body", "prompt"], "missing"),
-        ("/bytedance/seedance-2.0/image-to-video", {"prompt": "x"}, ["body", "image_url"], "missing"),
-        (
-            "/bytedance/seedance-2.0/reference-to-video",
-            {"prompt": "x", "image_urls": [f"https://example.com/{i}.png" for i in range(10)]},
-            ["body", "image_urls"],
-            "too_long",
-        ),
-        (
-            "/bytedance/seedance-2.0/fast/reference-to-video",
-            {"prompt": "x", "audio_urls": ["https://example.com/a.mp3"]},
-            ["body", "audio_urls"],
-            "value_error",
-        ),
-    ],
-)
-async def test_bad_input_is_accepted_then_fails_with_422(
-    client: httpx.AsyncClient, endpoint: str, body: dict[str, Any], loc: list[str], kind: str
-) -> None:
-    job = await submit(client, body, endpoint)
-    done = (await wait_status(client, job["status_url"], "COMPLETED")).json()
-    assert done["error"] and done["error_type"] == kind
-    r = await client.get(job["response_url"])
-    assert r.status_code == 422
-    detail = r.json()["detail"]
-    assert detail[0]["loc"] == loc and detail[0]["type"] == kind and detail[0]["msg"]
+R2V = "/bytedance/seedance-2.0/reference-to-video"
+BAD_INPUTS: list[tuple[str, dict[str, Any], list[Any], str]] = [
+    (T2V, {"prompt": "x", "duration": "20"}, ["body", "duration"], "literal_error"),
+    (T2V, {"prompt": "x", "duration": 5}, ["body", "duration"], "literal_error"),
+    (T2V, {"prompt": "x", "resolution": "1080p"}, ["body", "resolution"], "literal_error"),
+    (T2V, {"prompt": "x", "aspect_ratio": "2:1"}, ["body", "aspect_ratio"], "literal_error"),
+    (T2V, {"prompt": "x", "generate_audio": "maybe"}, ["body", "generate_audio"], "bool_type"),
+    (T2V, {"duration": "5"}, ["body", "prompt"], "missing"),
+    ("/bytedance/seedance-2.0/image-to-video", {"prompt": "x"}, ["body", "image_url"], "missing"),
+    (
+        "/bytedance/seedance-2.0/fast/image-to-video",
+        {"prompt": "x", "image_url": "{base}/files/nope/missing.png"},
+        ["body", "image_url"],
+        "file_download_error",
+    ),
+    (
+        R2V,
+        {"prompt": "x", "image_urls": [f"https://e.com/{i}.png" for i in range(10)]},
+        ["body", "image_urls"],
+        "too_long",
+    ),
+    (R2V, {"prompt": "x", "audio_urls": ["https://e.com/a.mp3"]}, ["body", "audio_urls"], "value_error"),
+    (T2V, {"prompt": "something [sim:content_policy]"}, ["body", "prompt"], "content_policy_violation"),
+    (T2V, {"prompt": "x [sim:detail=no_media_generated]"}, ["body", "prompt"], "no_media_generated"),
+]
 
 
 @pytest.mark.anyio
-async def test_audio_only_reference_uses_the_documented_sentence(client: httpx.AsyncClient) -> None:
-    body = {"prompt": "x", "audio_urls": ["https://example.com/a.mp3"]}
-    job = await submit(client, body, "/bytedance/seedance-2.0/reference-to-video")
-    await wait_status(client, job["status_url"], "COMPLETED")
-    msg = (await client.get(job["response_url"])).json()["detail"][0]["msg"]
-    assert msg == "If audio is provided, at least one reference image or video is required."
+async def test_bad_input_is_accepted_then_fails_with_422(client: httpx.AsyncClient) -> None:
+    base = f"{client.base_url}".rstrip("/")
+    jobs = []
+    for endpoint, body, _, _ in BAD_INPUTS:  # all at once: they fail in parallel
+        body = {k: v.replace("{base}", base) if isinstance(v, str) else v for k, v in body.items()}
+        jobs.append(await submit(client, body, endpoint))
+    for job, (_, _, loc, kind) in zip(jobs, BAD_INPUTS, strict=True):
+        done = (await wait_status(client, job["status_url"], "COMPLETED")).json()
+        assert done["error"] and done["error_type"] == kind
+        r = await client.get(job["response_url"])
+        assert r.status_code == 422
+        detail = r.json()["detail"]
+        assert detail[0]["loc"] == loc and detail[0]["type"] == kind and detail[0]["msg"]
+        if kind == "value_error":
+            assert (
+                detail[0]["msg"] == "If audio is provided, at least one reference image or video is required."
+            )
+
+
+INFRA = [("runner_server_error", 500), ("request_timeout", 504), ("runner_scheduling_failure", 503)]
 
 
 @pytest.mark.anyio
-async def test_missing_own_media_url_is_a_download_error(client: httpx.AsyncClient) -> None:
-    url = f"{client.base_url}".rstrip("/") + "/files/nope/missing.png"
-    job = await submit(client, {"prompt": "x", "image_url": url}, "/bytedance/seedance-2.0/image-to-video")
-    await wait_status(client, job["status_url"], "COMPLETED")
-    r = await client.get(job["response_url"])
-    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "file_download_error"
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("marker", "status", "error_type"),
-    [
-        ("[sim:error=runner_server_error]", 500, "runner_server_error"),
-        ("[sim:error=request_timeout]", 504, "request_timeout"),
-        ("[sim:error=runner_scheduling_failure]", 503, "runner_scheduling_failure"),
-    ],
-)
-async def test_infrastructure_error_markers(
-    client: httpx.AsyncClient, marker: str, status: int, error_type: str
-) -> None:
-    job = await submit(client, {"prompt": f"boom {marker}"})
-    done = (await wait_status(client, job["status_url"], "COMPLETED")).json()
-    assert done["error_type"] == error_type and done["error"]
-    r = await client.get(job["response_url"])
-    assert r.status_code == status
-    assert r.headers["x-fal-error-type"] == error_type
-    assert r.json()["error_type"] == error_type and isinstance(r.json()["detail"], str)
-
-
-@pytest.mark.anyio
-async def test_content_policy_marker(client: httpx.AsyncClient) -> None:
-    job = await submit(client, {"prompt": "something [sim:content_policy]"})
-    await wait_status(client, job["status_url"], "COMPLETED")
-    r = await client.get(job["response_url"])
-    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "content_policy_violation"
+async def test_infrastructure_error_markers(client: httpx.AsyncClient) -> None:
+    jobs = [await submit(client, {"prompt": f"boom [sim:error={kind}]"}) for kind, _ in INFRA]
+    for job, (error_type, status) in zip(jobs, INFRA, strict=True):
+        done = (await wait_status(client, job["status_url"], "COMPLETED")).json()
+        assert done["error_type"] == error_type and done["error"]
+        r = await client.get(job["response_url"])
+        assert r.status_code == status
+        assert r.headers["x-fal-error-type"] == error_type
+        assert r.json()["error_type"] == error_type and isinstance(r.json()["detail"], str)
 
 
 # --- cancel ---------------------------------------------------------------------------------------
