@@ -27,8 +27,16 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from server.errors import JobFailed, JobNotFound, ProviderError, SeedanceError, SubmitUncertain
+from server.errors import (
+    JobFailed,
+    JobNotFound,
+    ProviderError,
+    ProviderHTTPError,
+    SeedanceError,
+    SubmitUncertain,
+)
 from server.journal import TERMINAL, JobRecord, Journal, new_job_id
+from server.providers._http import ProviderUnreachable
 from server.providers.base import (
     Finished,
     JobSpec,
@@ -49,6 +57,12 @@ DEDUPE_WINDOW_SECONDS = 600.0
 # How often a waiting call hears "Generating, 35 s" when the provider is silent.
 HEARTBEAT_SECONDS = 1.0
 MAX_LOG_LINES = 50
+# When the provider stays unreachable past its own request retries (~30 s), the follower tries again
+# after this pause, doubling up to the cap: soon enough for a blip, cheap during an outage.
+FOLLOW_RETRY_FIRST = 2.0
+FOLLOW_RETRY_MAX = 60.0
+# States in which nothing more will happen by itself: waiting on them is pointless.
+SETTLED = TERMINAL | {"uncertain"}
 
 ProgressSink = Callable[[float, float, str], Awaitable[None]]
 
@@ -88,6 +102,7 @@ class JobManager:
         task_group: TaskGroup,
         deliver: Deliverer,
         simulated: bool,
+        follow_retry: tuple[float, float] = (FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX),
     ) -> None:
         self.provider = provider
         self.journal = journal
@@ -95,6 +110,15 @@ class JobManager:
         self._tg = task_group
         self._deliver = deliver
         self._live: dict[str, _Live] = {}
+        # One lock per fingerprint being submitted: identical calls arriving together (a host re-sending
+        # a call whose answer it lost) must see each other's journal row, not both pay.
+        self._claims: dict[str, anyio.Lock] = {}
+        self._follow_retry = follow_retry
+
+    @property
+    def provider_label(self) -> str:
+        """What the journal calls this run's provider: "simulator" when the embedded simulator serves it."""
+        return "simulator" if self.simulated else self.provider.name
 
     # --- starting jobs -------------------------------------------------------------------------
 
@@ -111,7 +135,29 @@ class JobManager:
         estimate: dict[str, Any],
         estimate_usd: float,
     ) -> list[JobRecord]:
-        """Record the intent, submit once, record the request id, start following. Never submits twice."""
+        """Record the intent, submit once, record the request id, start following. Never submits twice.
+
+        If an identical call (same fingerprint) was journaled inside the dedupe window meanwhile,
+        returns that call's jobs instead of submitting.
+        """
+        key = fingerprint(tool, self.provider.name, dedupe_arguments)
+        lock = self._claims.setdefault(key, anyio.Lock())
+        try:
+            async with lock:
+                duplicate = await self.journal.find_duplicate(key, since=time.time() - DEDUPE_WINDOW_SECONDS)
+                if duplicate is None:
+                    intents = await self._journal_intents(tool, spec, key, estimate, estimate_usd)
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._claims.pop(key, None)
+        if duplicate is not None:
+            log.info("job %s: identical call while submitting; not submitting again", duplicate.id)
+            return await self._group_of(duplicate)
+        return await self._submit_intents(spec, intents)
+
+    async def _journal_intents(
+        self, tool: str, spec: JobSpec, key: str, estimate: dict[str, Any], estimate_usd: float
+    ) -> list[JobRecord]:
         now = time.time()
         group_id = new_job_id() if spec.count > 1 else None
         intents = [
@@ -119,7 +165,7 @@ class JobManager:
                 id=new_job_id(),
                 created_at=now,
                 updated_at=now,
-                provider=self.provider.name if not self.simulated else "simulator",
+                provider=self.provider_label,
                 simulated=self.simulated,
                 tool=tool,
                 tier=spec.tier,
@@ -140,7 +186,7 @@ class JobManager:
                 video_bytes=None,
                 error=None,
                 error_type=None,
-                dedupe_key=fingerprint(tool, self.provider.name, dedupe_arguments),
+                dedupe_key=key,
                 group_id=group_id,
                 finished_at=None,
                 history=[],
@@ -149,6 +195,28 @@ class JobManager:
         ]
         for intent in intents:
             await self.journal.create(intent)
+            # A waiter (an identical call) can wait on the intent until the request id arrives.
+            self._live[intent.id] = _Live()
+        return intents
+
+    async def _group_of(self, record: JobRecord) -> list[JobRecord]:
+        if record.group_id is None:
+            return [record]
+        nearby = await self.journal.list(since=record.created_at - 1, limit=100)
+        return list(reversed([r for r in nearby if r.group_id == record.group_id])) or [record]
+
+    async def _submit_intents(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
+        try:
+            return await self._submit_and_record(spec, intents)
+        except BaseException:
+            # No follower will come for these: let waiters see the journaled outcome now.
+            for intent in intents:
+                live = self._live.pop(intent.id, None)
+                if live is not None:
+                    live.notify()
+            raise
+
+    async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
         try:
             submissions = await self.provider.submit(spec)
         except SubmitUncertain as exc:
@@ -182,6 +250,7 @@ class JobManager:
             )
             records.append(record)
             self._follow(record.id, submission)
+            self._live[record.id].notify()
         return records
 
     async def resume(self) -> int:
@@ -195,6 +264,15 @@ class JobManager:
                     state="failed",
                     note="simulator gone",
                     error="Lost when the server restarted: simulated jobs do not survive a restart.",
+                )
+            elif record.provider != self.provider_label and record.submission:
+                # Another provider's job (a paid fal job, and this run has no key): following it here would
+                # send the wrong key to its URLs and fail it. Leave it for a run that has its provider.
+                log.warning(
+                    "job %s belongs to %s, but this server runs %s: not following it",
+                    record.id,
+                    record.provider,
+                    self.provider_label,
                 )
             elif record.submission:
                 self._follow(record.id, Submission.from_json(record.submission))
@@ -220,12 +298,28 @@ class JobManager:
 
     async def _run_follower(self, job_id: str, submission: Submission) -> None:
         live = self._live[job_id]
+        pause, max_pause = self._follow_retry
         try:
-            async for state in self.provider.watch(submission):
-                await self._on_state(job_id, live, state)
-                if isinstance(state, Finished):
-                    await self._finish(job_id, submission, state)
-                    break
+            while True:
+                try:
+                    async for state in self.provider.watch(submission):
+                        await self._on_state(job_id, live, state)
+                        if isinstance(state, Finished):
+                            await self._finish(job_id, submission, state)
+                            return
+                    return
+                except (ProviderUnreachable, ProviderHTTPError) as exc:
+                    # The provider's own retries ran out, but the job is still there: a paid job is not
+                    # marked failed for an outage. Follow again later; a real refusal (401, 404) ends it.
+                    if isinstance(exc, ProviderHTTPError) and not exc.retryable:
+                        raise
+                    log.warning(
+                        "job %s: provider unavailable (%s); following again in %.0f s", job_id, exc, pause
+                    )
+                    live.message = "Provider unavailable; still following"
+                    live.notify()
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, max_pause)
         except SeedanceError as exc:
             log.warning("job %s: following failed: %s", job_id, exc)
             await self.journal.update(job_id, state="failed", note="follow failed", error=str(exc))
@@ -298,7 +392,7 @@ class JobManager:
         """Wait up to `seconds` for the job to end, reporting progress; return its record."""
         record = await self.get(job_id)
         live = self._live.get(job_id)
-        if record.state in TERMINAL or live is None:
+        if record.state in SETTLED or live is None:
             return record
         reporter = _ProgressReporter(progress)
         deadline = time.monotonic() + seconds
@@ -311,7 +405,7 @@ class JobManager:
             with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
                 await changed.wait()
             record = await self.get(job_id)
-            if record.state in TERMINAL:
+            if record.state in SETTLED:
                 await reporter.report(record, live)
                 return record
 
@@ -320,6 +414,13 @@ class JobManager:
         record = await self.get(job_id)
         if record.state in TERMINAL or not record.submission:
             return record, False
+        if record.provider != self.provider_label:
+            raise ProviderError(
+                f"Job {job_id} was made on {record.provider}, but this server now runs "
+                f"{self.provider_label}: restart it with the {record.provider} key set to cancel the job, or "
+                "cancel it on the "
+                "provider's dashboard."
+            )
         accepted = await self.provider.cancel(Submission.from_json(record.submission))
         note = "cancel requested" if accepted else "cancel refused"
         return await self.journal.update(job_id, note=note), accepted

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from server.journal import TERMINAL, JobRecord
 from tools.results import JobStateName, ToolContext, app_state, tool_errors
@@ -61,9 +61,12 @@ class JobTotals(BaseModel):
     )
 
 
+# Inlined rather than referenced: some hosts do not resolve $ref in tool schemas.
 class JobList(BaseModel):
-    jobs: list[JobSummary]
-    totals: JobTotals
+    jobs: Annotated[
+        list[JobSummary], WithJsonSchema({"type": "array", "items": JobSummary.model_json_schema()})
+    ]
+    totals: Annotated[JobTotals, WithJsonSchema(JobTotals.model_json_schema())]
     next_step: str
 
 

@@ -1,0 +1,199 @@
+"""A re-sent tool call never pays twice, and a submit that may have landed is never repeated blindly.
+
+Protocol 2026-07-28 has no stream resumption: a client whose stream broke sends the same request
+again. The server answers an identical call (same tool, provider and arguments) made within
+DEDUPE_WINDOW_SECONDS with the job the first call made.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+from mcp.client import Client
+from mcp.types import CallToolResult
+
+from server.app import create_server
+from server.config import Settings
+from server.jobs import DEDUPE_WINDOW_SECONDS, fingerprint
+from server.journal import JobRecord, Journal, new_job_id
+from server.simulator import Simulator, SimulatorOptions
+
+pytestmark = pytest.mark.anyio
+
+KEY = "test-key-dedupe-4b8c1f"
+ARGS = {"prompt": "A fox in fresh snow", "duration": "4", "resolution": "480p", "wait_seconds": 0}
+
+
+def data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+def fal_settings(url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "SEEDANCE_PROVIDER": "fal",
+            "FAL_KEY": KEY,
+            "SEEDANCE_FAL_QUEUE_URL": url,
+            "SEEDANCE_FAL_REST_URL": url,
+            "SEEDANCE_FAL_CDN_URL": url,
+            "SEEDANCE_HOME": str(tmp_path / "state"),
+            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
+            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
+        }
+    )
+
+
+@pytest.fixture
+def sim() -> AsyncIterator[Simulator]:
+    with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=1.0, seed=11)) as simulator:
+        yield simulator
+
+
+def submits(sim: Simulator) -> list[dict[str, Any]]:
+    return [e for e in sim.request_log() if e.get("kind") == "submit"]
+
+
+async def test_a_resent_call_returns_the_first_job(sim: Simulator, tmp_path: Path) -> None:
+    async with Client(create_server(fal_settings(sim.url, tmp_path))) as client:
+        first = data(await client.call_tool("generate_video", ARGS))
+        again = data(await client.call_tool("generate_video", ARGS))
+        other_seed = data(await client.call_tool("generate_video", {**ARGS, "seed": 7}))
+        other_tool = data(
+            await client.call_tool(
+                "reference_video",
+                {k: v for k, v in ARGS.items() if k != "prompt"} | {"prompt": ARGS["prompt"]},
+            )
+        )
+        log = submits(sim)
+    assert again["job_id"] == first["job_id"]
+    assert any("returning that job instead of paying twice" in w for w in again["warnings"])
+    assert other_seed["job_id"] != first["job_id"] and not other_seed["warnings"]
+    assert other_tool["job_id"] not in {first["job_id"], other_seed["job_id"]}
+    assert len(log) == 3
+
+
+async def test_identical_calls_at_the_same_moment_make_one_job(sim: Simulator, tmp_path: Path) -> None:
+    answers: list[dict[str, Any]] = []
+    async with Client(create_server(fal_settings(sim.url, tmp_path))) as client:
+
+        async def call() -> None:
+            answers.append(data(await client.call_tool("generate_video", ARGS)))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(call)
+        listed = data(await client.call_tool("list_jobs", {}))
+        log = submits(sim)
+    assert len({a["job_id"] for a in answers}) == 1
+    assert len(listed["jobs"]) == 1
+    assert len(log) == 1
+
+
+async def test_failed_jobs_and_old_jobs_are_not_reused(sim: Simulator, tmp_path: Path) -> None:
+    settings = fal_settings(sim.url, tmp_path)
+    arguments = {k: v for k, v in ARGS.items() if k != "wait_seconds"} | {
+        "aspect_ratio": "auto",
+        "generate_audio": True,
+    }
+    key = fingerprint("generate_video", "fal", arguments)
+    async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+        # Identical calls made just outside the window, and inside it but failed: neither is reused.
+        await journal.create(_record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS - 5, state="queued"))
+        await journal.create(_record(key, created_at=time.time() - 5, state="failed"))
+    async with Client(create_server(settings)) as client:
+        fresh = data(await client.call_tool("generate_video", ARGS))
+        log = submits(sim)
+    assert not fresh["warnings"]
+    assert len(log) == 1
+
+
+async def test_the_fingerprint_matches_what_the_tool_records(sim: Simulator, tmp_path: Path) -> None:
+    """Guards the test above: a journaled job with that fingerprint inside the window *is* reused."""
+    settings = fal_settings(sim.url, tmp_path)
+    arguments = {k: v for k, v in ARGS.items() if k != "wait_seconds"} | {
+        "aspect_ratio": "auto",
+        "generate_audio": True,
+    }
+    key = fingerprint("generate_video", "fal", arguments)
+    async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+        earlier = _record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS + 30, state="uncertain")
+        await journal.create(earlier)
+    async with Client(create_server(settings)) as client:
+        answer = data(await client.call_tool("generate_video", ARGS))
+        log = submits(sim)
+    assert answer["job_id"] == earlier.id and answer["state"] == "uncertain"
+    assert log == []
+
+
+async def _drop_after_reading(listener: anyio.abc.SocketListener, seen: list[bytes]) -> None:
+    """A provider that receives the whole request, then hangs up without answering."""
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            raw = b""
+            while b"\r\n\r\n" not in raw:
+                raw += await stream.receive()
+            head, _, body = raw.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
+            while len(body) < length:
+                body += await stream.receive()
+            seen.append(head.split(b"\r\n")[0])
+
+    await listener.serve(handle)
+
+
+async def test_a_submit_that_may_have_landed_is_recorded_uncertain_and_not_repeated(tmp_path: Path) -> None:
+    seen: list[bytes] = []
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(_drop_after_reading, listener, seen)
+        async with Client(create_server(fal_settings(f"http://127.0.0.1:{port}", tmp_path))) as client:
+            first = await client.call_tool("generate_video", ARGS)
+            assert first.is_error
+            message = first.content[0].text  # type: ignore[union-attr]
+            resent = data(await client.call_tool("generate_video", ARGS))
+            listed = data(await client.call_tool("list_jobs", {}))
+        tg.cancel_scope.cancel()
+
+    assert "may or may not have been received" in message and "uncertain" in message
+    assert "dashboard" in message and KEY not in message
+    assert seen == [b"POST /bytedance/seedance-2.0/fast/text-to-video HTTP/1.1"]  # sent once, never retried
+    # The re-sent call gets the uncertain job back instead of paying a second time.
+    assert resent["state"] == "uncertain" and "dashboard" in resent["next_step"]
+    assert [j["state"] for j in listed["jobs"]] == ["uncertain"]
+    assert resent["job_id"] == listed["jobs"][0]["job_id"]
+
+
+def _record(dedupe_key: str, *, created_at: float, state: Any) -> JobRecord:
+    return JobRecord(
+        id=new_job_id(),
+        created_at=created_at,
+        updated_at=created_at,
+        provider="fal",
+        simulated=False,
+        tool="generate_video",
+        tier="fast",
+        mode="text-to-video",
+        endpoint="bytedance/seedance-2.0/fast/text-to-video",
+        arguments={"prompt": ARGS["prompt"]},
+        estimate={"summary": "$0.97"},
+        estimate_usd=0.97,
+        state=state,
+        dedupe_key=dedupe_key,
+    )

@@ -1,0 +1,264 @@
+"""Never lose a paid job: the server is killed with jobs in flight and picks every one up again.
+
+The simulator runs in the test process, so it outlives the server; the server runs as a real
+subprocess over stdio with `SEEDANCE_PROVIDER=fal` pointed at it, so nothing is simulated in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+import httpx
+import pytest
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.types import CallToolResult
+
+from server.app import create_server
+from server.config import Settings
+from server.jobs import JobManager
+from server.journal import JobRecord, Journal, new_job_id
+from server.providers._http import RetryPolicy
+from server.providers.base import JobSpec, Submission, VideoOutput
+from server.providers.fal import FalProvider
+from server.simulator import Simulator, SimulatorOptions
+
+pytestmark = pytest.mark.anyio
+
+KEY = "test-key-recovery-0d9f3e7a51"
+JOBS = 10
+REPO = Path(__file__).resolve().parent.parent
+# Writes its pid where the test can read it, then becomes the server (exec keeps the pid).
+LAUNCH = (
+    "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'server'])"
+)
+
+
+def data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+def server_env(sim_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SEEDANCE_PROVIDER": "fal",
+        "FAL_KEY": KEY,
+        "SEEDANCE_FAL_QUEUE_URL": sim_url,
+        "SEEDANCE_FAL_REST_URL": sim_url,
+        "SEEDANCE_FAL_CDN_URL": sim_url,
+        "SEEDANCE_HOME": str(tmp_path / "state"),
+        "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
+        "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
+        "SEEDANCE_LOG_LEVEL": "DEBUG",
+    }
+
+
+def launch(env: dict[str, str], pidfile: Path, errlog: TextIO) -> Client:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-c", LAUNCH, str(pidfile)], env=env, cwd=str(REPO)
+    )
+    return Client(stdio_client(params, errlog=errlog))
+
+
+def submits(sim: Simulator) -> list[dict[str, Any]]:
+    return [e for e in sim.request_log() if e.get("kind") == "submit" and e["status"] == 200]
+
+
+async def test_sigkill_with_ten_jobs_in_flight_loses_none_and_submits_none_twice(tmp_path: Path) -> None:
+    # Long runs keep every job in flight when the server dies; one prompt means one cached render.
+    options = SimulatorOptions(queue_seconds=1.0, run_seconds=6.0, seed=4)
+    env_log = tmp_path / "stderr.log"
+    with Simulator(options) as sim, env_log.open("w") as errlog:
+        env = server_env(sim.url, tmp_path)
+        pidfile = tmp_path / "server.pid"
+
+        async with launch(env, pidfile, errlog) as client:
+            started = []
+            for seed in range(JOBS):  # a different seed each: none is a duplicate of another
+                started.append(
+                    data(
+                        await client.call_tool(
+                            "generate_video",
+                            {
+                                "prompt": "A lighthouse keeper climbs the stairs",
+                                "duration": "4",
+                                "resolution": "480p",
+                                "seed": seed,
+                                "wait_seconds": 0,
+                            },
+                        )
+                    )
+                )
+            # Every job is at the provider and none has finished: all ten are in flight.
+            assert len(submits(sim)) == JOBS
+            for entry in submits(sim):
+                job = sim.engine.get(entry["request_id"])
+                assert job is not None and sim.engine.view(job).phase != "done"
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            # The client notices the dead server when it closes; nothing else to say to it.
+
+        ids = [job["job_id"] for job in started]
+        assert len(set(ids)) == JOBS
+        with anyio.fail_after(60):
+            async with launch(env, pidfile, errlog) as client:
+                listed = data(await client.call_tool("list_jobs", {"limit": 100}))
+                assert {j["job_id"] for j in listed["jobs"]} == set(ids)
+                assert all(j["request_id"] for j in listed["jobs"])
+
+                finished: dict[str, dict[str, Any]] = {}
+
+                async def finish(job_id: str) -> None:
+                    while True:
+                        job = data(
+                            await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 20})
+                        )
+                        if job["done"]:
+                            finished[job_id] = job
+                            return
+
+                async with anyio.create_task_group() as tg:
+                    for job_id in ids:
+                        tg.start_soon(finish, job_id)
+
+                completed = data(await client.call_tool("list_jobs", {"state": "completed", "limit": 100}))
+        entries = sim.request_log()
+
+    assert {job_id: job["state"] for job_id, job in finished.items()} == dict.fromkeys(ids, "completed")
+    for job in finished.values():
+        assert Path(job["video_path"]).is_file()
+        assert not job["simulated"]
+    assert {j["job_id"] for j in completed["jobs"]} == set(ids)
+
+    # Exactly one submit per job, ever: the restarted server followed, it did not resubmit.
+    accepted = [e for e in entries if e.get("kind") == "submit"]
+    assert len(accepted) == JOBS and all(e["status"] == 200 for e in accepted)
+    assert len({e["request_id"] for e in accepted}) == JOBS
+
+    stderr = env_log.read_text()
+    assert "following 10 unfinished job(s)" in stderr
+    assert KEY not in stderr
+
+
+async def test_a_job_killed_mid_submit_is_reported_uncertain_and_never_resubmitted(tmp_path: Path) -> None:
+    options = SimulatorOptions(queue_seconds=0.2, run_seconds=0.5, seed=5)
+    with Simulator(options) as sim:
+        settings = Settings.from_env(server_env(sim.url, tmp_path))
+        # What a kill between "intent journaled" and "request id journaled" leaves behind.
+        async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+            orphan = _record(state="submitting")
+            await journal.create(orphan)
+
+        async with Client(create_server(settings)) as client:
+            job = data(await client.call_tool("check_status", {"job_id": orphan.id, "wait_seconds": 0}))
+            listed = data(await client.call_tool("list_jobs", {"state": "uncertain"}))
+        accepted = submits(sim)
+
+    assert job["state"] == "uncertain" and job["done"] is False
+    assert "may or may not exist" in job["error"] and "dashboard" in job["next_step"]
+    assert [j["job_id"] for j in listed["jobs"]] == [orphan.id]
+    assert accepted == []
+
+
+async def test_a_real_job_is_not_followed_by_a_server_running_the_simulator(settings: Settings) -> None:
+    """A paid fal job from a run with a key must not be marked failed by a later keyless run."""
+    with Simulator(SimulatorOptions(seed=6)) as elsewhere:  # stands in for fal.ai, which knows the job
+        status_url = f"{elsewhere.url}/bytedance/seedance-2.0/requests/req-123/status"
+        async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+            paid = _record(
+                state="running",
+                request_id="req-123",
+                submission=Submission(
+                    provider="fal",
+                    request_id="req-123",
+                    endpoint="bytedance/seedance-2.0/fast/text-to-video",
+                    status_url=status_url,
+                ).to_json(),
+            )
+            await journal.create(paid)
+
+        assert settings.simulated
+        async with Client(create_server(settings)) as client:
+            job = data(await client.call_tool("check_status", {"job_id": paid.id, "wait_seconds": 0.5}))
+        asked = [e for e in elsewhere.request_log() if "req-123" in e["path"]]
+    assert job["state"] == "running"
+    assert asked == []  # the simulator's key never went to the real provider's URLs
+    async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+        kept = await journal.get(paid.id)
+    assert kept is not None and kept.state == "running" and kept.error is None
+
+
+async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_path: Path) -> None:
+    options = SimulatorOptions(queue_seconds=0.1, run_seconds=0.3, faults="result_5xx=1", seed=8)
+    quick = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, retry_after_cap=0.02, deadline=2.0)
+    delivered: list[str] = []
+
+    async def deliver(job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+        delivered.append(output.url)
+        return {}
+
+    with Simulator(options) as sim:
+
+        def refused_results() -> int:
+            return sum(1 for e in sim.request_log() if e.get("kind") == "result" and e["status"] == 503)
+
+        url = sim.url
+        async with (
+            httpx.AsyncClient() as http,
+            await Journal.open(tmp_path / "journal.sqlite3") as journal,
+            anyio.create_task_group() as tg,
+        ):
+            provider = FalProvider(http, key=KEY, queue_url=url, rest_url=url, cdn_url=url, retry=quick)
+            jobs = JobManager(
+                provider=provider,
+                journal=journal,
+                task_group=tg,
+                deliver=deliver,
+                simulated=False,
+                follow_retry=(0.2, 0.4),
+            )
+            spec = JobSpec(
+                tier="fast", mode="text-to-video", arguments={"prompt": "A storm", "duration": "4"}
+            )
+            [job] = await jobs.submit(
+                tool="generate_video", spec=spec, dedupe_arguments={}, estimate={}, estimate_usd=0.97
+            )
+            with anyio.fail_after(20):
+                # Two rounds of the provider's own retries have run out against the outage...
+                while refused_results() < 4:  # noqa: ASYNC110 (the simulator thread has no event to await)
+                    await anyio.sleep(0.05)
+            during = await journal.get(job.id)
+            sim.engine.faults.mix.pop("result_5xx")  # ...and then the outage ends.
+            with anyio.fail_after(20):
+                after = await jobs.wait(job.id, 20)
+            tg.cancel_scope.cancel()
+
+    assert during is not None and during.state == "running" and during.error is None
+    assert after.state == "completed" and len(delivered) == 1
+
+
+def _record(**fields: Any) -> JobRecord:
+    now = time.time()
+    values: dict[str, Any] = {
+        "id": new_job_id(),
+        "created_at": now,
+        "updated_at": now,
+        "provider": "fal",
+        "simulated": False,
+        "tool": "generate_video",
+        "tier": "fast",
+        "mode": "text-to-video",
+        "endpoint": "bytedance/seedance-2.0/fast/text-to-video",
+        "arguments": {"prompt": "A lighthouse", "duration": "4", "resolution": "480p"},
+        "estimate": {"summary": "$0.97"},
+        "estimate_usd": 0.97,
+    }
+    values.update(fields)
+    return JobRecord(**values)
