@@ -28,6 +28,7 @@ from server.models_resource import register_models_resource
 from server.prompts import register_prompts
 from server.providers.base import Provider
 from server.resources import register_resources
+from server.spend import register_spend_resource
 from server.state import AppState
 from tools import cancel_job, check_status, estimate_cost, generate_video, list_jobs, reference_video
 
@@ -116,6 +117,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         )
     register_resources(server)
     register_models_resource(server, settings)
+    register_spend_resource(server, settings)
     register_prompts(server)
     return server
 
