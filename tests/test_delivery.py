@@ -331,6 +331,7 @@ anyio.run(main)
 """
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 async def test_a_killed_download_leaves_no_file_under_the_final_name_and_old_leftovers_are_swept(
     origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes
 ) -> None:
