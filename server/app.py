@@ -126,11 +126,13 @@ async def _open_provider(
     settings: Settings, stack: AsyncExitStack
 ) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
+    # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
+    # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
     http = await stack.enter_async_context(
         httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT},
             timeout=httpx.Timeout(30.0, connect=10.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
         )
     )
     deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=settings.home / "previews")
