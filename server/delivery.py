@@ -38,6 +38,7 @@ from server.providers.base import VideoOutput
 log = logging.getLogger(__name__)
 
 DOWNLOAD_ATTEMPTS = 3  # a result URL that fails three times in a row is reported, with the URL kept
+PREVIEW_CONCURRENCY = 2  # previews rendered at once (each decodes frames in a worker thread)
 BACKOFF_SECONDS = 0.5  # first retry after 1 s, then 2 s: a CDN hiccup clears, an expired URL does not
 # Seedance clips are tens of MB (15 s at 720p); anything past this is not a clip and would fill the disk.
 MAX_VIDEO_BYTES = 2 * 1024**3
@@ -123,6 +124,9 @@ class Deliverer:
         self._preview_dir = preview_dir
         self._headers_for = headers_for
         self._backoff = backoff_seconds
+        # Decoding frames for a preview holds tens of MB and the GIL: with 200 jobs finishing together,
+        # 40 at once (anyio's thread default) took the process near 900 MB and stalled the event loop.
+        self._preview_slots = anyio.CapacityLimiter(PREVIEW_CONCURRENCY)
 
     async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]:
         """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
@@ -158,7 +162,7 @@ class Deliverer:
     async def render_preview(self, job_id: str, video: Path) -> None:
         """Poster frame, contact sheet and facts next to the journal; a failure never fails the job."""
         try:
-            await anyio.to_thread.run_sync(self._render_preview, job_id, video)
+            await anyio.to_thread.run_sync(self._render_preview, job_id, video, limiter=self._preview_slots)
         except Exception as exc:  # a preview is a courtesy: log it, keep the job
             log.warning("job %s: preview failed: %s", job_id, exc)
 
