@@ -6,6 +6,7 @@ Shapes follow `fal_client` 1.0.3 and fal's queue docs; see shared/reference/fal-
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -216,7 +217,10 @@ async def _events(engine: Engine, job: Job, base: str, with_logs: bool, drop: bo
         if anyio.current_time() >= next_ping:
             yield ": ping\n\n"
             next_ping = anyio.current_time() + ping_every
-        await anyio.sleep(STREAM_TICK)
+        # Wake right at the next scheduled change, so a stream answers when the job changes, as fal's does.
+        now = time.time()
+        upcoming = engine.next_change(job, now)
+        await anyio.sleep(STREAM_TICK if upcoming is None else min(STREAM_TICK, max(upcoming - now, 0.0)))
 
 
 async def result(request: Request) -> Response:

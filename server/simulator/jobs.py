@@ -397,6 +397,19 @@ class Engine:
             "done", None, logs, video=self._video(job), inference_time=end - job.started, completed_at=end
         )
 
+    def next_change(self, job: Job, now: float) -> float | None:
+        """The next moment the job's view is scheduled to change (None: it depends on its render)."""
+        if job.cancelled_at is not None:
+            return None
+        step = job.queue_seconds / QUEUE_DEPTH
+        moments = [job.created + k * step for k in range(1, QUEUE_DEPTH)]
+        moments += [job.started + fraction * job.run_seconds for fraction, _, _ in job.script]
+        moments += [job.started, job.run_end]
+        if job.render_ready_at is not None:
+            moments.append(job.render_ready_at)
+        future = [t for t in moments if t > now]
+        return min(future) if future else None
+
     def cancel(self, job: Job) -> Literal["cancelled", "requested", "already_completed"]:
         """Queued jobs are removed; running ones are told but finish anyway (fal's runners may ignore it)."""
         now = time.time()
