@@ -1,0 +1,188 @@
+"""Shared pieces of the benchmarks: figures, statistics, a simulator in its own process, settings.
+
+Every benchmark prints one line per figure, `name: value unit (goal ...)`, and compares against a
+baseline measured in the same run: this machine is noisy, so a ratio says more than a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# Any key works with the simulator; with a key the server uses fal (pointed at the simulator), like a user's.
+BENCH_KEY = "bench-key-id:bench-key-secret"
+ENDPOINT = "bytedance/seedance-2.0/fast/text-to-video"
+# Cheap renders: the simulator caches identical prompts, so many jobs cost one render.
+LIGHT = {"duration": "4", "resolution": "480p", "aspect_ratio": "16:9", "generate_audio": False}
+
+
+def figure(name: str, value: float, unit: str, goal: str = "") -> None:
+    """One figure line; flushed at once so `run.py` can stream it."""
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    print(f"{name}: {text} {unit}" + (f" (goal {goal})" if goal else ""), flush=True)
+
+
+def note(text: str) -> None:
+    """Context for a figure (stderr, so figure lines stay easy to collect)."""
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (no interpolation: with 20 samples p95 is the 19th)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment without any real setting or key, with folders under `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDANCE_", "FAL_", "OXEN_"))}
+    env.update(
+        SEEDANCE_HOME=str(home / "state"),
+        SEEDANCE_OUTPUT_DIR=str(home / "videos"),
+        SEEDANCE_ALLOWED_DIRS=str(home / "media"),
+        SEEDANCE_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def keyed_env(home: Path, sim_url: str, **extra: str) -> dict[str, str]:
+    """Settings of a user with a fal key, every fal URL pointed at the simulator."""
+    return clean_env(
+        home,
+        FAL_KEY=BENCH_KEY,
+        SEEDANCE_FAL_QUEUE_URL=sim_url,
+        SEEDANCE_FAL_REST_URL=sim_url,
+        SEEDANCE_FAL_CDN_URL=sim_url,
+        **extra,
+    )
+
+
+class SimulatorProcess:
+    """`seedance-mcp simulator` in its own process, so its rendering never counts against the server."""
+
+    def __init__(self, queue_seconds: float, run_seconds: float) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._home = Path(tempfile.mkdtemp(prefix="seedance-bench-sim-"))
+        env = clean_env(
+            self._home,
+            SEEDANCE_SIM_QUEUE_SECONDS=str(queue_seconds),
+            SEEDANCE_SIM_RUN_SECONDS=str(run_seconds),
+        )
+        self._proc = subprocess.Popen(
+            [PYTHON, "-m", "server", "simulator", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.requests()
+                return
+            except OSError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("the simulator process did not start") from None
+                time.sleep(0.05)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The simulator's request log."""
+        with urllib.request.urlopen(f"{self.url}/_simulator/requests", timeout=10) as answer:
+            data: list[dict[str, Any]] = json.loads(answer.read())
+            return data
+
+    def clear(self) -> None:
+        request = urllib.request.Request(f"{self.url}/_simulator/requests", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def completed_at(self, request_id: str) -> float:
+        """When the simulator marked a job completed: the timestamp of its closing "Done in" log line."""
+        from datetime import datetime
+
+        request = urllib.request.Request(
+            f"{self.url}/bytedance/seedance-2.0/requests/{request_id}/status?logs=1",
+            headers={"Authorization": f"Key {BENCH_KEY}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body = json.loads(answer.read())
+        if body.get("status") != "COMPLETED":
+            raise RuntimeError(f"job {request_id} is not completed: {body.get('status')}")
+        done = [line for line in body["logs"] if str(line["message"]).startswith("Done in")]
+        return datetime.fromisoformat(done[-1]["timestamp"]).timestamp()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        import shutil
+
+        shutil.rmtree(self._home, ignore_errors=True)
+
+
+@contextmanager
+def simulator_process(queue_seconds: float, run_seconds: float) -> Iterator[SimulatorProcess]:
+    sim = SimulatorProcess(queue_seconds, run_seconds)
+    try:
+        yield sim
+    finally:
+        sim.close()
+
+
+def job_requests(log: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:
+    """The log entries that belong to one job: queue calls by request id, the download by file id."""
+    return [e for e in log if e.get("request_id") == request_id or e.get("file_id") == request_id]
+
+
+def journal_rows(home: Path) -> list[dict[str, Any]]:
+    """Every job in a server's journal (read-only, after the server has stopped)."""
+    import sqlite3
+
+    path = home / "state" / "journal.sqlite3"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        rows = [dict(row) for row in db.execute("SELECT * FROM jobs ORDER BY created_at")]
+    for row in rows:
+        row["history"] = json.loads(row["history"])
+    return rows
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
