@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import httpx
 
-from server.errors import ProviderError
+from server.errors import ProviderError, SubmitUncertain
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +214,32 @@ async def send_with_retry(
             delay,
         )
         await anyio.sleep(delay)
+
+
+async def submit_once(
+    client: httpx.AsyncClient,
+    make_request: Callable[[], httpx.Request],
+    *,
+    policy: RetryPolicy,
+    provider: str,
+    base: str,
+    safe: Callable[[str], str],
+    uncertain: Callable[[str], SubmitUncertain],
+) -> httpx.Response:
+    """Send a paid submit, repeated only when nothing can have been queued; a 5xx or a broken
+    exchange after sending is `uncertain`, never retried. Returns any answer below 500."""
+    try:
+        response = await send_with_retry(client, make_request, policy=policy, idempotent=False)
+    except httpx.TransportError as exc:
+        if never_connected(exc):
+            raise ProviderUnreachable(
+                f"Could not connect to {provider} at {base} ({safe(describe_transport_error(exc))}); "
+                "nothing was submitted and nothing was charged. Check the network and try again."
+            ) from None
+        raise uncertain(describe_transport_error(exc)) from None
+    if response.status_code >= 500:
+        raise uncertain(f"{provider} answered {response.status_code}")
+    return response
 
 
 def is_transient_status(status: int) -> bool:

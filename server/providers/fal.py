@@ -34,6 +34,7 @@ from server.providers._http import (
     read_error,
     redact,
     send_with_retry,
+    submit_once,
     user_agent,
 )
 from server.providers.base import (
@@ -244,26 +245,17 @@ class FalProvider:
         endpoint = endpoint_for(spec.tier, spec.mode)
         url = f"{self._queue_url}/{endpoint}"
         body = json.dumps(spec.arguments).encode()
-        try:
-            response = await send_with_retry(
-                self._client,
-                lambda: self._client.build_request(
-                    "POST", url, content=body, headers=self._headers(json_body=True)
-                ),
-                policy=self._retry,
-                idempotent=False,
-            )
-        except httpx.TransportError as exc:
-            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-                raise ProviderUnreachable(
-                    f"Could not connect to fal.ai at {self._queue_url} "
-                    f"({self._safe(describe_transport_error(exc))}); "
-                    "nothing was submitted and nothing was charged. Check the network and try again."
-                ) from None
-            raise self._uncertain(endpoint, describe_transport_error(exc)) from None
-
-        if response.status_code >= 500:
-            raise self._uncertain(endpoint, f"fal.ai answered {response.status_code}")
+        response = await submit_once(
+            self._client,
+            lambda: self._client.build_request(
+                "POST", url, content=body, headers=self._headers(json_body=True)
+            ),
+            policy=self._retry,
+            provider="fal.ai",
+            base=self._queue_url,
+            safe=self._safe,
+            uncertain=lambda what: self._uncertain(endpoint, what),
+        )
         if response.status_code >= 400:
             raise self._http_error(response, action=f"submitting to {endpoint}", nothing_queued=True)
         try:

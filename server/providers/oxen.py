@@ -39,6 +39,7 @@ from server.providers._http import (
     file_chunks,
     redact,
     send_with_retry,
+    submit_once,
     user_agent,
 )
 from server.providers.base import (
@@ -363,25 +364,17 @@ class OxenProvider:
         body["num_generations"] = spec.count
         url = f"{self._base}/api/ai/queue"
         content = json.dumps(body).encode()
-        try:
-            response = await send_with_retry(
-                self._client,
-                lambda: self._client.build_request(
-                    "POST", url, content=content, headers=self._headers(json_body=True)
-                ),
-                policy=self._retry,
-                idempotent=False,
-            )
-        except httpx.TransportError as exc:
-            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-                raise ProviderUnreachable(
-                    f"Could not connect to Oxen.ai at {self._base} "
-                    f"({self._safe(describe_transport_error(exc))}); "
-                    "nothing was submitted and nothing was charged. Check the network and try again."
-                ) from None
-            raise self._uncertain(model, describe_transport_error(exc)) from None
-        if response.status_code >= 500:
-            raise self._uncertain(model, f"Oxen.ai answered {response.status_code}")
+        response = await submit_once(
+            self._client,
+            lambda: self._client.build_request(
+                "POST", url, content=content, headers=self._headers(json_body=True)
+            ),
+            policy=self._retry,
+            provider="Oxen.ai",
+            base=self._base,
+            safe=self._safe,
+            uncertain=lambda what: self._uncertain(model, what),
+        )
         if response.status_code >= 400:
             raise self._http_error(response, action=f"enqueueing {model}", nothing_queued=True)
         data = _json_or_none(response)
