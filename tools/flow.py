@@ -6,6 +6,7 @@ so a refused call costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -13,11 +14,14 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
+from server.errors import InputError
 from server.journal import JobRecord
 from server.providers.base import JobSpec, Mode, Tier
 from server.state import AppState
-from tools.inputs import CheckedInputs, upload_inputs
-from tools.pricing import Estimate
+from tools.guard import SpendApproval, spending
+from tools.inputs import CheckedInputs, release, upload_inputs
+from tools.params import OXEN_ONLY_PARAMS
+from tools.pricing import Estimate, Rate
 from tools.results import ToolContext, render, to_result
 
 # Field names the inputs module reports ("image_urls[2]") mapped back into the arguments.
@@ -47,9 +51,14 @@ async def generate(
     checked: CheckedInputs,
     estimate: Estimate,
     wait_seconds: float,
+    count: int = 1,
+    approval: SpendApproval | None = None,
 ) -> CallToolResult:
     warnings = list(checked.warnings)
     jobs = state.jobs
+    estimate, note = await provider_estimate(state, estimate, tier=tier, mode=mode, arguments=arguments)
+    if note:
+        warnings.append(note)
 
     duplicate = await jobs.find_duplicate(tool, arguments)
     if duplicate is not None:
@@ -58,19 +67,24 @@ async def generate(
             f"An identical request was made {ago:.0f} s ago (job {duplicate.id}); returning that job instead "
             "of paying twice. For another take, pass a different seed."
         )
-        record = duplicate
+        records = await _group_of(state, duplicate)
+        release(checked)  # nothing will be uploaded: drop the temp copies of data: URIs now
     else:
-        urls = await upload_inputs(checked, state.jobs.provider.upload)
-        spec = JobSpec(tier=tier, mode=mode, arguments=apply_uploaded(arguments, urls))
-        records = await jobs.submit(
-            tool=tool,
-            spec=spec,
-            dedupe_arguments=arguments,
-            estimate=estimate.as_dict(),
-            estimate_usd=estimate.max_usd,
-        )
-        record = records[0]
-    record = await wait(ctx, state, record.id, wait_seconds)
+        # Caps and the user's answer, before any upload; a duplicate above costs nothing, so it skips them.
+        async with spending(state, estimate, approval, count=count) as notes:
+            warnings.extend(notes)
+            urls = await upload_inputs(checked, state.jobs.provider.upload)
+            spec = JobSpec(tier=tier, mode=mode, arguments=apply_uploaded(arguments, urls), count=count)
+            records = await jobs.submit(
+                tool=tool,
+                spec=spec,
+                dedupe_arguments=arguments,
+                estimate=estimate.as_dict(),
+                estimate_usd=estimate.max_usd,
+            )
+    if len(records) > 1:
+        return await _grouped_answer(ctx, state, records, wait_seconds, warnings)
+    record = await wait(ctx, state, records[0].id, wait_seconds)
     if record.state == "failed":
         raise ToolError(f"Job {record.id} failed: {record.error}")
     return render(to_result(record, state, warnings=tuple(warnings)), state)
@@ -88,3 +102,119 @@ async def wait(ctx: ToolContext, state: AppState, job_id: str, wait_seconds: flo
         with anyio.CancelScope(shield=True):
             await state.jobs.cancel_if_queued(job_id)
         raise
+
+
+def oxen_only(provider: str, **values: Any) -> dict[str, Any]:
+    """The Oxen-only arguments that were given, refused with a clear error on any other provider."""
+    given = {name: value for name, value in values.items() if value is not None and name in OXEN_ONLY_PARAMS}
+    given = {k: v for k, v in given.items() if not (k == "num_generations" and v == 1)}
+    if given and provider != "oxen":
+        name = next(iter(given))
+        raise InputError(
+            name,
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} Oxen.ai-only, and this server uses "
+            f"{provider}. Drop {'it' if len(given) == 1 else 'them'}, or set SEEDANCE_PROVIDER=oxen "
+            "(with OXEN_API_KEY).",
+        )
+    if given.get("response_format") and given.get("num_generations", 1) > 1:
+        raise InputError(
+            "response_format",
+            "Oxen's blocking endpoint makes one video per call; drop response_format to use the queue "
+            "for num_generations > 1",
+        )
+    return given
+
+
+async def provider_estimate(
+    state: AppState, estimate: Estimate, *, tier: Tier, mode: Mode, arguments: dict[str, Any]
+) -> tuple[Estimate, str | None]:
+    """The estimate from the provider's own price list where it has one (Oxen's model pricing)."""
+    price_of = getattr(state.jobs.provider, "price", None)
+    if price_of is None:
+        return estimate, None
+    price = await price_of(
+        tier,
+        mode,
+        resolution=str(arguments.get("resolution", "720p")),
+        generate_audio=bool(arguments.get("generate_audio", True)),
+    )
+    if price is None:
+        return estimate, (
+            "Oxen.ai publishes no per-second price for this model that we understand; the estimate uses "
+            "fal.ai's rate table, which may differ from what Oxen charges."
+        )
+    low, high = estimate.output_seconds
+    rate = Rate(
+        tier=tier,
+        usd_per_1k_tokens=estimate.rate.usd_per_1k_tokens,
+        quoted_usd_per_second_720p=price.usd_per_second,
+        source=price.source,
+    )
+    return (
+        dataclasses.replace(
+            estimate,
+            min_usd=round(price.usd_per_second * low, 4),
+            max_usd=round(price.usd_per_second * high, 4),
+            multiplier=1.0,
+            rate=rate,
+        ),
+        None,
+    )
+
+
+async def _group_of(state: AppState, record: JobRecord) -> list[JobRecord]:
+    """Every job made by the same request as `record` (itself alone when it was made alone)."""
+    if record.group_id is None:
+        return [record]
+    nearby = await state.jobs.journal.list(since=record.created_at - 1, limit=100)
+    group = [r for r in nearby if r.group_id == record.group_id]
+    return list(reversed(group)) or [record]  # the journal lists newest first; submit order is oldest first
+
+
+async def _grouped_answer(
+    ctx: ToolContext, state: AppState, records: list[JobRecord], wait_seconds: float, warnings: list[str]
+) -> CallToolResult:
+    """One answer for num_generations > 1: the first job's result with every job listed under `group`."""
+    done = await wait_group(ctx, state, [r.id for r in records], wait_seconds)
+    if all(r.state == "failed" for r in done):
+        raise ToolError("All generations failed: " + "; ".join(f"job {r.id}: {r.error}" for r in done))
+    total = sum(r.estimate_usd for r in done)
+    warnings.append(
+        f"{len(done)} generations, each its own job and charged separately (estimate up to ${total:.4f} "
+        f"in all): {', '.join(r.id for r in done)}."
+    )
+    results = [to_result(r, state) for r in done]
+    answer = render(to_result(done[0], state, warnings=tuple(warnings)), state)
+    for result in results[1:]:
+        answer.content.extend(render(result, state).content)
+    structured = dict(answer.structured_content or {})
+    structured["group"] = [r.model_dump(mode="json") for r in results]
+    return CallToolResult(content=answer.content, structured_content=structured)
+
+
+async def wait_group(
+    ctx: ToolContext, state: AppState, job_ids: list[str], wait_seconds: float
+) -> list[JobRecord]:
+    """Wait for several jobs within one deadline; progress runs once from 0 to the total over all."""
+    count = len(job_ids)
+    last = 0.0
+    deadline = time.monotonic() + wait_seconds
+    records: list[JobRecord] = []
+    try:
+        for index, job_id in enumerate(job_ids):
+
+            async def progress(value: float, total: float, message: str, index: int = index) -> None:
+                nonlocal last
+                overall = round((index * total + value) / count, 2)
+                if overall > last:
+                    last = overall
+                    await ctx.report_progress(overall, total, f"Video {index + 1} of {count}: {message}")
+
+            remaining = max(0.0, deadline - time.monotonic())
+            records.append(await state.jobs.wait(job_id, remaining, progress))
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):
+            for job_id in job_ids:
+                await state.jobs.cancel_if_queued(job_id)
+        raise
+    return records

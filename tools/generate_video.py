@@ -10,16 +10,20 @@ from pydantic import Field
 from server.errors import InputError
 from server.providers.base import Mode
 from tools import pricing
-from tools.flow import generate
+from tools.flow import generate, oxen_only
+from tools.guard import GenerateVideoApproval
 from tools.inputs import CheckedInputs, check_frames
 from tools.params import (
     AspectRatioParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
+    NumGenerationsParam,
     PromptParam,
     ResolutionParam,
+    ResponseFormatParam,
     SeedParam,
+    TargetNamespaceParam,
     TierParam,
     WaitSecondsParam,
 )
@@ -57,6 +61,7 @@ EndImageUrlParam = Annotated[
 
 async def generate_video(
     ctx: ToolContext,
+    approval: GenerateVideoApproval,  # hidden; the user's OK above SEEDANCE_CONFIRM_ABOVE_USD
     prompt: PromptParam,
     image_url: ImageUrlParam = None,
     end_image_url: EndImageUrlParam = None,
@@ -68,9 +73,18 @@ async def generate_video(
     end_user_id: EndUserIdParam = None,
     tier: TierParam = None,
     wait_seconds: WaitSecondsParam = None,
+    num_generations: NumGenerationsParam = 1,
+    response_format: ResponseFormatParam = None,
+    target_namespace: TargetNamespaceParam = None,
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
     async with tool_errors():
+        oxen_arguments = oxen_only(
+            state.provider_name,
+            num_generations=num_generations,
+            response_format=response_format,
+            target_namespace=target_namespace,
+        )
         if end_image_url and not image_url:
             raise InputError(
                 "end_image_url",
@@ -101,6 +115,7 @@ async def generate_video(
             arguments["seed"] = seed
         if end_user_id:
             arguments["end_user_id"] = end_user_id
+        arguments.update(oxen_arguments)
         return await generate(
             ctx,
             state,
@@ -111,4 +126,6 @@ async def generate_video(
             checked=checked,
             estimate=estimate,
             wait_seconds=state.settings.wait_seconds if wait_seconds is None else wait_seconds,
+            count=num_generations,
+            approval=approval,
         )

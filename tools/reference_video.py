@@ -8,7 +8,8 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from tools import pricing
-from tools.flow import generate
+from tools.flow import generate, oxen_only
+from tools.guard import ReferenceVideoApproval
 from tools.inputs import check_references
 from tools.params import (
     MAX_AUDIOS,
@@ -20,9 +21,12 @@ from tools.params import (
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
+    NumGenerationsParam,
     PromptParam,
     ResolutionParam,
+    ResponseFormatParam,
     SeedParam,
+    TargetNamespaceParam,
     TierParam,
     WaitSecondsParam,
 )
@@ -76,6 +80,7 @@ AudioUrlsParam = Annotated[
 
 async def reference_video(
     ctx: ToolContext,
+    approval: ReferenceVideoApproval,  # hidden; the user's OK above SEEDANCE_CONFIRM_ABOVE_USD
     prompt: PromptParam,
     image_urls: ImageUrlsParam = None,
     video_urls: VideoUrlsParam = None,
@@ -88,9 +93,18 @@ async def reference_video(
     end_user_id: EndUserIdParam = None,
     tier: TierParam = None,
     wait_seconds: WaitSecondsParam = None,
+    num_generations: NumGenerationsParam = 1,
+    response_format: ResponseFormatParam = None,
+    target_namespace: TargetNamespaceParam = None,
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
     async with tool_errors():
+        oxen_arguments = oxen_only(
+            state.provider_name,
+            num_generations=num_generations,
+            response_format=response_format,
+            target_namespace=target_namespace,
+        )
         chosen_tier = tier or state.settings.default_tier
         checked = await check_references(
             prompt,
@@ -130,6 +144,7 @@ async def reference_video(
             arguments["seed"] = seed
         if end_user_id:
             arguments["end_user_id"] = end_user_id
+        arguments.update(oxen_arguments)
         return await generate(
             ctx,
             state,
@@ -140,4 +155,6 @@ async def reference_video(
             checked=checked,
             estimate=estimate,
             wait_seconds=state.settings.wait_seconds if wait_seconds is None else wait_seconds,
+            count=num_generations,
+            approval=approval,
         )
