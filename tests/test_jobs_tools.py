@@ -176,3 +176,20 @@ async def test_jobs_are_resources(settings: Settings) -> None:
         with pytest.raises(MCPError) as missing:
             await client.read_resource("seedance://jobs/sd_missing")
         assert "list_jobs" in str(missing.value)
+
+
+@pytest.mark.anyio
+async def test_list_jobs_sums_spend_by_day_and_provider(settings: Settings) -> None:
+    async with Client(create_server(settings)) as client:
+        made = await client.call_tool(
+            "generate_video",
+            {"prompt": "Spend me", "duration": "4", "aspect_ratio": "1:1", "wait_seconds": 0},
+        )
+        assert not made.is_error, made.content
+        listing = await client.call_tool("list_jobs", {})
+    assert not listing.is_error, listing.content
+    spend = (listing.structured_content or {})["spend"]
+    # 960×960×4×24/1024 = 86,400 tokens × $0.0112/1k (the default fast tier)
+    assert [(d["provider"], d["jobs"], d["usd"]) for d in spend["by_day"]] == [("simulator", 1, 0.9677)]
+    assert spend["total_usd"] == 0  # simulated jobs cost nothing
+    assert "Spend by day" in listing.content[0].text  # type: ignore[union-attr]

@@ -9,7 +9,8 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from server.journal import TERMINAL, JobRecord
-from tools.results import JobStateName, ToolContext, app_state, tool_errors
+from server.spend import SpendReport, spend_report
+from tools.results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "list_jobs"
 TITLE = "List video jobs"
@@ -67,6 +68,9 @@ class JobList(BaseModel):
         list[JobSummary], WithJsonSchema({"type": "array", "items": JobSummary.model_json_schema()})
     ]
     totals: Annotated[JobTotals, WithJsonSchema(JobTotals.model_json_schema())]
+    spend: Annotated[SpendReport, WithJsonSchema(inline_schema(SpendReport))] = Field(
+        description="Spend by day and provider over the journal's last 30 days (also seedance://spend)."
+    )
     next_step: str
 
 
@@ -102,7 +106,7 @@ def summarize(record: JobRecord) -> JobSummary:
     )
 
 
-def build_list(records: list[JobRecord], state: str | None) -> JobList:
+def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) -> JobList:
     jobs = [summarize(r) for r in records]
     by_state: dict[str, int] = {}
     for record in records:
@@ -122,6 +126,7 @@ def build_list(records: list[JobRecord], state: str | None) -> JobList:
     return JobList(
         jobs=jobs,
         totals=JobTotals(listed=len(jobs), by_state=by_state, estimated_cost_usd=cost),
+        spend=spend,
         next_step=next_step,
     )
 
@@ -145,6 +150,9 @@ def listing_text(listing: JobList) -> str:
         f"Totals: {counts}; estimated cost of these that may be charged: "
         f"${listing.totals.estimated_cost_usd:.2f}."
     )
+    days = [f"{d.day} {d.provider} ${d.usd:.2f} ({d.jobs} jobs)" for d in listing.spend.by_day[-7:]]
+    if days:
+        lines.append("Spend by day: " + "; ".join(days) + f". Last 24 h: ${listing.spend.last_24h_usd:.2f}.")
     lines.append(listing.next_step)
     return "\n".join(lines)
 
@@ -160,7 +168,8 @@ async def list_jobs(
     app = app_state(ctx)
     async with tool_errors():
         records = await app.jobs.journal.list(states=[state] if state else None, limit=limit)
-        listing = build_list(records, state)
+        spend = await spend_report(app.jobs.journal, app.settings)
+        listing = build_list(records, state, spend)
         return CallToolResult(
             content=[TextContent(type="text", text=listing_text(listing))],
             structured_content=listing.model_dump(mode="json"),

@@ -81,6 +81,24 @@ class VideoJobResult(BaseModel):
 ToolContext = Context[AppState, Any]
 
 
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with every `$ref` replaced by its definition: strict hosts resolve none."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def app_state(ctx: ToolContext) -> AppState:
     return ctx.request_context.lifespan_context
 
