@@ -93,6 +93,9 @@ async def test_identical_calls_at_the_same_moment_make_one_job(sim: Simulator, t
         listed = data(await client.call_tool("list_jobs", {}))
         log = submits(sim)
     assert len({a["job_id"] for a in answers}) == 1
+    # All but the one call that paid are told why they got an existing job.
+    told = [a for a in answers if any("instead of paying twice" in w for w in a["warnings"])]
+    assert len(told) == len(answers) - 1
     assert len(listed["jobs"]) == 1
     assert len(log) == 1
 

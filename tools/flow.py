@@ -28,6 +28,15 @@ from tools.results import ToolContext, render, to_result
 _LIST_FIELD = ("image_urls", "video_urls", "audio_urls")
 
 
+def model_arguments(**values: Any) -> dict[str, Any]:
+    """The provider arguments in the seeds' names, leaving out what was not given (None or empty)."""
+    return {
+        name: list(value) if isinstance(value, list) else value
+        for name, value in values.items()
+        if value is not None and value != [] and value != ""
+    }
+
+
 def apply_uploaded(arguments: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
     """The arguments with every local file or data URI replaced by the URL it was uploaded to."""
     out = {k: list(v) if isinstance(v, list) else v for k, v in arguments.items()}
@@ -62,17 +71,14 @@ async def generate(
 
     duplicate = await jobs.find_duplicate(tool, arguments)
     if duplicate is not None:
-        ago = time.time() - duplicate.created_at
-        warnings.append(
-            f"An identical request was made {ago:.0f} s ago (job {duplicate.id}); returning that job instead "
-            "of paying twice. For another take, pass a different seed."
-        )
+        warnings.append(_same_request(duplicate))
         records = await _group_of(state, duplicate)
         release(checked)  # nothing will be uploaded: drop the temp copies of data: URIs now
     else:
         # Caps and the user's answer, before any upload; a duplicate above costs nothing, so it skips them.
         async with spending(state, estimate, approval, count=count) as notes:
             warnings.extend(notes)
+            asked_at = time.time()
             urls = await upload_inputs(checked, state.jobs.provider.upload)
             spec = JobSpec(tier=tier, mode=mode, arguments=apply_uploaded(arguments, urls), count=count)
             records = await jobs.submit(
@@ -82,12 +88,22 @@ async def generate(
                 estimate=estimate.as_dict(),
                 estimate_usd=estimate.max_usd,
             )
+            if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
+                warnings.append(_same_request(records[0]))
     if len(records) > 1:
         return await _grouped_answer(ctx, state, records, wait_seconds, warnings)
     record = await wait(ctx, state, records[0].id, wait_seconds)
     if record.state == "failed":
         raise ToolError(f"Job {record.id} failed: {record.error}")
     return render(to_result(record, state, warnings=tuple(warnings)), state)
+
+
+def _same_request(earlier: JobRecord) -> str:
+    ago = max(0.0, time.time() - earlier.created_at)
+    return (
+        f"An identical request was made {ago:.0f} s ago (job {earlier.id}); returning that job instead "
+        "of paying twice. For another take, pass a different seed."
+    )
 
 
 async def wait(ctx: ToolContext, state: AppState, job_id: str, wait_seconds: float) -> JobRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
@@ -10,7 +10,7 @@ from pydantic import Field
 from server.errors import InputError
 from server.providers.base import Mode
 from tools import pricing
-from tools.flow import generate, oxen_only
+from tools.flow import generate, model_arguments, oxen_only
 from tools.guard import GenerateVideoApproval
 from tools.inputs import CheckedInputs, check_frames
 from tools.params import (
@@ -100,22 +100,18 @@ async def generate_video(
         estimate = pricing.estimate(
             tier=chosen_tier, resolution=resolution, duration=duration, aspect_ratio=aspect_ratio
         )
-        arguments: dict[str, Any] = {
-            "prompt": prompt,
-            "resolution": resolution,
-            "duration": duration,
-            "aspect_ratio": aspect_ratio,
-            "generate_audio": generate_audio,
-        }
-        if image_url:
-            arguments["image_url"] = image_url
-        if end_image_url:
-            arguments["end_image_url"] = end_image_url
-        if seed is not None:
-            arguments["seed"] = seed
-        if end_user_id:
-            arguments["end_user_id"] = end_user_id
-        arguments.update(oxen_arguments)
+        arguments = model_arguments(
+            prompt=prompt,
+            image_url=image_url,
+            end_image_url=end_image_url,
+            resolution=resolution,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            generate_audio=generate_audio,
+            seed=seed,
+            end_user_id=end_user_id,
+            **oxen_arguments,
+        )
         return await generate(
             ctx,
             state,

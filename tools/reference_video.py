@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from tools import pricing
-from tools.flow import generate, oxen_only
+from tools.flow import generate, model_arguments, oxen_only
 from tools.guard import ReferenceVideoApproval
 from tools.inputs import check_references
 from tools.params import (
@@ -126,25 +126,19 @@ async def reference_video(
             input_video_seconds=video_seconds,
             has_video_input=bool(video_urls),
         )
-        arguments: dict[str, Any] = {
-            "prompt": prompt,
-            "resolution": resolution,
-            "duration": duration,
-            "aspect_ratio": aspect_ratio,
-            "generate_audio": generate_audio,
-        }
-        for key, value in (
-            ("image_urls", image_urls),
-            ("video_urls", video_urls),
-            ("audio_urls", audio_urls),
-        ):
-            if value:
-                arguments[key] = list(value)
-        if seed is not None:
-            arguments["seed"] = seed
-        if end_user_id:
-            arguments["end_user_id"] = end_user_id
-        arguments.update(oxen_arguments)
+        arguments = model_arguments(
+            prompt=prompt,
+            image_urls=image_urls,
+            video_urls=video_urls,
+            audio_urls=audio_urls,
+            resolution=resolution,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            generate_audio=generate_audio,
+            seed=seed,
+            end_user_id=end_user_id,
+            **oxen_arguments,
+        )
         return await generate(
             ctx,
             state,
