@@ -121,6 +121,11 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
     elif record.state == "uncertain":
         next_step = "Check the provider dashboard before submitting again: this job may already exist."
+    elif record.provider != state.jobs.provider_label:
+        next_step = (
+            f"This job runs on {record.provider}, but this server now uses {state.jobs.provider_label}, so "
+            f"nobody is following it: restart the server with the {record.provider} key set to collect it."
+        )
     else:
         next_step = (
             f"Still working. Call check_status with job_id '{record.id}' to keep waiting; "
