@@ -76,6 +76,10 @@ class VideoJobResult(BaseModel):
     logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
     warnings: list[str] = Field(default_factory=list)
     next_step: str
+    group: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="With num_generations > 1 (Oxen.ai): every job of the request, each like this result.",
+    )
 
 
 ToolContext = Context[AppState, Any]
