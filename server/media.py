@@ -375,7 +375,8 @@ def render_preview(video: Path) -> Preview:
     try:
         with av.open(str(video), metadata_errors="ignore") as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            # Single-threaded decode: frame threads each hold their own frames, for no gain on a clip
+            # of seconds (previews run one at a time; see server/delivery.py).
             wanted = sorted({poster_time, *sheet_times})
             if duration <= SEQUENTIAL_DECODE_MAX_SECONDS:
                 frames = _frames_in_one_pass(container, stream, wanted)
@@ -400,7 +401,12 @@ def render_preview(video: Path) -> Preview:
 
 
 def _frame_image(frame: Any) -> Image:
-    image: Image = frame.to_image()
+    # Scaled while converting: nothing shows a frame wider than the poster, so keeping a full-size RGB
+    # copy of every wanted frame (up to 7, 2.7 MB each at 720p) only raised the memory peak.
+    width, height = frame.width, frame.height
+    if width > POSTER_MAX_WIDTH:
+        width, height = POSTER_MAX_WIDTH, max(2, round(height * POSTER_MAX_WIDTH / width))
+    image: Image = frame.to_image(width=width, height=height)
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if rotation:
         # PyAV gives the counterclockwise angle the display matrix applies; PIL rotates counterclockwise too.
