@@ -216,6 +216,25 @@ async def send_with_retry(
         await anyio.sleep(delay)
 
 
+async def send_reachable(
+    client: httpx.AsyncClient,
+    make_request: Callable[[], httpx.Request],
+    *,
+    policy: RetryPolicy,
+    provider: str,
+    action: str,
+    safe: Callable[[str], str],
+) -> httpx.Response:
+    """`send_with_retry` for idempotent calls; a network that stays down is told as a sentence."""
+    try:
+        return await send_with_retry(client, make_request, policy=policy)
+    except httpx.TransportError as exc:
+        raise ProviderUnreachable(
+            f"Could not reach {provider} while {action} ({safe(describe_transport_error(exc))}); "
+            "check the network connection and try again."
+        ) from None
+
+
 async def submit_once(
     client: httpx.AsyncClient,
     make_request: Callable[[], httpx.Request],

@@ -33,6 +33,7 @@ from server.providers._http import (
     file_chunks,
     read_error,
     redact,
+    send_reachable,
     send_with_retry,
     submit_once,
     user_agent,
@@ -618,13 +619,9 @@ class FalProvider:
         )
 
     async def _send_built(self, make: Callable[[], httpx.Request], *, action: str) -> httpx.Response:
-        try:
-            return await send_with_retry(self._client, make, policy=self._retry)
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"Could not reach fal.ai while {action} ({self._safe(describe_transport_error(exc))}); "
-                "check the network connection and try again."
-            ) from None
+        return await send_reachable(
+            self._client, make, policy=self._retry, provider="fal.ai", action=action, safe=self._safe
+        )
 
     def _safe(self, text: str) -> str:
         return redact(text, [self._key])

@@ -38,7 +38,7 @@ from server.providers._http import (
     describe_transport_error,
     file_chunks,
     redact,
-    send_with_retry,
+    send_reachable,
     submit_once,
     user_agent,
 )
@@ -607,13 +607,9 @@ class OxenProvider:
         )
 
     async def _send_built(self, make: Callable[[], httpx.Request], *, action: str) -> httpx.Response:
-        try:
-            return await send_with_retry(self._client, make, policy=self._retry)
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"Could not reach Oxen.ai while {action} ({self._safe(describe_transport_error(exc))}); "
-                "check the network connection and try again."
-            ) from None
+        return await send_reachable(
+            self._client, make, policy=self._retry, provider="Oxen.ai", action=action, safe=self._safe
+        )
 
     def _safe(self, text: str) -> str:
         return redact(text, [self._key])
