@@ -12,7 +12,6 @@ from tools.generate_video import EndImageUrlParam, ImageUrlParam
 from tools.inputs import check_references
 from tools.params import (
     VIDEO_SECONDS_MAX,
-    VIDEO_SECONDS_MIN,
     AspectRatioParam,
     DurationParam,
     GenerateAudioParam,
@@ -96,11 +95,7 @@ async def estimate_cost(
                     audio_urls or [],
                     allowed_dirs=state.settings.allowed_dirs,
                 )
-                seconds = (
-                    checked.input_video_seconds
-                    if checked.input_video_seconds is not None
-                    else (VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX)
-                )
+                seconds = pricing.reference_video_seconds(checked.input_video_seconds)
         est = pricing.estimate(
             tier=chosen_tier,
             resolution=resolution,

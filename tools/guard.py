@@ -50,7 +50,7 @@ from server.spend import spent_last_24h
 from server.state import AppState
 from tools import pricing
 from tools.inputs import check_references, release
-from tools.params import MAX_SECONDS, MIN_SECONDS, VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
+from tools.params import MAX_SECONDS, MIN_SECONDS
 from tools.results import ToolContext, app_state
 
 # How the confirmation was settled. "user": asked and answered; the others were decided without asking.
@@ -145,8 +145,7 @@ async def confirm_reference_video(
             # The tool body raises the same error with its fix; asking the user first would be noise.
             return SpendConfirmation.decided("over_limit")
         release(checked)
-        measured = checked.input_video_seconds
-        video_seconds = measured if measured is not None else (VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX)
+        video_seconds = pricing.reference_video_seconds(checked.input_video_seconds)
     estimate = pricing.estimate(
         tier=chosen,
         resolution=resolution,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from tools.params import MAX_SECONDS, MIN_SECONDS, OUTPUT_SIZE
+from tools.params import MAX_SECONDS, MIN_SECONDS, OUTPUT_SIZE, VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
 
 TOKENS_PER_PIXEL_SECOND: Final = 24 / 1024
 VIDEO_INPUT_MULTIPLIER: Final = 0.6
@@ -94,6 +94,12 @@ class Estimate:
             "multiplier": self.multiplier,
             "source": self.rate.source,
         }
+
+
+def reference_video_seconds(measured: float | None) -> float | tuple[float, float]:
+    """Reference video seconds to bill: as measured when every clip is a local file, else the whole
+    allowed 2–15 s range, since a URL's length is unknown without downloading it."""
+    return measured if measured is not None else (VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX)
 
 
 def token_count(width: int, height: int, seconds: float) -> float:

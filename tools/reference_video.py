@@ -113,11 +113,7 @@ async def reference_video(
             audio_urls or [],
             allowed_dirs=state.settings.allowed_dirs,
         )
-        video_seconds: float | tuple[float, float] = (
-            checked.input_video_seconds
-            if checked.input_video_seconds is not None
-            else ((VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX) if video_urls else 0.0)
-        )
+        video_seconds = pricing.reference_video_seconds(checked.input_video_seconds) if video_urls else 0.0
         estimate = pricing.estimate(
             tier=chosen_tier,
             resolution=resolution,
