@@ -96,7 +96,7 @@ class SimulatorProcess:
             SEEDANCE_SIM_RUN_SECONDS=str(run_seconds),
         )
         self._proc = subprocess.Popen(
-            [PYTHON, "-m", "server", "simulator", "--port", str(self.port)],
+            [PYTHON, "-m", "seedance_mcp.server", "simulator", "--port", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

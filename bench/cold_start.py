@@ -67,8 +67,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="seedance-bench-cold-"))
     bare = ([PYTHON, str(ROOT / "bench" / "bare_server.py")], clean_env(home / "bare"))
     # With a key the server opens no simulator; the URL is never contacted while starting.
-    keyed = ([PYTHON, "-m", "server"], keyed_env(home / "keyed", "http://127.0.0.1:9"))
-    simulated = ([PYTHON, "-m", "server"], clean_env(home / "sim"))
+    keyed = ([PYTHON, "-m", "seedance_mcp.server"], keyed_env(home / "keyed", "http://127.0.0.1:9"))
+    simulated = ([PYTHON, "-m", "seedance_mcp.server"], clean_env(home / "sim"))
     configs = {"bare": bare, "keyed": keyed, "simulator": simulated}
     times: dict[str, list[float]] = {name: [] for name in configs}
     for args, env in configs.values():

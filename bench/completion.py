@@ -41,8 +41,8 @@ PROMPT = "Benchmark: a red kite over a green hill"
 async def ours(sim: SimulatorProcess, home: Path, seeds: list[int], returned: dict[int, float]) -> None:
     from mcp.client import Client
 
-    from server.app import create_server
-    from server.config import Settings
+    from seedance_mcp.server.app import create_server
+    from seedance_mcp.server.config import Settings
 
     settings = Settings.from_env(keyed_env(home, sim.url))
     async with Client(create_server(settings)) as client:

@@ -51,8 +51,8 @@ async def ticker(lags: list[float], stop: anyio.Event) -> None:
 async def measure(sim: SimulatorProcess, home: Path) -> dict[str, Any]:
     from mcp.client import Client
 
-    from server.app import create_server
-    from server.config import Settings
+    from seedance_mcp.server.app import create_server
+    from seedance_mcp.server.config import Settings
 
     settings = Settings.from_env(keyed_env(home, sim.url))
     out: dict[str, Any] = {}

@@ -35,8 +35,8 @@ PROMPT = "Benchmark: a slow tide over sixty seconds"
 async def ours(sim: SimulatorProcess, home: Path) -> None:
     from mcp.client import Client
 
-    from server.app import create_server
-    from server.config import Settings
+    from seedance_mcp.server.app import create_server
+    from seedance_mcp.server.config import Settings
 
     settings = Settings.from_env(keyed_env(home, sim.url))
     async with Client(create_server(settings)) as client:

@@ -30,7 +30,7 @@ async def child_upload(which: str, url: str, path: Path) -> str:
     import httpx
 
     if which == "ours":
-        from server.providers.fal import FalProvider
+        from seedance_mcp.server.providers.fal import FalProvider
 
         async with httpx.AsyncClient() as http:
             provider = FalProvider(http, key=BENCH_KEY, queue_url=url, rest_url=url, cdn_url=url)

@@ -38,7 +38,7 @@ def read_all(paths: list[str]) -> None:
 
 
 async def measure(folder: Path) -> tuple[list[float], list[float]]:
-    from tools.inputs import check_references
+    from seedance_mcp.server.inputs import check_references
 
     images, videos, audios = make_files(folder)
     prompt = "@Image1 walks through @Video1 while @Audio1 plays"

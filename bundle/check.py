@@ -33,6 +33,7 @@ MUST_SHIP = (
     "pyproject.toml",
     "README.md",  # pyproject's `readme`: the build that uv runs fails without it
     "bundle/entry.py",
+    "seedance_mcp/__init__.py",
     "server/__init__.py",
     "server/__main__.py",
     "server/app.py",
@@ -116,7 +117,7 @@ def check_contents(unpacked: Path) -> list[str]:
     files = sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file())
     missing = [f for f in MUST_SHIP if f not in files]
     # Every module of the two packages in the source tree must ship, or the bundle fails at import.
-    for package in ("server", "tools"):
+    for package in ("seedance_mcp", "server", "tools"):
         for source in (ROOT / package).rglob("*.py"):
             relative = source.relative_to(ROOT).as_posix()
             if "__pycache__" not in relative and relative not in files:

@@ -9,6 +9,8 @@ arguments, not into one environment variable) into `SEEDANCE_ALLOWED_DIRS`.
 
 It lives in `bundle/`, not in `server/`, because running a file inside the `server` package as a
 script would put that folder first on `sys.path`, where `server/http.py` would shadow the stdlib.
+The bundle's own `server/` and `tools/` folders are imported as `seedance_mcp.server` and
+`seedance_mcp.tools`, the names the installed package gives them, whatever else is installed.
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ def main() -> None:
     tidy_environment(os.environ, sys.argv[1:])
     # The unpacked bundle's own code comes first, whatever else is installed.
     sys.path.insert(0, str(ROOT))
+    import seedance_mcp
+
+    seedance_mcp.__path__.insert(0, str(ROOT))  # server/ and tools/ sit beside seedance_mcp/
     sys.argv = [sys.argv[0], "serve"]
-    from server.__main__ import main as server_main
+    from seedance_mcp.server.__main__ import main as server_main
 
     sys.exit(server_main())
 

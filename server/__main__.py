@@ -45,26 +45,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # One line per HTTP request drowns what matters; our own modules log the events.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from server.config import Settings
-    from server.errors import ConfigError
+    from seedance_mcp.server.config import Settings
+    from seedance_mcp.server.errors import ConfigError
 
     command = args.command or "serve"
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         if command == "doctor":  # the doctor's job is to show the bad setting with its fix
-            from server.doctor import run_doctor
+            from seedance_mcp.server.doctor import run_doctor
 
             return run_doctor(None, dict(os.environ))
         print(f"seedance-mcp: {exc}", file=sys.stderr)
         return 2
 
     if command == "serve":
-        from server.app import create_server
+        from seedance_mcp.server.app import create_server
 
         server = create_server(settings)
         if getattr(args, "transport", "stdio") == "http":
-            from server.http import run_http
+            from seedance_mcp.server.http import run_http
 
             try:
                 run_http(
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.run("stdio")
         return 0
     if command == "demo":
-        from server.demo import run_demo
+        from seedance_mcp.server.demo import run_demo
 
         return run_demo(
             settings,
@@ -91,13 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             aspect_ratio=args.aspect_ratio,
         )
     if command == "simulator":
-        from server.simulator import SimulatorOptions, run_forever
+        from seedance_mcp.server.simulator import SimulatorOptions, run_forever
 
         print(f"seedance-mcp simulator on http://127.0.0.1:{args.port} (Ctrl+C to stop)", file=sys.stderr)
         run_forever(args.port, SimulatorOptions.from_settings(settings))
         return 0
     if command == "doctor":
-        from server.doctor import run_doctor
+        from seedance_mcp.server.doctor import run_doctor
 
         return run_doctor(settings, dict(os.environ))
     parser.error(f"unknown command {command}")

@@ -19,18 +19,24 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
-from server import __version__
-from server.config import Settings
-from server.delivery import Deliverer
-from server.jobs import JobManager
-from server.journal import Journal
-from server.models_resource import register_models_resource
-from server.prompts import register_prompts
-from server.providers.base import Provider
-from server.resources import register_resources
-from server.spend import register_spend_resource
-from server.state import AppState
-from tools import cancel_job, check_status, estimate_cost, generate_video, list_jobs, reference_video
+from seedance_mcp.server import __version__
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.state import AppState
+from seedance_mcp.tools import (
+    cancel_job,
+    check_status,
+    estimate_cost,
+    generate_video,
+    list_jobs,
+    reference_video,
+)
+from seedance_mcp.tools.models_resource import register_models_resource
+from seedance_mcp.tools.prompts import register_prompts
+from seedance_mcp.tools.resources import register_resources, register_spend_resource
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +142,10 @@ async def _open_provider(
         )
     )
     deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=settings.home / "previews")
-    from server.providers.fal import FalProvider
+    from seedance_mcp.server.providers.fal import FalProvider
 
     if settings.simulated:
-        from server.simulator import Simulator, SimulatorOptions
+        from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
         sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
         log.info("no API key set: using the embedded simulator at %s", sim.url)
@@ -164,8 +170,8 @@ async def _open_provider(
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
 ) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
-    from server.providers.fal import FalProvider
-    from server.providers.oxen import OxenProvider
+    from seedance_mcp.server.providers.fal import FalProvider
+    from seedance_mcp.server.providers.oxen import OxenProvider
 
     assert settings.oxen_api_key is not None
     fal_upload = None

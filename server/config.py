@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from server.errors import ConfigError
+from seedance_mcp.server.errors import ConfigError
+from seedance_mcp.server.model_facts import Tier
 
 Provider = Literal["fal", "oxen", "simulator"]
 ProviderChoice = Literal["auto", "fal", "oxen", "simulator"]
-Tier = Literal["standard", "fast"]
 ConfirmPolicy = Literal["refuse", "proceed"]
 
 FAL_QUEUE_URL = "https://queue.fal.run"

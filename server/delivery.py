@@ -33,9 +33,9 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from server.errors import ConfigError, ProviderError
-from server.journal import JobRecord
-from server.providers.base import VideoOutput
+from seedance_mcp.server.errors import ConfigError, ProviderError
+from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.providers.base import VideoOutput
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class Deliverer:
             log.warning("job %s: preview failed: %s", job_id, exc)
 
     def _render_preview(self, job_id: str, video: Path) -> None:
-        from server import media
+        from seedance_mcp.server import media
 
         self._preview_dir.mkdir(parents=True, exist_ok=True)
         poster, sheet = self.preview_paths(job_id)
@@ -342,14 +342,14 @@ def _facts(
 
 
 def _video_format(head: bytes) -> str | None:
-    from server.media import sniff_kind
+    from seedance_mcp.server.media import sniff_kind
 
     fmt = sniff_kind(head)
     return fmt if fmt in VIDEO_FORMATS else None
 
 
 def _check_whole(path: Path) -> None:
-    from server.media import MediaError, probe
+    from seedance_mcp.server.media import MediaError, probe
 
     try:
         probe(path)

@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 
-from server.config import Settings
+from seedance_mcp.server.config import Settings
 
 BAR_WIDTH = 30
 
@@ -25,7 +25,7 @@ def run_demo(settings: Settings, prompt: str, *, duration: str, resolution: str,
 async def _demo(settings: Settings, prompt: str, duration: str, resolution: str, aspect_ratio: str) -> int:
     from mcp.client import Client
 
-    from server.app import create_server
+    from seedance_mcp.server.app import create_server
 
     out = sys.stdout
     provider = settings.provider

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TextIO
 
-from server.config import Settings
-from server.errors import ConfigError
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.errors import ConfigError
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -55,7 +55,7 @@ def run_doctor(
     """
     env = os.environ if env is None else env
     out = sys.stdout if out is None else out
-    from server import __version__
+    from seedance_mcp.server import __version__
 
     out.write(f"seedance-mcp {__version__} doctor (Python {sys.version.split()[0]}, {sys.platform})\n\n")
     checks = collect_checks(settings, env, timeout=timeout)
@@ -344,7 +344,7 @@ def _simulator_check(settings: Settings, timeout: float) -> Check:
 
     fix = "run `seedance-mcp simulator` to see the error, or set an API key to use a real provider"
     try:
-        from server.simulator import Simulator, SimulatorOptions
+        from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
         with Simulator(SimulatorOptions.from_settings(settings)) as sim:
             answer = httpx.get(f"{sim.url}/_simulator/requests", timeout=timeout)

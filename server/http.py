@@ -19,7 +19,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from server.errors import ConfigError
+from seedance_mcp.server.errors import ConfigError
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer

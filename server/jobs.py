@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from server.errors import (
+from seedance_mcp.server.errors import (
     JobFailed,
     JobNotFound,
     ProviderError,
@@ -35,9 +35,9 @@ from server.errors import (
     SeedanceError,
     SubmitUncertain,
 )
-from server.journal import TERMINAL, JobRecord, Journal, new_job_id
-from server.providers._http import ProviderUnreachable
-from server.providers.base import (
+from seedance_mcp.server.journal import TERMINAL, JobRecord, Journal, new_job_id
+from seedance_mcp.server.providers._http import ProviderUnreachable
+from seedance_mcp.server.providers.base import (
     Finished,
     JobSpec,
     Provider,

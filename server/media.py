@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from server.errors import SeedanceError
+from seedance_mcp.server.errors import SeedanceError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -1,5 +1,5 @@
 """What the user has spent: the rolling 24 hours the daily budget looks at, and a report by day and
-provider for the `seedance://spend` resource (and for `list_jobs`).
+provider for the `seedance://spend` resource and `list_jobs`.
 
 Spend is the journal's estimate of every job that may have cost money (`Journal.spend_by_day`: all
 jobs but those that failed or were cancelled before the provider had them), counted when the job is
@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from server.config import Settings
-from server.journal import JOURNAL_FILENAME, Journal
-
-if TYPE_CHECKING:
-    from mcp.server import MCPServer
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal import Journal
 
 DAY_SECONDS = 86_400.0
 REPORT_DAYS = 30  # a month is what a bill covers
@@ -95,37 +91,12 @@ async def spend_report(
     )
 
 
-def register_spend_resource(server: MCPServer[Any], settings: Settings) -> None:
-    """Add `seedance://spend` to `server`: spend by day and provider, as JSON."""
-
-    # A static resource is read without a request context, so it reads the journal file itself
-    # (a second connection; the journal is built for several at once).
-    @server.resource(
-        SPEND_URI,
-        name="spend",
-        title="Seedance spend by day and provider",
-        description=(
-            f"Estimated spend of the last {REPORT_DAYS} days by UTC day and provider, the rolling 24 h "
-            "the daily budget counts, and the spending limits in force."
-        ),
-        mime_type="application/json",
-    )
-    async def spend() -> str:
-        journal = await Journal.open(settings.home / JOURNAL_FILENAME)
-        try:
-            report = await spend_report(journal, settings)
-        finally:
-            await journal.close()
-        return report.model_dump_json(indent=2)
-
-
 __all__ = [
     "DAY_SECONDS",
     "REPORT_DAYS",
     "SPEND_URI",
     "SpendDay",
     "SpendReport",
-    "register_spend_resource",
     "spend_report",
     "spent_last_24h",
 ]

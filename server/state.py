@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from server.config import Settings
-from server.delivery import Deliverer
-from server.jobs import JobManager
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.jobs import JobManager
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Settings
+from seedance_mcp.server.config import Settings
 
 SETTING_PREFIXES = ("SEEDANCE_", "FAL_", "OXEN_")
 

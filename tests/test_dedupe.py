@@ -18,11 +18,11 @@ import pytest
 from mcp.client import Client
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
-from server.jobs import DEDUPE_WINDOW_SECONDS, fingerprint
-from server.journal import JobRecord, Journal, new_job_id
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.jobs import DEDUPE_WINDOW_SECONDS, fingerprint
+from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from anyio.abc import SocketAttribute, SocketStream
 
-from server.delivery import (
+from seedance_mcp.server.delivery import (
     STALE_PART_SECONDS,
     Deliverer,
     safe_id,
@@ -31,9 +31,9 @@ from server.delivery import (
     slugify,
     video_filename,
 )
-from server.errors import ConfigError, ProviderError
-from server.journal import JobRecord
-from server.providers.base import VideoOutput
+from seedance_mcp.server.errors import ConfigError, ProviderError
+from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.providers.base import VideoOutput
 from tests.media_factory import make_video
 
 pytestmark = pytest.mark.anyio
@@ -314,9 +314,9 @@ async def test_an_unwritable_output_folder_is_a_config_error_naming_the_setting(
 KILLED_CHILD = """
 import sys, time, anyio, httpx
 from pathlib import Path
-from server.delivery import Deliverer
-from server.journal import JobRecord
-from server.providers.base import VideoOutput
+from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.providers.base import VideoOutput
 
 async def main():
     record = JobRecord(id="sd_killed", created_at=time.time(), updated_at=time.time(), provider="fal",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mcp.client import Client
 
-from server.app import create_server
-from server.config import Settings, settings_markdown
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings, settings_markdown
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from server.doctor import run_doctor
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.doctor import run_doctor
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "doctor-key-id:doctor-key-secret-4f2a"
@@ -134,7 +134,7 @@ def test_long_wait_warns_but_passes(env: dict[str, str]) -> None:
 def test_cli_doctor_command(env: dict[str, str], sim: Simulator) -> None:
     env.update(FAL_KEY=SECRET, **{f"SEEDANCE_FAL_{k}_URL": sim.url for k in ("QUEUE", "REST", "CDN")})
     done = subprocess.run(
-        [sys.executable, "-m", "server", "doctor"],
+        [sys.executable, "-m", "seedance_mcp.server", "doctor"],
         env=env,
         cwd=ROOT,
         capture_output=True,

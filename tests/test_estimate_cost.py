@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from mcp.client import Client
 
-from server.app import create_server
-from server.config import Settings
-from tools.pricing import estimate
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.pricing import estimate
 
 pytestmark = pytest.mark.anyio
 

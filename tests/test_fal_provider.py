@@ -13,11 +13,25 @@ import anyio
 import httpx
 import pytest
 
-from server.errors import JobFailed, ProviderHTTPError, SubmitUncertain
-from server.providers._http import RetryPolicy, parse_retry_after
-from server.providers.base import Finished, JobSpec, Queued, QueueState, Running, Submission, Tier
-from server.providers.fal import MODES, FalProvider, endpoint_for, parse_status, render_detail_list
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.errors import JobFailed, ProviderHTTPError, SubmitUncertain
+from seedance_mcp.server.providers._http import RetryPolicy, parse_retry_after
+from seedance_mcp.server.providers.base import (
+    Finished,
+    JobSpec,
+    Queued,
+    QueueState,
+    Running,
+    Submission,
+    Tier,
+)
+from seedance_mcp.server.providers.fal import (
+    MODES,
+    FalProvider,
+    endpoint_for,
+    parse_status,
+    render_detail_list,
+)
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "test-key-5f0c9e-secret"
 # Short waits: tests must stay fast, and the behaviour under test is the same.
@@ -329,7 +343,7 @@ async def test_upload_multipart_round_trips(client: httpx.AsyncClient, tmp_path:
 async def test_upload_falls_back_to_gcs_when_token_service_fails(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    from server.simulator.faults import FaultPlan
+    from seedance_mcp.server.simulator.faults import FaultPlan
 
     # A seed whose first storage request (the token) meets a 503 and the next two (GCS start, PUT) do not.
     mix = {"upload_5xx": 0.5}
@@ -384,7 +398,7 @@ async def test_upload_streams_from_disk(client: httpx.AsyncClient, tmp_path: Pat
 
 @pytest.mark.anyio
 async def test_result_retries_gateway_errors(client: httpx.AsyncClient) -> None:
-    from server.simulator.faults import FaultPlan
+    from seedance_mcp.server.simulator.faults import FaultPlan
 
     def first_fails_then_ok(seed: int) -> bool:
         plan = FaultPlan({"result_5xx": 0.5}, seed)
@@ -416,7 +430,7 @@ async def test_urls_rebuilt_when_submission_lacks_them(client: httpx.AsyncClient
 
 @pytest.mark.anyio
 async def test_revoked_upload_token_is_renewed_once(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    from server.providers.fal import _CdnToken
+    from seedance_mcp.server.providers.fal import _CdnToken
 
     path = tmp_path / "still.jpg"
     path.write_bytes(b"\xff\xd8\xff" + os.urandom(5000))

@@ -20,14 +20,14 @@ from mcp import types
 from mcp.client import Client
 from mcp.client.context import ClientRequestContext
 
-from server.app import create_server
-from server.config import Settings
-from server.journal import JobRecord, Journal, new_job_id
-from server.simulator import Simulator, SimulatorOptions
-from server.spend import SPEND_URI, spent_last_24h
+from seedance_mcp.server import pricing
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.spend import SPEND_URI, spent_last_24h
+from seedance_mcp.tools.guard import question, usd
 from tests.media_factory import make_image, make_video
-from tools import pricing
-from tools.guard import question, usd
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ import anyio
 import pytest
 from mcp.client import Client
 
-from server.app import create_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
 

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from server.errors import InputError
-from server.providers.fal import FalProvider
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
+from seedance_mcp.server.providers.fal import FalProvider
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_audio, make_image, make_text, make_video, truncate
-from tools.inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
 
 KEY = "inputs-test-key-7d1e"
 

@@ -15,9 +15,9 @@ import anyio
 import pytest
 from mcp.client import Client
 
-from server.app import create_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.test_inputs import BAD, Lib, lib  # noqa: F401  (lib is a fixture)
 
 KEY = "e2e-inputs-key-51c0"

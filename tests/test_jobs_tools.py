@@ -11,8 +11,8 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
 
 pytestmark = pytest.mark.anyio
 

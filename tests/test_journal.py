@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from server.journal import (
+from seedance_mcp.server.journal import (
     LOG_LINES_KEPT,
     MIGRATIONS,
     JobRecord,
@@ -320,7 +320,7 @@ CRASHING_WRITER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     import anyio
-    from server.journal import JobRecord, Journal
+    from seedance_mcp.server.journal import JobRecord, Journal
 
     async def main() -> None:
         journal = await Journal.open(Path(sys.argv[1]))

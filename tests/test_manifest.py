@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from server import __version__
-from server.app import create_server
-from server.config import SETTINGS_DOC, Settings
+from seedance_mcp.server import __version__
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import SETTINGS_DOC, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from server.media import MediaError, probe, render_preview, sniff_kind
+from seedance_mcp.server.media import MediaError, probe, render_preview, sniff_kind
 from tests.media_factory import make_audio, make_bytes, make_image, make_text, make_video, truncate
 
 

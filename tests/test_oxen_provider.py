@@ -10,10 +10,16 @@ import anyio
 import httpx
 import pytest
 
-from server.errors import ConfigError, JobFailed, ProviderHTTPError
-from server.providers.base import Finished, JobSpec, QueueState, Submission
-from server.providers.oxen import SEED_PROPERTIES, ModelInfo, OxenProvider, parse_error, translate
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.errors import ConfigError, JobFailed, ProviderHTTPError
+from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission
+from seedance_mcp.server.providers.oxen import (
+    SEED_PROPERTIES,
+    ModelInfo,
+    OxenProvider,
+    parse_error,
+    translate,
+)
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_image, make_video
 
 pytestmark = pytest.mark.anyio

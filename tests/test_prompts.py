@@ -10,12 +10,19 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextContent, TextResourceContents
 
-from server.app import create_server
-from server.config import Settings
-from server.models_resource import models_document
-from server.providers.fal import endpoint_for
-from tools.params import ASPECT_RATIOS, DURATIONS, MAX_FILES, MAX_IMAGES, OUTPUT_SIZE, RESOLUTIONS
-from tools.pricing import RATES, price_table
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.model_facts import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    MAX_FILES,
+    MAX_IMAGES,
+    OUTPUT_SIZE,
+    RESOLUTIONS,
+)
+from seedance_mcp.server.pricing import RATES, price_table
+from seedance_mcp.server.providers.fal import endpoint_for
+from seedance_mcp.tools.models_resource import models_document
 
 pytestmark = pytest.mark.anyio
 

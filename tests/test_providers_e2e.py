@@ -11,9 +11,9 @@ import anyio
 import pytest
 from mcp.client import Client
 
-from server.app import create_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_image, make_video
 
 pytestmark = pytest.mark.anyio

@@ -20,14 +20,14 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
-from server.jobs import JobManager
-from server.journal import JobRecord, Journal, new_job_id
-from server.providers._http import RetryPolicy
-from server.providers.base import JobSpec, Submission, VideoOutput
-from server.providers.fal import FalProvider
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.providers._http import RetryPolicy
+from seedance_mcp.server.providers.base import JobSpec, Submission, VideoOutput
+from seedance_mcp.server.providers.fal import FalProvider
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
 

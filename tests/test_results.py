@@ -15,10 +15,10 @@ import pytest
 from mcp.client import Client
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 
-from server.app import create_server
-from server.config import Settings
-from server.media import POSTER_MAX_WIDTH, SHEET_THUMB_WIDTH
-from tools.params import OUTPUT_SIZE
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.media import POSTER_MAX_WIDTH, SHEET_THUMB_WIDTH
+from seedance_mcp.server.model_facts import OUTPUT_SIZE
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ import pytest
 from mcp.client import Client
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_image
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from server.config import Settings
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "sim-test-id:very-secret-value"
 AUTH = {"Authorization": f"Key {KEY}"}

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fal_client.auth import AuthCredentials
 
-from server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "sim-fal-client:secret-part"
 ENDPOINT = "bytedance/seedance-2.0/fast/text-to-video"

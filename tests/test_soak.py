@@ -15,9 +15,9 @@ import pytest
 from mcp.client import Client
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
-from server.simulator.faults import FaultPlan, parse_faults
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator.faults import FaultPlan, parse_faults
 
 pytestmark = pytest.mark.anyio
 

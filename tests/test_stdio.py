@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 def server_params() -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if k.startswith(("SEEDANCE_", "PATH", "HOME", "LANG"))}
-    return StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "seedance_mcp.server"], env=env)
 
 
 async def test_stdio_server_lists_tools_and_generates_a_video() -> None:

@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from server.journal import TERMINAL, JobRecord
-from tools.list_jobs import may_be_charged
-from tools.results import JobStateName, ToolContext, app_state, tool_errors
+from seedance_mcp.server.journal import TERMINAL, JobRecord
+from seedance_mcp.tools.list_jobs import may_be_charged
+from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, tool_errors
 
 NAME = "cancel_job"
 TITLE = "Cancel a video job"

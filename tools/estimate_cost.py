@@ -7,19 +7,19 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tools import pricing
-from tools.generate_video import EndImageUrlParam, ImageUrlParam
-from tools.inputs import check_references
-from tools.params import (
-    VIDEO_SECONDS_MAX,
+from seedance_mcp.server import pricing
+from seedance_mcp.server.inputs import check_references
+from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
+from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
+from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
     GenerateAudioParam,
     ResolutionParam,
     TierParam,
 )
-from tools.reference_video import AudioUrlsParam, ImageUrlsParam, VideoUrlsParam
-from tools.results import ToolContext, app_state, tool_errors
+from seedance_mcp.tools.reference_video import AudioUrlsParam, ImageUrlsParam, VideoUrlsParam
+from seedance_mcp.tools.results import ToolContext, app_state, tool_errors
 
 NAME = "estimate_cost"
 TITLE = "Estimate the price of a video"

@@ -14,15 +14,15 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
-from server.errors import InputError
-from server.journal import JobRecord
-from server.providers.base import JobSpec, Mode, Tier
-from server.state import AppState
-from tools.guard import SpendApproval, spending
-from tools.inputs import CheckedInputs, release, upload_inputs
-from tools.params import OXEN_ONLY_PARAMS
-from tools.pricing import Estimate, Rate
-from tools.results import ToolContext, render, to_result
+from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.inputs import CheckedInputs, release, upload_inputs
+from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.model_facts import OXEN_ONLY_PARAMS, Mode, Tier
+from seedance_mcp.server.pricing import Estimate, Rate
+from seedance_mcp.server.providers.base import JobSpec
+from seedance_mcp.server.state import AppState
+from seedance_mcp.tools.guard import SpendApproval, spending
+from seedance_mcp.tools.results import ToolContext, render, to_result
 
 # Field names the inputs module reports ("image_urls[2]") mapped back into the arguments.
 _LIST_FIELD = ("image_urls", "video_urls", "audio_urls")

@@ -7,13 +7,13 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from server.errors import InputError
-from server.providers.base import Mode
-from tools import pricing
-from tools.flow import generate, model_arguments, oxen_only
-from tools.guard import GenerateVideoApproval
-from tools.inputs import CheckedInputs, check_frames
-from tools.params import (
+from seedance_mcp.server import pricing
+from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.inputs import CheckedInputs, check_frames
+from seedance_mcp.server.model_facts import Mode
+from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
+from seedance_mcp.tools.guard import GenerateVideoApproval
+from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
     EndUserIdParam,
@@ -27,7 +27,7 @@ from tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"

@@ -43,15 +43,14 @@ from mcp.server.mcpserver import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, PrivateAttr
 
-from server.errors import BudgetError, SeedanceError
-from server.jobs import JobManager
-from server.providers.base import Mode, Tier
-from server.spend import spent_last_24h
-from server.state import AppState
-from tools import pricing
-from tools.inputs import check_references, release
-from tools.params import MAX_SECONDS, MIN_SECONDS
-from tools.results import ToolContext, app_state
+from seedance_mcp.server import pricing
+from seedance_mcp.server.errors import BudgetError, SeedanceError
+from seedance_mcp.server.inputs import check_references, release
+from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.model_facts import MAX_SECONDS, MIN_SECONDS, Mode, Tier
+from seedance_mcp.server.spend import spent_last_24h
+from seedance_mcp.server.state import AppState
+from seedance_mcp.tools.results import ToolContext, app_state
 
 # How the confirmation was settled. "user": asked and answered; the others were decided without asking.
 Decision = Literal["user", "not_needed", "over_limit", "policy_proceed", "policy_refuse"]
@@ -177,7 +176,7 @@ async def _priced(
     count: int,
 ) -> pricing.Estimate:
     """The estimate the tool body will use: the provider's own price list where it has one, times count."""
-    from tools.flow import provider_estimate  # the flow imports this module
+    from seedance_mcp.tools.flow import provider_estimate  # the flow imports this module
 
     arguments = {"resolution": resolution, "generate_audio": generate_audio}
     estimate, _ = await provider_estimate(state, estimate, tier=tier, mode=mode, arguments=arguments)

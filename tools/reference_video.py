@@ -7,16 +7,18 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools import pricing
-from tools.flow import generate, model_arguments, oxen_only
-from tools.guard import ReferenceVideoApproval
-from tools.inputs import check_references
-from tools.params import (
+from seedance_mcp.server import pricing
+from seedance_mcp.server.inputs import check_references
+from seedance_mcp.server.model_facts import (
     MAX_AUDIOS,
     MAX_IMAGES,
     MAX_VIDEOS,
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
+)
+from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
+from seedance_mcp.tools.guard import ReferenceVideoApproval
+from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
     EndUserIdParam,
@@ -30,7 +32,7 @@ from tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "reference_video"
 TITLE = "Generate a video from reference images, videos and audio (Seedance 2.0)"

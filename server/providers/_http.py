@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import httpx
 
-from server.errors import ProviderError, SubmitUncertain
+from seedance_mcp.server.errors import ProviderError, SubmitUncertain
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ FILE_CHUNK_BYTES = 256 * 1024
 
 
 def user_agent() -> str:
-    from server import __version__
+    from seedance_mcp.server import __version__
 
     return f"seedance-mcp/{__version__}"
 

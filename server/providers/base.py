@@ -12,10 +12,9 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
-Tier = Literal["standard", "fast"]
+from seedance_mcp.server.model_facts import Mode, Tier
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from typing import Any
 import anyio
 import httpx
 
-from server.errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
-from server.providers._http import (
+from seedance_mcp.server.errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
+from seedance_mcp.server.model_facts import Mode, Tier
+from seedance_mcp.server.providers._http import (
     DEFAULT_POLICY,
     ProviderUnreachable,
     RetryPolicy,
@@ -38,16 +39,14 @@ from server.providers._http import (
     submit_once,
     user_agent,
 )
-from server.providers.base import (
+from seedance_mcp.server.providers.base import (
     Finished,
     JobSpec,
     LogLine,
-    Mode,
     Queued,
     QueueState,
     Running,
     Submission,
-    Tier,
     VideoOutput,
 )
 

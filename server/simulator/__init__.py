@@ -1,6 +1,6 @@
 """An offline fake of fal.ai's hosted APIs (Oxen.ai's to follow), served over real HTTP on loopback.
 
-    from server.simulator import Simulator, SimulatorOptions
+    from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
     with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=0.6)) as sim:
         ...  # point every fal URL setting (queue, REST, CDN) at sim.url
@@ -30,7 +30,7 @@ Test hooks:
 
 from __future__ import annotations
 
-from server.simulator.options import SimulatorOptions
-from server.simulator.runner import Simulator, run_forever
+from seedance_mcp.server.simulator.options import SimulatorOptions
+from seedance_mcp.server.simulator.runner import Simulator, run_forever
 
 __all__ = ["Simulator", "SimulatorOptions", "run_forever"]

@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from server.simulator.jobs import Engine, Job, JobView, Mode
-from server.simulator.storage import StorageError, safe_name
+from seedance_mcp.server.model_facts import Mode
+from seedance_mcp.server.simulator.jobs import Engine, Job, JobView
+from seedance_mcp.server.simulator.storage import StorageError, safe_name
 
 OWNER, APP = "bytedance", "seedance-2.0"
 ENDPOINTS: dict[str, Mode] = {

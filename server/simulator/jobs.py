@@ -27,11 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from server.simulator.faults import FaultPlan
-from server.simulator.options import SimulatorOptions
-from server.simulator.render import Renderer, RenderSpec
-from server.simulator.storage import FileStore, StoredFile
-from tools.params import (
+from seedance_mcp.server.model_facts import (
     ASPECT_RATIOS,
     AUTO_ASPECT_RATIO,
     AUTO_SECONDS,
@@ -42,11 +38,15 @@ from tools.params import (
     MAX_VIDEOS,
     OUTPUT_SIZE,
     RESOLUTIONS,
+    Mode,
 )
+from seedance_mcp.server.simulator.faults import FaultPlan
+from seedance_mcp.server.simulator.options import SimulatorOptions
+from seedance_mcp.server.simulator.render import Renderer, RenderSpec
+from seedance_mcp.server.simulator.storage import FileStore, StoredFile
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
 Phase = Literal["queued", "running", "done"]
 
 QUEUE_DEPTH = 3  # positions a job passes through while queued: 2, 1, 0

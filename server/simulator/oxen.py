@@ -34,10 +34,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from server.simulator.fal import base_url, note
-from server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Failure, Job, Mode
-from server.simulator.storage import StoredFile, safe_name
-from tools.params import FIXED_ASPECT_RATIOS, MAX_FILES, MAX_SECONDS, MIN_SECONDS, RESOLUTIONS
+from seedance_mcp.server.model_facts import (
+    FIXED_ASPECT_RATIOS,
+    MAX_FILES,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    RESOLUTIONS,
+    Mode,
+)
+from seedance_mcp.server.simulator.fal import base_url, note
+from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Failure, Job
+from seedance_mcp.server.simulator.storage import StoredFile, safe_name
 
 MODEL_RE = re.compile(r"bytedance-seedance-2-0-(?:(fast|mini)-)?(text|image|reference)-to-video")
 STATES = ("queued", "processing", "succeeded", "failed", "cancelled")

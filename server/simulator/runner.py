@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio.to_thread
 
-from server.simulator.app import build_app
-from server.simulator.faults import parse_faults
-from server.simulator.jobs import Engine
-from server.simulator.options import SimulatorOptions
+from seedance_mcp.server.simulator.app import build_app
+from seedance_mcp.server.simulator.faults import parse_faults
+from seedance_mcp.server.simulator.jobs import Engine
+from seedance_mcp.server.simulator.options import SimulatorOptions
 
 logger = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from typing import Final, Literal
 
 import anyio
 
-from server.errors import InputError
-from server.media import KIND, UNSUPPORTED, MediaError, MediaInfo, MediaKind, probe, sniff_kind
-from tools.params import (
+from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.media import KIND, UNSUPPORTED, MediaError, MediaInfo, MediaKind, probe, sniff_kind
+from seedance_mcp.server.model_facts import (
     AUDIO_FORMATS,
     AUDIO_SECONDS_MAX,
     FRAME_IMAGE_FORMATS,

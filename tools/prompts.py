@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 from mcp.server import MCPServer
 from pydantic import Field
 
-from tools.params import (
+from seedance_mcp.server.model_facts import (
     AUDIO_SECONDS_MAX,
     MAX_AUDIOS,
     MAX_FILES,
@@ -23,7 +23,7 @@ from tools.params import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
-from tools.pricing import estimate
+from seedance_mcp.server.pricing import estimate
 
 DRAFT_SECONDS: Final = 5
 

@@ -1,4 +1,4 @@
-"""Jobs as MCP resources: `seedance://jobs/{job_id}` reads one journal record as JSON.
+"""Resources: `seedance://jobs/{job_id}` reads one journal record as JSON; `seedance://spend` the spend.
 
 A host can attach a job to a conversation, or re-read it later, without calling a tool. The view is
 the journal's record minus plumbing (the submission's URLs, the dedupe fingerprint); it never holds a
@@ -15,8 +15,10 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from server.journal import TERMINAL, JobRecord
-from server.state import AppState
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal import JOURNAL_FILENAME, TERMINAL, JobRecord, Journal
+from seedance_mcp.server.spend import REPORT_DAYS, SPEND_URI, spend_report
+from seedance_mcp.server.state import AppState
 
 JOB_URI_TEMPLATE = "seedance://jobs/{job_id}"
 
@@ -84,3 +86,27 @@ def register_resources(server: MCPServer[AppState]) -> None:
         ),
         mime_type="application/json",
     )(read_job)
+
+
+def register_spend_resource(server: MCPServer[Any], settings: Settings) -> None:
+    """Add `seedance://spend` to `server`: spend by day and provider, as JSON."""
+
+    # A static resource is read without a request context, so it reads the journal file itself
+    # (a second connection; the journal is built for several at once).
+    @server.resource(
+        SPEND_URI,
+        name="spend",
+        title="Seedance spend by day and provider",
+        description=(
+            f"Estimated spend of the last {REPORT_DAYS} days by UTC day and provider, the rolling 24 h "
+            "the daily budget counts, and the spending limits in force."
+        ),
+        mime_type="application/json",
+    )
+    async def spend() -> str:
+        journal = await Journal.open(settings.home / JOURNAL_FILENAME)
+        try:
+            report = await spend_report(journal, settings)
+        finally:
+            await journal.close()
+        return report.model_dump_json(indent=2)

@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from tools.params import MAX_SECONDS, MIN_SECONDS, OUTPUT_SIZE, VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
+from seedance_mcp.server.model_facts import (
+    MAX_SECONDS,
+    MIN_SECONDS,
+    OUTPUT_SIZE,
+    VIDEO_SECONDS_MAX,
+    VIDEO_SECONDS_MIN,
+)
 
 TOKENS_PER_PIXEL_SECOND: Final = 24 / 1024
 VIDEO_INPUT_MULTIPLIER: Final = 0.6

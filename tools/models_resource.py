@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from mcp.server import MCPServer
 
-from server.config import Settings
-from tools import params, pricing
+from seedance_mcp.server import model_facts, pricing
+from seedance_mcp.server.config import Settings
 
 URI: Final = "seedance://models"
 MODES: Final = ("text-to-video", "image-to-video", "reference-to-video")
@@ -27,8 +27,8 @@ TOOL_MODES: Final = {
 
 def endpoints() -> dict[str, dict[str, dict[str, str]]]:
     """Provider -> tier -> mode -> the provider's own model id."""
-    from server.providers.fal import endpoint_for
-    from server.providers.oxen import model_for
+    from seedance_mcp.server.providers.fal import endpoint_for
+    from seedance_mcp.server.providers.oxen import model_for
 
     return {
         "fal": {tier: {mode: endpoint_for(tier, mode) for mode in MODES} for tier in ("fast", "standard")},
@@ -51,45 +51,45 @@ def models_document(settings: Settings) -> dict[str, Any]:
         "endpoints": endpoints(),
         "endpoints_in_force": endpoints().get(provider, {}) if not settings.simulated else endpoints()["fal"],
         "parameters": {
-            "resolution": {"values": list(params.RESOLUTIONS), "default": "720p"},
+            "resolution": {"values": list(model_facts.RESOLUTIONS), "default": "720p"},
             "duration": {
-                "values": list(params.DURATIONS),
+                "values": list(model_facts.DURATIONS),
                 "default": "auto",
-                "seconds": [params.MIN_SECONDS, params.MAX_SECONDS],
+                "seconds": [model_facts.MIN_SECONDS, model_facts.MAX_SECONDS],
             },
-            "aspect_ratio": {"values": list(params.ASPECT_RATIOS), "default": "auto"},
+            "aspect_ratio": {"values": list(model_facts.ASPECT_RATIOS), "default": "auto"},
             "generate_audio": {"default": True, "note": "costs the same either way"},
             "seed": "optional integer; results may still vary slightly",
         },
         "output_sizes": {
             resolution: {ratio: f"{w}x{h}" for ratio, (w, h) in sizes.items()}
-            for resolution, sizes in params.OUTPUT_SIZE.items()
+            for resolution, sizes in model_facts.OUTPUT_SIZE.items()
         },
         "reference_limits": {
             "images": {
-                "max": params.MAX_IMAGES,
-                "max_bytes_each": params.MAX_IMAGE_BYTES,
-                "formats": list(params.REFERENCE_IMAGE_FORMATS),
+                "max": model_facts.MAX_IMAGES,
+                "max_bytes_each": model_facts.MAX_IMAGE_BYTES,
+                "formats": list(model_facts.REFERENCE_IMAGE_FORMATS),
                 "label": "@Image1, @Image2, ...",
             },
             "videos": {
-                "max": params.MAX_VIDEOS,
-                "max_total_bytes": params.MAX_VIDEO_TOTAL_BYTES,
-                "total_seconds": [params.VIDEO_SECONDS_MIN, params.VIDEO_SECONDS_MAX],
-                "pixels": [params.VIDEO_PIXELS_MIN, params.VIDEO_PIXELS_MAX],
-                "formats": list(params.VIDEO_FORMATS),
+                "max": model_facts.MAX_VIDEOS,
+                "max_total_bytes": model_facts.MAX_VIDEO_TOTAL_BYTES,
+                "total_seconds": [model_facts.VIDEO_SECONDS_MIN, model_facts.VIDEO_SECONDS_MAX],
+                "pixels": [model_facts.VIDEO_PIXELS_MIN, model_facts.VIDEO_PIXELS_MAX],
+                "formats": list(model_facts.VIDEO_FORMATS),
                 "label": "@Video1, @Video2, ...",
             },
             "audio": {
-                "max": params.MAX_AUDIOS,
-                "max_bytes_each": params.MAX_AUDIO_BYTES,
-                "max_total_seconds": params.AUDIO_SECONDS_MAX,
-                "formats": list(params.AUDIO_FORMATS),
+                "max": model_facts.MAX_AUDIOS,
+                "max_bytes_each": model_facts.MAX_AUDIO_BYTES,
+                "max_total_seconds": model_facts.AUDIO_SECONDS_MAX,
+                "formats": list(model_facts.AUDIO_FORMATS),
                 "needs": "at least one reference image or video",
                 "label": "@Audio1, @Audio2, ...",
             },
-            "max_files": params.MAX_FILES,
-            "frame_image_formats": list(params.FRAME_IMAGE_FORMATS),
+            "max_files": model_facts.MAX_FILES,
+            "frame_image_formats": list(model_facts.FRAME_IMAGE_FORMATS),
         },
         "pricing": {
             "formula": "tokens = width x height x (input video seconds + output seconds) x 24 / 1024; "
