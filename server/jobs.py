@@ -539,7 +539,16 @@ class JobManager:
         record = await self.get(job_id)
         if record.saved is not False or not record.result_url:
             return
-        await self._save(job_id, VideoOutput(url=record.result_url, seed=record.seed))
+        output = VideoOutput(url=record.result_url, seed=record.seed)
+        if record.simulated and record.submission and record.provider == self.provider_label:
+            # The URL names the simulator of the process that saw the job finish; ask this one's.
+            try:
+                output = await self.provider.result(_submission_of(record))
+            except SeedanceError as exc:
+                log.warning("job %s: the simulator did not give the result again: %s", job_id, exc)
+            else:
+                await self.journal.update(job_id, result_url=output.url or None)
+        await self._save(job_id, output)
 
     async def save_now(self, job_id: str) -> JobRecord:
         """Try a pending save at once (check_status asks), unless another process is saving it."""
