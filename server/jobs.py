@@ -316,7 +316,9 @@ class JobManager:
                 # on within one lease period.
                 delay = pause if lapse is None else min(pause, max(0.01, lapse - time.time() + 0.01))
                 await anyio.sleep(delay)
-                await self._take_over()
+                taken = await self._take_over()
+                if taken:
+                    log.info("following %d unfinished job(s) whose follower stopped", taken)
             except (RuntimeError, OSError, SeedanceError) as exc:  # e.g. the disk is busy; try again
                 log.warning("looking for jobs to take over failed: %s", exc)
                 await anyio.sleep(pause)
