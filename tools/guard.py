@@ -26,7 +26,7 @@ has been uploaded or submitted at that point.
 from __future__ import annotations
 
 import dataclasses
-import weakref
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -46,9 +46,8 @@ from pydantic import BaseModel, Field, PrivateAttr
 from seedance_mcp.server import pricing
 from seedance_mcp.server.errors import BudgetError, SeedanceError
 from seedance_mcp.server.inputs import check_references, release
-from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.model_facts import MAX_SECONDS, MIN_SECONDS, Mode, Tier
-from seedance_mcp.server.spend import spent_last_24h
+from seedance_mcp.server.spend import DAY_SECONDS, spent_last_24h
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.results import ToolContext, app_state
 
@@ -272,27 +271,15 @@ def usd(value: float) -> str:
 # --- the caps, in the tool body ------------------------------------------------------------------
 
 
-class _Ledger:
-    """Prices of requests between their check and their journal row, per job manager."""
-
-    def __init__(self) -> None:
-        self.lock = anyio.Lock()
-        self.reserved: dict[int, float] = {}
-
-
-_ledgers: weakref.WeakKeyDictionary[JobManager, _Ledger] = weakref.WeakKeyDictionary()
-
-
-def _ledger(jobs: JobManager) -> _Ledger:
-    ledger = _ledgers.get(jobs)
-    if ledger is None:
-        ledger = _ledgers[jobs] = _Ledger()
-    return ledger
+# A reservation outlives its request only if the process dies mid-upload; then it lapses by itself.
+RESERVATION_TTL_SECONDS = 900.0
 
 
 async def refusal(state: AppState, estimate: pricing.Estimate, *, reserved: float = 0.0) -> str | None:
-    """Why a request must be refused by the caps, or None when it fits."""
+    """Why a request must be refused by the caps, or None when it fits (always, on the simulator)."""
     settings = state.settings
+    if settings.simulated:
+        return None  # simulated runs cost nothing: no cap or budget applies to them
     price = estimate.max_usd
     spent = await spent_last_24h(state.jobs.journal, simulated=settings.simulated) + reserved
     spent_note = f"Spent in the last 24 h: {usd(spent)}"
@@ -330,16 +317,27 @@ async def spending(
     estimate = scaled(estimate, count)
     notes: list[str] = []
     consent = _consent(settings.confirm_above_usd, settings.confirm_policy, estimate, approval)
-    ledger = _ledger(state.jobs)
-    key = object()
-    async with ledger.lock:
-        reason = await refusal(state, estimate, reserved=sum(ledger.reserved.values()))
-        if reason is not None:
-            raise BudgetError(reason)
-        if consent is not None:
-            raise BudgetError(consent)
-        spent = await spent_last_24h(state.jobs.journal, simulated=settings.simulated)
-        ledger.reserved[id(key)] = estimate.max_usd
+    reason = await refusal(state, estimate)
+    if reason is not None:
+        raise BudgetError(reason)
+    if consent is not None:
+        raise BudgetError(consent)
+    # The budget check that counts: in one journal transaction with every process's reservations.
+    journal = state.jobs.journal
+    held = None
+    spent = 0.0
+    if not settings.simulated:
+        held = await journal.reserve(
+            estimate.max_usd,
+            owner=state.jobs.owner,
+            budget_usd=settings.daily_budget_usd,
+            since=time.time() - DAY_SECONDS,
+            ttl_seconds=RESERVATION_TTL_SECONDS,
+        )
+        if not held.granted:
+            reason = await refusal(state, estimate, reserved=held.reserved_usd)
+            raise BudgetError(reason or "Refused: the daily budget (SEEDANCE_DAILY_BUDGET_USD) is spent.")
+        spent = held.spent_usd + held.reserved_usd
     threshold = settings.confirm_above_usd
     unasked = _decision(approval) in ("policy_proceed", None)
     if unasked and threshold is not None and estimate.max_usd > threshold:
@@ -349,8 +347,8 @@ async def spending(
             "and SEEDANCE_CONFIRM_POLICY=proceed let it go ahead."
         )
     budget = settings.daily_budget_usd
-    if budget is not None:
-        after = spent + sum(ledger.reserved.values())
+    if budget is not None and not settings.simulated:
+        after = spent + estimate.max_usd
         if after >= NEARLY_SPENT * budget:
             notes.append(
                 f"Daily budget nearly spent: {usd(after)} of {usd(budget)} in the last 24 h, "
@@ -360,7 +358,9 @@ async def spending(
         yield notes
     finally:
         # The journal row (written by submit) now counts this spend, or the submit never happened.
-        ledger.reserved.pop(id(key), None)
+        if held is not None and held.id is not None:
+            with anyio.CancelScope(shield=True):
+                await journal.release(held.id)
 
 
 def _decision(approval: SpendApproval | None) -> Decision | Literal["declined", "cancelled"] | None:
