@@ -328,9 +328,10 @@ class JobManager:
         for record in await self.journal.takeable(self.owner):
             if record.id in self._busy or record.id in self._not_ours:
                 continue
-            if record.submission and record.provider != self.provider_label:
-                # Another provider's job (a paid fal job, and this run has no key): following it here would
-                # send the wrong key to its URLs and fail it. Leave it for a run that has its provider.
+            if record.provider != self.provider_label:
+                # Another provider's job (a paid fal job, and this run has no key): following or saving it
+                # here would send the wrong key to its URLs and fail it. Leave it for a run that has its
+                # provider.
                 self._not_ours.add(record.id)
                 log.warning(
                     "job %s belongs to %s, but this server runs %s: not following it",
