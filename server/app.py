@@ -102,9 +102,8 @@ def create_server(settings: Settings) -> SeedanceServer:
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
-                    generations=Generations(settings, jobs, guard, settings.provider),
+                    generations=Generations(settings, jobs, guard),
                     deliverer=deliverer,
-                    provider_name=settings.provider,
                 )
                 tg.cancel_scope.cancel()
 

@@ -119,13 +119,10 @@ class Submitted:
 class Generations:
     """The generation service of one server process."""
 
-    def __init__(
-        self, settings: Settings, jobs: JobManager, guard: SpendingGuard, provider_name: str
-    ) -> None:
+    def __init__(self, settings: Settings, jobs: JobManager, guard: SpendingGuard) -> None:
         self._settings = settings
         self._jobs = jobs
         self._guard = guard
-        self._provider_name = provider_name
 
     @property
     def guard(self) -> SpendingGuard:
@@ -181,12 +178,13 @@ class Generations:
 
     def _check_options(self, request: GenerationRequest) -> None:
         given = request.oxen.given()
-        if given and self._provider_name != "oxen":
+        provider = self._settings.provider
+        if given and provider != "oxen":
             names = ", ".join(given)
             one = len(given) == 1
             raise InputError(
                 next(iter(given)),
-                f"{names} {'is' if one else 'are'} Oxen.ai-only, and this server uses {self._provider_name}. "
+                f"{names} {'is' if one else 'are'} Oxen.ai-only, and this server uses {provider}. "
                 f"Drop {'it' if one else 'them'}, or set SEEDANCE_PROVIDER=oxen (with OXEN_API_KEY).",
             )
         if request.oxen.response_format and request.count > 1:

@@ -16,4 +16,3 @@ class AppState:
     jobs: JobManager
     generations: Generations  # the one door every generation goes through
     deliverer: Deliverer
-    provider_name: str  # what users see: "fal", "oxen" or "simulator"

@@ -62,9 +62,7 @@ def test_nothing_under_server_imports_tools_but_the_wiring_module() -> None:
 def test_there_are_no_import_cycles() -> None:
     graph = _graph()
     # Package __init__ modules re-export their children; an edge child -> package is not a cycle of code.
-    edges = {
-        name: {t for t in targets if not name.startswith(t + ".")} for name, targets in graph.items()
-    }
+    edges = {name: {t for t in targets if not name.startswith(t + ".")} for name, targets in graph.items()}
     cycles: list[list[str]] = []
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
