@@ -63,7 +63,7 @@ class SpendingGuard:
         async with self._lock:
             reason = await self._refusal(estimate, reserved=sum(self._reserved.values()))
             if reason is None:
-                reason = consent_refusal(settings, estimate, consent)
+                reason = _consent_refusal(settings, estimate, consent)
             if reason is not None:
                 raise BudgetError(reason)
             spent = await spent_last_24h(self._journal, simulated=settings.simulated)
@@ -101,7 +101,7 @@ class SpendingGuard:
             return (
                 f"Refused: this request could cost up to {usd(price)}, above the per-request cap of "
                 f"{usd(cap)} (SEEDANCE_MAX_COST_USD). {spent_note}. Nothing was uploaded or submitted. "
-                f"{cheaper(estimate, cap)}Only the user can raise the cap, in the server's settings "
+                f"{_cheaper(estimate, cap)}Only the user can raise the cap, in the server's settings "
                 "(SEEDANCE_MAX_COST_USD); the assistant cannot."
             )
         budget = settings.daily_budget_usd
@@ -111,14 +111,14 @@ class SpendingGuard:
                 f"Refused: this request could cost up to {usd(price)}, and {usd(spent)} has been spent in "
                 f"the last 24 h; together that passes the daily budget of {usd(budget)} "
                 f"(SEEDANCE_DAILY_BUDGET_USD), which has {usd(left)} left. Nothing was uploaded or "
-                f"submitted. {cheaper(estimate, left)}Spend leaves the 24 h window as it ages (see the "
+                f"submitted. {_cheaper(estimate, left)}Spend leaves the 24 h window as it ages (see the "
                 "seedance://spend resource); only the user can raise the budget, in the server's settings "
                 "(SEEDANCE_DAILY_BUDGET_USD)."
             )
         return None
 
 
-def consent_refusal(settings: Settings, estimate: Estimate, consent: Consent | None) -> str | None:
+def _consent_refusal(settings: Settings, estimate: Estimate, consent: Consent | None) -> str | None:
     """Why the user's answer (or the policy standing in for it) stops the request, or None."""
     threshold = settings.confirm_above_usd
     if threshold is None or estimate.max_usd <= threshold:
@@ -130,7 +130,7 @@ def consent_refusal(settings: Settings, estimate: Estimate, consent: Consent | N
         return (
             f"The user {verb} spending up to {price} on this video. {stopped} Do not retry unless the user "
             f"asks; a shorter or 480p draft costs less (estimate_cost prices it). "
-            f"{cheaper(estimate, threshold)}"
+            f"{_cheaper(estimate, threshold)}"
         ).rstrip()
     if consent in ("yes", "policy_proceed") or (consent is None and settings.confirm_policy == "proceed"):
         return None
@@ -145,13 +145,13 @@ def consent_refusal(settings: Settings, estimate: Estimate, consent: Consent | N
     return (
         f"Refused: this request could cost up to {price}, above {usd(threshold)} "
         "(SEEDANCE_CONFIRM_ABOVE_USD), so it needs the user's confirmation, and this host cannot ask "
-        f"(it does not support MCP elicitation). {stopped} {cheaper(estimate, threshold)}The user can raise "
+        f"(it does not support MCP elicitation). {stopped} {_cheaper(estimate, threshold)}The user can raise "
         "SEEDANCE_CONFIRM_ABOVE_USD, or set SEEDANCE_CONFIRM_POLICY=proceed to go ahead without asking "
         f"where the host cannot ask (now: {settings.confirm_policy})."
     )
 
 
-def cheaper(estimate: Estimate, limit: float) -> str:
+def _cheaper(estimate: Estimate, limit: float) -> str:
     """A hint at the longest clip of the same kind that fits under `limit`, or ''."""
     video_in = estimate.input_video_seconds[1]
     top = estimate.output_seconds[1]
