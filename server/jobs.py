@@ -243,6 +243,12 @@ class JobManager:
             for _ in range(spec.count)
         ]
 
+    async def group_of(self, record: JobRecord) -> list[JobRecord]:
+        """Every job made by the same request as `record`, in submit order (itself alone if alone)."""
+        if record.group_id is None:
+            return [record]
+        return await self.journal.group(record.group_id) or [record]
+
     async def _submit_intents(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
         ids = [intent.id for intent in intents]
         submissions: list[Submission] = []
