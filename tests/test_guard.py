@@ -173,6 +173,28 @@ async def test_concurrent_calls_cannot_both_fit_under_one_budget(
     assert len(submits(sim)) == 1
 
 
+async def test_two_servers_on_one_journal_cannot_both_fit_under_one_budget(
+    fal_env: pytest.MonkeyPatch, sim: Simulator, isolated_env: Path
+) -> None:
+    # Two server processes' worth (two servers, two journal connections, one SEEDANCE_HOME): the
+    # reservation is made in the journal, so the second sees the first's price while it uploads.
+    settings = settings_with(fal_env, SEEDANCE_DAILY_BUDGET_USD="2")
+    frames = [make_image(isolated_env / "media" / f"f{i}.png", "png", 640, 360) for i in range(2)]
+    results: list[types.CallToolResult] = []
+    async with Client(create_server(settings)) as one, Client(create_server(settings)) as two:
+
+        async def call(client: Client, index: int) -> None:
+            arguments = {"prompt": f"Take {index}", "image_url": str(frames[index]), **FIVE_SECONDS_720P}
+            results.append(await client.call_tool("generate_video", arguments))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, one, 0)
+                group.start_soon(call, two, 1)
+    assert sorted(r.is_error for r in results) == [False, True]
+    assert len(submits(sim)) == 1
+
+
 async def test_simulated_spend_never_counts_against_a_real_budget(tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "journal.sqlite3") as journal:
         now = time.time()
