@@ -325,7 +325,7 @@ class JobManager:
                 taken = await self._take_over()
                 if taken:
                     log.info("following %d unfinished job(s) whose follower stopped", taken)
-            except (RuntimeError, OSError, SeedanceError) as exc:  # e.g. the disk is busy; try again
+            except Exception as exc:  # the journal was busy or unreadable for a moment: look again later
                 log.warning("looking for jobs to take over failed: %s", exc)
                 await anyio.sleep(pause)
 
@@ -409,7 +409,7 @@ class JobManager:
                         for job_id in job_ids:
                             try:
                                 kept = await self.journal.renew_lease(job_id, self.owner, self.lease_seconds)
-                            except (RuntimeError, OSError) as exc:
+                            except Exception as exc:  # a busy journal: the lease has time left to retry
                                 log.warning("job %s: lease not renewed: %s", job_id, exc)
                                 continue
                             if not kept:
@@ -428,7 +428,7 @@ class JobManager:
         live = self._live.pop(job_id, None)
         try:
             await self.journal.release_lease(job_id, self.owner)
-        except (RuntimeError, OSError) as exc:  # closing at shutdown: the lease lapses by itself
+        except Exception as exc:  # the journal closing or busy: the lease lapses by itself
             log.debug("job %s: lease not released: %s", job_id, exc)
         if live is not None:
             live.notify()
