@@ -15,6 +15,7 @@ import atexit
 import base64
 import binascii
 import contextlib
+import contextvars
 import os
 import re
 import shutil
@@ -23,12 +24,13 @@ import tempfile
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
 import anyio
+import httpx
 
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.media import KIND, UNSUPPORTED, MediaError, MediaInfo, MediaKind, probe, sniff_kind
@@ -50,11 +52,19 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
+from seedance_mcp.server.url_media import (
+    LOOPBACK_HOSTS,
+    UrlPolicy,
+    UrlProbe,
+    UrlRefused,
+    credentials_refusal,
+    probe_url,
+)
 
 Source = Literal["url", "data", "path"]
 
 UPLOAD_CONCURRENCY: Final = 4  # a few parallel uploads fill a home uplink; more only queue at the router
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_REFERENCE_DIGITS: Final = 3  # "@Image12" is already past every limit; longer numbers are not parsed
 
 
 @dataclass(frozen=True)
@@ -63,14 +73,14 @@ class MediaInput:
     kind: MediaKind
     source: Source
     value: str  # the URL as given, or the real path of the local file (a private temp file for data:)
-    info: MediaInfo | None  # probed for path and data inputs; None for URLs (nothing is downloaded)
+    info: MediaInfo | None  # probed; None only for a URL that could not be read (see the warnings)
 
 
 @dataclass(frozen=True)
 class CheckedInputs:
     inputs: tuple[MediaInput, ...]
     warnings: tuple[str, ...]
-    input_video_seconds: float | None  # sum of the probed video durations; None if a video is a URL
+    input_video_seconds: float | None  # sum of the probed video durations; None if one could not be read
 
 
 # --- what each field accepts ------------------------------------------------------------------------
@@ -169,9 +179,17 @@ def _describe(fmt: str) -> str:
 
 
 async def check_frames(
-    prompt: str, image_url: str | None, end_image_url: str | None, *, allowed_dirs: Sequence[Path]
+    prompt: str,
+    image_url: str | None,
+    end_image_url: str | None,
+    *,
+    allowed_dirs: Sequence[Path],
+    urls: UrlPolicy | None = None,
 ) -> CheckedInputs:
-    """Check the start frame (required) and end frame (optional) of image-to-video."""
+    """Check the start frame (required) and end frame (optional) of image-to-video.
+
+    With `urls`, URL inputs are fetched (ranged reads only) and checked like local files; without
+    it they get the checks that need no network (scheme, credentials, file name)."""
     if not image_url:
         raise InputError(
             "image_url", "image-to-video needs a start frame: pass image_url (URL, data: URI or path)"
@@ -185,8 +203,8 @@ async def check_frames(
             "The prompt names @Image/@Video/@Audio references, which only reference_video understands; "
             "here the start frame is simply the first frame."
         )
-    inputs = await anyio.to_thread.run_sync(_check_each, wanted, tuple(allowed_dirs))
-    return CheckedInputs(inputs=tuple(inputs), warnings=tuple(warnings), input_video_seconds=0.0)
+    inputs, unchecked = await _check_all(wanted, tuple(allowed_dirs), urls)
+    return CheckedInputs(inputs=tuple(inputs), warnings=(*warnings, *unchecked), input_video_seconds=0.0)
 
 
 async def check_references(
@@ -196,8 +214,11 @@ async def check_references(
     audio_urls: Sequence[str],
     *,
     allowed_dirs: Sequence[Path],
+    urls: UrlPolicy | None = None,
 ) -> CheckedInputs:
-    """Check reference-to-video media against every documented limit; nothing is uploaded."""
+    """Check reference-to-video media against every documented limit; nothing is uploaded.
+
+    `urls` as for `check_frames`; a probed URL video's duration counts in `input_video_seconds`."""
     images, videos, audios = list(image_urls or ()), list(video_urls or ()), list(audio_urls or ())
     _check_counts(images, videos, audios)
     warnings = _check_prompt_references(prompt, len(images), len(videos), len(audios))
@@ -206,13 +227,13 @@ async def check_references(
         *((f"video_urls[{i}]", v, _VIDEO) for i, v in enumerate(videos)),
         *((f"audio_urls[{i}]", v, _AUDIO) for i, v in enumerate(audios)),
     ]
-    inputs = await anyio.to_thread.run_sync(_check_each, wanted, tuple(allowed_dirs))
+    inputs, unchecked = await _check_all(wanted, tuple(allowed_dirs), urls)
     try:
         seconds = _check_combined(inputs)
     except InputError:
         release(CheckedInputs(tuple(inputs), (), None))
         raise
-    return CheckedInputs(inputs=tuple(inputs), warnings=tuple(warnings), input_video_seconds=seconds)
+    return CheckedInputs(inputs=tuple(inputs), warnings=(*warnings, *unchecked), input_video_seconds=seconds)
 
 
 async def upload_inputs(
@@ -296,7 +317,10 @@ def _check_counts(images: list[str], videos: list[str], audios: list[str]) -> No
                 )
 
 
-_REFERENCE = re.compile(r"@(image|video|audio)(\d+)|\[(image|video|audio)\s*(\d+)\]", re.IGNORECASE)
+# A token counts only on its own: "me@image1.com" and "@Image1x" are not references, "(@Image1)." is.
+_REFERENCE = re.compile(
+    r"(?<![\w@])@(image|video|audio)(\d+)(?![\w@]|\.\w)|\[(image|video|audio)\s*(\d+)\]", re.IGNORECASE
+)
 
 
 def _references(prompt: str) -> list[tuple[str, int, str]]:
@@ -304,8 +328,17 @@ def _references(prompt: str) -> list[tuple[str, int, str]]:
     found = []
     for match in _REFERENCE.finditer(prompt or ""):
         kind = (match.group(1) or match.group(3)).lower()
-        number = int(match.group(2) or match.group(4))
-        found.append((kind, number, match.group(0)))
+        digits = match.group(2) or match.group(4)
+        written = match.group(0)
+        if len(digits.lstrip("0")) > MAX_REFERENCE_DIGITS:
+            shown = f"{written[:12]}… ({len(digits):,} digits)"
+            raise InputError(
+                "prompt",
+                f"{shown} is not a usable reference: numbers run from 1 to at most {MAX_IMAGES} "
+                f"(@Image1-@Image{MAX_IMAGES}, @Video1-@Video{MAX_VIDEOS}, @Audio1-@Audio{MAX_AUDIOS}). "
+                "Fix the number in the prompt.",
+            )
+        found.append((kind, int(digits), written))
     return found
 
 
@@ -347,6 +380,75 @@ def _check_prompt_references(prompt: str, images: int, videos: int, audios: int)
 # --- one input ---------------------------------------------------------------------------------------
 
 
+async def _check_all(
+    wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path, ...], urls: UrlPolicy | None
+) -> tuple[list[MediaInput], list[str]]:
+    """Every input checked: local files and data URIs in a worker thread, then all URLs at once."""
+    inputs = await anyio.to_thread.run_sync(_check_each, wanted, allowed_dirs)
+    remote = [i for i in inputs if i.source == "url"]
+    if urls is None or not remote:
+        return inputs, []
+    rules = {field: r for field, _, r in wanted}
+    try:
+        probes = await _probe_urls([(i.field, i.value) for i in remote], urls)
+        checked = {
+            item.field: _check_probe(item, probe, rules[item.field])
+            for item, probe in zip(remote, probes, strict=True)
+        }
+    except BaseException:
+        release(CheckedInputs(tuple(inputs), (), None))
+        raise
+    warnings = [
+        f"{item.field} could not be fully checked before submitting ({probe.unchecked}); the provider "
+        "checks it when the job runs, so a bad file fails only then."
+        for item, probe in zip(remote, probes, strict=True)
+        if probe.unchecked
+    ]
+    return [checked.get(i.field, i) for i in inputs], warnings
+
+
+async def _probe_urls(values: list[tuple[str, str]], policy: UrlPolicy) -> list[UrlProbe]:
+    """Probe every (field, URL) in parallel, each in a worker thread, all within the policy's time."""
+    results: list[UrlProbe | UrlRefused | None] = [None] * len(values)
+    client = await anyio.to_thread.run_sync(lambda: httpx.Client(headers={"User-Agent": "seedance-mcp"}))
+    try:
+
+        async def one(index: int) -> None:
+            try:
+                results[index] = await anyio.to_thread.run_sync(
+                    probe_url, values[index][1], policy, client, abandon_on_cancel=True
+                )
+            except UrlRefused as exc:
+                results[index] = exc
+
+        with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
+            async with anyio.create_task_group() as group:
+                for index in range(len(values)):
+                    group.start_soon(one, index)
+    finally:
+        client.close()
+    for (field, _), result in zip(values, results, strict=True):
+        if isinstance(result, UrlRefused):
+            raise InputError(field, f"{result}.")
+    return [
+        r if isinstance(r, UrlProbe) else UrlProbe(None, None, None, "it did not answer in time")
+        for r in results
+    ]
+
+
+def _check_probe(item: MediaInput, probe: UrlProbe, rules: _Rules) -> MediaInput:
+    if probe.format is not None and probe.format not in rules.formats:
+        raise InputError(
+            item.field,
+            _wrong_format_message(f"the URL serves {_a(_describe(probe.format))}", probe.format, rules),
+        )
+    if probe.size_bytes is not None and probe.size_bytes > rules.max_bytes:
+        raise InputError(item.field, _too_big_message("the file behind the URL is", probe.size_bytes, rules))
+    if probe.info is not None:
+        _check_info(item.field, probe.info, rules, "the file behind the URL")
+    return MediaInput(field=item.field, kind=item.kind, source="url", value=item.value, info=probe.info)
+
+
 def _check_each(wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path, ...]) -> list[MediaInput]:
     """Runs in a worker thread: stats, sniffs and probes local files, decodes data URIs."""
     done: list[MediaInput] = []
@@ -360,6 +462,10 @@ def _check_each(wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path,
 
 
 def _check_one(field: str, value: str, rules: _Rules, allowed_dirs: tuple[Path, ...]) -> MediaInput:
+    if "\x00" in value:
+        raise InputError(
+            field, "contains a NUL character (\\0), which no path or URL can hold; pass the name without it"
+        )
     lowered = value[:16].lower()
     if lowered.startswith("data:"):
         return _check_data(field, value, rules)
@@ -369,7 +475,7 @@ def _check_one(field: str, value: str, rules: _Rules, allowed_dirs: tuple[Path, 
     if scheme and not re.match(r"[a-zA-Z]:[\\/]", value):  # "C:\..." is a Windows path, not a scheme
         return _check_url(field, value, scheme.group(1).lower(), rules)
     if value.startswith("~"):
-        return _check_path(field, value, Path(value).expanduser(), rules, allowed_dirs)
+        return _check_path(field, value, _home_path(field, value), rules, allowed_dirs)
     path = Path(value)
     if not path.is_absolute():
         raise InputError(
@@ -391,6 +497,8 @@ def _check_url(field: str, value: str, scheme: str, rules: _Rules) -> MediaInput
         )
     if not host:
         raise InputError(field, f"{value!r} has no host name; give a full https:// URL")
+    if (refusal := credentials_refusal(value)) is not None:
+        raise InputError(field, refusal)
     if scheme == "http" and host not in LOOPBACK_HOSTS:
         raise InputError(
             field,
@@ -441,7 +549,19 @@ def _file_url_path(field: str, value: str) -> Path:
         raise InputError(
             field, f"file:// URLs must point at this machine, not {parts.netloc!r}; give a local path"
         )
-    return Path(urllib.parse.unquote(parts.path)).expanduser()
+    return _home_path(field, urllib.parse.unquote(parts.path))
+
+
+def _home_path(field: str, value: str) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~someone" with no such user on this machine
+        user = value[1:].split("/", 1)[0].split("\\", 1)[0]
+        raise InputError(
+            field,
+            f"there is no user named {user!r} on this machine (from {value[: len(user) + 1]}); give "
+            "the full path, or ~/ for your own home folder",
+        ) from None
 
 
 def _check_data(field: str, value: str, rules: _Rules) -> MediaInput:
@@ -524,6 +644,14 @@ def _check_path(
         )
     if not stat.S_ISREG(st.st_mode):
         raise InputError(field, f"{given} is not a regular file; give the path of {_a(rules.kind)} file")
+    if st.st_nlink > 1:
+        # Another name of the same file may lie outside the allowed folders: a hard link would let
+        # the allowed folders reach any file its maker could link, so hard-linked files are refused.
+        raise InputError(
+            field,
+            f"{given} has {st.st_nlink} hard links (names for the same file), and another one may lie "
+            "outside the allowed folders, so it is not read. Copy the file (cp, not ln) and pass the copy.",
+        )
     if st.st_size > rules.max_bytes:
         raise InputError(field, _too_big_message(f"{given} is", st.st_size, rules))
     try:
@@ -662,6 +790,25 @@ _temp_lock = threading.Lock()
 _temp_dir: Path | None = None
 
 
+# The temp copies made during one tool call: `temporary_copies()` removes them when the call ends.
+_call_copies: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("call_copies", default=None)
+
+
+@contextlib.contextmanager
+def temporary_copies() -> Iterator[None]:
+    """Scope of one tool call: every data: URI copy written inside it is deleted on the way out,
+    whatever the outcome (refused by a check or a spending cap, uploaded, cancelled)."""
+    copies: list[Path] = []
+    token = _call_copies.set(copies)
+    try:
+        yield
+    finally:
+        _call_copies.reset(token)
+        for path in copies:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 def _write_private(field: str, data: bytes, fmt: str) -> Path:
     """Write `data` to a new file only this user can read, in a folder removed when the process exits."""
     global _temp_dir
@@ -673,6 +820,8 @@ def _write_private(field: str, data: bytes, fmt: str) -> Path:
     stem = re.sub(r"[^a-z0-9]+", "-", field.lower()).strip("-")
     path = folder / f"{stem}-{uuid.uuid4().hex[:12]}.{_EXT_FOR_FORMAT.get(fmt, fmt)}"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    if (copies := _call_copies.get()) is not None:
+        copies.append(path)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
     return path
@@ -681,8 +830,10 @@ def _write_private(field: str, data: bytes, fmt: str) -> Path:
 __all__ = [
     "CheckedInputs",
     "MediaInput",
+    "UrlPolicy",
     "check_frames",
     "check_references",
     "release",
+    "temporary_copies",
     "upload_inputs",
 ]

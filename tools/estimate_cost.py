@@ -8,8 +8,11 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from seedance_mcp.server import pricing
-from seedance_mcp.server.inputs import check_references
-from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
+from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.inputs import CheckedInputs, check_frames, check_references
+from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
+from seedance_mcp.server.state import AppState
+from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
     AspectRatioParam,
@@ -26,8 +29,9 @@ TITLE = "Estimate the price of a video"
 DESCRIPTION = """Price a generate_video or reference_video call before making it, with the breakdown: \
 tokens = width x height x (input video seconds + output seconds) x 24 / 1024, times the tier's rate per \
 1,000 tokens, times 0.6 when reference videos are given. Pass the same parameters you would pass to the \
-generating tool. When duration or aspect_ratio is "auto", or reference videos are URLs of unknown length \
-(give input_video_seconds to pin them), the answer is a min-max range. Free; nothing is submitted."""
+generating tool: the media are checked as that tool checks them (refused the same way; URL videos \
+measured), but nothing is uploaded or submitted, and it is free. When duration or aspect_ratio is \
+"auto", or a URL video cannot be measured (give input_video_seconds to pin it), the answer is a range."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -69,11 +73,12 @@ async def estimate_cost(
     input_video_seconds: Annotated[
         float | None,
         Field(
-            ge=0,
+            ge=VIDEO_SECONDS_MIN,
             le=VIDEO_SECONDS_MAX,
             description=(
-                "Combined seconds of the reference videos, when they are URLs. Local files are measured. "
-                "Omit for a range over the allowed 2-15 s."
+                f"Combined seconds of the reference videos ({VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g}), "
+                "for URLs that cannot be measured. Local files and readable URLs are measured. Omit for a "
+                "range over the allowed 2-15 s."
             ),
         ),
     ] = None,
@@ -83,19 +88,15 @@ async def estimate_cost(
         chosen_tier = tier or state.settings.default_tier
         is_reference = bool(image_urls or video_urls or audio_urls)
         mode = "reference-to-video" if is_reference else "image-to-video" if image_url else "text-to-video"
+        checked = await _check_like_the_tools(
+            state, prompt or "", image_url, end_image_url, image_urls, video_urls, audio_urls
+        )
         seconds: float | tuple[float, float] = 0.0
         if video_urls:
-            if input_video_seconds is not None:
-                seconds = input_video_seconds
-            else:
-                checked = await check_references(
-                    prompt or "",
-                    image_urls or [],
-                    video_urls,
-                    audio_urls or [],
-                    allowed_dirs=state.settings.allowed_dirs,
-                )
-                seconds = pricing.reference_video_seconds(checked.input_video_seconds)
+            measured = checked.input_video_seconds
+            if measured is None and input_video_seconds is not None:
+                measured = input_video_seconds  # the caller's figure, for videos that could not be read
+            seconds = pricing.reference_video_seconds(measured)
         est = pricing.estimate(
             tier=chosen_tier,
             resolution=resolution,
@@ -118,6 +119,8 @@ async def estimate_cost(
         ]
         note = ("A range because " + "; ".join(open_ends) + ".") if est.is_range else "An exact price."
         note += " Audio on or off costs the same."
+        if checked.warnings:
+            note += " " + " ".join(checked.warnings)
         if state.settings.simulated:
             note += " The server is on the simulator now: real runs need a key; simulated runs cost nothing."
         return CostEstimate(
@@ -140,3 +143,37 @@ async def estimate_cost(
             source=est.rate.source,
             note=note,
         )
+
+
+async def _check_like_the_tools(
+    state: AppState,
+    prompt: str,
+    image_url: str | None,
+    end_image_url: str | None,
+    image_urls: list[str] | None,
+    video_urls: list[str] | None,
+    audio_urls: list[str] | None,
+) -> CheckedInputs:
+    """The checks generate_video or reference_video would run on the same media (nothing uploaded):
+    what they would refuse is refused here, not priced. The temp copies go with the call."""
+    given = (("image_urls", image_urls), ("video_urls", video_urls), ("audio_urls", audio_urls))
+    references = [name for name, values in given if values]
+    if references and (image_url or end_image_url):
+        frame = "image_url" if image_url else "end_image_url"
+        raise InputError(
+            frame,
+            f"{frame} belongs to generate_video and {references[0]} to reference_video; no single call takes "
+            "both. Price one tool's arguments at a time.",
+        )
+    allowed, urls = state.settings.allowed_dirs, policy_for(state.settings)
+    if references:
+        return await check_references(
+            prompt, image_urls or [], video_urls or [], audio_urls or [], allowed_dirs=allowed, urls=urls
+        )
+    if end_image_url and not image_url:
+        raise InputError(
+            "end_image_url", "an end frame needs a start frame: also pass image_url, or drop end_image_url"
+        )
+    if image_url:
+        return await check_frames(prompt, image_url, end_image_url, allowed_dirs=allowed, urls=urls)
+    return CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)

@@ -11,6 +11,7 @@ from seedance_mcp.server import pricing
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.inputs import CheckedInputs, check_frames
 from seedance_mcp.server.model_facts import Mode
+from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import GenerateVideoApproval
 from seedance_mcp.tools.params import (
@@ -93,7 +94,13 @@ async def generate_video(
         chosen_tier = tier or state.settings.default_tier
         mode: Mode = "image-to-video" if image_url else "text-to-video"
         checked = (
-            await check_frames(prompt, image_url, end_image_url, allowed_dirs=state.settings.allowed_dirs)
+            await check_frames(
+                prompt,
+                image_url,
+                end_image_url,
+                allowed_dirs=state.settings.allowed_dirs,
+                urls=policy_for(state.settings),
+            )
             if image_url
             else CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)
         )

@@ -50,6 +50,7 @@ from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.model_facts import MAX_SECONDS, MIN_SECONDS, Mode, Tier
 from seedance_mcp.server.spend import spent_last_24h
 from seedance_mcp.server.state import AppState
+from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.tools.results import ToolContext, app_state
 
 # How the confirmation was settled. "user": asked and answered; the others were decided without asking.
@@ -139,6 +140,7 @@ async def confirm_reference_video(
                 video_urls,
                 audio_urls or [],
                 allowed_dirs=state.settings.allowed_dirs,
+                urls=policy_for(state.settings),
             )
         except SeedanceError:
             # The tool body raises the same error with its fix; asking the user first would be noise.

@@ -16,6 +16,7 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
+from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import ReferenceVideoApproval
 from seedance_mcp.tools.params import (
@@ -114,6 +115,7 @@ async def reference_video(
             video_urls or [],
             audio_urls or [],
             allowed_dirs=state.settings.allowed_dirs,
+            urls=policy_for(state.settings),
         )
         video_seconds = pricing.reference_video_seconds(checked.input_video_seconds) if video_urls else 0.0
         estimate = pricing.estimate(
