@@ -16,6 +16,7 @@ import base64
 import binascii
 import contextlib
 import contextvars
+import logging
 import os
 import re
 import shutil
@@ -60,6 +61,8 @@ from seedance_mcp.server.url_media import (
     credentials_refusal,
     probe_url,
 )
+
+log = logging.getLogger(__name__)
 
 Source = Literal["url", "data", "path"]
 
@@ -390,7 +393,7 @@ async def _check_all(
         return inputs, []
     rules = {field: r for field, _, r in wanted}
     try:
-        probes = await _probe_urls([(i.field, i.value) for i in remote], urls)
+        probes = await _probe_urls([(i.field, i.value, rules[i.field]) for i in remote], urls)
         checked = {
             item.field: _check_probe(item, probe, rules[item.field])
             for item, probe in zip(remote, probes, strict=True)
@@ -407,19 +410,23 @@ async def _check_all(
     return [checked.get(i.field, i) for i in inputs], warnings
 
 
-async def _probe_urls(values: list[tuple[str, str]], policy: UrlPolicy) -> list[UrlProbe]:
-    """Probe every (field, URL) in parallel, each in a worker thread, all within the policy's time."""
+async def _probe_urls(values: list[tuple[str, str, _Rules]], policy: UrlPolicy) -> list[UrlProbe]:
+    """Probe every (field, URL, rules) in parallel, each in a worker thread, all within the policy's time."""
     results: list[UrlProbe | UrlRefused | None] = [None] * len(values)
     client = await anyio.to_thread.run_sync(lambda: httpx.Client(headers={"User-Agent": "seedance-mcp"}))
     try:
 
         async def one(index: int) -> None:
             try:
+                _, value, rules = values[index]
                 results[index] = await anyio.to_thread.run_sync(
-                    probe_url, values[index][1], policy, client, abandon_on_cancel=True
+                    probe_url, value, policy, client, rules.max_bytes, abandon_on_cancel=True
                 )
             except UrlRefused as exc:
                 results[index] = exc
+            except Exception as exc:  # a bug in reading must not stop a request the provider can judge
+                log.warning("probing %s failed", values[index][0], exc_info=True)
+                results[index] = UrlProbe(None, None, None, f"reading it failed ({type(exc).__name__})")
 
         with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
             async with anyio.create_task_group() as group:
@@ -427,7 +434,7 @@ async def _probe_urls(values: list[tuple[str, str]], policy: UrlPolicy) -> list[
                     group.start_soon(one, index)
     finally:
         client.close()
-    for (field, _), result in zip(values, results, strict=True):
+    for (field, _, _), result in zip(values, results, strict=True):
         if isinstance(result, UrlRefused):
             raise InputError(field, f"{result}.")
     return [

@@ -71,8 +71,9 @@ def credentials_refusal(url: str) -> str | None:
     )
 
 
-def probe_url(url: str, policy: UrlPolicy, client: httpx.Client) -> UrlProbe:
-    """What `url` serves. Raises `UrlRefused`; never raises for a network problem (see `unchecked`)."""
+def probe_url(url: str, policy: UrlPolicy, client: httpx.Client, max_bytes: int) -> UrlProbe:
+    """What `url` serves. Raises `UrlRefused`; never raises for a network problem (see `unchecked`).
+    A file larger than `max_bytes` is not read further: its size alone refuses it."""
     deadline = time.monotonic() + policy.seconds
     fmt: str | None = None
     size: int | None = None
@@ -85,14 +86,17 @@ def probe_url(url: str, policy: UrlPolicy, client: httpx.Client) -> UrlProbe:
         if fmt is None:
             shown = answer.headers.get("content-type", "no content type")
             raise UrlRefused(f"the URL serves content that is no media format we know ({shown})")
+        if size is not None and size > max_bytes:
+            return UrlProbe(fmt, size, None, None)
         if size is None or answer.status != 206:
             if size is not None and len(head) >= size:  # the whole file came in the first answer
                 return UrlProbe(fmt, size, _probe_bytes(head[:size]), None)
             raise _Unprobable("the server does not answer ranged requests, so only the format was read")
         reader = RangeReader(client, final, size, head, deadline, policy.budget_bytes)
-        info = _probe_reader(reader, size)
-        if info.kind == "image":
-            _check_image_end(reader, info.format, size)
+        with io.BufferedReader(reader, BLOCK_BYTES) as buffered:  # reads run on across blocks
+            info = _probe_reader(buffered, reader, size)
+            if info.kind == "image":
+                _check_image_end(buffered, reader, info.format, size)
         return UrlProbe(fmt, size, info, None)
     except _Unprobable as exc:
         return UrlProbe(fmt, size, None, str(exc))
@@ -203,9 +207,9 @@ def _probe_bytes(data: bytes) -> MediaInfo:
         raise UrlRefused(f"the file behind the URL cannot be used: {exc}") from None
 
 
-def _probe_reader(reader: RangeReader, size: int) -> MediaInfo:
+def _probe_reader(buffered: io.BufferedReader, reader: RangeReader, size: int) -> MediaInfo:
     try:
-        return probe_stream(io.BufferedReader(reader, BLOCK_BYTES), size, decode_images=False)
+        return probe_stream(buffered, size, decode_images=False)
     except MediaError as exc:
         if reader.stopped is not None:
             raise _Unprobable(reader.stopped) from None
@@ -221,16 +225,16 @@ def _probe_reader(reader: RangeReader, size: int) -> MediaInfo:
 _END_MARKERS: Final = {"png": b"IEND", "jpeg": b"\xff\xd9", "gif": b"\x3b"}
 
 
-def _check_image_end(reader: RangeReader, fmt: str, size: int) -> None:
+def _check_image_end(buffered: io.BufferedReader, reader: RangeReader, fmt: str, size: int) -> None:
     """A cut-off download lacks its end marker: read the tail instead of the whole picture."""
     marker = _END_MARKERS.get(fmt)
     if marker is None:
         return  # WebP and AVIF: their headers declare the size, which `probe_stream` compared already
-    reader.seek(max(0, size - TAIL_BYTES))
-    tail = reader.read(TAIL_BYTES)
+    buffered.seek(max(0, size - TAIL_BYTES))
+    tail = buffered.read(TAIL_BYTES).rstrip(b"\0")  # some writers pad a file with zeros after the end
     if reader.stopped is not None:
         raise _Unprobable(reader.stopped)
-    if marker not in tail:
+    if tail and marker not in tail:
         raise UrlRefused(f"the {fmt.upper()} image behind the URL is truncated (it has no end marker)")
 
 

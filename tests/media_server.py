@@ -2,6 +2,7 @@
 
 `serve(folder)` yields the base URL. Paths under special prefixes change the behaviour:
 `/noranges/x` ignores Range headers (answers 200 with everything), `/redirect/x` answers 302 to `/x`,
+`/goto/<quoted URL>` answers 302 to that URL,
 `/slow/x` waits before answering, `/html/x` serves the file as `text/html`, and an unknown name
 answers 404. Every request line is recorded in `Served.requests` so tests can assert what was read.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,15 +49,15 @@ def serve(folder: Path) -> Iterator[Served]:
             path = self.path.split("?", 1)[0]
             served.requests.append((self.command, path, self.headers.get("Range")))
             mode, _, rest = path.lstrip("/").partition("/")
-            if mode == "redirect":
+            if mode in ("redirect", "goto"):
                 self.send_response(302)
-                self.send_header("Location", "/" + rest)
+                self.send_header("Location", urllib.parse.unquote(rest) if mode == "goto" else "/" + rest)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             if mode == "slow":
                 stop.wait(SLOW_SECONDS)
-            if mode not in ("noranges", "slow", "html"):
+            if mode not in ("noranges", "slow", "html"):  # a plain file name
                 rest = path.lstrip("/")
             target = folder / rest
             if not rest or not target.is_file():
@@ -63,28 +65,37 @@ def serve(folder: Path) -> Iterator[Served]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            data = target.read_bytes()
+            size = target.stat().st_size
             kind = "text/html" if mode == "html" else "application/octet-stream"
             wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+            first, last = 0, size - 1
             if wanted and mode != "noranges":
                 first = int(wanted.group(1))
-                last = min(int(wanted.group(2) or len(data) - 1), len(data) - 1)
-                chunk = data[first : last + 1]
+                last = min(int(wanted.group(2) or size - 1), size - 1)
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
             else:
-                chunk = data
                 self.send_response(200)
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(chunk)))
+            self.send_header("Content-Length", str(last - first + 1))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if body:
-                try:
-                    self.wfile.write(chunk)
-                    served.bytes_sent += len(chunk)
-                except (BrokenPipeError, ConnectionResetError):  # the client read what it needed
-                    pass
+                self._send_file(target, first, last - first + 1)
+
+        def _send_file(self, target: Path, offset: int, count: int) -> None:
+            try:
+                with target.open("rb") as handle:
+                    handle.seek(offset)
+                    while count > 0:
+                        chunk = handle.read(min(count, 256 * 1024))
+                        if not chunk:
+                            break
+                        self.wfile.write(chunk)
+                        served.bytes_sent += len(chunk)
+                        count -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):  # the client read what it needed
+                pass
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
