@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Final, Literal
 
 import anyio
-import httpx
 
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.media import KIND, UNSUPPORTED, MediaError, MediaInfo, MediaKind, probe, sniff_kind
@@ -60,6 +59,7 @@ from seedance_mcp.server.url_media import (
     UrlRefused,
     credentials_refusal,
     probe_url,
+    shared_client,
 )
 
 log = logging.getLogger(__name__)
@@ -413,27 +413,24 @@ async def _check_all(
 async def _probe_urls(values: list[tuple[str, str, _Rules]], policy: UrlPolicy) -> list[UrlProbe]:
     """Probe every (field, URL, rules) in parallel, each in a worker thread, all within the policy's time."""
     results: list[UrlProbe | UrlRefused | None] = [None] * len(values)
-    client = await anyio.to_thread.run_sync(lambda: httpx.Client(headers={"User-Agent": "seedance-mcp"}))
-    try:
+    client = await anyio.to_thread.run_sync(shared_client)
 
-        async def one(index: int) -> None:
-            try:
-                _, value, rules = values[index]
-                results[index] = await anyio.to_thread.run_sync(
-                    probe_url, value, policy, client, rules.max_bytes, abandon_on_cancel=True
-                )
-            except UrlRefused as exc:
-                results[index] = exc
-            except Exception as exc:  # a bug in reading must not stop a request the provider can judge
-                log.warning("probing %s failed", values[index][0], exc_info=True)
-                results[index] = UrlProbe(None, None, None, f"reading it failed ({type(exc).__name__})")
+    async def one(index: int) -> None:
+        try:
+            _, value, rules = values[index]
+            results[index] = await anyio.to_thread.run_sync(
+                probe_url, value, policy, client, rules.max_bytes, abandon_on_cancel=True
+            )
+        except UrlRefused as exc:
+            results[index] = exc
+        except Exception as exc:  # a bug in reading must not stop a request the provider can judge
+            log.warning("probing %s failed", values[index][0], exc_info=True)
+            results[index] = UrlProbe(None, None, None, f"reading it failed ({type(exc).__name__})")
 
-        with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
-            async with anyio.create_task_group() as group:
-                for index in range(len(values)):
-                    group.start_soon(one, index)
-    finally:
-        client.close()
+    with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
+        async with anyio.create_task_group() as group:
+            for index in range(len(values)):
+                group.start_soon(one, index)
     for (field, _, _), result in zip(values, results, strict=True):
         if isinstance(result, UrlRefused):
             raise InputError(field, f"{result}.")

@@ -211,6 +211,8 @@ def probe_stream(handle: BinaryIO, size: int, *, decode_images: bool) -> MediaIn
     if fmt in UNSUPPORTED:
         raise MediaError(f"the file is a {UNSUPPORTED[fmt]}, which is not supported")
     handle.seek(0)
+    if fmt == "webp" and not decode_images:  # Pillow would read the whole file just to open it
+        return _webp_header(handle, size)
     if KIND[fmt] == "image":
         return _probe_image(handle, fmt, size, decode=decode_images)
     rotation = 0
@@ -253,6 +255,30 @@ def _probe_image(handle: BinaryIO, fmt: str, size: int, *, decode: bool) -> Medi
     return MediaInfo("image", fmt, MIME[fmt], size, width, height, None, None, None)
 
 
+def _webp_header(handle: BinaryIO, size: int) -> MediaInfo:
+    """A WebP's picture size from its first chunk, and its RIFF size against the file's (a cut-off copy)."""
+    head = handle.read(30)
+    declared = int.from_bytes(head[4:8], "little") + 8
+    if declared > size:
+        raise MediaError(
+            f"the file is truncated: its RIFF header declares {declared:,} bytes but there are {size:,}"
+        )
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = (
+            int.from_bytes(head[26:28], "little") & 0x3FFF,
+            int.from_bytes(head[28:30], "little") & 0x3FFF,
+        )
+    elif chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X":
+        width, height = int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    else:
+        raise MediaError("the WebP header is damaged (no VP8, VP8L or VP8X chunk first)")
+    return MediaInfo("image", "webp", MIME["webp"], size, width, height, None, None, None)
+
+
 def _decode(image: Image, pil_format: str) -> None:
     """Read the whole picture, so that a truncated or corrupt file is refused, not only a bad header."""
     if pil_format == "PNG":
@@ -264,11 +290,16 @@ def _decode(image: Image, pil_format: str) -> None:
     image.load()
 
 
+# Stream parameters come from the headers and the index; FFmpeg's default analysis would read up to 5 s
+# (5 MB) of packets, which over a URL means downloading most of a short clip.
+_INDEX_ONLY: Final = {"probesize": "65536", "analyzeduration": "200000"}
+
+
 def _probe_av(handle: BinaryIO, fmt: str, size: int, rotation: int) -> MediaInfo:
     import av
 
     try:
-        with av.open(handle, metadata_errors="ignore") as container:
+        with av.open(handle, metadata_errors="ignore", options=_INDEX_ONLY) as container:
             if fmt == "mp3" and container.format.name != "mp3":  # an ID3 tag in front of something else
                 raise MediaError(f"the file has an ID3 tag but holds {container.format.name}, not MP3")
             video = container.streams.video[0] if container.streams.video else None

@@ -13,10 +13,12 @@ is certainly wrong (4xx, an HTML page, content that is no media) raises `UrlRefu
 
 from __future__ import annotations
 
+import atexit
 import io
 import ipaddress
 import re
 import socket
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -207,7 +209,7 @@ def _probe_bytes(data: bytes) -> MediaInfo:
         raise UrlRefused(f"the file behind the URL cannot be used: {exc}") from None
 
 
-def _probe_reader(buffered: io.BufferedReader, reader: RangeReader, size: int) -> MediaInfo:
+def _probe_reader(buffered: io.BufferedReader[RangeReader], reader: RangeReader, size: int) -> MediaInfo:
     try:
         return probe_stream(buffered, size, decode_images=False)
     except MediaError as exc:
@@ -225,7 +227,7 @@ def _probe_reader(buffered: io.BufferedReader, reader: RangeReader, size: int) -
 _END_MARKERS: Final = {"png": b"IEND", "jpeg": b"\xff\xd9", "gif": b"\x3b"}
 
 
-def _check_image_end(buffered: io.BufferedReader, reader: RangeReader, fmt: str, size: int) -> None:
+def _check_image_end(buffered: io.BufferedReader[RangeReader], reader: RangeReader, fmt: str, size: int) -> None:
     """A cut-off download lacks its end marker: read the tail instead of the whole picture."""
     marker = _END_MARKERS.get(fmt)
     if marker is None:
@@ -309,6 +311,23 @@ class RangeReader(io.RawIOBase):
         return answer.body
 
 
+_client_lock = threading.Lock()
+_client: httpx.Client | None = None
+
+
+def shared_client() -> httpx.Client:
+    """One blocking client for every probe thread (httpx clients are thread-safe): building one loads
+    the CA bundle, which costs more than checking a dozen URLs on a fast network."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                headers={"User-Agent": "seedance-mcp"}, limits=httpx.Limits(max_connections=48)
+            )
+            atexit.register(_client.close)
+        return _client
+
+
 def policy_for(settings: Settings) -> UrlPolicy:
     """Loopback URLs are fetched only when the provider is on loopback too (the simulator)."""
     if settings.simulated:
@@ -326,4 +345,5 @@ __all__ = [
     "credentials_refusal",
     "policy_for",
     "probe_url",
+    "shared_client",
 ]

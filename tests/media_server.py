@@ -114,3 +114,11 @@ def serve(folder: Path) -> Iterator[Served]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+if __name__ == "__main__":  # python tests/media_server.py FOLDER: serve it from another process
+    import sys
+
+    with serve(Path(sys.argv[1])) as running:
+        print(running.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
