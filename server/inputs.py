@@ -5,8 +5,10 @@ Each media parameter (`image_url`, `end_image_url`; `image_urls`, `video_urls`, 
 `check_references` apply every documented limit before anything is uploaded or paid for, in this
 order: counts, prompt references (`@Image2`, `[Video1]`), then each input (scheme, place, size,
 content), then the combined limits (durations, total size). Local files are read only from inside
-the allowed folders, never from a hidden one, and only when their content is media of an accepted
-type. `upload_inputs` then turns local files and data URIs into public URLs; URLs pass through.
+the allowed folders, never from a hidden one nor through a hard link, and only when their content is
+media of an accepted type. URLs get the same checks by ranged reads, all at once
+(`seedance_mcp.server.url_media`); one that cannot be read is passed on with a warning. `upload_inputs`
+then turns local files and data URIs into public URLs; URLs pass through as given.
 """
 
 from __future__ import annotations

@@ -227,7 +227,9 @@ def _probe_reader(buffered: io.BufferedReader[RangeReader], reader: RangeReader,
 _END_MARKERS: Final = {"png": b"IEND", "jpeg": b"\xff\xd9", "gif": b"\x3b"}
 
 
-def _check_image_end(buffered: io.BufferedReader[RangeReader], reader: RangeReader, fmt: str, size: int) -> None:
+def _check_image_end(
+    buffered: io.BufferedReader[RangeReader], reader: RangeReader, fmt: str, size: int
+) -> None:
     """A cut-off download lacks its end marker: read the tail instead of the whole picture."""
     marker = _END_MARKERS.get(fmt)
     if marker is None:
