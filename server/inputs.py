@@ -17,7 +17,7 @@ import atexit
 import base64
 import binascii
 import contextlib
-import contextvars
+import dataclasses
 import logging
 import os
 import re
@@ -27,7 +27,7 @@ import tempfile
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -74,7 +74,8 @@ MAX_REFERENCE_DIGITS: Final = 3  # "@Image12" is already past every limit; longe
 
 @dataclass(frozen=True)
 class MediaInput:
-    field: str  # the parameter and index as the user wrote it: "image_urls[2]", "image_url"
+    field: str  # the parameter and index as the user wrote it, for messages: "image_urls[2]", "image_url"
+    param: str  # the parameter it belongs to: "image_urls", "image_url"
     kind: MediaKind
     source: Source
     value: str  # the URL as given, or the real path of the local file (a private temp file for data:)
@@ -241,11 +242,9 @@ async def check_references(
     return CheckedInputs(inputs=tuple(inputs), warnings=(*warnings, *unchecked), input_video_seconds=seconds)
 
 
-async def upload_inputs(
-    checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]
-) -> dict[str, str]:
-    """field -> public URL. Local files and data URIs are uploaded (a few at a time, each file once)."""
-    urls: dict[str, str] = {i.field: i.value for i in checked.inputs if i.source == "url"}
+async def upload_inputs(checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]) -> list[str]:
+    """The public URL of each input, in order. Local files and data URIs are uploaded (a few at a time,
+    each file once); URLs pass through."""
     pending: dict[str, MediaInput] = {}
     for item in checked.inputs:
         if item.source != "url":
@@ -269,11 +268,8 @@ async def upload_inputs(
             group.start_soon(one, item)
     if failures:
         raise failures[0]
-    for item in checked.inputs:
-        if item.source != "url":
-            urls[item.field] = uploaded[item.value]
     release(checked)
-    return {i.field: urls[i.field] for i in checked.inputs}
+    return [item.value if item.source == "url" else uploaded[item.value] for item in checked.inputs]
 
 
 def release(checked: CheckedInputs) -> None:
@@ -452,7 +448,7 @@ def _check_probe(item: MediaInput, probe: UrlProbe, rules: _Rules) -> MediaInput
         raise InputError(item.field, _too_big_message("the file behind the URL is", probe.size_bytes, rules))
     if probe.info is not None:
         _check_info(item.field, probe.info, rules, "the file behind the URL")
-    return MediaInput(field=item.field, kind=item.kind, source="url", value=item.value, info=probe.info)
+    return dataclasses.replace(item, info=probe.info)
 
 
 def _check_each(wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path, ...]) -> list[MediaInput]:
@@ -524,7 +520,7 @@ def _check_url(field: str, value: str, scheme: str, rules: _Rules) -> MediaInput
         raise InputError(
             field, _wrong_format_message(f"the URL names a .{ext} file ({_describe(fmt)})", fmt, rules)
         )
-    return MediaInput(field=field, kind=rules.kind, source="url", value=value, info=None)
+    return MediaInput(field=field, param=rules.param, kind=rules.kind, source="url", value=value, info=None)
 
 
 def _a(noun: str) -> str:
@@ -624,7 +620,9 @@ def _check_data(field: str, value: str, rules: _Rules) -> MediaInput:
         with contextlib.suppress(OSError):
             path.unlink()
         raise
-    return MediaInput(field=field, kind=rules.kind, source="data", value=str(path), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="data", value=str(path), info=info
+    )
 
 
 def _mime_of(fmt: str) -> str:
@@ -676,7 +674,9 @@ def _check_path(
         raise InputError(field, _wrong_format_message(f"{given} is {_a(_describe(fmt))}", fmt, rules))
     info = _probe(field, real, given)
     _check_info(field, info, rules, given)
-    return MediaInput(field=field, kind=rules.kind, source="path", value=str(real), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="path", value=str(real), info=info
+    )
 
 
 def _check_allowed(field: str, given: str, real: Path, allowed_dirs: tuple[Path, ...]) -> None:
@@ -796,25 +796,6 @@ _temp_lock = threading.Lock()
 _temp_dir: Path | None = None
 
 
-# The temp copies made during one tool call: `temporary_copies()` removes them when the call ends.
-_call_copies: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("call_copies", default=None)
-
-
-@contextlib.contextmanager
-def temporary_copies() -> Iterator[None]:
-    """Scope of one tool call: every data: URI copy written inside it is deleted on the way out,
-    whatever the outcome (refused by a check or a spending cap, uploaded, cancelled)."""
-    copies: list[Path] = []
-    token = _call_copies.set(copies)
-    try:
-        yield
-    finally:
-        _call_copies.reset(token)
-        for path in copies:
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-
 def _write_private(field: str, data: bytes, fmt: str) -> Path:
     """Write `data` to a new file only this user can read, in a folder removed when the process exits."""
     global _temp_dir
@@ -826,8 +807,6 @@ def _write_private(field: str, data: bytes, fmt: str) -> Path:
     stem = re.sub(r"[^a-z0-9]+", "-", field.lower()).strip("-")
     path = folder / f"{stem}-{uuid.uuid4().hex[:12]}.{_EXT_FOR_FORMAT.get(fmt, fmt)}"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    if (copies := _call_copies.get()) is not None:
-        copies.append(path)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
     return path
@@ -840,6 +819,5 @@ __all__ = [
     "check_frames",
     "check_references",
     "release",
-    "temporary_copies",
     "upload_inputs",
 ]

@@ -7,12 +7,9 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from seedance_mcp.server import pricing
 from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs import CheckedInputs, check_frames, check_references
+from seedance_mcp.server.generation import GenerationRequest
 from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
-from seedance_mcp.server.state import AppState
-from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
     AspectRatioParam,
@@ -87,40 +84,44 @@ async def estimate_cost(
     async with tool_errors():
         chosen_tier = tier or state.settings.default_tier
         is_reference = bool(image_urls or video_urls or audio_urls)
-        mode = "reference-to-video" if is_reference else "image-to-video" if image_url else "text-to-video"
-        checked = await _check_like_the_tools(
-            state, prompt or "", image_url, end_image_url, image_urls, video_urls, audio_urls
-        )
-        seconds: float | tuple[float, float] = 0.0
-        if video_urls:
-            measured = checked.input_video_seconds
-            if measured is None and input_video_seconds is not None:
-                measured = input_video_seconds  # the caller's figure, for videos that could not be read
-            seconds = pricing.reference_video_seconds(measured)
-        est = pricing.estimate(
+        if is_reference and (image_url or end_image_url):
+            frame = "image_url" if image_url else "end_image_url"
+            raise InputError(
+                frame,
+                f"{frame} belongs to generate_video and image_urls/video_urls/audio_urls to reference_video; "
+                "no single call takes both. Price one tool's arguments at a time.",
+            )
+        request = GenerationRequest(
+            tool="reference_video" if is_reference else "generate_video",
+            prompt=prompt or "",
             tier=chosen_tier,
             resolution=resolution,
             duration=duration,
             aspect_ratio=aspect_ratio,
-            input_video_seconds=seconds,
-            has_video_input=bool(video_urls),
+            generate_audio=generate_audio,
+            image_url=image_url,
+            end_image_url=end_image_url,
+            image_urls=tuple(image_urls or ()),
+            video_urls=tuple(video_urls or ()),
+            audio_urls=tuple(audio_urls or ()),
+            stated_video_seconds=input_video_seconds,
         )
+        mode = request.mode
+        quote = await state.generations.price(request)
+        est = quote.total
+        seconds = est.input_video_seconds
         open_ends = [
             name
             for name, is_open in (
                 ("duration is auto (4-15 s)", duration == "auto"),
                 ("aspect_ratio is auto (any of six sizes)", aspect_ratio == "auto"),
-                (
-                    "reference video length unknown (2-15 s)",
-                    isinstance(seconds, tuple) and seconds[0] != seconds[1],
-                ),
+                ("reference video length unknown (2-15 s)", seconds[0] != seconds[1]),
             )
             if is_open
         ]
         note = ("A range because " + "; ".join(open_ends) + ".") if est.is_range else "An exact price."
         note += " Audio on or off costs the same."
-        if checked.warnings:
-            note += " " + " ".join(checked.warnings)
+        note += "".join(f" {text}" for text in quote.notes)  # e.g. a URL that could not be measured
         if state.settings.simulated:
             note += " The server is on the simulator now: real runs need a key; simulated runs cost nothing."
         return CostEstimate(
@@ -143,37 +144,3 @@ async def estimate_cost(
             source=est.rate.source,
             note=note,
         )
-
-
-async def _check_like_the_tools(
-    state: AppState,
-    prompt: str,
-    image_url: str | None,
-    end_image_url: str | None,
-    image_urls: list[str] | None,
-    video_urls: list[str] | None,
-    audio_urls: list[str] | None,
-) -> CheckedInputs:
-    """The checks generate_video or reference_video would run on the same media (nothing uploaded):
-    what they would refuse is refused here, not priced. The temp copies go with the call."""
-    given = (("image_urls", image_urls), ("video_urls", video_urls), ("audio_urls", audio_urls))
-    references = [name for name, values in given if values]
-    if references and (image_url or end_image_url):
-        frame = "image_url" if image_url else "end_image_url"
-        raise InputError(
-            frame,
-            f"{frame} belongs to generate_video and {references[0]} to reference_video; no single call takes "
-            "both. Price one tool's arguments at a time.",
-        )
-    allowed, urls = state.settings.allowed_dirs, policy_for(state.settings)
-    if references:
-        return await check_references(
-            prompt, image_urls or [], video_urls or [], audio_urls or [], allowed_dirs=allowed, urls=urls
-        )
-    if end_image_url and not image_url:
-        raise InputError(
-            "end_image_url", "an end frame needs a start frame: also pass image_url, or drop end_image_url"
-        )
-    if image_url:
-        return await check_frames(prompt, image_url, end_image_url, allowed_dirs=allowed, urls=urls)
-    return CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)

@@ -20,7 +20,6 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from seedance_mcp.server.errors import SeedanceError
-from seedance_mcp.server.inputs import temporary_copies
 from seedance_mcp.server.journal import JobRecord
 from seedance_mcp.server.state import AppState
 
@@ -112,8 +111,7 @@ def app_state(ctx: ToolContext) -> AppState:
 async def tool_errors() -> AsyncIterator[None]:
     """Turn every anticipated failure into a ToolError whose text the model can act on."""
     try:
-        with temporary_copies():  # data: URI copies live as long as the call, whatever its outcome
-            yield
+        yield
     except SeedanceError as exc:
         raise ToolError(str(exc)) from exc
 
