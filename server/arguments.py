@@ -86,6 +86,8 @@ def explain_validation(tool: str, error: ValidationError, allowed: list[str]) ->
             problems.append(
                 f"`{field}` is not an argument of {tool}.{hint} Its arguments are: {', '.join(allowed)}"
             )
+        elif kind == "blank":
+            problems.append(f"{field} {item['msg']}")
         elif kind == "missing":
             problems.append(f"{field} is required")
         elif kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
