@@ -82,7 +82,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            provider, http, deliverer = await _open_provider(settings, stack)
+            provider, deliverer = await _open_provider(settings, stack)
             journal = await Journal.open(settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             async with anyio.create_task_group() as tg:
@@ -100,7 +100,6 @@ def create_server(settings: Settings) -> SeedanceServer:
                     settings=settings,
                     jobs=jobs,
                     deliverer=deliverer,
-                    http=http,
                     provider_name=settings.provider,
                 )
                 tg.cancel_scope.cancel()
@@ -130,7 +129,7 @@ def create_server(settings: Settings) -> SeedanceServer:
 
 async def _open_provider(
     settings: Settings, stack: AsyncExitStack
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
@@ -151,7 +150,6 @@ async def _open_provider(
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
-            http,
             deliverer,
         )
     if settings.provider == "oxen":
@@ -164,12 +162,12 @@ async def _open_provider(
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
     )
-    return provider, http, deliverer
+    return provider, deliverer
 
 
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+) -> tuple[Provider, Deliverer]:
     from seedance_mcp.server.providers.fal import FalProvider
     from seedance_mcp.server.providers.oxen import OxenProvider
 
@@ -197,4 +195,4 @@ def _oxen_provider(
         preview_dir=settings.home / "previews",
         headers_for=provider.auth_headers_for,
     )
-    return provider, http, deliverer
+    return provider, deliverer

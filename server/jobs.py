@@ -32,11 +32,11 @@ from seedance_mcp.server.errors import (
     JobNotFound,
     ProviderError,
     ProviderHTTPError,
+    ProviderUnreachable,
     SeedanceError,
     SubmitUncertain,
 )
 from seedance_mcp.server.journal import TERMINAL, JobRecord, Journal, new_job_id
-from seedance_mcp.server.providers._http import ProviderUnreachable
 from seedance_mcp.server.providers.base import (
     Finished,
     JobSpec,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
 from seedance_mcp.server.jobs import JobManager
@@ -16,5 +14,4 @@ class AppState:
     settings: Settings
     jobs: JobManager
     deliverer: Deliverer
-    http: httpx.AsyncClient
     provider_name: str  # what users see: "fal", "oxen" or "simulator"

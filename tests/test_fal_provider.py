@@ -430,14 +430,14 @@ async def test_urls_rebuilt_when_submission_lacks_them(client: httpx.AsyncClient
 
 @pytest.mark.anyio
 async def test_revoked_upload_token_is_renewed_once(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    from seedance_mcp.server.providers.fal import _CdnToken
-
     path = tmp_path / "still.jpg"
     path.write_bytes(b"\xff\xd8\xff" + os.urandom(5000))
     async with Simulator(_options()) as sim:
         fal = _provider(client, sim.url)
-        # A cached token the CDN no longer honours (revoked, or expired ahead of its stated time).
-        fal._token = _CdnToken(value="revoked", token_type="Bearer", expires_at=anyio.current_time() + 3600)
+        await fal.upload(path, "image/jpeg")  # caches a token
+        # The CDN stops honouring it (revoked, or expired ahead of its stated time).
+        assert (await client.delete(f"{sim.url}/_simulator/upload-tokens")).status_code == 204
+        await client.delete(f"{sim.url}/_simulator/requests")
         url = await fal.upload(path, "image/jpeg")
         assert (await client.get(url)).content == path.read_bytes()
         answers = [

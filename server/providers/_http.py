@@ -1,4 +1,4 @@
-"""HTTP helpers shared by the providers: retry with backoff, the User-Agent, error bodies, file streaming.
+"""HTTP helpers shared by the providers: retry with backoff, the User-Agent, error bodies, file uploads.
 
 Providers send every request through `send_with_retry`, which knows which failures are worth another try
 and which are answers. It never turns a response into an exception: the caller maps the final response to
@@ -11,7 +11,9 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +21,14 @@ from typing import Any
 import anyio
 import httpx
 
-from seedance_mcp.server.errors import ProviderError, SubmitUncertain
+from seedance_mcp.server.errors import (
+    RETRYABLE_STATUS,
+    SERVER_ERROR_STATUS,
+    ProviderUnreachable,
+    SubmitUncertain,
+)
 
 logger = logging.getLogger(__name__)
-
-# Answers that mean "try again later" whatever the body says.
-TRY_LATER_STATUS = frozenset({408, 429})
-# Gateway and server errors: transient only when the provider did not name an error type
-# (fal's result endpoint answers 5xx + error_type for a job that really failed).
-SERVER_ERROR_STATUS = frozenset({500, 502, 503, 504})
 
 # Chunk read from disk per body write: small enough that a 50 MB upload keeps memory flat,
 # large enough that thread hops for file reads stay cheap.
@@ -38,10 +39,6 @@ def user_agent() -> str:
     from seedance_mcp.server import __version__
 
     return f"seedance-mcp/{__version__}"
-
-
-class ProviderUnreachable(ProviderError):
-    """No usable answer after every retry: the network or the provider's edge is down."""
 
 
 @dataclass(frozen=True)
@@ -125,26 +122,17 @@ def read_error(response: httpx.Response) -> ErrorBody:
 
 
 def is_transient(response: httpx.Response) -> bool:
-    """True for answers worth repeating the same request for."""
+    """True for answers worth repeating the same request for (`errors.RETRYABLE_STATUS`), except a
+    server error that names an error type: fal's result endpoint answers so for a job that really failed."""
     status = response.status_code
-    if status in TRY_LATER_STATUS:
-        return True
     if status in SERVER_ERROR_STATUS:
         return read_error(response).error_type is None
-    return False
+    return status in RETRYABLE_STATUS
 
 
 def never_connected(exc: httpx.TransportError) -> bool:
     """True when the request provably never left this machine, so repeating it cannot duplicate anything."""
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Remove secrets from text that came from elsewhere (an error body might echo a header)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:
@@ -193,7 +181,7 @@ async def send_with_retry(
             await anyio.sleep(delay)
             continue
 
-        if stream and not is_transient_status(response.status_code):
+        if stream and response.status_code not in RETRYABLE_STATUS:
             return response
         if stream:
             await response.aread()
@@ -261,11 +249,6 @@ async def submit_once(
     return response
 
 
-def is_transient_status(status: int) -> bool:
-    """Status codes that may be transient (the body decides for 5xx); cheap check before reading a stream."""
-    return status in TRY_LATER_STATUS or status in SERVER_ERROR_STATUS
-
-
 async def file_chunks(path: Path, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
     """Yield a file's bytes (or `length` bytes from `offset`) in small chunks read off the event loop."""
     remaining = length
@@ -280,3 +263,17 @@ async def file_chunks(path: Path, offset: int = 0, length: int | None = None) ->
             if remaining is not None:
                 remaining -= len(chunk)
             yield chunk
+
+
+def ascii_file_name(name: str, default: str = "upload") -> str:
+    """An ASCII-safe form of a file name for a provider's storage (a header or a form field), keeping
+    the extension: `café 🎬.png` -> `cafe_.png`. Our own records keep the user's name."""
+    stem, dot, ext = name.rpartition(".") if "." in name.strip(".") else (name, "", "")
+
+    def clean(text: str) -> str:
+        # Accents fold to their base letter; anything else outside [A-Za-z0-9._-] becomes one `_`.
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", folded)
+
+    stem, ext = clean(stem).strip("._")[:100] or default, clean(ext).strip("._")[:16]
+    return f"{stem}.{ext}" if dot and ext else stem

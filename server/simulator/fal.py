@@ -317,6 +317,13 @@ async def storage_token(request: Request) -> Response:
     return await with_faults(request, "token", answer)
 
 
+async def revoke_tokens(request: Request) -> Response:
+    """Test hook: every upload token issued so far stops working, as a revoked one does on fal's CDN."""
+    engine: Engine = request.app.state.engine
+    engine.store.revoke_tokens()
+    return Response(status_code=204)
+
+
 def _upload_name(request: Request, default: str = "upload.bin") -> tuple[str, str]:
     content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
     return safe_name(
@@ -465,6 +472,7 @@ def storage_routes() -> list[Route]:
         Route("/files/{file_id}/{name}/multipart/{upload_id}/complete", multipart_complete, methods=["POST"]),
         Route("/files/{file_id}/{name}/multipart/{upload_id}/{part:int}", multipart_part, methods=["PUT"]),
         Route("/files/{file_id}/{name}", download, methods=["GET", "HEAD"]),
+        Route("/_simulator/upload-tokens", revoke_tokens, methods=["DELETE"]),
     ]
 
 
