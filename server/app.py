@@ -127,9 +127,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     return server
 
 
-async def _open_provider(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[Provider, Deliverer]:
+async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.

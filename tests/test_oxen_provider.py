@@ -208,3 +208,19 @@ async def test_the_blocking_endpoint_answers_a_url(http: httpx.AsyncClient, sim:
     assert isinstance(states[-1], Finished) and states[-1].error is None
     assert (await oxen.result(submission)).url.startswith(sim.url)
     assert not await oxen.cancel(submission)
+
+
+@pytest.mark.parametrize("name", ["café 🎬.mp4", "two\nlines.mp4", "日本語.mp4"])
+async def test_any_file_name_uploads_to_the_repository_under_an_ascii_name(
+    http: httpx.AsyncClient, sim: Simulator, isolated_env: Path, name: str
+) -> None:
+    video = make_video(isolated_env / "media" / name, seconds=1.0)
+    oxen = provider(http, sim, upload_repo="me/inputs")
+    url = await oxen.upload(video, "video/mp4")
+    assert url.isascii() and url.endswith(".mp4")
+    fetched = await http.get(url)
+    assert fetched.status_code == 200 and fetched.content == video.read_bytes()
+    [upload] = [e for e in sim.request_log() if e.get("upload") == "oxen_repo"]
+    assert upload["sent_name"].isascii() and upload["sent_name"].isprintable()
+    assert upload["sent_name"].endswith(".mp4") and upload["status"] == 200
+    assert video.name == name  # the user's file keeps its name

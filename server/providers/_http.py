@@ -24,6 +24,7 @@ import httpx
 from seedance_mcp.server.errors import (
     RETRYABLE_STATUS,
     SERVER_ERROR_STATUS,
+    ProviderError,
     ProviderUnreachable,
     SubmitUncertain,
 )
@@ -165,7 +166,7 @@ async def send_with_retry(
         try:
             response = await client.send(request, stream=stream)
         except httpx.TransportError as exc:
-            if not idempotent and not never_connected(exc):
+            if isinstance(exc, httpx.LocalProtocolError) or (not idempotent and not never_connected(exc)):
                 raise
             delay = policy.delay(attempt)
             if attempt >= policy.max_attempts or anyio.current_time() + delay > deadline:
@@ -216,6 +217,8 @@ async def send_reachable(
     """`send_with_retry` for idempotent calls; a network that stays down is told as a sentence."""
     try:
         return await send_with_retry(client, make_request, policy=policy)
+    except httpx.LocalProtocolError as exc:
+        raise _unsendable(provider, action, safe(describe_transport_error(exc)), "nothing was sent") from None
     except httpx.TransportError as exc:
         raise ProviderUnreachable(
             f"Could not reach {provider} while {action} ({safe(describe_transport_error(exc))}); "
@@ -237,6 +240,9 @@ async def submit_once(
     exchange after sending is `uncertain`, never retried. Returns any answer below 500."""
     try:
         response = await send_with_retry(client, make_request, policy=policy, idempotent=False)
+    except httpx.LocalProtocolError as exc:
+        what = "nothing was submitted and nothing was charged"
+        raise _unsendable(provider, "submitting", safe(describe_transport_error(exc)), what) from None
     except httpx.TransportError as exc:
         if never_connected(exc):
             raise ProviderUnreachable(
@@ -247,6 +253,15 @@ async def submit_once(
     if response.status_code >= 500:
         raise uncertain(f"{provider} answered {response.status_code}")
     return response
+
+
+def _unsendable(provider: str, action: str, reason: str, consequence: str) -> ProviderError:
+    # httpx refused to send what we built (a header with a line break, say): not a network problem,
+    # and nothing reached the provider, so it is neither "unreachable" nor "uncertain".
+    return ProviderError(
+        f"The request to {provider} while {action} could not be sent: it is not valid HTTP ({reason}); "
+        f"{consequence}. Check the API key setting for stray characters; otherwise please report this."
+    )
 
 
 async def file_chunks(path: Path, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
