@@ -36,6 +36,7 @@ class PendingCall:
     nothing; it is never journaled, so a restart loses it (the provider then says so)."""
 
     body: dict[str, Any] = field(repr=False)
+    sent: bool = False  # set before sending: a paid request goes out once, whatever happens after
     outcome: VideoOutput | JobFailed | None = None
 
 

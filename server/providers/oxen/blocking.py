@@ -32,6 +32,10 @@ from seedance_mcp.server.providers.oxen.errors import LOST_BLOCKING, explain, pa
 # The blocking endpoint answers after 1-15 minutes.
 BLOCKING_TIMEOUT = httpx.Timeout(30.0, read=16 * 60.0)
 REQUEST_ID_PREFIX = "sync-"
+INTERRUPTED = (
+    "Following the blocking Oxen.ai request was interrupted while it was waiting; a video may still have "
+    "been made and charged. Check your Oxen.ai account before trying again."
+)
 
 
 def is_blocking(submission: Submission) -> bool:
@@ -60,11 +64,16 @@ def status(submission: Submission) -> QueueState:
 
 async def watch(oxen: OxenConnection, submission: Submission) -> AsyncIterator[QueueState]:
     call = submission.pending
-    if call is None or call.outcome is not None:
+    if call is None or call.sent:
         yield status(submission)
         return
+    call.sent = True
     yield Running(logs=(LogLine("Waiting for Oxen.ai's blocking generate call (1-15 minutes)"),))
-    call.outcome = await _generate(oxen, submission.response_url, call.body)
+    try:
+        call.outcome = await _generate(oxen, submission.response_url, call.body)
+    finally:
+        if call.outcome is None:  # interrupted while waiting: the video may still be made and charged
+            call.outcome = JobFailed(INTERRUPTED, error_type="uncertain")
     yield status(submission)
 
 
