@@ -22,9 +22,11 @@ from pydantic import ValidationError
 from seedance_mcp.server import __version__
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools import (
     cancel_job,
@@ -96,11 +98,12 @@ def create_server(settings: Settings) -> SeedanceServer:
                 resumed = await jobs.resume()
                 if resumed:
                     log.info("following %d unfinished job(s) from an earlier run", resumed)
+                guard = SpendingGuard(settings, journal)
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
+                    generations=Generations(settings, jobs, guard),
                     deliverer=deliverer,
-                    provider_name=settings.provider,
                 )
                 tg.cancel_scope.cancel()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 
 
@@ -13,5 +14,5 @@ from seedance_mcp.server.jobs import JobManager
 class AppState:
     settings: Settings
     jobs: JobManager
+    generations: Generations  # the one door every generation goes through
     deliverer: Deliverer
-    provider_name: str  # what users see: "fal", "oxen" or "simulator"

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from seedance_mcp.server import pricing
-from seedance_mcp.server.inputs import check_references
+from seedance_mcp.server.generation import GenerationRequest
 from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
@@ -82,37 +81,30 @@ async def estimate_cost(
     async with tool_errors():
         chosen_tier = tier or state.settings.default_tier
         is_reference = bool(image_urls or video_urls or audio_urls)
-        mode = "reference-to-video" if is_reference else "image-to-video" if image_url else "text-to-video"
-        seconds: float | tuple[float, float] = 0.0
-        if video_urls:
-            if input_video_seconds is not None:
-                seconds = input_video_seconds
-            else:
-                checked = await check_references(
-                    prompt or "",
-                    image_urls or [],
-                    video_urls,
-                    audio_urls or [],
-                    allowed_dirs=state.settings.allowed_dirs,
-                )
-                seconds = pricing.reference_video_seconds(checked.input_video_seconds)
-        est = pricing.estimate(
+        request = GenerationRequest(
+            tool="reference_video" if is_reference else "generate_video",
+            prompt=prompt or "",
             tier=chosen_tier,
             resolution=resolution,
             duration=duration,
             aspect_ratio=aspect_ratio,
-            input_video_seconds=seconds,
-            has_video_input=bool(video_urls),
+            generate_audio=generate_audio,
+            image_url=image_url,
+            end_image_url=end_image_url,
+            image_urls=tuple(image_urls or ()),
+            video_urls=tuple(video_urls or ()),
+            audio_urls=tuple(audio_urls or ()),
+            stated_video_seconds=input_video_seconds,
         )
+        mode = request.mode
+        est = (await state.generations.price(request)).total
+        seconds = est.input_video_seconds
         open_ends = [
             name
             for name, is_open in (
                 ("duration is auto (4-15 s)", duration == "auto"),
                 ("aspect_ratio is auto (any of six sizes)", aspect_ratio == "auto"),
-                (
-                    "reference video length unknown (2-15 s)",
-                    isinstance(seconds, tuple) and seconds[0] != seconds[1],
-                ),
+                ("reference video length unknown (2-15 s)", seconds[0] != seconds[1]),
             )
             if is_open
         ]
