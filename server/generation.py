@@ -114,6 +114,7 @@ class Submitted:
 
     records: list[JobRecord]
     notes: list[str]
+    started_here: bool = True  # False: an identical earlier call made these jobs (only it may cancel them)
 
 
 class Generations:
@@ -141,7 +142,7 @@ class Generations:
             duplicate = await self._jobs.find_duplicate(request.tool, arguments)
             if duplicate is not None:
                 notes.append(same_request(duplicate))
-                return Submitted(await self._jobs.group_of(duplicate), notes)
+                return Submitted(await self._jobs.group_of(duplicate), notes, started_here=False)
             # Caps and consent before any upload; a duplicate above costs nothing, so it skips them.
             async with self._guard.reserve(quote.total, consent) as guard_notes:
                 notes.extend(guard_notes)
@@ -162,6 +163,7 @@ class Generations:
                 )
             if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
                 notes.append(same_request(records[0]))
+                return Submitted(records, notes, started_here=False)
             return Submitted(records, notes)
 
     @asynccontextmanager
