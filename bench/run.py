@@ -26,6 +26,7 @@ BENCHMARKS = (
     "upload_memory",
     "validation",
     "processes",
+    "url_checks",
 )
 
 

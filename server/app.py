@@ -8,7 +8,7 @@ simulator when no key is set) and the job manager, and resumes every unfinished 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -17,9 +17,11 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Icon, ToolAnnotations
 from pydantic import ValidationError
 
 from seedance_mcp.server import __version__
+from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.generation import Generations
@@ -52,7 +54,23 @@ TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, li
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose argument errors read like the rest of our errors: field, limit, fix."""
+    """An MCPServer whose tools refuse unknown arguments, with errors like the rest: field, limit, fix."""
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        assert tool is not None
+        make_strict(tool)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -61,23 +79,10 @@ class SeedanceServer(MCPServer[AppState]):
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
+                tool = self._tool_manager.get_tool(name)
+                allowed = allowed_arguments(tool) if tool is not None else []
+                raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
             raise
-
-
-def explain_validation(tool: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        got = item.get("input")
-        expected = item.get("ctx", {}).get("expected")
-        if item["type"] == "missing":
-            problems.append(f"{field} is required")
-        elif expected:
-            problems.append(f"{field} must be {expected}; got {got!r}")
-        else:
-            problems.append(f"{field}: {item['msg'].lower()}; got {got!r}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
 
 
 def create_server(settings: Settings) -> SeedanceServer:

@@ -24,6 +24,7 @@ from seedance_mcp.server.model_facts import Mode, Tier
 from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_video_seconds
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.spending import Consent, SpendingGuard
+from seedance_mcp.server.url_media import policy_for
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class Generations:
             )
 
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
-        allowed = self._settings.allowed_dirs
+        allowed, urls = self._settings.allowed_dirs, policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,
@@ -210,10 +211,11 @@ class Generations:
                 list(request.video_urls),
                 list(request.audio_urls),
                 allowed_dirs=allowed,
+                urls=urls,
             )
         if request.image_url:
             return await check_frames(
-                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed
+                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed, urls=urls
             )
         return None
 

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.generation import GenerationRequest
-from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
+from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
     AspectRatioParam,
@@ -25,8 +26,9 @@ TITLE = "Estimate the price of a video"
 DESCRIPTION = """Price a generate_video or reference_video call before making it, with the breakdown: \
 tokens = width x height x (input video seconds + output seconds) x 24 / 1024, times the tier's rate per \
 1,000 tokens, times 0.6 when reference videos are given. Pass the same parameters you would pass to the \
-generating tool. When duration or aspect_ratio is "auto", or reference videos are URLs of unknown length \
-(give input_video_seconds to pin them), the answer is a min-max range. Free; nothing is submitted."""
+generating tool: the media are checked as that tool checks them (refused the same way; URL videos \
+measured), but nothing is uploaded or submitted, and it is free. When duration or aspect_ratio is \
+"auto", or a URL video cannot be measured (give input_video_seconds to pin it), the answer is a range."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -68,11 +70,12 @@ async def estimate_cost(
     input_video_seconds: Annotated[
         float | None,
         Field(
-            ge=0,
+            ge=VIDEO_SECONDS_MIN,
             le=VIDEO_SECONDS_MAX,
             description=(
-                "Combined seconds of the reference videos, when they are URLs. Local files are measured. "
-                "Omit for a range over the allowed 2-15 s."
+                f"Combined seconds of the reference videos ({VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g}), "
+                "for URLs that cannot be measured. Local files and readable URLs are measured. Omit for a "
+                "range over the allowed 2-15 s."
             ),
         ),
     ] = None,
@@ -81,6 +84,13 @@ async def estimate_cost(
     async with tool_errors():
         chosen_tier = tier or state.settings.default_tier
         is_reference = bool(image_urls or video_urls or audio_urls)
+        if is_reference and (image_url or end_image_url):
+            frame = "image_url" if image_url else "end_image_url"
+            raise InputError(
+                frame,
+                f"{frame} belongs to generate_video and image_urls/video_urls/audio_urls to reference_video; "
+                "no single call takes both. Price one tool's arguments at a time.",
+            )
         request = GenerationRequest(
             tool="reference_video" if is_reference else "generate_video",
             prompt=prompt or "",
@@ -97,7 +107,8 @@ async def estimate_cost(
             stated_video_seconds=input_video_seconds,
         )
         mode = request.mode
-        est = (await state.generations.price(request)).total
+        quote = await state.generations.price(request)
+        est = quote.total
         seconds = est.input_video_seconds
         open_ends = [
             name
@@ -110,6 +121,7 @@ async def estimate_cost(
         ]
         note = ("A range because " + "; ".join(open_ends) + ".") if est.is_range else "An exact price."
         note += " Audio on or off costs the same."
+        note += "".join(f" {text}" for text in quote.notes)  # e.g. a URL that could not be measured
         if state.settings.simulated:
             note += " The server is on the simulator now: real runs need a key; simulated runs cost nothing."
         return CostEstimate(
