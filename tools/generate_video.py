@@ -13,6 +13,7 @@ from seedance_mcp.server.inputs import CheckedInputs, check_frames
 from seedance_mcp.server.model_facts import Mode
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import GenerateVideoApproval
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
@@ -43,6 +44,7 @@ to look at. Images may be https URLs, data: URIs, or local file paths (uploaded 
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlParam = Annotated[
     str | None,

@@ -18,6 +18,7 @@ from seedance_mcp.server.model_facts import (
 )
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import ReferenceVideoApproval
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
@@ -49,6 +50,7 @@ for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlsParam = Annotated[
     list[str] | None,
