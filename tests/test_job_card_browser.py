@@ -123,9 +123,44 @@ def sent(log: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
     return [m["params"] for m in log if m.get("method") == method]
 
 
-async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_host(
-    browser_settings: Settings, artifacts: Path, tmp_path: Path
-) -> None:
+class Host:
+    """The host page in Chromium, and the card it shows."""
+
+    def __init__(self, page: Any, calls: list[dict[str, Any]]) -> None:
+        self.page = page
+        self.calls = calls  # every tools/call the host relayed to the server, the card's included
+        self.problems: list[str] = []  # console errors and uncaught exceptions, the card's included
+        page.on(
+            "console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.view: Any = None
+        self.card: Any = None
+
+    async def run_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        """As when the model calls a bound tool: the host shows the card and hands it the input and result."""
+        await self.page.evaluate("([name, args]) => runTool(name, args)", [name, arguments])
+        self.view = await self.page.query_selector("#view")
+        self.card = await self.view.content_frame()
+
+    async def reach(self, state: str) -> None:
+        await self.card.wait_for_function(
+            "s => document.getElementById('card').dataset.state === s", arg=state, timeout=WAIT_MS
+        )
+
+    async def visible(self, element_id: str) -> bool:
+        return bool(await self.card.evaluate(f"!document.getElementById('{element_id}').hidden"))
+
+    async def facts(self) -> dict[str, str]:
+        pairs = await self.card.evaluate(
+            "[...document.querySelectorAll('#facts div')].map(d => [d.children[0].textContent,"
+            " d.children[1].textContent])"
+        )
+        return dict(pairs)
+
+
+@asynccontextmanager
+async def open_host(settings: Settings, profile: Path) -> AsyncIterator[Host]:
     missing = missing_part()
     if missing:
         if REQUIRE_SYSTEM_TESTS:
@@ -135,47 +170,35 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
 
     apps = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
-        Client(create_server(browser_settings), extensions=[apps]) as mcp,
+        Client(create_server(settings), extensions=[apps]) as mcp,
         host_server(mcp) as (url, calls),
         async_playwright() as playwright,
     ):
         browser = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh profile every run
+            str(profile),  # a fresh profile every run
             executable_path=str(CHROMIUM),
             headless=True,
             args=FLAGS,
             viewport={"width": 760, "height": 1000},
         )
-        problems: list[str] = []
         page = browser.pages[0] if browser.pages else await browser.new_page()
-        page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        host = Host(page, calls)
         await page.goto(url)
+        yield host
+        assert host.problems == []
+        await browser.close()
 
+
+async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_host(
+    browser_settings: Settings, artifacts: Path, tmp_path: Path
+) -> None:
+    async with open_host(browser_settings, tmp_path / "profile") as host:
         # The model calls generate_video; the host renders the card beside the answer.
-        await page.evaluate(
-            "args => runTool('generate_video', args)",
-            {"prompt": PROMPT, "duration": "4", "resolution": "720p", "wait_seconds": 0},
+        await host.run_tool(
+            "generate_video", {"prompt": PROMPT, "duration": "4", "resolution": "720p", "wait_seconds": 0}
         )
-        view = await page.query_selector("#view")
-        assert view is not None
-        card = await view.content_frame()
-        assert card is not None
-
-        async def reach(state: str) -> None:
-            await card.wait_for_function(
-                "s => document.getElementById('card').dataset.state === s", arg=state, timeout=WAIT_MS
-            )
-
-        async def visible(element_id: str) -> bool:
-            return bool(await card.evaluate(f"!document.getElementById('{element_id}').hidden"))
-
-        async def facts() -> dict[str, str]:
-            pairs = await card.evaluate(
-                "[...document.querySelectorAll('#facts div')].map(d => [d.children[0].textContent,"
-                " d.children[1].textContent])"
-            )
-            return dict(pairs)
+        page, card, view, calls = host.page, host.card, host.view, host.calls
+        reach, visible, facts = host.reach, host.visible, host.facts
 
         # Queued: what was asked, its price, where it stands; a simulated job says so.
         await reach("queued")
@@ -279,5 +302,26 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
             await card.wait_for_function("w => window.innerWidth === w", arg=width)
             assert await card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
 
-        assert problems == []
-        await browser.close()
+
+async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_and_the_fix(
+    settings: Settings, artifacts: Path, tmp_path: Path
+) -> None:
+    async with open_host(settings, tmp_path / "profile") as host:
+        await host.run_tool("generate_video", {"prompt": PROMPT, "duration": "99", "wait_seconds": 0})
+        await host.reach("failed")
+        assert await host.card.inner_text("#problem-title") == "The request was refused"
+        assert "duration" in await host.card.inner_text("#reason")
+        assert not host.calls[1:], "nothing to follow"
+
+        # The simulator fails a prompt carrying this marker the way fal's model rejects content.
+        await host.run_tool(
+            "generate_video", {"prompt": "A bank robbery [sim:content_policy]", "wait_seconds": 0}
+        )
+        await host.reach("failed")
+        assert await host.card.inner_text("#problem-title") == "The job failed"
+        job = await host.card.evaluate("job")
+        assert job["state"] == "failed" and job["error"]
+        assert await host.card.inner_text("#reason") == job["error"]
+        assert await host.card.inner_text("#fix") == "What to do: " + job["next_step"]
+        assert await host.visible("again") and not await host.visible("download")
+        await host.view.screenshot(path=str(artifacts / "job-card-failed.png"))

@@ -64,5 +64,6 @@ def test_a_regular_install_answers_to_seedance_mcp_only(tmp_path: Path) -> None:
     assert found["seedance_mcp.tools"] == str(target / "seedance_mcp" / "tools" / "__init__.py")
     assert (target / "seedance_mcp" / "server" / "simulator" / "render.py").is_file()
     assert (target / "seedance_mcp" / "server" / "py.typed").is_file()
+    assert (target / "seedance_mcp" / "tools" / "job_card.html").is_file()  # the MCP Apps card
     assert found["server"] is None
     assert found["tools"] is None

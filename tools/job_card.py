@@ -9,11 +9,11 @@ without the card (text, poster, contact sheet, structured content): Apps hosts g
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import anyio
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ToolAnnotations
@@ -85,13 +85,13 @@ async def follow_job(
     async with tool_errors():  # check_status's answer, but back as soon as the card has news
         record = await state.jobs.get(job_id)
         shown = _shown(record)
-        deadline = time.monotonic() + wait_seconds
-        while record.state not in SETTLED and _shown(record) == shown:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
+        deadline = anyio.current_time() + wait_seconds
+        while record.state not in SETTLED and _shown(record) == shown and anyio.current_time() < deadline:
+            step_end = min(deadline, anyio.current_time() + STEP_SECONDS)
             # Not flow.wait: a card that closes (its call cancelled) must not cancel the job.
-            record = await state.jobs.wait(job_id, min(left, STEP_SECONDS))
+            record = await state.jobs.wait(job_id, step_end - anyio.current_time())
+            if record.state not in SETTLED:
+                await anyio.sleep_until(step_end)  # back early only when nobody follows the job
         answer = render(to_result(record, state), state)
     arguments = record.arguments
     again = {k: v for k, v in arguments.items() if k != "seed"} | {"tier": record.tier}
