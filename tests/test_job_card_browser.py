@@ -282,11 +282,20 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert again["arguments"]["seed"] != job["seed"]
         new_id = await card.evaluate("job.job_id")
         await reach("queued")
+        # The model hears of the job it did not start.
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
+        [context] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
+        assert f'job_id "{new_id}"' in context["content"][0]["text"]
 
         # ...and Cancel while it is queued asks the server to cancel it; the card ends on the reason and fix.
         await card.click("#cancel")
         await reach("cancelled")
         assert {"name": "cancel_job", "arguments": {"job_id": new_id}} in calls
+        await page.wait_for_function(
+            "() => hostLog.filter(m => m.method === 'ui/update-model-context').length === 2"
+        )
+        told = sent(await page.evaluate("hostLog"), "ui/update-model-context")[1]["content"][0]["text"]
+        assert f"cancelled job {new_id}" in told
         assert await visible("problem")
         assert (await card.inner_text("#fix")).startswith("What to do:")
         await view.screenshot(path=str(artifacts / "job-card-cancelled.png"))

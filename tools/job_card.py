@@ -17,7 +17,7 @@ import anyio
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from seedance_mcp.server.config import FAL_CDN_URL, OXEN_URL, Settings
 from seedance_mcp.server.jobs import SETTLED
@@ -33,7 +33,8 @@ FOLLOW_MAX_SECONDS = 20.0  # short: the card polls again, and hosts end long cal
 STEP_SECONDS = 1.0  # how often a follow call looks for news
 
 # Where finished videos are served from, so the card's <video> may load them (CSP media-src/img-src).
-FAL_MEDIA = ("https://fal.media", "https://*.fal.media")
+# The CDN hosts are also named one by one for hosts that do not take wildcards.
+FAL_MEDIA = ("https://fal.media", "https://*.fal.media", "https://v3.fal.media", "https://v3b.fal.media")
 OXEN_MEDIA = ("https://hub.oxen.ai", "https://*.oxen.ai")
 # The embedded simulator listens on 127.0.0.1 on a port chosen when the server starts.
 SIMULATOR_MEDIA = ("http://127.0.0.1:*",)
@@ -54,7 +55,11 @@ class CardRequest(BaseModel):
 class JobCardResult(VideoJobResult):
     """`check_status`'s result plus the job's request."""
 
-    request: CardRequest | None = None
+    # Inlined like VideoJobResult.video: some hosts do not resolve $ref in tool schemas.
+    request: Annotated[
+        CardRequest | None,
+        WithJsonSchema({"anyOf": [CardRequest.model_json_schema(), {"type": "null"}]}),
+    ] = None
 
 
 def media_domains(settings: Settings) -> list[str]:
