@@ -38,6 +38,7 @@ from seedance_mcp.tools import (
     list_jobs,
     reference_video,
 )
+from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
@@ -115,6 +116,7 @@ def create_server(settings: Settings) -> SeedanceServer:
                 )
                 tg.cancel_scope.cancel()
 
+    job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -122,6 +124,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
+        extensions=[job_card],
+        middleware=[job_card.hide_app_only_tools],
     )
     for module in TOOL_MODULES:
         server.add_tool(
@@ -130,6 +134,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            meta=getattr(module, "META", None),
         )
     register_resources(server)
     register_models_resource(server, settings)

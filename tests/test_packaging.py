@@ -76,5 +76,6 @@ def test_a_regular_install_answers_to_seedance_mcp_only(tmp_path: Path) -> None:
             shipped = target / "seedance_mcp" / folder / module.relative_to(ROOT / folder)
             assert shipped.is_file(), f"{module.relative_to(ROOT)} is not installed"
     assert (target / "seedance_mcp" / "server" / "py.typed").is_file()
+    assert (target / "seedance_mcp" / "tools" / "job_card.html").is_file()  # the MCP Apps card
     assert found["server"] is None
     assert found["tools"] is None
