@@ -11,10 +11,12 @@ from seedance_mcp.server import pricing
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.inputs import CheckedInputs, check_frames
 from seedance_mcp.server.model_facts import Mode
+from seedance_mcp.server.video_sources import continue_from as last_frame_of
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import GenerateVideoApproval
 from seedance_mcp.tools.params import (
     AspectRatioParam,
+    ContinueFromParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
@@ -27,13 +29,14 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
 DESCRIPTION = """Generate a video with ByteDance Seedance 2.0 from a text prompt (text-to-video), or \
 animate a still image when `image_url` is given (image-to-video; `end_image_url` optionally fixes the \
-last frame).
+last frame). For the next shot of a film, pass `continue_from` with the previous job id: the new clip \
+starts on that video's last frame; then join the shots with stitch_videos.
 
 Costs money: about $0.24/s at 720p on the fast tier ($1.21 for 5 s); call estimate_cost first when the \
 user cares about price, and draft with duration "5" before longer clips. Takes 1-5 minutes: the call \
@@ -65,6 +68,7 @@ async def generate_video(
     prompt: PromptParam,
     image_url: ImageUrlParam = None,
     end_image_url: EndImageUrlParam = None,
+    continue_from: ContinueFromParam = None,
     resolution: ResolutionParam = "720p",
     duration: DurationParam = "auto",
     aspect_ratio: AspectRatioParam = "auto",
@@ -85,6 +89,17 @@ async def generate_video(
             response_format=response_format,
             target_namespace=target_namespace,
         )
+        start = None
+        if continue_from:
+            if image_url:
+                raise InputError(
+                    "continue_from",
+                    "gives the start frame, and so does image_url; pass only one of them",
+                )
+            start = await last_frame_of(
+                continue_from, field="continue_from", journal=state.jobs.journal, settings=state.settings
+            )
+            image_url = str(start.image)
         if end_image_url and not image_url:
             raise InputError(
                 "end_image_url",
@@ -93,7 +108,12 @@ async def generate_video(
         chosen_tier = tier or state.settings.default_tier
         mode: Mode = "image-to-video" if image_url else "text-to-video"
         checked = (
-            await check_frames(prompt, image_url, end_image_url, allowed_dirs=state.settings.allowed_dirs)
+            await check_frames(
+                prompt,
+                image_url,
+                end_image_url,
+                allowed_dirs=start.allowed_dirs if start else state.settings.allowed_dirs,
+            )
             if image_url
             else CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)
         )
@@ -112,7 +132,7 @@ async def generate_video(
             end_user_id=end_user_id,
             **oxen_arguments,
         )
-        return await generate(
+        answer = await generate(
             ctx,
             state,
             tool=NAME,
@@ -125,3 +145,4 @@ async def generate_video(
             count=num_generations,
             approval=approval,
         )
+        return with_note(answer, start.description) if start else answer

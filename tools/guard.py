@@ -90,6 +90,7 @@ async def confirm_generate_video(
     ctx: ToolContext,
     prompt: str,
     image_url: str | None,
+    continue_from: str | None,
     resolution: str,
     duration: str,
     aspect_ratio: str,
@@ -102,6 +103,7 @@ async def confirm_generate_video(
     if state.settings.confirm_above_usd is None:
         return SpendConfirmation.decided("not_needed")
     chosen: Tier = tier or state.settings.default_tier
+    image_url = image_url or continue_from  # continuing a shot is image-to-video from its last frame
     mode: Mode = "image-to-video" if image_url else "text-to-video"
     estimate = pricing.estimate(
         tier=chosen, resolution=resolution, duration=duration, aspect_ratio=aspect_ratio

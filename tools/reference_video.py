@@ -16,10 +16,12 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
+from seedance_mcp.server.video_sources import continue_from as last_frame_of
 from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
 from seedance_mcp.tools.guard import ReferenceVideoApproval
 from seedance_mcp.tools.params import (
     AspectRatioParam,
+    ContinueFromParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
@@ -32,7 +34,7 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
 
 NAME = "reference_video"
 TITLE = "Generate a video from reference images, videos and audio (Seedance 2.0)"
@@ -40,7 +42,8 @@ DESCRIPTION = """Generate a video guided by reference media: up to 9 images, 3 v
 (12 files in all). Refer to them in the prompt as @Image1..@Image9, @Video1..@Video3, @Audio1..@Audio3 \
 (numbered in the order given), e.g. "The character from @Image1 performs the dance from @Video1 to the \
 beat of @Audio1". Use it for character or product consistency, motion transfer, editing a clip \
-("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one.
+("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one. \
+`continue_from` (a job id or local video) adds that video's last frame as the last reference image.
 
 Media may be https URLs, data: URIs, or local file paths (checked and uploaded for you). Costs money: \
 about $0.24/s at 720p fast; with reference videos the price is 0.6x but counts their seconds too — call \
@@ -87,6 +90,7 @@ async def reference_video(
     image_urls: ImageUrlsParam = None,
     video_urls: VideoUrlsParam = None,
     audio_urls: AudioUrlsParam = None,
+    continue_from: ContinueFromParam = None,
     resolution: ResolutionParam = "720p",
     duration: DurationParam = "auto",
     aspect_ratio: AspectRatioParam = "auto",
@@ -108,12 +112,18 @@ async def reference_video(
             target_namespace=target_namespace,
         )
         chosen_tier = tier or state.settings.default_tier
+        start = None
+        if continue_from:  # the last frame joins the reference images, after the ones given
+            start = await last_frame_of(
+                continue_from, field="continue_from", journal=state.jobs.journal, settings=state.settings
+            )
+            image_urls = [*(image_urls or []), str(start.image)]
         checked = await check_references(
             prompt,
             image_urls or [],
             video_urls or [],
             audio_urls or [],
-            allowed_dirs=state.settings.allowed_dirs,
+            allowed_dirs=start.allowed_dirs if start else state.settings.allowed_dirs,
         )
         video_seconds = pricing.reference_video_seconds(checked.input_video_seconds) if video_urls else 0.0
         estimate = pricing.estimate(
@@ -137,7 +147,7 @@ async def reference_video(
             end_user_id=end_user_id,
             **oxen_arguments,
         )
-        return await generate(
+        answer = await generate(
             ctx,
             state,
             tool=NAME,
@@ -150,3 +160,6 @@ async def reference_video(
             count=num_generations,
             approval=approval,
         )
+        if start is None:
+            return answer
+        return with_note(answer, f"@Image{len(image_urls or [])} is the {start.frame}")
