@@ -8,6 +8,7 @@ frames that should differ.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,41 @@ async def test_a_film_is_priced_shot_by_shot_with_its_total(settings: Settings, 
     assert ranged["min_usd"] < ranged["max_usd"]
     assert "shots[1].image_urls[0]: " in text
     assert ": image_url: " in text_top
+
+
+async def test_a_finished_job_without_a_saved_video_is_refused_naming_the_field(
+    settings: Settings, isolated_env: Path
+) -> None:
+    from seedance_mcp.server.journal import JobRecord, Journal
+
+    now = time.time()
+    gone = isolated_env / "media" / "moved.mp4"
+    async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+        for job_id, path in (("sd_notsaved0001", None), ("sd_moved0000001", str(gone))):
+            await journal.create(
+                JobRecord(
+                    id=job_id,
+                    created_at=now,
+                    updated_at=now,
+                    provider="fal",
+                    simulated=True,
+                    tool="generate_video",
+                    tier="fast",
+                    mode="text-to-video",
+                    endpoint="bytedance/seedance-2.0/fast/text-to-video",
+                    arguments={"prompt": "A shot"},
+                    estimate={},
+                    estimate_usd=0.0,
+                    state="completed",
+                    result_url="https://example.com/video.mp4",
+                    video_path=path,
+                    error=None if path else "The video is ready at its URL but saving it failed: disk full",
+                    finished_at=now,
+                )
+            )
+    clip = make_video(isolated_env / "media" / "clip.mp4", 640, 640, 2.0)
+    async with Client(create_server(settings)) as client:
+        text = await refusal(client, "stitch_videos", clips=[str(clip), "sd_notsaved0001"])
+        assert "clips[1]" in text and "was not saved" in text and "disk full" in text
+        text = await refusal(client, "generate_video", prompt="Next", continue_from="sd_moved0000001")
+        assert "continue_from: " in text and "no longer at" in text
