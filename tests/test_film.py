@@ -19,7 +19,9 @@ from PIL import Image, ImageChops, ImageStat
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_image, make_text, make_video
+from tests.test_guard import Asker, sent
 
 pytestmark = pytest.mark.anyio
 
@@ -339,3 +341,30 @@ async def test_a_finished_job_without_a_saved_video_is_refused_naming_the_field(
         assert "clips[1]" in text and "was not saved" in text and "disk full" in text
         text = await refusal(client, "generate_video", prompt="Next", continue_from="sd_moved0000001")
         assert "continue_from: " in text and "no longer at" in text
+
+
+async def test_a_continued_shot_is_confirmed_as_image_to_video_and_declining_spends_nothing(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_video(isolated_env / "media" / "clip.mp4", 640, 640, 2.0)
+    asker = Asker("decline")
+    # The simulator as fal itself (a key set), so its request log shows what was uploaded or submitted.
+    with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=1.0)) as sim:
+        monkeypatch.setenv("FAL_KEY", "sim-test-key")
+        monkeypatch.setenv("SEEDANCE_CONFIRM_ABOVE_USD", "1")
+        for name in ("QUEUE", "REST", "CDN"):
+            monkeypatch.setenv(f"SEEDANCE_FAL_{name}_URL", sim.url)
+        async with Client(create_server(Settings.from_env()), elicitation_callback=asker) as client:
+            text = await refusal(
+                client,
+                "generate_video",
+                prompt="Next",
+                continue_from=str(clip),
+                resolution="720p",
+                duration="5",
+                aspect_ratio="16:9",
+            )
+        assert sent(sim) == []
+    assert "declined" in text
+    assert len(asker.questions) == 1
+    assert "image-to-video from your start frame" in asker.questions[0].message
