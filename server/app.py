@@ -22,9 +22,11 @@ from pydantic import ValidationError
 from seedance_mcp.server import __version__
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools import (
     cancel_job,
@@ -91,7 +93,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            provider, http, deliverer = await _open_provider(settings, stack)
+            provider, deliverer = await _open_provider(settings, stack)
             journal = await Journal.open(settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             async with anyio.create_task_group() as tg:
@@ -105,12 +107,12 @@ def create_server(settings: Settings) -> SeedanceServer:
                 resumed = await jobs.resume()
                 if resumed:
                     log.info("following %d unfinished job(s) from an earlier run", resumed)
+                guard = SpendingGuard(settings, journal)
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
+                    generations=Generations(settings, jobs, guard),
                     deliverer=deliverer,
-                    http=http,
-                    provider_name=settings.provider,
                 )
                 tg.cancel_scope.cancel()
 
@@ -137,9 +139,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     return server
 
 
-async def _open_provider(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
@@ -160,7 +160,6 @@ async def _open_provider(
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
-            http,
             deliverer,
         )
     if settings.provider == "oxen":
@@ -173,12 +172,12 @@ async def _open_provider(
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
     )
-    return provider, http, deliverer
+    return provider, deliverer
 
 
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+) -> tuple[Provider, Deliverer]:
     from seedance_mcp.server.providers.fal import FalProvider
     from seedance_mcp.server.providers.oxen import OxenProvider
 
@@ -206,4 +205,4 @@ def _oxen_provider(
         preview_dir=settings.home / "previews",
         headers_for=provider.auth_headers_for,
     )
-    return provider, http, deliverer
+    return provider, deliverer

@@ -59,7 +59,8 @@ LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 @dataclass(frozen=True)
 class MediaInput:
-    field: str  # the parameter and index as the user wrote it: "image_urls[2]", "image_url"
+    field: str  # the parameter and index as the user wrote it, for messages: "image_urls[2]", "image_url"
+    param: str  # the parameter it belongs to: "image_urls", "image_url"
     kind: MediaKind
     source: Source
     value: str  # the URL as given, or the real path of the local file (a private temp file for data:)
@@ -215,11 +216,9 @@ async def check_references(
     return CheckedInputs(inputs=tuple(inputs), warnings=tuple(warnings), input_video_seconds=seconds)
 
 
-async def upload_inputs(
-    checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]
-) -> dict[str, str]:
-    """field -> public URL. Local files and data URIs are uploaded (a few at a time, each file once)."""
-    urls: dict[str, str] = {i.field: i.value for i in checked.inputs if i.source == "url"}
+async def upload_inputs(checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]) -> list[str]:
+    """The public URL of each input, in order. Local files and data URIs are uploaded (a few at a time,
+    each file once); URLs pass through."""
     pending: dict[str, MediaInput] = {}
     for item in checked.inputs:
         if item.source != "url":
@@ -243,11 +242,8 @@ async def upload_inputs(
             group.start_soon(one, item)
     if failures:
         raise failures[0]
-    for item in checked.inputs:
-        if item.source != "url":
-            urls[item.field] = uploaded[item.value]
     release(checked)
-    return {i.field: urls[i.field] for i in checked.inputs}
+    return [item.value if item.source == "url" else uploaded[item.value] for item in checked.inputs]
 
 
 def release(checked: CheckedInputs) -> None:
@@ -410,7 +406,7 @@ def _check_url(field: str, value: str, scheme: str, rules: _Rules) -> MediaInput
         raise InputError(
             field, _wrong_format_message(f"the URL names a .{ext} file ({_describe(fmt)})", fmt, rules)
         )
-    return MediaInput(field=field, kind=rules.kind, source="url", value=value, info=None)
+    return MediaInput(field=field, param=rules.param, kind=rules.kind, source="url", value=value, info=None)
 
 
 def _a(noun: str) -> str:
@@ -498,7 +494,9 @@ def _check_data(field: str, value: str, rules: _Rules) -> MediaInput:
         with contextlib.suppress(OSError):
             path.unlink()
         raise
-    return MediaInput(field=field, kind=rules.kind, source="data", value=str(path), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="data", value=str(path), info=info
+    )
 
 
 def _mime_of(fmt: str) -> str:
@@ -542,7 +540,9 @@ def _check_path(
         raise InputError(field, _wrong_format_message(f"{given} is {_a(_describe(fmt))}", fmt, rules))
     info = _probe(field, real, given)
     _check_info(field, info, rules, given)
-    return MediaInput(field=field, kind=rules.kind, source="path", value=str(real), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="path", value=str(real), info=info
+    )
 
 
 def _check_allowed(field: str, given: str, real: Path, allowed_dirs: tuple[Path, ...]) -> None:

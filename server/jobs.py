@@ -152,7 +152,7 @@ class JobManager:
                 self._claims.pop(key, None)
         if duplicate is not None:
             log.info("job %s: identical call while submitting; not submitting again", duplicate.id)
-            return await self._group_of(duplicate)
+            return await self.group_of(duplicate)
         return await self._submit_intents(spec, intents)
 
     async def _journal_intents(
@@ -199,7 +199,8 @@ class JobManager:
             self._live[intent.id] = _Live()
         return intents
 
-    async def _group_of(self, record: JobRecord) -> list[JobRecord]:
+    async def group_of(self, record: JobRecord) -> list[JobRecord]:
+        """Every job made by the same request as `record`, in submit order (itself alone if alone)."""
         if record.group_id is None:
             return [record]
         nearby = await self.journal.list(since=record.created_at - 1, limit=100)

@@ -2,7 +2,7 @@
 
 `find_video` turns one value into a local video file: a job id from the journal (the job must have
 completed and its video must be saved), or a path inside the allowed folders whose content is really
-a video. `continue_from` adds the last step for continuity: that video's last frame, extracted at
+a video. `last_frame_of` adds the last step for continuity: that video's last frame, extracted at
 full resolution into the server's own frames folder, ready to be checked and uploaded like any local
 image. Every refusal is an `InputError` naming the field, what is wrong and what to do.
 """
@@ -37,9 +37,6 @@ class SourceVideo:
 class StartFrame:
     image: Path  # a PNG in the server's frames folder
     frame: str  # "last frame (t=4.96 s) of job sd_abc"
-    # The folders a local image may come from for this call: the frames folder first (it may lie in a
-    # hidden folder, which an allowed folder containing it would refuse), then the user's.
-    allowed_dirs: tuple[Path, ...]
 
     @property
     def description(self) -> str:
@@ -47,7 +44,17 @@ class StartFrame:
 
 
 def frames_dir(settings: Settings) -> Path:
+    """Where extracted frames go: inside the server's own folder, and always readable as an input."""
     return settings.home / "frames"
+
+
+def allowed_dirs_for(settings: Settings, media: Sequence[str]) -> tuple[Path, ...]:
+    """The folders local inputs may come from: the user's, plus our frames folder when an input lies in it
+    (put first: it may be inside a hidden folder, which an allowed folder containing it would refuse)."""
+    own = frames_dir(settings)
+    if any(Path(value).parent == own for value in media):
+        return (own, *settings.allowed_dirs)
+    return settings.allowed_dirs
 
 
 async def find_video(
@@ -93,7 +100,9 @@ async def find_video(
     return SourceVideo(saved, f"job {record.id}", record.id, await _probe_video(field, saved, str(saved)))
 
 
-async def continue_from(value: str, *, field: str, journal: Journal, settings: Settings) -> StartFrame:
+async def last_frame_of(
+    value: str, *, journal: Journal, settings: Settings, field: str = "continue_from"
+) -> StartFrame:
     """The last frame of the video `value` names, written as a PNG the upload path takes like any image."""
     source = await find_video(value, field=field, journal=journal, allowed_dirs=settings.allowed_dirs)
     folder = frames_dir(settings)
@@ -117,7 +126,6 @@ async def continue_from(value: str, *, field: str, journal: Journal, settings: S
     return StartFrame(
         image=folder / name,
         frame=f"last frame (t={seconds:.2f} s) of {source.label}",
-        allowed_dirs=(folder, *settings.allowed_dirs),
     )
 
 
@@ -133,4 +141,4 @@ async def _probe_video(field: str, path: Path, shown: str) -> MediaInfo:
     return info
 
 
-__all__ = ["SourceVideo", "StartFrame", "continue_from", "find_video", "frames_dir"]
+__all__ = ["SourceVideo", "StartFrame", "allowed_dirs_for", "find_video", "frames_dir", "last_frame_of"]

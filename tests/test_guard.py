@@ -26,7 +26,8 @@ from seedance_mcp.server.config import Settings
 from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from seedance_mcp.server.spend import SPEND_URI, spent_last_24h
-from seedance_mcp.tools.guard import question, usd
+from seedance_mcp.server.spending import usd
+from seedance_mcp.tools.confirmation import question
 from tests.media_factory import make_image, make_video
 
 pytestmark = pytest.mark.anyio

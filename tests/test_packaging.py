@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,9 +49,16 @@ def test_the_editable_install_answers_to_seedance_mcp_only(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_regular_install_answers_to_seedance_mcp_only(tmp_path: Path) -> None:
+    # Build from a copy: pip builds in the source tree, which would leave build/ in the checkout.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("seedance_mcp", "server", "tools"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )

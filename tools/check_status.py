@@ -7,9 +7,9 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.tools.flow import wait
 from seedance_mcp.tools.params import WaitSecondsParam
 from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+from seedance_mcp.tools.waiting import wait
 
 NAME = "check_status"
 TITLE = "Check a video job"

@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server import pricing
 from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs import check_references
+from seedance_mcp.server.generation import GenerationRequest
 from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, AspectRatio, Duration, Resolution, Tier
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
@@ -161,6 +160,7 @@ async def estimate_cost(
                 resolution=resolution,
                 duration=duration,
                 aspect_ratio=aspect_ratio,
+                generate_audio=generate_audio,
                 tier=tier,
                 field="",
             )
@@ -189,6 +189,7 @@ async def estimate_cost(
                 resolution=shot.resolution or resolution,
                 duration=shot.duration or duration,
                 aspect_ratio=shot.aspect_ratio or aspect_ratio,
+                generate_audio=generate_audio if shot.generate_audio is None else shot.generate_audio,
                 tier=shot.tier or tier,
                 field=f"shots[{i}].",
             )
@@ -204,48 +205,44 @@ async def _price(
     resolution: Resolution,
     duration: Duration,
     aspect_ratio: AspectRatio,
+    generate_audio: bool,
     tier: Tier | None,
     field: str,
 ) -> PriceBreakdown:
+    """One request's price through the server's one price function; `field` prefixes refusals (shots[i].)."""
     chosen_tier = tier or state.settings.default_tier
     is_reference = bool(shot.image_urls or shot.video_urls or shot.audio_urls)
-    starts_on_frame = bool(shot.image_url or shot.continue_from)
-    mode = "reference-to-video" if is_reference else "image-to-video" if starts_on_frame else "text-to-video"
-    seconds: float | tuple[float, float] = 0.0
-    if shot.video_urls:
-        if shot.input_video_seconds is not None:
-            seconds = shot.input_video_seconds
-        else:
-            try:
-                checked = await check_references(
-                    shot.prompt or "",
-                    shot.image_urls or [],
-                    shot.video_urls,
-                    shot.audio_urls or [],
-                    allowed_dirs=state.settings.allowed_dirs,
-                )
-            except InputError as exc:
-                if not field:
-                    raise
-                raise InputError(field + exc.field, str(exc).split(": ", 1)[1]) from None
-            seconds = pricing.reference_video_seconds(checked.input_video_seconds)
-    est = pricing.estimate(
+    request = GenerationRequest(
+        tool="reference_video" if is_reference else "generate_video",
+        prompt=shot.prompt or "",
         tier=chosen_tier,
         resolution=resolution,
         duration=duration,
         aspect_ratio=aspect_ratio,
-        input_video_seconds=seconds,
-        has_video_input=bool(shot.video_urls),
+        generate_audio=generate_audio,
+        image_url=shot.image_url,
+        end_image_url=shot.end_image_url,
+        image_urls=tuple(shot.image_urls or ()),
+        video_urls=tuple(shot.video_urls or ()),
+        audio_urls=tuple(shot.audio_urls or ()),
+        stated_video_seconds=shot.input_video_seconds,
     )
+    # A shot continuing another starts on its last frame; that shot may not exist yet, and the price
+    # does not depend on the frame, so it is not looked at here.
+    mode = "image-to-video" if shot.continue_from and not is_reference else request.mode
+    try:
+        est = (await state.generations.price(request)).total
+    except InputError as exc:
+        if not field:
+            raise
+        raise InputError(field + exc.field, str(exc).split(": ", 1)[1]) from None
+    seconds = est.input_video_seconds
     open_ends = [
         name
         for name, is_open in (
             ("duration is auto (4-15 s)", duration == "auto"),
             ("aspect_ratio is auto (any of six sizes)", aspect_ratio == "auto"),
-            (
-                "reference video length unknown (2-15 s)",
-                isinstance(seconds, tuple) and seconds[0] != seconds[1],
-            ),
+            ("reference video length unknown (2-15 s)", seconds[0] != seconds[1]),
         )
         if is_open
     ]
