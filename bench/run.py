@@ -27,6 +27,7 @@ BENCHMARKS = (
     "validation",
     "processes",
     "url_checks",
+    "stitch",
 )
 
 

@@ -37,6 +37,7 @@ from seedance_mcp.tools import (
     generate_video,
     list_jobs,
     reference_video,
+    stitch_videos,
 )
 from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
@@ -51,7 +52,15 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
 
-TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
+TOOL_MODULES = (
+    generate_video,
+    reference_video,
+    check_status,
+    estimate_cost,
+    list_jobs,
+    cancel_job,
+    stitch_videos,
+)
 
 
 class SeedanceServer(MCPServer[AppState]):

@@ -25,6 +25,7 @@ from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_vide
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.spending import Consent, SpendingGuard
 from seedance_mcp.server.url_media import policy_for
+from seedance_mcp.server.video_sources import allowed_dirs_for
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,9 @@ class Generations:
             )
 
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
-        allowed, urls = self._settings.allowed_dirs, policy_for(self._settings)
+        media = (request.image_url, request.end_image_url, *request.image_urls)
+        allowed = allowed_dirs_for(self._settings, [m for m in media if m])
+        urls = policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,
