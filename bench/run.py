@@ -25,7 +25,9 @@ BENCHMARKS = (
     "concurrency",
     "upload_memory",
     "validation",
+    "processes",
     "url_checks",
+    "stitch",
 )
 
 

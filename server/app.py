@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from seedance_mcp.server import __version__
 from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
@@ -37,7 +37,9 @@ from seedance_mcp.tools import (
     generate_video,
     list_jobs,
     reference_video,
+    stitch_videos,
 )
+from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
@@ -50,7 +52,15 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
 
-TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
+TOOL_MODULES = (
+    generate_video,
+    reference_video,
+    check_status,
+    estimate_cost,
+    list_jobs,
+    cancel_job,
+    stitch_videos,
+)
 
 
 class SeedanceServer(MCPServer[AppState]):
@@ -99,11 +109,14 @@ def create_server(settings: Settings) -> SeedanceServer:
                     task_group=tg,
                     deliver=deliverer,
                     simulated=settings.simulated,
+                    owner=deliverer.owner,
+                    leftovers=deliverer,
+                    lasting=lasting,
                 )
                 resumed = await jobs.resume()
                 if resumed:
                     log.info("following %d unfinished job(s) from an earlier run", resumed)
-                guard = SpendingGuard(settings, journal)
+                guard = SpendingGuard(settings, journal, owner=jobs.owner)
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
@@ -112,6 +125,7 @@ def create_server(settings: Settings) -> SeedanceServer:
                 )
                 tg.cancel_scope.cancel()
 
+    job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -119,6 +133,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
+        extensions=[job_card],
+        middleware=[job_card.hide_app_only_tools],
     )
     for module in TOOL_MODULES:
         server.add_tool(
@@ -127,6 +143,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            meta=getattr(module, "META", None),
         )
     register_resources(server)
     register_models_resource(server, settings)
@@ -152,7 +169,9 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
     if settings.simulated:
         from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
-        sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
+        # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
+        sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
+        sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),

@@ -25,6 +25,7 @@ from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_vide
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.spending import Consent, SpendingGuard
 from seedance_mcp.server.url_media import policy_for
+from seedance_mcp.server.video_sources import allowed_dirs_for
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Submitted:
 
     records: list[JobRecord]
     notes: list[str]
+    started_here: bool = True  # False: an identical earlier call made these jobs (only it may cancel them)
 
 
 class Generations:
@@ -142,7 +144,7 @@ class Generations:
             duplicate = await self._jobs.find_duplicate(request.tool, arguments)
             if duplicate is not None:
                 notes.append(same_request(duplicate))
-                return Submitted(await self._jobs.group_of(duplicate), notes)
+                return Submitted(await self._jobs.group_of(duplicate), notes, started_here=False)
             # Caps and consent before any upload; a duplicate above costs nothing, so it skips them.
             async with self._guard.reserve(quote.total, consent) as guard_notes:
                 notes.extend(guard_notes)
@@ -163,6 +165,7 @@ class Generations:
                 )
             if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
                 notes.append(same_request(records[0]))
+                return Submitted(records, notes, started_here=False)
             return Submitted(records, notes)
 
     @asynccontextmanager
@@ -201,7 +204,9 @@ class Generations:
             )
 
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
-        allowed, urls = self._settings.allowed_dirs, policy_for(self._settings)
+        media = (request.image_url, request.end_image_url, *request.image_urls)
+        allowed = allowed_dirs_for(self._settings, [m for m in media if m])
+        urls = policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,

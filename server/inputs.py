@@ -812,12 +812,30 @@ def _write_private(field: str, data: bytes, fmt: str) -> Path:
     return path
 
 
+def local_file(field: str, given: str, allowed_dirs: Sequence[Path]) -> Path | None:
+    """The real path of a local file named by `given` (absolute, `~` or `file://`), or None if `given`
+    is not written as a local path. Refused unless it is a regular file inside an allowed folder."""
+    if given[:16].lower().startswith("file:"):
+        path = _file_url_path(field, given)
+    elif given.startswith("~") or Path(given).is_absolute():
+        path = Path(given).expanduser()
+    else:
+        return None
+    real = Path(os.path.realpath(path))
+    _check_allowed(field, given, real, tuple(allowed_dirs))
+    if not real.is_file():
+        what = "a folder" if real.is_dir() else "no file"
+        raise InputError(field, f"{given} is {what}; give the full path of one video file")
+    return real
+
+
 __all__ = [
     "CheckedInputs",
     "MediaInput",
     "UrlPolicy",
     "check_frames",
     "check_references",
+    "local_file",
     "release",
     "upload_inputs",
 ]

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from seedance_mcp.server.errors import SeedanceError
+from seedance_mcp.server.errors import MediaError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -71,10 +71,6 @@ SHEET_THUMB_WIDTH: Final = 320
 # Up to this length a preview decodes the clip in one forward pass (our outputs are at most 15 s);
 # longer videos seek to each wanted moment instead.
 SEQUENTIAL_DECODE_MAX_SECONDS: Final = 120.0
-
-
-class MediaError(SeedanceError):
-    """A file is unreadable, truncated, or not a media format we know."""
 
 
 @dataclass(frozen=True)

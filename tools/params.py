@@ -143,3 +143,12 @@ TargetNamespaceParam = Annotated[
         ),
     ),
 ]
+ContinueFromParam = Annotated[
+    str | None,
+    Field(
+        description=(
+            "Continue a previous shot: a job id (from this server) or a local MP4/MOV path. Its last frame, "
+            "at full resolution, becomes the start frame (instead of image_url), so the new shot follows on."
+        )
+    ),
+]
