@@ -26,6 +26,8 @@ BENCHMARKS = (
     "upload_memory",
     "validation",
     "processes",
+    "url_checks",
+    "stitch",
 )
 
 

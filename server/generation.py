@@ -24,6 +24,8 @@ from seedance_mcp.server.model_facts import Mode, Tier
 from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_video_seconds
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.spending import Consent, SpendingGuard
+from seedance_mcp.server.url_media import policy_for
+from seedance_mcp.server.video_sources import allowed_dirs_for
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,9 @@ class Generations:
             )
 
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
-        allowed = self._settings.allowed_dirs
+        media = (request.image_url, request.end_image_url, *request.image_urls)
+        allowed = allowed_dirs_for(self._settings, [m for m in media if m])
+        urls = policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,
@@ -210,10 +214,11 @@ class Generations:
                 list(request.video_urls),
                 list(request.audio_urls),
                 allowed_dirs=allowed,
+                urls=urls,
             )
         if request.image_url:
             return await check_frames(
-                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed
+                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed, urls=urls
             )
         return None
 

@@ -41,11 +41,11 @@ from seedance_mcp.server.errors import (
     JobNotFound,
     ProviderError,
     ProviderHTTPError,
+    ProviderUnreachable,
     SeedanceError,
     SubmitUncertain,
 )
 from seedance_mcp.server.journal_api import TERMINAL, JobJournal, JobRecord, new_job_id
-from seedance_mcp.server.providers._http import ProviderUnreachable
 from seedance_mcp.server.providers.base import (
     Finished,
     JobSpec,

@@ -8,12 +8,16 @@ from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from seedance_mcp.server.errors import InputError, SeedanceError
 from seedance_mcp.server.generation import GenerationRequest, OxenOptions
 from seedance_mcp.server.model_facts import Tier
 from seedance_mcp.server.state import AppState
+from seedance_mcp.server.video_sources import StartFrame, last_frame_of
 from seedance_mcp.tools.confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
+    ContinueFromParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
@@ -26,14 +30,15 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
 from seedance_mcp.tools.waiting import answer_submitted
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
 DESCRIPTION = """Generate a video with ByteDance Seedance 2.0 from a text prompt (text-to-video), or \
 animate a still image when `image_url` is given (image-to-video; `end_image_url` optionally fixes the \
-last frame).
+last frame). For the next shot of a film, pass `continue_from` with the previous job id: the new clip \
+starts on that video's last frame; then join the shots with stitch_videos.
 
 Costs money: about $0.24/s at 720p on the fast tier ($1.21 for 5 s); call estimate_cost first when the \
 user cares about price, and draft with duration "5" before longer clips. Takes 1-5 minutes: the call \
@@ -43,6 +48,7 @@ to look at. Images may be https URLs, data: URIs, or local file paths (uploaded 
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlParam = Annotated[
     str | None,
@@ -96,6 +102,7 @@ async def confirm_generate_video(
     prompt: str,
     image_url: str | None,
     end_image_url: str | None,
+    continue_from: str | None,
     resolution: str,
     duration: str,
     aspect_ratio: str,
@@ -108,10 +115,15 @@ async def confirm_generate_video(
     target_namespace: str | None,
 ) -> SpendConfirmation | Elicit[SpendConfirmation]:
     """Resolver of the hidden approval: the request the tool will make, priced the same way."""
+    state = app_state(ctx)
+    try:
+        start = await _start_frame(state, continue_from, image_url)
+    except SeedanceError:  # the tool body refuses with the same error and its fix
+        return SpendConfirmation.decided("over_limit")
     request = _request(
-        app_state(ctx),
+        state,
         prompt,
-        image_url,
+        str(start.image) if start else image_url,
         end_image_url,
         resolution,
         duration,
@@ -124,7 +136,22 @@ async def confirm_generate_video(
         response_format,
         target_namespace,
     )
-    return await confirm(ctx, request, "image-to-video from your start frame" if image_url else request.mode)
+    return await confirm(
+        ctx, request, "image-to-video from your start frame" if request.image_url else request.mode
+    )
+
+
+async def _start_frame(
+    state: AppState, continue_from: str | None, image_url: str | None
+) -> StartFrame | None:
+    """The start frame `continue_from` stands for, refused when image_url gives one too."""
+    if not continue_from:
+        return None
+    if image_url:
+        raise InputError(
+            "continue_from", "gives the start frame, and so does image_url; pass only one of them"
+        )
+    return await last_frame_of(continue_from, journal=state.jobs.journal, settings=state.settings)
 
 
 async def generate_video(
@@ -133,6 +160,7 @@ async def generate_video(
     prompt: PromptParam,
     image_url: ImageUrlParam = None,
     end_image_url: EndImageUrlParam = None,
+    continue_from: ContinueFromParam = None,
     resolution: ResolutionParam = "720p",
     duration: DurationParam = "auto",
     aspect_ratio: AspectRatioParam = "auto",
@@ -147,10 +175,11 @@ async def generate_video(
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
     async with tool_errors():
+        start = await _start_frame(state, continue_from, image_url)
         request = _request(
             state,
             prompt,
-            image_url,
+            str(start.image) if start else image_url,
             end_image_url,
             resolution,
             duration,
@@ -165,4 +194,5 @@ async def generate_video(
         )
         submitted = await state.generations.submit(request, consent_of(approval))
         wait = state.settings.wait_seconds if wait_seconds is None else wait_seconds
-        return await answer_submitted(ctx, state, submitted, wait)
+        answer = await answer_submitted(ctx, state, submitted, wait)
+        return with_note(answer, start.description) if start else answer

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from seedance_mcp.server.errors import SeedanceError
 from seedance_mcp.server.generation import GenerationRequest, OxenOptions
 from seedance_mcp.server.model_facts import (
     MAX_AUDIOS,
@@ -18,9 +19,12 @@ from seedance_mcp.server.model_facts import (
     Tier,
 )
 from seedance_mcp.server.state import AppState
+from seedance_mcp.server.video_sources import StartFrame, last_frame_of
 from seedance_mcp.tools.confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
+    ContinueFromParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
@@ -33,7 +37,7 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
 from seedance_mcp.tools.waiting import answer_submitted
 
 NAME = "reference_video"
@@ -42,7 +46,8 @@ DESCRIPTION = """Generate a video guided by reference media: up to 9 images, 3 v
 (12 files in all). Refer to them in the prompt as @Image1..@Image9, @Video1..@Video3, @Audio1..@Audio3 \
 (numbered in the order given), e.g. "The character from @Image1 performs the dance from @Video1 to the \
 beat of @Audio1". Use it for character or product consistency, motion transfer, editing a clip \
-("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one.
+("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one. \
+`continue_from` (a job id or local video) adds that video's last frame as the last reference image.
 
 Media may be https URLs, data: URIs, or local file paths (checked and uploaded for you). Costs money: \
 about $0.24/s at 720p fast; with reference videos the price is 0.6x but counts their seconds too — call \
@@ -51,6 +56,7 @@ for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlsParam = Annotated[
     list[str] | None,
@@ -122,6 +128,7 @@ async def confirm_reference_video(
     image_urls: list[str] | None,
     video_urls: list[str] | None,
     audio_urls: list[str] | None,
+    continue_from: str | None,
     resolution: str,
     duration: str,
     aspect_ratio: str,
@@ -134,10 +141,15 @@ async def confirm_reference_video(
     target_namespace: str | None,
 ) -> SpendConfirmation | Elicit[SpendConfirmation]:
     """Resolver of the hidden approval: the request the tool will make, priced the same way."""
+    state = app_state(ctx)
+    try:
+        start = await _start_frame(state, continue_from)
+    except SeedanceError:  # the tool body refuses with the same error and its fix
+        return SpendConfirmation.decided("over_limit")
     request = _request(
-        app_state(ctx),
+        state,
         prompt,
-        image_urls,
+        _with_frame(image_urls, start),
         video_urls,
         audio_urls,
         resolution,
@@ -163,6 +175,17 @@ async def confirm_reference_video(
     return await confirm(ctx, request, f"reference-to-video ({counts or 'no references'})")
 
 
+async def _start_frame(state: AppState, continue_from: str | None) -> StartFrame | None:
+    if not continue_from:
+        return None
+    return await last_frame_of(continue_from, journal=state.jobs.journal, settings=state.settings)
+
+
+def _with_frame(image_urls: list[str] | None, start: StartFrame | None) -> list[str] | None:
+    """The reference images with a continued video's last frame after them."""
+    return [*(image_urls or []), str(start.image)] if start else image_urls
+
+
 async def reference_video(
     ctx: ToolContext,
     approval: Annotated[SpendApproval, Resolve(confirm_reference_video)],  # hidden; the user's OK to spend
@@ -170,6 +193,7 @@ async def reference_video(
     image_urls: ImageUrlsParam = None,
     video_urls: VideoUrlsParam = None,
     audio_urls: AudioUrlsParam = None,
+    continue_from: ContinueFromParam = None,
     resolution: ResolutionParam = "720p",
     duration: DurationParam = "auto",
     aspect_ratio: AspectRatioParam = "auto",
@@ -184,10 +208,11 @@ async def reference_video(
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
     async with tool_errors():
+        start = await _start_frame(state, continue_from)
         request = _request(
             state,
             prompt,
-            image_urls,
+            _with_frame(image_urls, start),
             video_urls,
             audio_urls,
             resolution,
@@ -203,4 +228,7 @@ async def reference_video(
         )
         submitted = await state.generations.submit(request, consent_of(approval))
         wait = state.settings.wait_seconds if wait_seconds is None else wait_seconds
-        return await answer_submitted(ctx, state, submitted, wait)
+        answer = await answer_submitted(ctx, state, submitted, wait)
+        if start is None:
+            return answer
+        return with_note(answer, f"@Image{len(request.image_urls)} is the {start.frame}")
