@@ -88,8 +88,9 @@ async def find_video(
         raise InputError(
             field,
             f"job {record.id} finished but its video was not saved on this computer"
-            + (f" ({record.error})" if record.error else "")
-            + "; download it from its URL into an allowed folder and pass that path instead",
+            + (f" ({record.save_error or record.error})" if record.save_error or record.error else "")
+            + "; fix what that says and call check_status with the job to save it now, or download it "
+            "from its URL into an allowed folder and pass that path instead",
         )
     saved = Path(record.video_path)
     if not await anyio.to_thread.run_sync(saved.is_file):
