@@ -25,6 +25,8 @@ BENCHMARKS = (
     "concurrency",
     "upload_memory",
     "validation",
+    "processes",
+    "url_checks",
     "stitch",
 )
 

@@ -8,7 +8,7 @@ simulator when no key is set) and the job manager, and resumes every unfinished 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -17,11 +17,13 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Icon, ToolAnnotations
 from pydantic import ValidationError
 
 from seedance_mcp.server import __version__
+from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
@@ -37,6 +39,7 @@ from seedance_mcp.tools import (
     reference_video,
     stitch_videos,
 )
+from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
@@ -61,7 +64,23 @@ TOOL_MODULES = (
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose argument errors read like the rest of our errors: field, limit, fix."""
+    """An MCPServer whose tools refuse unknown arguments, with errors like the rest: field, limit, fix."""
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        assert tool is not None
+        make_strict(tool)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -70,23 +89,10 @@ class SeedanceServer(MCPServer[AppState]):
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
+                tool = self._tool_manager.get_tool(name)
+                allowed = allowed_arguments(tool) if tool is not None else []
+                raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
             raise
-
-
-def explain_validation(tool: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        got = item.get("input")
-        expected = item.get("ctx", {}).get("expected")
-        if item["type"] == "missing":
-            problems.append(f"{field} is required")
-        elif expected:
-            problems.append(f"{field} must be {expected}; got {got!r}")
-        else:
-            problems.append(f"{field}: {item['msg'].lower()}; got {got!r}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
 
 
 def create_server(settings: Settings) -> SeedanceServer:
@@ -103,11 +109,14 @@ def create_server(settings: Settings) -> SeedanceServer:
                     task_group=tg,
                     deliver=deliverer,
                     simulated=settings.simulated,
+                    owner=deliverer.owner,
+                    leftovers=deliverer,
+                    lasting=lasting,
                 )
                 resumed = await jobs.resume()
                 if resumed:
                     log.info("following %d unfinished job(s) from an earlier run", resumed)
-                guard = SpendingGuard(settings, journal)
+                guard = SpendingGuard(settings, journal, owner=jobs.owner)
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
@@ -116,6 +125,7 @@ def create_server(settings: Settings) -> SeedanceServer:
                 )
                 tg.cancel_scope.cancel()
 
+    job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -123,6 +133,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
+        extensions=[job_card],
+        middleware=[job_card.hide_app_only_tools],
     )
     for module in TOOL_MODULES:
         server.add_tool(
@@ -131,6 +143,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            meta=getattr(module, "META", None),
         )
     register_resources(server)
     register_models_resource(server, settings)
@@ -156,7 +169,9 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
     if settings.simulated:
         from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
-        sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
+        # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
+        sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
+        sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),

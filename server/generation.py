@@ -24,6 +24,7 @@ from seedance_mcp.server.model_facts import Mode, Tier
 from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_video_seconds
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.spending import Consent, SpendingGuard
+from seedance_mcp.server.url_media import policy_for
 from seedance_mcp.server.video_sources import allowed_dirs_for
 
 
@@ -115,6 +116,7 @@ class Submitted:
 
     records: list[JobRecord]
     notes: list[str]
+    started_here: bool = True  # False: an identical earlier call made these jobs (only it may cancel them)
 
 
 class Generations:
@@ -142,7 +144,7 @@ class Generations:
             duplicate = await self._jobs.find_duplicate(request.tool, arguments)
             if duplicate is not None:
                 notes.append(same_request(duplicate))
-                return Submitted(await self._jobs.group_of(duplicate), notes)
+                return Submitted(await self._jobs.group_of(duplicate), notes, started_here=False)
             # Caps and consent before any upload; a duplicate above costs nothing, so it skips them.
             async with self._guard.reserve(quote.total, consent) as guard_notes:
                 notes.extend(guard_notes)
@@ -163,6 +165,7 @@ class Generations:
                 )
             if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
                 notes.append(same_request(records[0]))
+                return Submitted(records, notes, started_here=False)
             return Submitted(records, notes)
 
     @asynccontextmanager
@@ -203,6 +206,7 @@ class Generations:
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
         media = (request.image_url, request.end_image_url, *request.image_urls)
         allowed = allowed_dirs_for(self._settings, [m for m in media if m])
+        urls = policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,
@@ -210,10 +214,11 @@ class Generations:
                 list(request.video_urls),
                 list(request.audio_urls),
                 allowed_dirs=allowed,
+                urls=urls,
             )
         if request.image_url:
             return await check_frames(
-                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed
+                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed, urls=urls
             )
         return None
 

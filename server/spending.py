@@ -8,13 +8,17 @@ Every limit here is set by the user (environment), never by the assistant:
     SEEDANCE_CONFIRM_POLICY     where the host cannot ask: `refuse` (default) or `proceed`
 
 `SpendingGuard.reserve` runs after the inputs are checked and before the upload: it applies the caps and
-the consent, and holds the request's price as reserved until the job is in the journal, so two calls at
-once cannot both fit under the same budget. A refusal raises `BudgetError` with the numbers (price, cap,
-spent) and how to change them; nothing has been uploaded or submitted at that point.
+the consent, and holds the request's price as reserved in the journal until the job is in the journal,
+so two calls at once, in this process or another on the same journal, cannot both fit under the same
+budget (`JobJournal.reserve` checks and reserves in one transaction). Simulated runs cost nothing: no
+cap or budget applies to them, and they are never counted as spend. A refusal raises `BudgetError`
+with the numbers (price, cap, spent) and how to change them; nothing has been uploaded or submitted
+at that point.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -23,16 +27,18 @@ import anyio
 
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.errors import BudgetError
-from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.journal_api import JobJournal
 from seedance_mcp.server.model_facts import MIN_SECONDS
 from seedance_mcp.server.pricing import Estimate
-from seedance_mcp.server.spend import spent_last_24h
+from seedance_mcp.server.spend import DAY_SECONDS, spent_last_24h
 
 # How the user's consent was settled. "yes"/"no"/"dismissed": asked and answered; the rest were
 # decided without asking (below the threshold, over a cap anyway, or the policy where hosts cannot ask).
 Consent = Literal["yes", "no", "dismissed", "not_needed", "over_limit", "policy_proceed", "policy_refuse"]
 
 NEARLY_SPENT = 0.8  # share of the daily budget past which results mention what is left
+# A reservation outlives its request only if the process dies mid-upload; then it lapses by itself.
+RESERVATION_TTL_SECONDS = 900.0
 
 
 def usd(value: float) -> str:
@@ -41,17 +47,16 @@ def usd(value: float) -> str:
 
 
 class SpendingGuard:
-    """The caps of one server process, with the prices of requests between their check and their job."""
+    """The caps, checked against every process's spend and reservations on one journal."""
 
-    def __init__(self, settings: Settings, journal: Journal) -> None:
+    def __init__(self, settings: Settings, journal: JobJournal, owner: str = "") -> None:
         self._settings = settings
         self._journal = journal
-        self._lock = anyio.Lock()
-        self._reserved: dict[int, float] = {}
+        self._owner = owner  # whose reservations they are (the job manager's lease owner)
 
     async def refusal(self, estimate: Estimate) -> str | None:
-        """Why a request must be refused by the caps, or None when it fits."""
-        return await self._refusal(estimate, reserved=sum(self._reserved.values()))
+        """Why a request must be refused by the caps, or None when it fits (always, on the simulator)."""
+        return await self._refusal(estimate, reserved=0.0)
 
     @asynccontextmanager
     async def reserve(self, estimate: Estimate, consent: Consent | None) -> AsyncIterator[list[str]]:
@@ -59,15 +64,25 @@ class SpendingGuard:
         submits. `estimate` is the whole request's price (every generation). Yields notes for the result."""
         settings = self._settings
         notes: list[str] = []
-        key = object()
-        async with self._lock:
-            reason = await self._refusal(estimate, reserved=sum(self._reserved.values()))
-            if reason is None:
-                reason = _consent_refusal(settings, estimate, consent)
-            if reason is not None:
-                raise BudgetError(reason)
-            spent = await spent_last_24h(self._journal, simulated=settings.simulated)
-            self._reserved[id(key)] = estimate.max_usd
+        reason = await self._refusal(estimate, reserved=0.0)
+        if reason is None:
+            reason = _consent_refusal(settings, estimate, consent)
+        if reason is not None:
+            raise BudgetError(reason)
+        held = None
+        spent = 0.0
+        if not settings.simulated:
+            held = await self._journal.reserve(
+                estimate.max_usd,
+                owner=self._owner,
+                budget_usd=settings.daily_budget_usd,
+                since=time.time() - DAY_SECONDS,
+                ttl_seconds=RESERVATION_TTL_SECONDS,
+            )
+            if not held.granted:
+                reason = await self._refusal(estimate, reserved=held.reserved_usd)
+                raise BudgetError(reason or "Refused: the daily budget (SEEDANCE_DAILY_BUDGET_USD) is spent.")
+            spent = held.spent_usd + held.reserved_usd
         threshold = settings.confirm_above_usd
         if consent in ("policy_proceed", None) and threshold is not None and estimate.max_usd > threshold:
             notes.append(
@@ -76,8 +91,8 @@ class SpendingGuard:
                 "and SEEDANCE_CONFIRM_POLICY=proceed let it go ahead."
             )
         budget = settings.daily_budget_usd
-        if budget is not None:
-            after = spent + sum(self._reserved.values())
+        if budget is not None and held is not None:
+            after = spent + estimate.max_usd
             if after >= NEARLY_SPENT * budget:
                 notes.append(
                     f"Daily budget nearly spent: {usd(after)} of {usd(budget)} in the last 24 h, "
@@ -87,10 +102,14 @@ class SpendingGuard:
             yield notes
         finally:
             # The journal row (written by submit) now counts this spend, or the submit never happened.
-            self._reserved.pop(id(key), None)
+            if held is not None and held.id is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._journal.release(held.id)
 
     async def _refusal(self, estimate: Estimate, *, reserved: float) -> str | None:
         settings = self._settings
+        if settings.simulated:
+            return None  # simulated runs cost nothing: no cap or budget applies to them
         price = estimate.max_usd
         spent = await spent_last_24h(self._journal, simulated=settings.simulated) + reserved
         spent_note = f"Spent in the last 24 h: {usd(spent)}"

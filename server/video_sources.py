@@ -21,7 +21,7 @@ from seedance_mcp.server.delivery import safe_id
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.frames import extract_last_frame
 from seedance_mcp.server.inputs import local_file
-from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.journal_api import JobJournal
 from seedance_mcp.server.media import MediaError, MediaInfo, probe
 
 
@@ -58,7 +58,7 @@ def allowed_dirs_for(settings: Settings, media: Sequence[str]) -> tuple[Path, ..
 
 
 async def find_video(
-    value: str, *, field: str, journal: Journal, allowed_dirs: Sequence[Path]
+    value: str, *, field: str, journal: JobJournal, allowed_dirs: Sequence[Path]
 ) -> SourceVideo:
     """The local video file `value` names (a job id or a path). Raises `InputError` naming `field`."""
     value = value.strip()
@@ -101,7 +101,7 @@ async def find_video(
 
 
 async def last_frame_of(
-    value: str, *, journal: Journal, settings: Settings, field: str = "continue_from"
+    value: str, *, journal: JobJournal, settings: Settings, field: str = "continue_from"
 ) -> StartFrame:
     """The last frame of the video `value` names, written as a PNG the upload path takes like any image."""
     source = await find_video(value, field=field, journal=journal, allowed_dirs=settings.allowed_dirs)

@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.generation import GenerationRequest
-from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, AspectRatio, Duration, Resolution, Tier
+from seedance_mcp.server.model_facts import (
+    VIDEO_SECONDS_MAX,
+    VIDEO_SECONDS_MIN,
+    AspectRatio,
+    Duration,
+    Resolution,
+    Tier,
+)
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
@@ -28,10 +35,11 @@ TITLE = "Estimate the price of a video"
 DESCRIPTION = """Price a generate_video or reference_video call before making it, with the breakdown: \
 tokens = width x height x (input video seconds + output seconds) x 24 / 1024, times the tier's rate per \
 1,000 tokens, times 0.6 when reference videos are given. Pass the same parameters you would pass to the \
-generating tool. When duration or aspect_ratio is "auto", or reference videos are URLs of unknown length \
-(give input_video_seconds to pin them), the answer is a min-max range. To price a film before making it, \
-pass `shots` (one entry per shot, same fields): the answer is the total with each shot's price. Free; \
-nothing is submitted."""
+generating tool: the media are checked as that tool checks them (refused the same way; URL videos \
+measured), but nothing is uploaded or submitted, and it is free. When duration or aspect_ratio is \
+"auto", or a URL video cannot be measured (give input_video_seconds to pin it), the answer is a range. \
+To price a film before making it, pass `shots` (one entry per shot, same fields): the answer is the \
+total with each shot's price."""
 FORMULA = (
     "tokens = width x height x (input video s + output s) x 24 / 1024; "
     "usd = tokens / 1000 x rate x multiplier"
@@ -40,11 +48,12 @@ MAX_SHOTS = 50
 InputVideoSecondsParam = Annotated[
     float | None,
     Field(
-        ge=0,
+        ge=VIDEO_SECONDS_MIN,
         le=VIDEO_SECONDS_MAX,
         description=(
-            "Combined seconds of the reference videos, when they are URLs. Local files are measured. "
-            "Omit for a range over the allowed 2-15 s."
+            f"Combined seconds of the reference videos ({VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g}), "
+            "for URLs that cannot be measured. Local files and readable URLs are measured. Omit for a "
+            "range over the allowed 2-15 s."
         ),
     ),
 ]
@@ -212,6 +221,13 @@ async def _price(
     """One request's price through the server's one price function; `field` prefixes refusals (shots[i].)."""
     chosen_tier = tier or state.settings.default_tier
     is_reference = bool(shot.image_urls or shot.video_urls or shot.audio_urls)
+    if is_reference and (shot.image_url or shot.end_image_url):
+        frame = "image_url" if shot.image_url else "end_image_url"
+        raise InputError(
+            field + frame,
+            f"{frame} belongs to generate_video and image_urls/video_urls/audio_urls to reference_video; "
+            "no single call takes both. Price one tool's arguments at a time.",
+        )
     request = GenerationRequest(
         tool="reference_video" if is_reference else "generate_video",
         prompt=shot.prompt or "",
@@ -231,11 +247,12 @@ async def _price(
     # does not depend on the frame, so it is not looked at here.
     mode = "image-to-video" if shot.continue_from and not is_reference else request.mode
     try:
-        est = (await state.generations.price(request)).total
+        quote = await state.generations.price(request)
     except InputError as exc:
         if not field:
             raise
         raise InputError(field + exc.field, str(exc).split(": ", 1)[1]) from None
+    est = quote.total
     seconds = est.input_video_seconds
     open_ends = [
         name
@@ -248,6 +265,7 @@ async def _price(
     ]
     note = ("A range because " + "; ".join(open_ends) + ".") if est.is_range else "An exact price."
     note += " Audio on or off costs the same."
+    note += "".join(f" {text}" for text in quote.notes)  # e.g. a URL that could not be measured
     if state.settings.simulated:
         note += " The server is on the simulator now: real runs need a key; simulated runs cost nothing."
     return PriceBreakdown(

@@ -21,6 +21,7 @@ from seedance_mcp.server.model_facts import (
 from seedance_mcp.server.state import AppState
 from seedance_mcp.server.video_sources import StartFrame, last_frame_of
 from seedance_mcp.tools.confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
     ContinueFromParam,
@@ -55,6 +56,7 @@ for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlsParam = Annotated[
     list[str] | None,
