@@ -94,7 +94,6 @@ def stitch(
     clips: Sequence[ClipInput],
     target: Path,
     *,
-    size: tuple[int, int] | None = None,
     aspect_ratio: str | None = None,
     crossfade: float = 0.0,
     progress: Progress | None = None,
@@ -110,7 +109,7 @@ def stitch(
     facts = [_clip_facts(clip) for clip in clips]
     first = facts[0]
     fps = _film_fps(clips[0].path)
-    width, height = size or frame_size((first.width, first.height), aspect_ratio)
+    width, height = frame_size((first.width, first.height), aspect_ratio)
     counts = [max(1, round(f.seconds * fps)) for f in facts]
     fade = round(crossfade * fps)
     for f, count in zip(facts, counts, strict=True):
@@ -181,6 +180,8 @@ def _write_film(
                 _tick(writer, progress, stop, every, total)
         except BaseException:
             current.close()
+            if previous is not None:
+                previous.close()
             raise
         previous = current
     if previous is not None:

@@ -368,3 +368,25 @@ async def test_a_continued_shot_is_confirmed_as_image_to_video_and_declining_spe
     assert "declined" in text
     assert len(asker.questions) == 1
     assert "image-to-video from your start frame" in asker.questions[0].message
+
+
+def test_a_stopped_stitch_leaves_no_file_behind(isolated_env: Path) -> None:
+    import threading
+
+    from seedance_mcp.server.stitching import ClipInput, StitchCancelled, stitch
+
+    media = isolated_env / "media"
+    clips = [ClipInput(make_video(media / f"c{i}.mp4", 640, 640, 2.0, fps=12), f"clips[{i}]") for i in (0, 1)]
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        stop.set()  # as the tool does when the host cancels the call
+
+    target = isolated_env / "out" / "film.mp4"
+    target.parent.mkdir()
+    with pytest.raises(StitchCancelled):
+        stitch(clips, target, progress=progress, stop=stop)
+    assert seen == [12]  # one second of film was written before the stop was seen
+    assert list(target.parent.iterdir()) == []

@@ -103,7 +103,7 @@ class CostEstimate(_Price):
 class Shot(BaseModel):
     """One shot of a film, with the fields of a single request; a field left out takes the top-level value."""
 
-    prompt: str | None = None
+    prompt: Annotated[str | None, Field(description="Optional; the price does not depend on it.")] = None
     image_url: ImageUrlParam = None
     end_image_url: EndImageUrlParam = None
     continue_from: ContinueFromParam = None
@@ -115,7 +115,7 @@ class Shot(BaseModel):
     aspect_ratio: Annotated[AspectRatio | None, Field(description="Default: the top-level aspect_ratio.")] = (
         None
     )
-    generate_audio: bool | None = None
+    generate_audio: Annotated[bool | None, Field(description="Costs the same either way.")] = None
     tier: TierParam = None
     input_video_seconds: InputVideoSecondsParam = None
 

@@ -36,7 +36,8 @@ and/or local MP4/MOV paths. Different sizes are scaled and padded to one frame (
 `aspect_ratio`), frame rates are matched, audio is kept (silence where a clip has none), and \
 `crossfade_seconds` (0-1) dissolves each shot into the next.
 
-Runs on this computer: no provider call, costs nothing. Takes a few seconds per clip. Typical use: \
+Runs on this computer: no provider call, costs nothing. Takes at most about as long as the film \
+plays, streaming progress. Typical use: \
 generate shot 1, then each next shot with generate_video's `continue_from` set to the previous job id, \
 then stitch all the job ids and show the user the film."""
 ANNOTATIONS = ToolAnnotations(
