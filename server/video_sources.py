@@ -85,12 +85,14 @@ async def find_video(
             "it is done, then call again",
         )
     if not record.video_path:
+        reason = record.save_error or record.error
+        retrying = record.next_save_at is not None
         raise InputError(
             field,
             f"job {record.id} finished but its video was not saved on this computer"
-            + (f" ({record.save_error or record.error})" if record.save_error or record.error else "")
-            + "; fix what that says and call check_status with the job to save it now, or download it "
-            "from its URL into an allowed folder and pass that path instead",
+            + (f" ({reason})" if reason else "")
+            + ("; the server tries again, so call check_status with it later, or" if retrying else ";")
+            + " download it from its URL into an allowed folder and pass that path instead",
         )
     saved = Path(record.video_path)
     if not await anyio.to_thread.run_sync(saved.is_file):

@@ -331,7 +331,8 @@ async def test_a_finished_job_without_a_saved_video_is_refused_naming_the_field(
                     state="completed",
                     result_url="https://example.com/video.mp4",
                     video_path=path,
-                    error=None if path else "The video is ready at its URL but saving it failed: disk full",
+                    saved=path is not None,
+                    save_error=None if path else "could not save the video (disk full)",
                     finished_at=now,
                 )
             )

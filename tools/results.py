@@ -253,7 +253,7 @@ def with_note(answer: CallToolResult, note: str) -> CallToolResult:
         content[0] = TextContent(type="text", text=f"{note[:1].upper()}{note[1:]}.\n{content[0].text}")
     structured = dict(answer.structured_content or {})
     structured["notes"] = [*structured.get("notes", []), note]
-    return CallToolResult(content=content, structured_content=structured, is_error=answer.is_error)
+    return answer.model_copy(update={"content": content, "structured_content": structured})
 
 
 def saved_video_link(path: Path) -> ResourceLink:
