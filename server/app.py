@@ -17,6 +17,7 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from seedance_mcp.server import __version__
@@ -24,6 +25,7 @@ from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.listing import compact_tool
 from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools import (
@@ -50,7 +52,13 @@ TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, li
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose argument errors read like the rest of our errors: field, limit, fix."""
+    """An MCPServer whose argument errors read like the rest of our errors (field, limit, fix) and whose
+    tool list is written compactly, with the active provider's parameters only (`server/listing.py`)."""
+
+    provider: str = "simulator"  # set by create_server
+
+    async def list_tools(self) -> list[MCPTool]:
+        return [compact_tool(tool, self.provider) for tool in await super().list_tools()]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -113,6 +121,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
     )
+    server.provider = settings.provider
     for module in TOOL_MODULES:
         server.add_tool(
             getattr(module, module.NAME),

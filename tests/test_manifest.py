@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -109,6 +110,90 @@ async def test_tool_schemas_are_portable(listed: tuple[list[Any], list[Any]]) ->
             assert is_typed(prop), f"{tool.name}.{name} has no type or enum"
             assert prop.get("description", "").strip(), f"{tool.name}.{name} has no description"
         assert tool.description and len(tool.description) > 40, tool.name
+
+
+# --- context cost ------------------------------------------------------------------------------------
+
+# Every conversation in every host carries `tools/list`: all tools together, as compact JSON, stay under
+# this many characters, on every provider (Oxen lists three parameters more).
+TOOL_LIST_BUDGET = 15_000
+OXEN_ONLY = {"num_generations", "response_format", "target_namespace"}
+
+
+async def listed_over_the_wire(env: dict[str, str]) -> list[dict[str, Any]]:
+    from mcp.client import Client
+
+    async with Client(create_server(Settings.from_env({**os.environ, **env}))) as client:
+        tools = (await client.list_tools()).tools
+    return [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tools]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"FAL_KEY": "id:secret"}, {"OXEN_API_KEY": "oxen-key"}],
+    ids=["simulator", "fal", "oxen"],
+)
+async def test_tool_list_fits_the_context_budget(env: dict[str, str]) -> None:
+    tools = await listed_over_the_wire(env)
+    size = len(json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False))
+    assert size <= TOOL_LIST_BUDGET, f"tools/list is {size} characters; the budget is {TOOL_LIST_BUDGET}"
+    for tool in tools:
+        text = tool["description"]
+        if not tool.get("annotations", {}).get("readOnlyHint"):
+            continue
+        assert "Free" in text or "free" in text, f"{tool['name']} should say it costs nothing"
+    by_name = {tool["name"]: tool for tool in tools}
+    for name in ("generate_video", "reference_video"):
+        text = by_name[name]["description"]
+        assert "$" in text and "min" in text and "check_status" in text, "cost, duration, what next"
+        listed = set(by_name[name]["inputSchema"]["properties"])
+        if "OXEN_API_KEY" in env:
+            assert listed >= OXEN_ONLY
+        else:
+            assert not listed & OXEN_ONLY, "Oxen-only parameters are listed only on Oxen"
+
+
+@pytest.mark.anyio
+async def test_hidden_parameters_are_still_refused_by_name() -> None:
+    from mcp.client import Client
+
+    async with Client(create_server(Settings.from_env())) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a boat", "num_generations": 2})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "num_generations" in text and "Oxen" in text
+
+
+def test_compact_listing_keeps_what_validates() -> None:
+    from seedance_mcp.server.listing import compact_schema, outline_schema
+
+    full = {
+        "title": "Args",
+        "type": "object",
+        "properties": {
+            "title": {"title": "Title", "type": "string", "description": "a field called title"},
+            "tier": {"anyOf": [{"enum": ["a", "b"], "type": "string"}, {"type": "null"}], "default": None},
+            "n": {"type": "integer", "default": 1, "x-provider": "oxen"},
+        },
+        "required": ["title", "n"],
+    }
+    assert compact_schema(full, "fal") == {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "description": "a field called title"},
+            "tier": {"enum": ["a", "b", None], "type": ["string", "null"]},
+        },
+        "required": ["title"],
+    }
+    assert compact_schema(full, "oxen", inputs=True)["properties"]["tier"] == {
+        "enum": ["a", "b"],
+        "type": "string",
+    }
+    assert compact_schema(full, "oxen", inputs=True)["properties"]["n"] == {"type": "integer", "default": 1}
+    outline = outline_schema(full)
+    Draft202012Validator(outline).validate({"title": "x", "tier": None, "n": 3})
+    assert not Draft202012Validator(outline).is_valid({"title": 3})
 
 
 def test_is_typed_can_fail() -> None:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from seedance_mcp.server import pricing
 from seedance_mcp.server.inputs import check_references
 from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
-from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
 from seedance_mcp.tools.params import (
     AspectRatioParam,
     DurationParam,
@@ -18,16 +17,24 @@ from seedance_mcp.tools.params import (
     ResolutionParam,
     TierParam,
 )
-from seedance_mcp.tools.reference_video import AudioUrlsParam, ImageUrlsParam, VideoUrlsParam
 from seedance_mcp.tools.results import ToolContext, app_state, tool_errors
 
 NAME = "estimate_cost"
 TITLE = "Estimate the price of a video"
-DESCRIPTION = """Price a generate_video or reference_video call before making it, with the breakdown: \
-tokens = width x height x (input video seconds + output seconds) x 24 / 1024, times the tier's rate per \
-1,000 tokens, times 0.6 when reference videos are given. Pass the same parameters you would pass to the \
-generating tool. When duration or aspect_ratio is "auto", or reference videos are URLs of unknown length \
-(give input_video_seconds to pin them), the answer is a min-max range. Free; nothing is submitted."""
+DESCRIPTION = """Price a generate_video or reference_video call without making it: pass the same \
+arguments. Answers the price with its token breakdown, or a min-max range when duration or aspect_ratio \
+is "auto" or reference video URLs have no input_video_seconds. Free."""
+# The media arguments of the generating tools, described briefly: only their number and length matter here.
+_AsIn = "As in {}; only its presence matters for the price."
+ImageUrlParam = Annotated[str | None, Field(description=_AsIn.format("generate_video"))]
+EndImageUrlParam = Annotated[str | None, Field(description=_AsIn.format("generate_video"))]
+ImageUrlsParam = Annotated[list[str] | None, Field(description=_AsIn.format("reference_video"))]
+VideoUrlsParam = Annotated[
+    list[str] | None,
+    Field(description="As in reference_video; local files are measured, URLs need input_video_seconds."),
+]
+AudioUrlsParam = Annotated[list[str] | None, Field(description=_AsIn.format("reference_video"))]
+
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -72,8 +79,7 @@ async def estimate_cost(
             ge=0,
             le=VIDEO_SECONDS_MAX,
             description=(
-                "Combined seconds of the reference videos, when they are URLs. Local files are measured. "
-                "Omit for a range over the allowed 2-15 s."
+                "Combined seconds of reference video URLs; omit for a range over the allowed 2-15 s."
             ),
         ),
     ] = None,
