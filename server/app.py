@@ -1,8 +1,9 @@
 """Builds the MCP server: the one place that wires the tools to the machinery.
 
 `create_server(settings)` returns a ready `MCPServer`; nothing starts until a transport runs it.
-Its lifespan opens the shared HTTP client, the journal, the provider (starting the embedded
-simulator when no key is set) and the job manager, and resumes every unfinished job.
+Its lifespan answers at once; a background task then opens the shared HTTP client, the journal, the
+provider (starting the embedded simulator when no key is set) and the job manager, and resumes every
+unfinished job. Tool calls and resource reads wait for that (`AppState.opened`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import Tool as MCPTool
-from pydantic import ValidationError
+from pydantic import AnyUrl, ValidationError
 
 from seedance_mcp.server import __version__
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer
-from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.listing import compact_tool
-from seedance_mcp.server.providers.base import Provider
-from seedance_mcp.server.state import AppState
+from seedance_mcp.server.state import AppState, StartupError
 from seedance_mcp.tools import (
     cancel_job,
     check_status,
@@ -39,6 +35,12 @@ from seedance_mcp.tools import (
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
+
+if TYPE_CHECKING:
+    import httpx
+
+    from seedance_mcp.server.delivery import Deliverer
+    from seedance_mcp.server.providers.base import Provider
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,23 @@ class SeedanceServer(MCPServer[AppState]):
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> Any:
         try:
+            if context is not None:  # the first call waits for the journal and provider to open
+                await context.request_context.lifespan_context.opened()
             return await super().call_tool(name, arguments, context)
+        except StartupError as exc:
+            raise ToolError(str(exc)) from exc
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
             raise
+
+    async def read_resource(self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None) -> Any:
+        if context is not None:
+            try:
+                await context.request_context.lifespan_context.opened()
+            except StartupError as exc:
+                raise ResourceError(str(exc)) from exc
+        return await super().read_resource(uri, context)
 
 
 def explain_validation(tool: str, error: ValidationError) -> str:
@@ -89,29 +103,12 @@ def explain_validation(tool: str, error: ValidationError) -> str:
 def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with AsyncExitStack() as stack:
-            provider, http, deliverer = await _open_provider(settings, stack)
-            journal = await Journal.open(settings.home / "journal.sqlite3")
-            stack.push_async_callback(journal.close)
-            async with anyio.create_task_group() as tg:
-                jobs = JobManager(
-                    provider=provider,
-                    journal=journal,
-                    task_group=tg,
-                    deliver=deliverer,
-                    simulated=settings.simulated,
-                )
-                resumed = await jobs.resume()
-                if resumed:
-                    log.info("following %d unfinished job(s) from an earlier run", resumed)
-                yield AppState(
-                    settings=settings,
-                    jobs=jobs,
-                    deliverer=deliverer,
-                    http=http,
-                    provider_name=settings.provider,
-                )
-                tg.cancel_scope.cancel()
+        # Yield at once so `initialize` and `tools/list` are answered while the rest opens.
+        state = AppState(settings=settings, provider_name=settings.provider)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_open_and_hold, state)
+            yield state
+            tg.cancel_scope.cancel()
 
     server = SeedanceServer(
         name="seedance-mcp",
@@ -137,9 +134,47 @@ def create_server(settings: Settings) -> SeedanceServer:
     return server
 
 
+async def _open_and_hold(state: AppState) -> None:
+    """Open the HTTP client, provider (or simulator), journal and job manager, attach them to `state`, and
+    hold them open until cancelled at shutdown; then close them in reverse order, jobs first."""
+    from seedance_mcp.server.jobs import JobManager
+    from seedance_mcp.server.journal import Journal
+
+    settings = state.settings
+    async with AsyncExitStack() as stack:
+        try:
+            provider, http, deliverer = await _open_provider(settings, stack)
+            journal = await Journal.open(settings.home / "journal.sqlite3")
+            stack.push_async_callback(journal.close)
+            jobs_group = await stack.enter_async_context(anyio.create_task_group())
+            jobs = JobManager(
+                provider=provider,
+                journal=journal,
+                task_group=jobs_group,
+                deliver=deliverer,
+                simulated=settings.simulated,
+            )
+            resumed = await jobs.resume()
+        except Exception as exc:
+            log.exception("could not start")
+            state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
+            return
+        if resumed:
+            log.info("following %d unfinished job(s) from an earlier run", resumed)
+        state.attach(jobs=jobs, deliverer=deliverer, http=http)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            jobs_group.cancel_scope.cancel()
+
+
 async def _open_provider(
     settings: Settings, stack: AsyncExitStack
 ) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+    import httpx
+
+    from seedance_mcp.server.delivery import Deliverer
+
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
@@ -179,6 +214,7 @@ async def _open_provider(
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
 ) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+    from seedance_mcp.server.delivery import Deliverer
     from seedance_mcp.server.providers.fal import FalProvider
     from seedance_mcp.server.providers.oxen import OxenProvider
 

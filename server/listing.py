@@ -72,7 +72,7 @@ def outline_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _outline(schema: dict[str, Any]) -> dict[str, Any]:
-    kept = {key: schema[key] for key in ("type", "const") if key in schema}
+    kept: dict[str, Any] = {key: schema[key] for key in ("type", "const") if key in schema}
     if "anyOf" in schema:
         kept["anyOf"] = [_outline(branch) for branch in schema["anyOf"]]
     if kept.get("type") == "array" or "array" in kept.get("type", ()):

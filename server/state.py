@@ -1,20 +1,53 @@
-"""What the server holds while it runs, handed to every tool call through the lifespan context."""
+"""What the server holds while it runs, handed to every tool call through the lifespan context.
+
+The server answers `initialize` and `tools/list` before anything slow is open: the lifespan makes this
+object with the settings at once, and the parts that take time (the HTTP client, the journal, the
+provider and its simulator, the job manager) are attached by `attach` when a background task has
+opened them. Every tool call and resource read waits for `opened()` first (see `server/app.py`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
+import anyio
 
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer
-from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.errors import SeedanceError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from seedance_mcp.server.delivery import Deliverer
+    from seedance_mcp.server.jobs import JobManager
 
 
-@dataclass(frozen=True)
+class StartupError(SeedanceError):
+    """The journal, the provider or the simulator could not be opened; every call says why."""
+
+
+@dataclass
 class AppState:
     settings: Settings
-    jobs: JobManager
-    deliverer: Deliverer
-    http: httpx.AsyncClient
     provider_name: str  # what users see: "fal", "oxen" or "simulator"
+    # Attached once opened (`attach`); read them only after `await opened()`.
+    jobs: JobManager = field(init=False)
+    deliverer: Deliverer = field(init=False)
+    http: httpx.AsyncClient = field(init=False)
+    _ready: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _failure: str | None = field(default=None, init=False, repr=False)
+
+    def attach(self, *, jobs: JobManager, deliverer: Deliverer, http: httpx.AsyncClient) -> None:
+        self.jobs, self.deliverer, self.http = jobs, deliverer, http
+        self._ready.set()
+
+    def fail(self, reason: str) -> None:
+        self._failure = reason
+        self._ready.set()
+
+    async def opened(self) -> None:
+        """Wait until the slow parts are open; raise `StartupError` if they could not be."""
+        await self._ready.wait()
+        if self._failure is not None:
+            raise StartupError(self._failure)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
-from pydantic.json_schema import JsonDict
+from pydantic import Field, JsonValue
 
 from seedance_mcp.server.listing import PROVIDER_KEY
 from seedance_mcp.server.model_facts import (
@@ -75,7 +74,7 @@ WaitSecondsParam = Annotated[
 
 # Oxen.ai-only parameters (Oxen's reference-to-video page); refused on any other provider, and listed to
 # hosts only while Oxen is active (the marker is read by server/listing.py).
-OXEN_ONLY: JsonDict = {PROVIDER_KEY: "oxen"}
+OXEN_ONLY: dict[str, JsonValue] = {PROVIDER_KEY: "oxen"}
 
 NumGenerationsParam = Annotated[
     int,
