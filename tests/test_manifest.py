@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 from seedance_mcp.server import __version__
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import SETTINGS_DOC, Settings
+from seedance_mcp.server.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
@@ -224,6 +225,9 @@ def test_user_config_maps_onto_settings() -> None:
         "SEEDANCE_DAILY_BUDGET_USD",
         "SEEDANCE_CONFIRM_ABOVE_USD",
         "SEEDANCE_WAIT_SECONDS",
+        "SEEDANCE_CONFIRM_POLICY",
+        "SEEDANCE_OXEN_UPLOAD_REPO",
+        "SEEDANCE_HOME",
     }
     assert set(config["env"]) == expected
     # Folders may be several: only arguments expand a multi-select, so they travel as arguments.
@@ -238,6 +242,93 @@ def test_user_config_maps_onto_settings() -> None:
     assert user_config["wait_seconds"]["min"] == 0 and user_config["wait_seconds"]["max"] == 600
     assert user_config["wait_seconds"]["default"] == 45
     assert not any(option.get("required") for option in user_config.values()), "the simulator needs nothing"
+
+
+# Settings a message may name that a bundle user has no reason to change, each with why.
+NOT_FOR_BUNDLE_USERS = {
+    "SEEDANCE_HTTP_TOKEN": "HTTP transport only; the bundle speaks stdio",
+    "SEEDANCE_HTTP_ALLOWED_HOSTS": "HTTP transport only",
+    "SEEDANCE_LOG_LEVEL": "the host keeps the server's stderr log; debugging only",
+    "SEEDANCE_FAL_QUEUE_URL": "test endpoints (the simulator)",
+    "SEEDANCE_FAL_REST_URL": "test endpoints",
+    "SEEDANCE_FAL_CDN_URL": "test endpoints",
+    "SEEDANCE_OXEN_URL": "test endpoints",
+    "SEEDANCE_SIM_QUEUE_SECONDS": "simulator tuning",
+    "SEEDANCE_SIM_RUN_SECONDS": "simulator tuning",
+    "SEEDANCE_SIM_FAULTS": "simulator tuning",
+    "SEEDANCE_SIM_SEED": "simulator tuning",
+    "SEEDANCE_ALLOWED_DIRS": "set from the 'Folders for input files' option, passed as arguments",
+    "FAL_KEY_ID": "FAL_KEY covers it",
+    "FAL_KEY_SECRET": "FAL_KEY covers it",
+}
+# What the assistant and the user read: tool modules and the machinery that words their errors.
+MESSAGE_SOURCES = [
+    *sorted((ROOT / "tools").glob("*.py")),
+    *(p for p in sorted((ROOT / "server").rglob("*.py")) if "simulator" not in p.parts),
+]
+ONE_OF = re.compile(r"One of: ([^.]+)\.")
+
+
+def test_every_setting_a_message_names_is_a_bundle_option() -> None:
+    bundle = set(MANIFEST["server"]["mcp_config"]["env"])
+    named: dict[str, set[str]] = {}
+    for path in MESSAGE_SOURCES:
+        if path.name in {"config.py", "__main__.py", "doctor.py", "http.py"}:
+            continue  # the CLI's and the doctor's own words, for people at a terminal
+        for variable in re.findall(
+            r"\b(SEEDANCE_[A-Z_]+[A-Z]|FAL_KEY(?:_ID|_SECRET)?|OXEN_API_KEY)\b", path.read_text()
+        ):
+            named.setdefault(variable, set()).add(path.name)
+    assert "SEEDANCE_CONFIRM_POLICY" in named and "SEEDANCE_OXEN_UPLOAD_REPO" in named  # the scan sees them
+    missing = {
+        v: sorted(where) for v, where in named.items() if v not in bundle and v not in NOT_FOR_BUNDLE_USERS
+    }
+    assert not missing, f"messages ask for settings the bundle cannot set: {missing}"
+
+
+def test_readme_manifest_and_settings_model_agree() -> None:
+    from typing import Literal, get_args, get_origin
+
+    from seedance_mcp.server.config import FIELD_OF_VARIABLE
+    from seedance_mcp.server.config import Settings as Model
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, re.MULTILINE))
+    assert documented == set(SETTINGS_DOC), "README settings table == SETTINGS_DOC"
+    # Every field of the model is read from a documented variable.
+    assembled = {
+        "fal_key",
+        "oxen_api_key",
+        "http_token",
+        "home",
+        "output_dir",
+        "allowed_dirs",
+        "http_allowed_hosts",
+    }
+    assert set(FIELD_OF_VARIABLE) <= set(SETTINGS_DOC)
+    assert set(Model.model_fields) == set(FIELD_OF_VARIABLE.values()) | assembled
+    # Every bundle option feeds a documented variable, and the values it lists are the model's.
+    enums = []
+    for variable, template in MANIFEST["server"]["mcp_config"]["env"].items():
+        assert variable in SETTINGS_DOC, variable
+        key = PLACEHOLDER.fullmatch(template).group(1)  # type: ignore[union-attr]
+        listed = ONE_OF.search(MANIFEST["user_config"][key]["description"])
+        field = FIELD_OF_VARIABLE.get(variable)
+        annotation = Model.model_fields[field].annotation if field else None
+        choices = get_args(annotation) if get_origin(annotation) is Literal else ()
+        if choices:
+            assert listed, f"{key}: say the allowed values ('One of: ...')"
+            words = re.findall(r"\b([a-z]+)\b(?! \()", re.sub(r"\([^)]*\)", "", listed.group(1)))
+            assert set(words) - {"or"} == set(choices), key
+            assert MANIFEST["user_config"][key]["default"] in choices
+            enums.append(key)
+    assert sorted(enums) == ["confirm_policy", "default_tier", "provider"]
+    # The numbers the bundle accepts are the numbers the server accepts.
+    for key in ("max_cost_usd", "daily_budget_usd", "confirm_above_usd"):
+        assert MANIFEST["user_config"][key]["min"] == 0
+        variable = next(v for v, t in MANIFEST["server"]["mcp_config"]["env"].items() if key in t)
+        with pytest.raises(ConfigError, match=variable):
+            Settings.from_env({variable: "-1"})
 
 
 def host_substitution(user_values: Mapping[str, Any], home: str) -> tuple[list[str], dict[str, str]]:
