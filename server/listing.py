@@ -6,7 +6,8 @@ pydantic models is trimmed before it goes out, without changing what it accepts 
 - pydantic's per-field `title` (the field name again, capitalised) is dropped;
 - an optional input whose default is null is listed as its type alone (not being in `required` says it
   may be left out; the server still accepts an explicit null);
-- elsewhere `anyOf: [X, {"type": "null"}]` becomes X with `"type": [X's type, "null"]` (null in its enum);
+- a nullable output field stays `anyOf: [X, {"type": "null"}]`: a `type` list is shorter but less
+  portable (the Inspector's --strict check flags it; single-type dialects such as Gemini's reject it);
 - output schemas keep their top level, each field with its type, and describe nested objects only as
   objects: the result's text and `next_step` tell the model what it needs, and every result still
   validates against them;
@@ -61,7 +62,7 @@ def compact_schema(
             out[key] = compact_schema(value, provider, inputs=inputs)
         else:
             out[key] = value
-    return _merge_nullable(out)
+    return out
 
 
 def outline_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -79,19 +80,6 @@ def _outline(schema: dict[str, Any]) -> dict[str, Any]:
         items = schema.get("items", {})
         kept["items"] = {k: items[k] for k in ("type",) if k in items}
     return kept
-
-
-def _merge_nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    branches = schema.get("anyOf")
-    if not isinstance(branches, list) or len(branches) != 2 or {"type": "null"} not in branches:
-        return schema
-    other = branches[0] if branches[1] == {"type": "null"} else branches[1]
-    if not isinstance(other.get("type"), str) or any(k in other for k in _SCHEMA_LISTS):
-        return schema
-    merged = {**{k: v for k, v in schema.items() if k != "anyOf"}, **other, "type": [other["type"], "null"]}
-    if "enum" in merged:
-        merged["enum"] = [*merged["enum"], None]
-    return merged
 
 
 def compact_tool(tool: Tool, provider: str) -> Tool:

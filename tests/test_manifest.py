@@ -183,7 +183,7 @@ def test_compact_listing_keeps_what_validates() -> None:
         "type": "object",
         "properties": {
             "title": {"type": "string", "description": "a field called title"},
-            "tier": {"enum": ["a", "b", None], "type": ["string", "null"]},
+            "tier": {"anyOf": [{"enum": ["a", "b"], "type": "string"}, {"type": "null"}]},
         },
         "required": ["title"],
     }

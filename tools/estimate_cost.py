@@ -9,14 +9,7 @@ from pydantic import BaseModel, Field
 
 from seedance_mcp.server import pricing
 from seedance_mcp.server.inputs import check_references
-from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX
-from seedance_mcp.tools.params import (
-    AspectRatioParam,
-    DurationParam,
-    GenerateAudioParam,
-    ResolutionParam,
-    TierParam,
-)
+from seedance_mcp.server.model_facts import VIDEO_SECONDS_MAX, AspectRatio, Duration, Resolution, Tier
 from seedance_mcp.tools.results import ToolContext, app_state, tool_errors
 
 NAME = "estimate_cost"
@@ -24,16 +17,22 @@ TITLE = "Estimate the price of a video"
 DESCRIPTION = """Price a generate_video or reference_video call without making it: pass the same \
 arguments. Answers the price with its token breakdown, or a min-max range when duration or aspect_ratio \
 is "auto" or reference video URLs have no input_video_seconds. Free."""
-# The media arguments of the generating tools, described briefly: only their number and length matter here.
-_AsIn = "As in {}; only its presence matters for the price."
-ImageUrlParam = Annotated[str | None, Field(description=_AsIn.format("generate_video"))]
-EndImageUrlParam = Annotated[str | None, Field(description=_AsIn.format("generate_video"))]
-ImageUrlsParam = Annotated[list[str] | None, Field(description=_AsIn.format("reference_video"))]
+# The generating tools' arguments, described once there (the model has read them): same types, short words.
+_AS_IN_GENERATE = Field(description="As in generate_video.")
+_AS_IN_REFERENCE = Field(description="As in reference_video.")
+ImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
+EndImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
+ImageUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
 VideoUrlsParam = Annotated[
     list[str] | None,
     Field(description="As in reference_video; local files are measured, URLs need input_video_seconds."),
 ]
-AudioUrlsParam = Annotated[list[str] | None, Field(description=_AsIn.format("reference_video"))]
+AudioUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
+ResolutionParam = Annotated[Resolution, _AS_IN_GENERATE]
+DurationParam = Annotated[Duration, Field(description='As in generate_video; "auto" gives a range.')]
+AspectRatioParam = Annotated[AspectRatio, Field(description='As in generate_video; "auto" gives a range.')]
+GenerateAudioParam = Annotated[bool, Field(description="As in generate_video; same price either way.")]
+TierParam = Annotated[Tier | None, _AS_IN_GENERATE]
 
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
