@@ -50,6 +50,10 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
 
+# Opening the journal, provider and simulator is synchronous work on the event loop: it waits this long
+# (or for the first call that needs it), so the host's `initialize` and `tools/list` are answered first.
+OPEN_AFTER_SECONDS = 1.0
+
 TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
 
 
@@ -141,6 +145,7 @@ async def _open_and_hold(state: AppState) -> None:
     from seedance_mcp.server.journal import Journal
 
     settings = state.settings
+    await state.wanted(within=OPEN_AFTER_SECONDS)
     async with AsyncExitStack() as stack:
         try:
             provider, http, deliverer = await _open_provider(settings, stack)

@@ -3,7 +3,8 @@
 The server answers `initialize` and `tools/list` before anything slow is open: the lifespan makes this
 object with the settings at once, and the parts that take time (the HTTP client, the journal, the
 provider and its simulator, the job manager) are attached by `attach` when a background task has
-opened them. Every tool call and resource read waits for `opened()` first (see `server/app.py`).
+opened them. That task starts when the first call needs them (`opened()`, awaited by every tool call and
+resource read; see `server/app.py`) or shortly after start, to resume unfinished jobs, whichever is first.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class AppState:
     jobs: JobManager = field(init=False)
     deliverer: Deliverer = field(init=False)
     http: httpx.AsyncClient = field(init=False)
+    _wanted: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _ready: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _failure: str | None = field(default=None, init=False, repr=False)
 
@@ -46,8 +48,14 @@ class AppState:
         self._failure = reason
         self._ready.set()
 
+    async def wanted(self, within: float) -> None:
+        """Return when a call first needs the slow parts, or after `within` seconds."""
+        with anyio.move_on_after(within):
+            await self._wanted.wait()
+
     async def opened(self) -> None:
         """Wait until the slow parts are open; raise `StartupError` if they could not be."""
+        self._wanted.set()
         await self._ready.wait()
         if self._failure is not None:
             raise StartupError(self._failure)
