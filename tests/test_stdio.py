@@ -60,3 +60,19 @@ async def test_tools_are_listed_before_the_journal_opens_and_calls_say_why_it_ca
         assert answer.is_error
         text = answer.content[0].text  # type: ignore[union-attr]
         assert "could not start" in text and "seedance-mcp doctor" in text
+
+
+def test_the_official_inspector_lists_and_calls_every_tool_over_stdio(isolated_env: Path) -> None:
+    from PIL import Image
+
+    from tests.inspector_cli import TOOL_CALLS, call_every_tool
+
+    image = isolated_env / "media" / "lighthouse.png"
+    Image.new("RGB", (640, 480), (30, 60, 90)).save(image)
+    params = server_params()
+    # The Inspector hands a stdio server only a default environment plus what -e names.
+    settings = [
+        arg for k, v in (params.env or {}).items() if k.startswith("SEEDANCE_") for arg in ("-e", f"{k}={v}")
+    ]
+    called = call_every_tool([params.command, *params.args], image, *settings)
+    assert called == set(TOOL_CALLS)
