@@ -17,6 +17,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import Icon
 from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl, ValidationError
 
@@ -49,6 +50,12 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 (about $0.24 per second at 720p on the fast tier): use estimate_cost when the user cares. Generating tools \
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
+
+# The repository's icon.png (also the bundle's icon), by URL: a data: URI would repeat ~60 kB in every
+# tools/list. The server's entry says what it is; each tool's is the bare link (context cost).
+ICON_URL = "https://raw.githubusercontent.com/seedance-mcp/seedance-mcp/main/icon.png"
+SERVER_ICONS = [Icon(src=ICON_URL, mime_type="image/png", sizes=["512x512"])]
+TOOL_ICONS = [Icon(src=ICON_URL)]
 
 # Opening the journal, provider and simulator is synchronous work on the event loop: it waits this long
 # (or for the first call that needs it), so the host's `initialize` and `tools/list` are answered first.
@@ -120,6 +127,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         version=__version__,
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
+        icons=SERVER_ICONS,
         lifespan=lifespan,
     )
     server.provider = settings.provider
@@ -130,6 +138,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            icons=TOOL_ICONS,
         )
     register_resources(server)
     register_models_resource(server, settings)

@@ -14,9 +14,8 @@ from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, inl
 
 NAME = "list_jobs"
 TITLE = "List video jobs"
-DESCRIPTION = """Recent video jobs, newest first, from this and earlier sessions: id, state, tool, \
-prompt start, estimated cost, saved file and URL (or error), plus spend totals. Filter by `state` \
-("running": still being made; "uncertain": may not have reached the provider). Free. Then: \
+DESCRIPTION = """Recent video jobs, newest first, from this and earlier sessions: id, state, prompt \
+start, estimated cost, saved file and URL (or error), plus spend totals; filter by `state`. Free. Then: \
 check_status(job_id) to wait, cancel_job(job_id) to stop."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False

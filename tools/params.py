@@ -50,7 +50,7 @@ GenerateAudioParam = Annotated[
 ]
 SeedParam = Annotated[
     int | None,
-    Field(description="For a repeatable result (it may still vary slightly); a new seed makes a new take."),
+    Field(description="Repeatable result (roughly); a new seed makes a new take."),
 ]
 EndUserIdParam = Annotated[
     str | None,
@@ -58,7 +58,7 @@ EndUserIdParam = Annotated[
 ]
 TierParam = Annotated[
     Tier | None,
-    Field(description='"fast" costs less and answers sooner. Omit for the server\'s default.'),
+    Field(description='"fast" is cheaper and quicker. Omit for the server\'s default.'),
 ]
 WaitSecondsParam = Annotated[
     float | None,
@@ -66,8 +66,8 @@ WaitSecondsParam = Annotated[
         ge=0,
         le=600,
         description=(
-            "Seconds to wait for the video before returning a job_id (0: at once). "
-            "Omit for the server's default (45); hosts often cut calls at 60 s."
+            "Wait this long, then return a job_id (0: at once). Omit for the server's default; "
+            "hosts often cut calls at 60 s."
         ),
     ),
 ]
@@ -82,16 +82,14 @@ NumGenerationsParam = Annotated[
         ge=1,
         le=MAX_GENERATIONS,
         json_schema_extra=OXEN_ONLY,
-        description=("Videos to make; each is its own job, charged separately."),
+        description="Videos to make, each its own job, charged separately.",
     ),
 ]
 ResponseFormatParam = Annotated[
     ResponseFormat | None,
     Field(
         json_schema_extra=OXEN_ONLY,
-        description=(
-            "Oxen's blocking endpoint instead of its queue: one video, not cancellable. Omit for the queue."
-        ),
+        description=("Blocking call instead of the queue: one video, not cancellable."),
     ),
 ]
 TargetNamespaceParam = Annotated[
@@ -99,6 +97,6 @@ TargetNamespaceParam = Annotated[
     Field(
         min_length=1,
         json_schema_extra=OXEN_ONLY,
-        description=("Oxen user or organization to save results in and bill; omit for yours."),
+        description="Oxen user or organization to bill and save to; omit for yours.",
     ),
 ]

@@ -38,8 +38,8 @@ NAME = "reference_video"
 TITLE = "Video from reference media (Seedance 2.0)"
 DESCRIPTION = """Make a video guided by up to 9 images, 3 videos and 3 audio clips, named in the prompt \
 in the order given as @Image1, @Video1, @Audio1..., e.g. "The character from @Image1 dances like @Video1 \
-to @Audio1". For consistent characters or products, motion transfer, editing or extending a clip. Media: \
-https URLs, data: URIs or local paths. Costs money: about $0.24/s at 720p fast; reference videos make it \
+to @Audio1". For consistent characters, motion transfer, editing or extending clips. Media: URLs, \
+data: URIs or local paths. Costs money: about $0.24/s at 720p fast; reference videos make it \
 0.6x but their seconds count, so call estimate_cost first. Takes 1-5 min: waits up to `wait_seconds`, \
 then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
