@@ -9,21 +9,29 @@ unfinished job. Tool calls and resource reads wait for that (`AppState.opened`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
+import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import Icon
+from mcp.types import Icon, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl, ValidationError
 
 from seedance_mcp.server import __version__
+from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.delivery import Deliverer, lasting
+from seedance_mcp.server.generation import Generations
+from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.listing import compact_tool
+from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState, StartupError
 from seedance_mcp.tools import (
     cancel_job,
@@ -32,16 +40,12 @@ from seedance_mcp.tools import (
     generate_video,
     list_jobs,
     reference_video,
+    stitch_videos,
 )
+from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
-
-if TYPE_CHECKING:
-    import httpx
-
-    from seedance_mcp.server.delivery import Deliverer
-    from seedance_mcp.server.providers.base import Provider
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ files can be passed as paths."""
 
 # The repository's icon.png (also the bundle's icon), by URL: a data: URI would repeat ~60 kB in every
 # tools/list. The server's entry says what it is; each tool's is the bare link (context cost).
-ICON_URL = "https://raw.githubusercontent.com/seedance-mcp/seedance-mcp/main/icon.png"
+ICON_URL = "https://github.com/seedance-mcp/seedance-mcp/raw/main/icon.png"
 SERVER_ICONS = [Icon(src=ICON_URL, mime_type="image/png", sizes=["512x512"])]
 TOOL_ICONS = [Icon(src=ICON_URL)]
 
@@ -61,17 +65,42 @@ TOOL_ICONS = [Icon(src=ICON_URL)]
 # (or for the first call that needs it), so the host's `initialize` and `tools/list` are answered first.
 OPEN_AFTER_SECONDS = 1.0
 
-TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
+TOOL_MODULES = (
+    generate_video,
+    reference_video,
+    check_status,
+    estimate_cost,
+    list_jobs,
+    cancel_job,
+    stitch_videos,
+)
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose argument errors read like the rest of our errors (field, limit, fix) and whose
-    tool list is written compactly, with the active provider's parameters only (`server/listing.py`)."""
+    """An MCPServer whose tools refuse unknown arguments, with errors like the rest (field, limit, fix),
+    and whose tool list is written compactly, with the active provider's parameters only
+    (`server/listing.py`)."""
 
     provider: str = "simulator"  # set by create_server
 
     async def list_tools(self) -> list[MCPTool]:
         return [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        assert tool is not None
+        make_strict(tool)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -84,7 +113,9 @@ class SeedanceServer(MCPServer[AppState]):
             raise ToolError(str(exc)) from exc
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
+                tool = self._tool_manager.get_tool(name)
+                allowed = allowed_arguments(tool) if tool is not None else []
+                raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
             raise
 
     async def read_resource(self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None) -> Any:
@@ -96,31 +127,17 @@ class SeedanceServer(MCPServer[AppState]):
         return await super().read_resource(uri, context)
 
 
-def explain_validation(tool: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        got = item.get("input")
-        expected = item.get("ctx", {}).get("expected")
-        if item["type"] == "missing":
-            problems.append(f"{field} is required")
-        elif expected:
-            problems.append(f"{field} must be {expected}; got {got!r}")
-        else:
-            problems.append(f"{field}: {item['msg'].lower()}; got {got!r}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
-
-
 def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         # Yield at once so `initialize` and `tools/list` are answered while the rest opens.
-        state = AppState(settings=settings, provider_name=settings.provider)
+        state = AppState(settings=settings)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_open_and_hold, state)
             yield state
             tg.cancel_scope.cancel()
 
+    job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -129,6 +146,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         icons=SERVER_ICONS,
         lifespan=lifespan,
+        extensions=[job_card],
+        middleware=[job_card.hide_app_only_tools],
     )
     server.provider = settings.provider
     for module in TOOL_MODULES:
@@ -138,6 +157,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            meta=getattr(module, "META", None),
             icons=TOOL_ICONS,
         )
     register_resources(server)
@@ -148,16 +168,13 @@ def create_server(settings: Settings) -> SeedanceServer:
 
 
 async def _open_and_hold(state: AppState) -> None:
-    """Open the HTTP client, provider (or simulator), journal and job manager, attach them to `state`, and
-    hold them open until cancelled at shutdown; then close them in reverse order, jobs first."""
-    from seedance_mcp.server.jobs import JobManager
-    from seedance_mcp.server.journal import Journal
-
+    """Open the HTTP client, provider (or simulator), journal, job manager and generation service, attach
+    them to `state`, and hold them open until cancelled at shutdown; then close them, jobs first."""
     settings = state.settings
     await state.wanted(within=OPEN_AFTER_SECONDS)
     async with AsyncExitStack() as stack:
         try:
-            provider, http, deliverer = await _open_provider(settings, stack)
+            provider, deliverer = await _open_provider(settings, stack)
             journal = await Journal.open(settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             jobs_group = await stack.enter_async_context(anyio.create_task_group())
@@ -167,28 +184,26 @@ async def _open_and_hold(state: AppState) -> None:
                 task_group=jobs_group,
                 deliver=deliverer,
                 simulated=settings.simulated,
+                owner=deliverer.owner,
+                leftovers=deliverer,
+                lasting=lasting,
             )
             resumed = await jobs.resume()
+            guard = SpendingGuard(settings, journal, owner=jobs.owner)
         except Exception as exc:
             log.exception("could not start")
             state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
             return
         if resumed:
             log.info("following %d unfinished job(s) from an earlier run", resumed)
-        state.attach(jobs=jobs, deliverer=deliverer, http=http)
+        state.attach(jobs=jobs, generations=Generations(settings, jobs, guard), deliverer=deliverer)
         try:
             await anyio.sleep_forever()
         finally:
             jobs_group.cancel_scope.cancel()
 
 
-async def _open_provider(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
-    import httpx
-
-    from seedance_mcp.server.delivery import Deliverer
-
+async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
@@ -205,11 +220,12 @@ async def _open_provider(
     if settings.simulated:
         from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
-        sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
+        # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
+        sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
+        sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
-            http,
             deliverer,
         )
     if settings.provider == "oxen":
@@ -222,13 +238,12 @@ async def _open_provider(
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
     )
-    return provider, http, deliverer
+    return provider, deliverer
 
 
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
-    from seedance_mcp.server.delivery import Deliverer
+) -> tuple[Provider, Deliverer]:
     from seedance_mcp.server.providers.fal import FalProvider
     from seedance_mcp.server.providers.oxen import OxenProvider
 
@@ -256,4 +271,4 @@ def _oxen_provider(
         preview_dir=settings.home / "previews",
         headers_for=provider.auth_headers_for,
     )
-    return provider, http, deliverer
+    return provider, deliverer

@@ -6,11 +6,14 @@ pydantic models is trimmed before it goes out, without changing what it accepts 
 - pydantic's per-field `title` (the field name again, capitalised) is dropped;
 - an optional input whose default is null is listed as its type alone (not being in `required` says it
   may be left out; the server still accepts an explicit null);
-- a nullable output field stays `anyOf: [X, {"type": "null"}]`: a `type` list is shorter but less
-  portable (the Inspector's --strict check flags it; single-type dialects such as Gemini's reject it);
-- output schemas keep their top level, each field with its type, and describe nested objects only as
-  objects: the result's text and `next_step` tell the model what it needs, and every result still
-  validates against them;
+- a nested input property that repeats a top-level one (a film's `shots` items repeat the request's
+  fields) is listed by its type only, and an array's items lose a description the array already has:
+  the model has read the rest;
+- output schemas are outlined: the top-level fields every result has, each with its bare type, no
+  descriptions (the result's text and `next_step` tell the model what it needs). Optional fields still
+  arrive and results still validate; listing them would cost 40 characters each as
+  `anyOf: [X, null]`, and the shorter `"type": [X, "null"]` is less portable (the Inspector's --strict
+  flags it); `required` would repeat every name;
 - the annotations' title is dropped when it repeats the tool's title;
 - parameters marked for one provider (`PROVIDER_KEY` in their JSON schema, see `tools/params.py`) are
   listed only when that provider is active; the handlers still refuse them elsewhere.
@@ -65,10 +68,22 @@ def compact_schema(
     return out
 
 
+def input_schema(schema: dict[str, Any], provider: str) -> dict[str, Any]:
+    """A tool's input schema as listed: compact, and described once at the top level."""
+    compact = compact_schema(schema, provider, inputs=True)
+    top = frozenset(compact.get("properties", {}))
+    fields = {name: _strip_repeats(prop, top) for name, prop in compact.get("properties", {}).items()}
+    return {**compact, "properties": fields} if "properties" in compact else compact
+
+
 def outline_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """`schema`'s top-level fields with their types only: no descriptions, nested objects as objects."""
+    """`schema`'s required top-level fields with their types only: no descriptions, nested objects as
+    objects."""
     compact = compact_schema(schema)
-    fields = {name: _outline(prop) for name, prop in compact.get("properties", {}).items()}
+    required = compact.get("required", [])
+    fields = {
+        name: _outline(prop) for name, prop in compact.get("properties", {}).items() if name in required
+    }
     return {"type": "object", "properties": fields}
 
 
@@ -76,9 +91,6 @@ def _outline(schema: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {key: schema[key] for key in ("type", "const") if key in schema}
     if "anyOf" in schema:
         kept["anyOf"] = [_outline(branch) for branch in schema["anyOf"]]
-    if kept.get("type") == "array" or "array" in kept.get("type", ()):
-        items = schema.get("items", {})
-        kept["items"] = {k: items[k] for k in ("type",) if k in items}
     return kept
 
 
@@ -90,7 +102,28 @@ def compact_tool(tool: Tool, provider: str) -> Tool:
     return tool.model_copy(
         update={
             "annotations": annotations,
-            "input_schema": compact_schema(tool.input_schema, provider, inputs=True),
+            "input_schema": input_schema(tool.input_schema, provider),
             "output_schema": None if tool.output_schema is None else outline_schema(tool.output_schema),
         }
     )
+
+
+def _strip_repeats(schema: dict[str, Any], top: frozenset[str]) -> dict[str, Any]:
+    """Below the top level: properties named like a top-level one keep their type only."""
+    out = dict(schema)
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {
+            name: {k: v for k, v in prop.items() if k in ("type", "items")}
+            if name in top
+            else _strip_repeats(prop, top)
+            for name, prop in out["properties"].items()
+        }
+    if isinstance(out.get("items"), dict) and "description" in out:
+        out["items"] = {k: v for k, v in out["items"].items() if k != "description"}
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _strip_repeats(out[key], top)
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_strip_repeats(item, top) for item in out[key]]
+    return out

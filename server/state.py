@@ -1,8 +1,8 @@
 """What the server holds while it runs, handed to every tool call through the lifespan context.
 
 The server answers `initialize` and `tools/list` before anything slow is open: the lifespan makes this
-object with the settings at once, and the parts that take time (the HTTP client, the journal, the
-provider and its simulator, the job manager) are attached by `attach` when a background task has
+object with the settings at once, and the parts that take time (the journal, the provider and its
+simulator, the job manager, the generation service) are attached by `attach` when a background task has
 opened them. That task starts when the first call needs them (`opened()`, awaited by every tool call and
 resource read; see `server/app.py`) or shortly after start, to resume unfinished jobs, whichever is first.
 """
@@ -18,9 +18,8 @@ from seedance_mcp.server.config import Settings
 from seedance_mcp.server.errors import SeedanceError
 
 if TYPE_CHECKING:
-    import httpx
-
     from seedance_mcp.server.delivery import Deliverer
+    from seedance_mcp.server.generation import Generations
     from seedance_mcp.server.jobs import JobManager
 
 
@@ -31,17 +30,16 @@ class StartupError(SeedanceError):
 @dataclass
 class AppState:
     settings: Settings
-    provider_name: str  # what users see: "fal", "oxen" or "simulator"
     # Attached once opened (`attach`); read them only after `await opened()`.
     jobs: JobManager = field(init=False)
+    generations: Generations = field(init=False)  # the one door every generation goes through
     deliverer: Deliverer = field(init=False)
-    http: httpx.AsyncClient = field(init=False)
     _wanted: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _ready: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _failure: str | None = field(default=None, init=False, repr=False)
 
-    def attach(self, *, jobs: JobManager, deliverer: Deliverer, http: httpx.AsyncClient) -> None:
-        self.jobs, self.deliverer, self.http = jobs, deliverer, http
+    def attach(self, *, jobs: JobManager, generations: Generations, deliverer: Deliverer) -> None:
+        self.jobs, self.generations, self.deliverer = jobs, generations, deliverer
         self._ready.set()
 
     def fail(self, reason: str) -> None:

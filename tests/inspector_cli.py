@@ -33,6 +33,7 @@ TOOL_CALLS: dict[str, dict[str, Any]] = {
     },
     "check_status": {"job_id": "{job}", "wait_seconds": 0},
     "list_jobs": {"limit": 5},
+    "stitch_videos": {"clips": ["{job}", "{job}"]},
     "cancel_job": {"job_id": "{job}"},
 }
 

@@ -13,14 +13,13 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from seedance_mcp.server.journal import TERMINAL, JobRecord
-from seedance_mcp.tools.list_jobs import may_be_charged
+from seedance_mcp.server.spend import charged, possibly_charged
 from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, tool_errors
 
 NAME = "cancel_job"
 TITLE = "Cancel a video job"
-DESCRIPTION = """Cancel a job by job_id. Queued: removed, free. Running: asked to stop, but the provider \
-may finish and charge it (the video is still saved; check_status tells). Ended or "uncertain" jobs cannot \
-be cancelled. Safe to repeat."""
+DESCRIPTION = """Cancel a job by job_id. Queued: removed, free. Running: asked to stop, but it may still \
+finish and be charged (the video is saved; check_status tells). Safe to repeat."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )
@@ -109,7 +108,7 @@ def _not_submitted(record: JobRecord) -> CancelJobResult:
         job_id=record.id,
         outcome="not_submitted",
         state=record.state,
-        may_be_charged=may_be_charged(record),
+        may_be_charged=charged(record) or possibly_charged(record),
         message=message,
         next_step=step,
     )
@@ -136,7 +135,7 @@ def _after_cancel(record: JobRecord, accepted: bool) -> CancelJobResult:
             job_id=record.id,
             outcome="refused",
             state=record.state,
-            may_be_charged=may_be_charged(record),
+            may_be_charged=charged(record) or possibly_charged(record),
             message=(
                 f"The provider would not cancel job {record.id} (it says the job has ended or is unknown); "
                 "the server is still following it."
@@ -147,7 +146,7 @@ def _after_cancel(record: JobRecord, accepted: bool) -> CancelJobResult:
         job_id=record.id,
         outcome="stop_requested",
         state=record.state,
-        may_be_charged=may_be_charged(record),
+        may_be_charged=charged(record) or possibly_charged(record),
         message=(
             f"Asked the provider to stop job {record.id}, which was already running: it may still finish "
             "and be charged; check_status will tell. If it finishes, the video is saved as usual."

@@ -7,18 +7,20 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.tools.flow import wait
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import WaitSecondsParam
 from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+from seedance_mcp.tools.waiting import wait
 
 NAME = "check_status"
 TITLE = "Check a video job"
-DESCRIPTION = """A job's state by job_id: queued (position), running (provider logs), completed (video \
-URL, saved file, poster, contact sheet), failed (error, what to do) or cancelled. Waits up to \
-`wait_seconds` with progress (0: just look). Works for earlier sessions' jobs. Free."""
+DESCRIPTION = """A job's state by job_id: queued (position), running (logs), completed (video URL, saved \
+file, poster, contact sheet), failed (error, fix) or cancelled. Waits up to `wait_seconds` (0: just \
+look). Works for earlier sessions' jobs. Free."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 
 async def check_status(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 from seedance_mcp.server.listing import PROVIDER_KEY
 from seedance_mcp.server.model_facts import (
     MAX_GENERATIONS,
+    SEED_MAX,
+    SEED_MIN,
     AspectRatio,
     Duration,
     Resolution,
@@ -20,14 +23,22 @@ from seedance_mcp.server.model_facts import (
     Tier,
 )
 
+NOT_BLANK_PATTERN = r"\S"  # JSON Schema patterns match anywhere: one visible character
+
+
+def not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank", "is only whitespace: describe the scene to generate")
+    return text
+
+
 PromptParam = Annotated[
     str,
+    AfterValidator(not_blank),
     Field(
         min_length=1,
-        description=(
-            'The scene: subjects, action, camera moves, light, mood. Dialogue in "double quotes" is '
-            "lip-synced."
-        ),
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+        description=('The scene: subjects, action, camera, light, mood; "quoted" dialogue is lip-synced.'),
     ),
 ]
 ResolutionParam = Annotated[Resolution, Field(description='"480p" is faster and cheaper.')]
@@ -35,40 +46,40 @@ DurationParam = Annotated[
     Duration,
     Field(
         description=(
-            'Seconds; "auto": the model decides (billed up to 15 s). '
-            'Price scales with seconds: draft with "5".'
+            'Seconds ("auto": the model picks; billed as 15). Price scales with seconds: draft with "5".'
         )
     ),
 ]
 AspectRatioParam = Annotated[
     AspectRatio,
-    Field(description='"auto" lets the model choose from the inputs; "9:16" is portrait.'),
+    Field(description='"auto": the model chooses from the inputs.'),
 ]
 GenerateAudioParam = Annotated[
     bool,
-    Field(description="Sound effects, ambience and lip-synced speech. Same price either way."),
+    Field(description="Sound and lip-synced speech; same price either way."),
 ]
 SeedParam = Annotated[
     int | None,
-    Field(description="Repeatable result (roughly); a new seed makes a new take."),
+    Field(
+        ge=SEED_MIN,
+        le=SEED_MAX,
+        description="Repeatable result (roughly); a new seed, a new take.",
+    ),
 ]
 EndUserIdParam = Annotated[
     str | None,
-    Field(description="Your end customer's id; only for fal B2B access."),
+    Field(description="Your end customer's id (fal B2B only)."),
 ]
 TierParam = Annotated[
     Tier | None,
-    Field(description='"fast" is cheaper and quicker. Omit for the server\'s default.'),
+    Field(description='"fast": cheaper, quicker. Default: the server\'s.'),
 ]
 WaitSecondsParam = Annotated[
     float | None,
     Field(
         ge=0,
         le=600,
-        description=(
-            "Wait this long, then return a job_id (0: at once). Omit for the server's default; "
-            "hosts often cut calls at 60 s."
-        ),
+        description=("Then return a job_id (0: at once; default: the server's; hosts often stop at 60 s)."),
     ),
 ]
 
@@ -82,14 +93,14 @@ NumGenerationsParam = Annotated[
         ge=1,
         le=MAX_GENERATIONS,
         json_schema_extra=OXEN_ONLY,
-        description="Videos to make, each its own job, charged separately.",
+        description="Videos to make (each a job, charged).",
     ),
 ]
 ResponseFormatParam = Annotated[
     ResponseFormat | None,
     Field(
         json_schema_extra=OXEN_ONLY,
-        description=("Blocking call instead of the queue: one video, not cancellable."),
+        description="Blocking call, not the queue: one video, not cancellable.",
     ),
 ]
 TargetNamespaceParam = Annotated[
@@ -97,6 +108,12 @@ TargetNamespaceParam = Annotated[
     Field(
         min_length=1,
         json_schema_extra=OXEN_ONLY,
-        description="Oxen user or organization to bill and save to; omit for yours.",
+        description="Oxen user or org to bill; omit for yours.",
+    ),
+]
+ContinueFromParam = Annotated[
+    str | None,
+    Field(
+        description=("A shot to continue (job id or local MP4/MOV): its last frame becomes the start frame.")
     ),
 ]

@@ -63,6 +63,10 @@ class VideoJobResult(BaseModel):
         default=None, description="Provider URL of the video (expires, ~1 h on fal)."
     )
     video_path: str | None = Field(default=None, description="Where the video was saved on this computer.")
+    saved: bool | None = Field(
+        default=None, description="False: finished but not saved yet (see save_error); the server retries."
+    )
+    save_error: str | None = None
     video_sha256: str | None = None
     video: Annotated[VideoFacts | None, WithJsonSchema(_VIDEO_FACTS_SCHEMA)] = Field(
         default=None, description="Facts of the saved video, once it exists."
@@ -75,6 +79,10 @@ class VideoJobResult(BaseModel):
     error: str | None = None
     logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="How the request was read, e.g. which frame a continued shot starts on.",
+    )
     next_step: str
     group: list[dict[str, Any]] | None = Field(
         default=None,
@@ -119,12 +127,25 @@ async def tool_errors() -> AsyncIterator[None]:
 def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> VideoJobResult:
     done = record.state in {"completed", "failed", "cancelled"}
     end = record.finished_at or time.time()
-    if record.state == "completed":
+    if record.state == "completed" and record.video_path:
         next_step = "Done. Show the user the saved file; to iterate, change the prompt and generate again."
+    elif record.state == "completed":
+        retry = (
+            f"The server tries again; call check_status with job_id '{record.id}' to try now."
+            if record.next_save_at is not None
+            else "It will not be tried again."
+        )
+        next_step = (
+            f"The video is ready but was not saved ({record.save_error or 'no file'}). Give the user the "
+            f"video URL (it expires), and tell them what to fix. {retry}"
+        )
     elif record.state in {"failed", "cancelled"}:
         next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
     elif record.state == "uncertain":
-        next_step = "Check the provider dashboard before submitting again: this job may already exist."
+        next_step = (
+            "Possibly charged: the submit's answer was lost. Have the user check the provider's dashboard; "
+            "if the job is not there, call the tool again with the same arguments to submit it again."
+        )
     elif record.provider != state.jobs.provider_label:
         next_step = (
             f"This job runs on {record.provider}, but this server now uses {state.jobs.provider_label}, so "
@@ -139,6 +160,8 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
     cost_note = str(estimate.get("summary", f"${record.estimate_usd:.4f}"))
     if record.simulated:
         cost_note += " (simulated: nothing charged)"
+    elif record.state == "uncertain" and record.request_id is None:
+        cost_note += " (possibly charged: not counted as certain spend)"
     return VideoJobResult(
         job_id=record.id,
         state=record.state,
@@ -152,6 +175,8 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         elapsed_seconds=round(end - record.created_at, 1),
         video_url=record.result_url,
         video_path=record.video_path,
+        saved=record.saved,
+        save_error=record.save_error,
         video_sha256=record.video_sha256,
         video=_facts(record, state),
         seed=record.seed,
@@ -198,6 +223,8 @@ def summary_text(result: VideoJobResult) -> str:
         lines.append(f"Video ready ({what}), job {result.job_id}.")
         if result.video_path:
             lines.append(f"Saved to: {result.video_path}")
+        elif result.saved is False:
+            lines.append(f"Not saved: {result.save_error}")
         if result.video:
             lines.append(f"Video: {describe_video(result.video)}")
         if result.video_url:
@@ -219,20 +246,40 @@ def summary_text(result: VideoJobResult) -> str:
     return "\n".join(lines)
 
 
+def with_note(answer: CallToolResult, note: str) -> CallToolResult:
+    """`answer` with `note` added to its notes and as the first line of its text."""
+    content = list(answer.content)
+    if content and isinstance(content[0], TextContent):
+        content[0] = TextContent(type="text", text=f"{note[:1].upper()}{note[1:]}.\n{content[0].text}")
+    structured = dict(answer.structured_content or {})
+    structured["notes"] = [*structured.get("notes", []), note]
+    return CallToolResult(content=content, structured_content=structured, is_error=answer.is_error)
+
+
+def saved_video_link(path: Path) -> ResourceLink:
+    return ResourceLink(
+        type="resource_link",
+        uri=path.as_uri(),
+        name=path.name,
+        title="Saved video",
+        mime_type="video/mp4",
+        size=path.stat().st_size if path.exists() else None,
+    )
+
+
+def preview_images(paths: tuple[Path, ...]) -> list[ContentBlock]:
+    """The poster frame and contact sheet that exist among `paths`, as images the assistant can see."""
+    return [
+        ImageContent(type="image", data=base64.b64encode(path.read_bytes()).decode(), mime_type="image/jpeg")
+        for path in paths
+        if path.exists()
+    ]
+
+
 def render(result: VideoJobResult, state: AppState) -> CallToolResult:
     content: list[ContentBlock] = [TextContent(type="text", text=summary_text(result))]
     if result.video_path:
-        path = Path(result.video_path)
-        content.append(
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                title="Saved video",
-                mime_type="video/mp4",
-                size=path.stat().st_size if path.exists() else None,
-            )
-        )
+        content.append(saved_video_link(Path(result.video_path)))
     if result.video_url:
         content.append(
             ResourceLink(
@@ -244,9 +291,6 @@ def render(result: VideoJobResult, state: AppState) -> CallToolResult:
             )
         )
     if result.state == "completed":
-        for path in state.deliverer.preview_paths(result.job_id):
-            if path.exists():
-                data = base64.b64encode(path.read_bytes()).decode()
-                content.append(ImageContent(type="image", data=data, mime_type="image/jpeg"))
+        content.extend(preview_images(state.deliverer.preview_paths(result.job_id)))
     structured: dict[str, Any] = result.model_dump(mode="json")
     return CallToolResult(content=content, structured_content=structured)
