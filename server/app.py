@@ -61,9 +61,11 @@ ICON_URL = "https://github.com/seedance-mcp/seedance-mcp/raw/main/icon.png"
 SERVER_ICONS = [Icon(src=ICON_URL, mime_type="image/png", sizes=["512x512"])]
 TOOL_ICONS = [Icon(src=ICON_URL)]
 
-# Opening the journal, provider and simulator is synchronous work on the event loop: it waits this long
-# (or for the first call that needs it), so the host's `initialize` and `tools/list` are answered first.
-OPEN_AFTER_SECONDS = 1.0
+# Opening the journal, provider and simulator is partly synchronous work on the event loop (imports, the
+# simulator's start): it waits for the first call that needs it, or until just after `tools/list` has been
+# answered, or at most this long, so the host's `initialize` and `tools/list` are answered first.
+OPEN_AFTER_SECONDS = 5.0
+OPEN_AFTER_LISTING_SECONDS = 0.1
 
 TOOL_MODULES = (
     generate_video,
@@ -82,9 +84,13 @@ class SeedanceServer(MCPServer[AppState]):
     (`server/listing.py`)."""
 
     provider: str = "simulator"  # set by create_server
+    running: AppState | None = None  # the state of the running lifespan, told when tools are listed
 
     async def list_tools(self) -> list[MCPTool]:
-        return [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+        tools = [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+        if self.running is not None:
+            self.running.listed()
+        return tools
 
     def add_tool(
         self,
@@ -130,8 +136,8 @@ class SeedanceServer(MCPServer[AppState]):
 def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        # Yield at once so `initialize` and `tools/list` are answered while the rest opens.
-        state = AppState(settings=settings)
+        # Yield at once so `initialize` and `tools/list` are answered before the rest opens.
+        state = server.running = AppState(settings=settings)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_open_and_hold, state)
             yield state
@@ -171,7 +177,7 @@ async def _open_and_hold(state: AppState) -> None:
     """Open the HTTP client, provider (or simulator), journal, job manager and generation service, attach
     them to `state`, and hold them open until cancelled at shutdown; then close them, jobs first."""
     settings = state.settings
-    await state.wanted(within=OPEN_AFTER_SECONDS)
+    await state.wanted(within=OPEN_AFTER_SECONDS, after_listing=OPEN_AFTER_LISTING_SECONDS)
     async with AsyncExitStack() as stack:
         try:
             provider, deliverer = await _open_provider(settings, stack)

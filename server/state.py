@@ -4,7 +4,8 @@ The server answers `initialize` and `tools/list` before anything slow is open: t
 object with the settings at once, and the parts that take time (the journal, the provider and its
 simulator, the job manager, the generation service) are attached by `attach` when a background task has
 opened them. That task starts when the first call needs them (`opened()`, awaited by every tool call and
-resource read; see `server/app.py`) or shortly after start, to resume unfinished jobs, whichever is first.
+resource read; see `server/app.py`), just after the tool list has gone out (`listed()`), or a few seconds
+after start (to resume unfinished jobs even for a host that never lists tools), whichever is first.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class AppState:
     generations: Generations = field(init=False)  # the one door every generation goes through
     deliverer: Deliverer = field(init=False)
     _wanted: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _listed: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _ready: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _failure: str | None = field(default=None, init=False, repr=False)
 
@@ -46,10 +48,23 @@ class AppState:
         self._failure = reason
         self._ready.set()
 
-    async def wanted(self, within: float) -> None:
-        """Return when a call first needs the slow parts, or after `within` seconds."""
-        with anyio.move_on_after(within):
-            await self._wanted.wait()
+    def listed(self) -> None:
+        """The host has the tool list: the slow parts may open now, without delaying its answer."""
+        self._listed.set()
+
+    async def wanted(self, within: float, *, after_listing: float) -> None:
+        """Return when a call first needs the slow parts, `after_listing` seconds after the tool list was
+        answered (so the answer is written first), or after `within` seconds."""
+        with anyio.move_on_after(within), anyio.CancelScope() as scope:
+
+            async def once(event: anyio.Event, pause: float) -> None:
+                await event.wait()
+                await anyio.sleep(pause)
+                scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(once, self._wanted, 0)
+                tg.start_soon(once, self._listed, after_listing)
 
     async def opened(self) -> None:
         """Wait until the slow parts are open; raise `StartupError` if they could not be."""
