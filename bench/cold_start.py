@@ -82,12 +82,12 @@ def main() -> None:
     for name, values in times.items():
         note(f"{name}: median {median(values) * 1000:.0f} ms, runs {[round(v * 1000) for v in values]}")
     figure("cold_start_bare_ms", base * 1000, "ms", "baseline")
-    figure("cold_start_ratio", median(times["keyed"]) / base, "x bare MCPServer", "<= 1.15")
+    figure("cold_start_ratio", median(times["keyed"]) / base, "x bare MCPServer", "<= 1.10")
     figure(
         "cold_start_ratio_embedded_simulator",
         median(times["simulator"]) / base,
         "x bare MCPServer",
-        "<= 1.15",
+        "<= 1.10",
     )
 
 

@@ -1,8 +1,9 @@
 """Builds the MCP server: the one place that wires the tools to the machinery.
 
 `create_server(settings)` returns a ready `MCPServer`; nothing starts until a transport runs it.
-Its lifespan opens the shared HTTP client, the journal, the provider (starting the embedded
-simulator when no key is set) and the job manager, and resumes every unfinished job.
+Its lifespan answers at once; a background task then opens the shared HTTP client, the journal, the
+provider (starting the embedded simulator when no key is set) and the job manager, and resumes every
+unfinished job. Tool calls and resource reads wait for that (`AppState.opened`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import anyio
 import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import Icon, ToolAnnotations
-from pydantic import ValidationError
+from mcp.types import Tool as MCPTool
+from pydantic import AnyUrl, ValidationError
 
 from seedance_mcp.server import __version__
 from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
@@ -27,9 +29,10 @@ from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.listing import compact_tool
 from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.spending import SpendingGuard
-from seedance_mcp.server.state import AppState
+from seedance_mcp.server.state import AppState, StartupError
 from seedance_mcp.tools import (
     cancel_job,
     check_status,
@@ -52,6 +55,18 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
 
+# The repository's icon.png (also the bundle's icon), by URL: a data: URI would repeat ~60 kB in every
+# tools/list. The server's entry says what it is; each tool's is the bare link (context cost).
+ICON_URL = "https://github.com/seedance-mcp/seedance-mcp/raw/main/icon.png"
+SERVER_ICONS = [Icon(src=ICON_URL, mime_type="image/png", sizes=["512x512"])]
+TOOL_ICONS = [Icon(src=ICON_URL)]
+
+# Opening the journal, provider and simulator is partly synchronous work on the event loop (imports, the
+# simulator's start): it waits for the first call that needs it, or until just after `tools/list` has been
+# answered, or at most this long, so the host's `initialize` and `tools/list` are answered first.
+OPEN_AFTER_SECONDS = 5.0
+OPEN_AFTER_LISTING_SECONDS = 0.1
+
 TOOL_MODULES = (
     generate_video,
     reference_video,
@@ -64,7 +79,18 @@ TOOL_MODULES = (
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose tools refuse unknown arguments, with errors like the rest: field, limit, fix."""
+    """An MCPServer whose tools refuse unknown arguments, with errors like the rest (field, limit, fix),
+    and whose tool list is written compactly, with the active provider's parameters only
+    (`server/listing.py`)."""
+
+    provider: str = "simulator"  # set by create_server
+    running: AppState | None = None  # the state of the running lifespan, told when tools are listed
+
+    async def list_tools(self) -> list[MCPTool]:
+        tools = [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+        if self.running is not None:
+            self.running.listed()
+        return tools
 
     def add_tool(
         self,
@@ -86,7 +112,11 @@ class SeedanceServer(MCPServer[AppState]):
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> Any:
         try:
+            if context is not None:  # the first call waits for the journal and provider to open
+                await context.request_context.lifespan_context.opened()
             return await super().call_tool(name, arguments, context)
+        except StartupError as exc:
+            raise ToolError(str(exc)) from exc
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 tool = self._tool_manager.get_tool(name)
@@ -94,36 +124,24 @@ class SeedanceServer(MCPServer[AppState]):
                 raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
             raise
 
+    async def read_resource(self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None) -> Any:
+        if context is not None:
+            try:
+                await context.request_context.lifespan_context.opened()
+            except StartupError as exc:
+                raise ResourceError(str(exc)) from exc
+        return await super().read_resource(uri, context)
+
 
 def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with AsyncExitStack() as stack:
-            provider, deliverer = await _open_provider(settings, stack)
-            journal = await Journal.open(settings.home / "journal.sqlite3")
-            stack.push_async_callback(journal.close)
-            async with anyio.create_task_group() as tg:
-                jobs = JobManager(
-                    provider=provider,
-                    journal=journal,
-                    task_group=tg,
-                    deliver=deliverer,
-                    simulated=settings.simulated,
-                    owner=deliverer.owner,
-                    leftovers=deliverer,
-                    lasting=lasting,
-                )
-                resumed = await jobs.resume()
-                if resumed:
-                    log.info("following %d unfinished job(s) from an earlier run", resumed)
-                guard = SpendingGuard(settings, journal, owner=jobs.owner)
-                yield AppState(
-                    settings=settings,
-                    jobs=jobs,
-                    generations=Generations(settings, jobs, guard),
-                    deliverer=deliverer,
-                )
-                tg.cancel_scope.cancel()
+        # Yield at once so `initialize` and `tools/list` are answered before the rest opens.
+        state = server.running = AppState(settings=settings)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_open_and_hold, state)
+            yield state
+            tg.cancel_scope.cancel()
 
     job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     server = SeedanceServer(
@@ -132,10 +150,12 @@ def create_server(settings: Settings) -> SeedanceServer:
         version=__version__,
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
+        icons=SERVER_ICONS,
         lifespan=lifespan,
         extensions=[job_card],
         middleware=[job_card.hide_app_only_tools],
     )
+    server.provider = settings.provider
     for module in TOOL_MODULES:
         server.add_tool(
             getattr(module, module.NAME),
@@ -144,12 +164,49 @@ def create_server(settings: Settings) -> SeedanceServer:
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
             meta=getattr(module, "META", None),
+            icons=TOOL_ICONS,
         )
     register_resources(server)
     register_models_resource(server, settings)
     register_spend_resource(server, settings)
     register_prompts(server)
     return server
+
+
+async def _open_and_hold(state: AppState) -> None:
+    """Open the HTTP client, provider (or simulator), journal, job manager and generation service, attach
+    them to `state`, and hold them open until cancelled at shutdown; then close them, jobs first."""
+    settings = state.settings
+    await state.wanted(within=OPEN_AFTER_SECONDS, after_listing=OPEN_AFTER_LISTING_SECONDS)
+    async with AsyncExitStack() as stack:
+        try:
+            provider, deliverer = await _open_provider(settings, stack)
+            journal = await Journal.open(settings.home / "journal.sqlite3")
+            stack.push_async_callback(journal.close)
+            jobs_group = await stack.enter_async_context(anyio.create_task_group())
+            jobs = JobManager(
+                provider=provider,
+                journal=journal,
+                task_group=jobs_group,
+                deliver=deliverer,
+                simulated=settings.simulated,
+                owner=deliverer.owner,
+                leftovers=deliverer,
+                lasting=lasting,
+            )
+            resumed = await jobs.resume()
+            guard = SpendingGuard(settings, journal, owner=jobs.owner)
+        except Exception as exc:
+            log.exception("could not start")
+            state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
+            return
+        if resumed:
+            log.info("following %d unfinished job(s) from an earlier run", resumed)
+        state.attach(jobs=jobs, generations=Generations(settings, jobs, guard), deliverer=deliverer)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            jobs_group.cancel_scope.cancel()
 
 
 async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from seedance_mcp.server.errors import ConfigError
 from seedance_mcp.server.model_facts import Tier
@@ -19,6 +19,10 @@ from seedance_mcp.server.model_facts import Tier
 Provider = Literal["fal", "oxen", "simulator"]
 ProviderChoice = Literal["auto", "fal", "oxen", "simulator"]
 ConfirmPolicy = Literal["refuse", "proceed"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# Settings whose values are names from a fixed list: accepted in any case.
+_LOWERCASE_FIELDS = frozenset({"provider_choice", "default_tier", "confirm_policy"})
+_UPPERCASE_FIELDS = frozenset({"log_level"})
 
 FAL_QUEUE_URL = "https://queue.fal.run"
 FAL_REST_URL = "https://rest.fal.ai"
@@ -38,8 +42,11 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "how long a tool call waits for the video before returning a job id (0–600)",
         "45",
     ),
-    "SEEDANCE_HOME": ("where the job journal lives", "the user data folder"),
-    "SEEDANCE_OUTPUT_DIR": ("where finished videos are saved", "`~/Videos/Seedance`"),
+    "SEEDANCE_HOME": (
+        "where the job journal and the poster frames and contact sheets shown to the assistant are kept",
+        "the user data folder",
+    ),
+    "SEEDANCE_OUTPUT_DIR": ("where finished videos (MP4 files only) are saved", "`~/Videos/Seedance`"),
     "SEEDANCE_ALLOWED_DIRS": (
         "folders local input files may come from, separated by `" + os.pathsep + "`",
         "your home folder, minus hidden folders",
@@ -64,7 +71,15 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "bearer token HTTP clients must send (`serve --transport http`); required off loopback",
         "none",
     ),
-    "SEEDANCE_LOG_LEVEL": ("log level of the server's stderr log", "`INFO`"),
+    "SEEDANCE_HTTP_ALLOWED_HOSTS": (
+        "more host names clients may use to reach `serve --transport http` (a LAN name, the machine's IP, a "
+        "reverse proxy's host), comma-separated, each `name` or `name:port`; fixes `421 Invalid Host header`",
+        "the bound address only (plus `localhost` on loopback)",
+    ),
+    "SEEDANCE_LOG_LEVEL": (
+        "log level of the server's stderr log: `debug`, `info`, `warning`, `error` or `critical`",
+        "`info`",
+    ),
     "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
     "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
     "SEEDANCE_SIM_FAULTS": (
@@ -72,6 +87,28 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "none",
     ),
     "SEEDANCE_SIM_SEED": ("simulator: seed that makes the fault mix repeatable", "random"),
+}
+
+
+# Settings read as-is from one variable each (the rest are assembled in `Settings.from_env`).
+FIELD_OF_VARIABLE: dict[str, str] = {
+    "SEEDANCE_PROVIDER": "provider_choice",
+    "SEEDANCE_DEFAULT_TIER": "default_tier",
+    "SEEDANCE_WAIT_SECONDS": "wait_seconds",
+    "SEEDANCE_MAX_COST_USD": "max_cost_usd",
+    "SEEDANCE_DAILY_BUDGET_USD": "daily_budget_usd",
+    "SEEDANCE_CONFIRM_ABOVE_USD": "confirm_above_usd",
+    "SEEDANCE_CONFIRM_POLICY": "confirm_policy",
+    "SEEDANCE_FAL_QUEUE_URL": "fal_queue_url",
+    "SEEDANCE_FAL_REST_URL": "fal_rest_url",
+    "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
+    "SEEDANCE_OXEN_URL": "oxen_url",
+    "SEEDANCE_OXEN_UPLOAD_REPO": "oxen_upload_repo",
+    "SEEDANCE_LOG_LEVEL": "log_level",
+    "SEEDANCE_SIM_QUEUE_SECONDS": "sim_queue_seconds",
+    "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
+    "SEEDANCE_SIM_FAULTS": "sim_faults",
+    "SEEDANCE_SIM_SEED": "sim_seed",
 }
 
 
@@ -89,17 +126,19 @@ class Settings(BaseModel):
     home: Path
     output_dir: Path
     allowed_dirs: tuple[Path, ...]
-    max_cost_usd: float | None = None
-    daily_budget_usd: float | None = None
-    confirm_above_usd: float | None = None
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    daily_budget_usd: float | None = Field(default=None, ge=0)
+    confirm_above_usd: float | None = Field(default=None, ge=0)
     confirm_policy: ConfirmPolicy = "refuse"
     fal_queue_url: str = FAL_QUEUE_URL
     fal_rest_url: str = FAL_REST_URL
     fal_cdn_url: str = FAL_CDN_URL
     oxen_url: str = OXEN_URL
     oxen_upload_repo: str | None = None
-    sim_queue_seconds: float = 2.0
-    sim_run_seconds: float = 4.0
+    http_allowed_hosts: tuple[str, ...] = ()
+    log_level: LogLevel = "INFO"
+    sim_queue_seconds: float = Field(default=2.0, ge=0)
+    sim_run_seconds: float = Field(default=4.0, ge=0)
     sim_faults: str = ""
     sim_seed: int | None = None
 
@@ -144,37 +183,24 @@ class Settings(BaseModel):
                 for p in (get("SEEDANCE_ALLOWED_DIRS") or str(home_dir)).split(os.pathsep)
                 if p.strip()
             ),
+            "http_allowed_hosts": tuple(
+                name.strip() for name in (get("SEEDANCE_HTTP_ALLOWED_HOSTS") or "").split(",") if name.strip()
+            ),
         }
-        fields = {
-            "SEEDANCE_PROVIDER": "provider_choice",
-            "SEEDANCE_DEFAULT_TIER": "default_tier",
-            "SEEDANCE_WAIT_SECONDS": "wait_seconds",
-            "SEEDANCE_MAX_COST_USD": "max_cost_usd",
-            "SEEDANCE_DAILY_BUDGET_USD": "daily_budget_usd",
-            "SEEDANCE_CONFIRM_ABOVE_USD": "confirm_above_usd",
-            "SEEDANCE_CONFIRM_POLICY": "confirm_policy",
-            "SEEDANCE_FAL_QUEUE_URL": "fal_queue_url",
-            "SEEDANCE_FAL_REST_URL": "fal_rest_url",
-            "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
-            "SEEDANCE_OXEN_URL": "oxen_url",
-            "SEEDANCE_OXEN_UPLOAD_REPO": "oxen_upload_repo",
-            "SEEDANCE_SIM_QUEUE_SECONDS": "sim_queue_seconds",
-            "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
-            "SEEDANCE_SIM_FAULTS": "sim_faults",
-            "SEEDANCE_SIM_SEED": "sim_seed",
-        }
-        for variable, field in fields.items():
+        for variable, field in FIELD_OF_VARIABLE.items():
             value = get(variable)
             if value is not None:
-                raw[field] = (
-                    value.lower() if field in {"provider_choice", "default_tier", "confirm_policy"} else value
-                )
+                if field in _LOWERCASE_FIELDS:
+                    value = value.lower()
+                elif field in _UPPERCASE_FIELDS:
+                    value = value.upper()
+                raw[field] = value
         try:
             settings = cls.model_validate(raw)
         except ValidationError as exc:
-            by_field = {v: k for k, v in fields.items()}
+            by_field = {v: k for k, v in FIELD_OF_VARIABLE.items()}
             problems = "; ".join(
-                f"{by_field.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']} (got {e.get('input')!r})"
+                f"{by_field.get(str(e['loc'][0]), e['loc'][0])}: {_plain(e['msg'])} (got {e.get('input')!r})"
                 for e in exc.errors()
             )
             raise ConfigError(f"Invalid setting: {problems}") from None
@@ -187,6 +213,11 @@ class Settings(BaseModel):
         if settings.provider_choice == "oxen" and settings.oxen_api_key is None:
             raise ConfigError("SEEDANCE_PROVIDER=oxen needs OXEN_API_KEY to be set")
         return settings
+
+
+def _plain(message: str) -> str:
+    """pydantic's message in our voice: 'Input should be ...' -> 'must be ...'."""
+    return message.replace("Input should be", "must be").replace("Input ", "the value ")
 
 
 def _user_data_dir() -> Path:

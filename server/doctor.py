@@ -171,14 +171,27 @@ def _key_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
             )
         else:
             checks.append(Check("ok", variable, "set"))
+    from seedance_mcp.server.http import MIN_TOKEN_LENGTH
+
     token = env.get("SEEDANCE_HTTP_TOKEN", "").strip()
-    checks.append(
-        Check(
-            "ok",
-            "SEEDANCE_HTTP_TOKEN",
-            "set" if token else "not set (needed only to serve HTTP beyond this machine)",
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        checks.append(
+            Check(
+                "warn",
+                "SEEDANCE_HTTP_TOKEN",
+                f"set, but only {len(token)} characters: guessable over a network",
+                f"use at least {MIN_TOKEN_LENGTH} random characters, e.g. the output of "
+                '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`',
+            )
         )
-    )
+    else:
+        checks.append(
+            Check(
+                "ok",
+                "SEEDANCE_HTTP_TOKEN",
+                "set" if token else "not set (needed only to serve HTTP beyond this machine)",
+            )
+        )
     return checks
 
 

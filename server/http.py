@@ -7,7 +7,8 @@ Two locks on the door:
 - DNS-rebinding protection: only Host and Origin headers naming the address we are bound to (plus any
   names the user adds) are served, so a web page cannot reach a loopback server through a hostile DNS name.
 - A bearer token (`SEEDANCE_HTTP_TOKEN`), compared in constant time. It is required when the server is
-  reachable from other machines: anyone who can call `generate_video` spends the user's credit.
+  reachable from other machines: anyone who can call `generate_video` spends the user's credit. A token
+  shorter than `MIN_TOKEN_LENGTH` is accepted with a warning.
 """
 
 from __future__ import annotations
@@ -90,8 +91,19 @@ def security_settings(host: str, port: int, allowed_hosts: Sequence[str] = ()) -
     )
 
 
+# 403, not 401: MCP clients answer a 401 by starting OAuth discovery (the Inspector: "Interactive OAuth
+# requires a TTY"), which this server does not offer; a 403 with this body is shown to the user as is.
+REFUSAL_STATUS: Final = 403
+REFUSAL_BODY: Final = (
+    b'{"error": "invalid_token", "error_description": "wrong or missing token: this server takes the '
+    b"static bearer token set in SEEDANCE_HTTP_TOKEN (not OAuth); send the header "
+    b'Authorization: Bearer <token>"}'
+)
+
+
 class BearerTokenMiddleware:
-    """Answers 401 to any HTTP request without `Authorization: Bearer <token>`; constant-time compare."""
+    """Refuses any HTTP request without `Authorization: Bearer <token>` (constant-time compare) with a
+    403 whose body says the token is wrong or missing."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -101,19 +113,17 @@ class BearerTokenMiddleware:
         if scope["type"] != "http" or self._authorized(scope):
             await self.app(scope, receive, send)
             return
-        body = b'{"error": "unauthorized", "error_description": "send Authorization: Bearer <token>"}'
         await send(
             {
                 "type": "http.response.start",
-                "status": 401,
+                "status": REFUSAL_STATUS,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="seedance-mcp"'),
+                    (b"content-length", str(len(REFUSAL_BODY)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": REFUSAL_BODY})
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope.get("headers", ()):
@@ -137,7 +147,13 @@ def create_http_app(
     """The ASGI app serving `server` at `/mcp` for clients reaching us at `host:port`."""
     check_exposure(host, token)
     if token and len(token) < MIN_TOKEN_LENGTH:
-        logger.warning("%s is shorter than %d characters; a longer one is safer", TOKEN_ENV, MIN_TOKEN_LENGTH)
+        logger.warning(
+            "%s is only %d characters: it can be guessed over a network. Use at least %d random characters, "
+            'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(32))"',
+            TOKEN_ENV,
+            len(token),
+            MIN_TOKEN_LENGTH,
+        )
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=False,  # SSE answers, so progress notifications flow during a call

@@ -1,14 +1,19 @@
 """Streamable HTTP transport: the real server in a subprocess on a loopback port, a real MCP client.
 
 Covers: tools listed over HTTP; progress notifications flowing during `generate_video` (SSE answers,
-not JSON); the bearer token (401 without, works with); DNS-rebinding protection; refusing to serve
-other machines without a token. The unit part checks the allow-lists and the token middleware.
+not JSON); the bearer token (403 with a clear body without it, works with); DNS-rebinding protection and
+the extra allowed host names (`--allowed-host`, `SEEDANCE_HTTP_ALLOWED_HOSTS`) through the real CLI;
+refusing to serve other machines without a token; the official Inspector over HTTP. The unit part checks
+the allow-lists and the token middleware.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -142,8 +147,10 @@ async def test_token_required_when_configured(tmp_path: Path) -> None:
                 url, json=initialize, headers={**headers, "Authorization": f"Basic {TOKEN}"}
             )
         for answer in (missing, wrong, wrong_scheme):
-            assert answer.status_code == 401
-            assert answer.headers["www-authenticate"].startswith("Bearer")
+            # 403, not 401: a 401 sends MCP clients into an OAuth flow this server does not offer.
+            assert answer.status_code == 403
+            assert "www-authenticate" not in answer.headers
+            assert "wrong or missing token" in answer.json()["error_description"]
             assert TOKEN not in answer.text
 
         async with authed_client(url, TOKEN) as client:
@@ -197,7 +204,6 @@ def test_allow_lists_name_the_bound_port() -> None:
 
 
 def test_exposed_bind_without_token_does_not_start(tmp_path: Path) -> None:
-    import subprocess
 
     env = {k: v for k, v in os.environ.items() if k != "SEEDANCE_HTTP_TOKEN"}
     env["SEEDANCE_PROVIDER"] = "simulator"
@@ -212,3 +218,138 @@ def test_exposed_bind_without_token_does_not_start(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "SEEDANCE_HTTP_TOKEN" in done.stderr
     assert "MCP over HTTP at" not in done.stderr
+
+
+# --- the real CLI, with extra allowed host names -------------------------------------------------------
+
+
+@asynccontextmanager
+async def cli_server(tmp_path: Path, *args: str, env: dict[str, str]) -> AsyncIterator[tuple[int, Path]]:
+    """`seedance-mcp serve --transport http` on a free loopback port; yields the port and its log."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / f"cli-{port}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "seedance_mcp.server",
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as sink:
+        process = await anyio.open_process([*command, *args], env=env, cwd=ROOT, stdout=sink, stderr=sink)
+        async with process:
+            try:
+                with anyio.fail_after(60):
+                    while "MCP over HTTP at" not in log.read_text(errors="replace"):
+                        if process.returncode is not None:
+                            pytest.fail(f"server exited early:\n{log.read_text(errors='replace')}")
+                        await anyio.sleep(0.05)
+                yield port, log
+            finally:
+                if process.returncode is None:
+                    process.terminate()
+                with anyio.fail_after(15):
+                    await process.wait()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SEEDANCE_HTTP_TOKEN"}
+    return {**env, "SEEDANCE_PROVIDER": "simulator", **extra}
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+
+
+@pytest.mark.anyio
+async def test_allowed_host_names_from_the_flag_and_the_setting(tmp_path: Path) -> None:
+    env = cli_env(SEEDANCE_HTTP_TOKEN=TOKEN, SEEDANCE_HTTP_ALLOWED_HOSTS="render-box.lan, proxy.example:443")
+    async with cli_server(tmp_path, "--allowed-host", "studio.lan", env=env) as (port, _):
+        url = f"http://127.0.0.1:{port}/mcp"
+        headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(timeout=30) as raw:
+
+            async def status(host: str) -> int:
+                answer = await raw.post(url, json=INITIALIZE, headers={**headers, "Host": host})
+                return answer.status_code
+
+            assert await status(f"studio.lan:{port}") == 200  # the flag
+            assert await status(f"render-box.lan:{port}") == 200  # the setting
+            assert await status("proxy.example:443") == 200  # a reverse proxy's name and port
+            assert await status(f"other.lan:{port}") == 421  # what the setting fixes
+
+
+@pytest.mark.anyio
+async def test_a_short_token_is_served_with_a_warning(tmp_path: Path) -> None:
+    async with cli_server(tmp_path, env=cli_env(SEEDANCE_HTTP_TOKEN="abc")) as (_, log):
+        text = log.read_text(errors="replace")
+    assert "SEEDANCE_HTTP_TOKEN is only 3 characters" in text and "at least 16" in text
+
+
+def test_out_of_range_port_is_refused() -> None:
+
+    done = subprocess.run(
+        [sys.executable, "-m", "seedance_mcp.server", "serve", "--transport", "http", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+    )
+    assert done.returncode == 2 and "--port: 99999 is out of range" in done.stderr
+
+
+def machine_name_on_loopback() -> str:
+    """This machine's name, when it resolves to a loopback address: a non-loopback *name* whose traffic
+    still stays on this machine."""
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        pytest.skip(f"this machine's name {name!r} does not resolve")
+    if name.lower() == "localhost" or not ipaddress.ip_address(address).is_loopback:
+        pytest.skip(f"this machine's name {name!r} resolves to {address}, not to loopback")
+    return name
+
+
+@pytest.mark.anyio
+async def test_the_official_inspector_over_http_with_an_allowed_host_name(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    from PIL import Image
+
+    from tests.inspector_cli import TOOL_CALLS, call_every_tool, inspector
+
+    command = inspector()  # skips (or fails in CI) before any server starts when node is missing
+    name = machine_name_on_loopback()
+    image = isolated_env / "media" / "lighthouse.png"
+    Image.new("RGB", (640, 480), (30, 60, 90)).save(image)
+    async with cli_server(tmp_path, "--allowed-host", name, env=cli_env(SEEDANCE_HTTP_TOKEN=TOKEN)) as (
+        port,
+        _,
+    ):
+        url = f"http://{name}:{port}/mcp"
+        auth = ("--header", f"Authorization: Bearer {TOKEN}")
+        called = await anyio.to_thread.run_sync(lambda: call_every_tool([url], image, *auth))
+        assert called == set(TOOL_CALLS)
+        # A wrong token is reported as such, not as a login the user cannot do.
+        wrong = await anyio.run_process(
+            [*command, url, "--method", "tools/list", "--header", "Authorization: Bearer nope"],
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    said = (wrong.stdout + wrong.stderr).decode(errors="replace")
+    assert wrong.returncode != 0
+    assert "wrong or missing token" in said and "OAuth requires" not in said

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from jsonschema import Draft202012Validator
 from seedance_mcp.server import __version__
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import SETTINGS_DOC, Settings
+from seedance_mcp.server.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
@@ -113,6 +115,90 @@ async def test_tool_schemas_are_portable(listed: tuple[list[Any], list[Any]]) ->
         assert tool.description and len(tool.description) > 40, tool.name
 
 
+# --- context cost ------------------------------------------------------------------------------------
+
+# Every conversation in every host carries `tools/list`: all tools together, as compact JSON, stay under
+# this many characters, on every provider (Oxen lists three parameters more).
+TOOL_LIST_BUDGET = 15_000
+OXEN_ONLY = {"num_generations", "response_format", "target_namespace"}
+
+
+async def listed_over_the_wire(env: dict[str, str]) -> list[dict[str, Any]]:
+    from mcp.client import Client
+
+    async with Client(create_server(Settings.from_env({**os.environ, **env}))) as client:
+        tools = (await client.list_tools()).tools
+    return [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tools]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"FAL_KEY": "id:secret"}, {"OXEN_API_KEY": "oxen-key"}],
+    ids=["simulator", "fal", "oxen"],
+)
+async def test_tool_list_fits_the_context_budget(env: dict[str, str]) -> None:
+    tools = await listed_over_the_wire(env)
+    size = len(json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False))
+    assert size <= TOOL_LIST_BUDGET, f"tools/list is {size} characters; the budget is {TOOL_LIST_BUDGET}"
+    for tool in tools:
+        text = tool["description"]
+        if not tool.get("annotations", {}).get("readOnlyHint"):
+            continue
+        assert "Free" in text or "free" in text, f"{tool['name']} should say it costs nothing"
+    by_name = {tool["name"]: tool for tool in tools}
+    for name in ("generate_video", "reference_video"):
+        text = by_name[name]["description"]
+        assert "$" in text and "min" in text and "check_status" in text, "cost, duration, what next"
+        listed = set(by_name[name]["inputSchema"]["properties"])
+        if "OXEN_API_KEY" in env:
+            assert listed >= OXEN_ONLY
+        else:
+            assert not listed & OXEN_ONLY, "Oxen-only parameters are listed only on Oxen"
+
+
+@pytest.mark.anyio
+async def test_hidden_parameters_are_still_refused_by_name() -> None:
+    from mcp.client import Client
+
+    async with Client(create_server(Settings.from_env())) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a boat", "num_generations": 2})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "num_generations" in text and "Oxen" in text
+
+
+def test_compact_listing_keeps_what_validates() -> None:
+    from seedance_mcp.server.listing import compact_schema, outline_schema
+
+    full = {
+        "title": "Args",
+        "type": "object",
+        "properties": {
+            "title": {"title": "Title", "type": "string", "description": "a field called title"},
+            "tier": {"anyOf": [{"enum": ["a", "b"], "type": "string"}, {"type": "null"}], "default": None},
+            "n": {"type": "integer", "default": 1, "x-provider": "oxen"},
+        },
+        "required": ["title", "n"],
+    }
+    assert compact_schema(full, "fal") == {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "description": "a field called title"},
+            "tier": {"anyOf": [{"enum": ["a", "b"], "type": "string"}, {"type": "null"}]},
+        },
+        "required": ["title"],
+    }
+    assert compact_schema(full, "oxen", inputs=True)["properties"]["tier"] == {
+        "enum": ["a", "b"],
+        "type": "string",
+    }
+    assert compact_schema(full, "oxen", inputs=True)["properties"]["n"] == {"type": "integer", "default": 1}
+    outline = outline_schema(full)
+    Draft202012Validator(outline).validate({"title": "x", "tier": None, "n": 3})
+    assert not Draft202012Validator(outline).is_valid({"title": 3})
+
+
 def test_is_typed_can_fail() -> None:
     assert not is_typed({"description": "anything goes"})
     assert not is_typed({"anyOf": [{"type": "string"}, {}]})
@@ -141,6 +227,9 @@ def test_user_config_maps_onto_settings() -> None:
         "SEEDANCE_DAILY_BUDGET_USD",
         "SEEDANCE_CONFIRM_ABOVE_USD",
         "SEEDANCE_WAIT_SECONDS",
+        "SEEDANCE_CONFIRM_POLICY",
+        "SEEDANCE_OXEN_UPLOAD_REPO",
+        "SEEDANCE_HOME",
     }
     assert set(config["env"]) == expected
     # Folders may be several: only arguments expand a multi-select, so they travel as arguments.
@@ -155,6 +244,93 @@ def test_user_config_maps_onto_settings() -> None:
     assert user_config["wait_seconds"]["min"] == 0 and user_config["wait_seconds"]["max"] == 600
     assert user_config["wait_seconds"]["default"] == 45
     assert not any(option.get("required") for option in user_config.values()), "the simulator needs nothing"
+
+
+# Settings a message may name that a bundle user has no reason to change, each with why.
+NOT_FOR_BUNDLE_USERS = {
+    "SEEDANCE_HTTP_TOKEN": "HTTP transport only; the bundle speaks stdio",
+    "SEEDANCE_HTTP_ALLOWED_HOSTS": "HTTP transport only",
+    "SEEDANCE_LOG_LEVEL": "the host keeps the server's stderr log; debugging only",
+    "SEEDANCE_FAL_QUEUE_URL": "test endpoints (the simulator)",
+    "SEEDANCE_FAL_REST_URL": "test endpoints",
+    "SEEDANCE_FAL_CDN_URL": "test endpoints",
+    "SEEDANCE_OXEN_URL": "test endpoints",
+    "SEEDANCE_SIM_QUEUE_SECONDS": "simulator tuning",
+    "SEEDANCE_SIM_RUN_SECONDS": "simulator tuning",
+    "SEEDANCE_SIM_FAULTS": "simulator tuning",
+    "SEEDANCE_SIM_SEED": "simulator tuning",
+    "SEEDANCE_ALLOWED_DIRS": "set from the 'Folders for input files' option, passed as arguments",
+    "FAL_KEY_ID": "FAL_KEY covers it",
+    "FAL_KEY_SECRET": "FAL_KEY covers it",
+}
+# What the assistant and the user read: tool modules and the machinery that words their errors.
+MESSAGE_SOURCES = [
+    *sorted((ROOT / "tools").glob("*.py")),
+    *(p for p in sorted((ROOT / "server").rglob("*.py")) if "simulator" not in p.parts),
+]
+ONE_OF = re.compile(r"One of: ([^.]+)\.")
+
+
+def test_every_setting_a_message_names_is_a_bundle_option() -> None:
+    bundle = set(MANIFEST["server"]["mcp_config"]["env"])
+    named: dict[str, set[str]] = {}
+    for path in MESSAGE_SOURCES:
+        if path.name in {"config.py", "__main__.py", "doctor.py", "http.py"}:
+            continue  # the CLI's and the doctor's own words, for people at a terminal
+        for variable in re.findall(
+            r"\b(SEEDANCE_[A-Z_]+[A-Z]|FAL_KEY(?:_ID|_SECRET)?|OXEN_API_KEY)\b", path.read_text()
+        ):
+            named.setdefault(variable, set()).add(path.name)
+    assert "SEEDANCE_CONFIRM_POLICY" in named and "SEEDANCE_OXEN_UPLOAD_REPO" in named  # the scan sees them
+    missing = {
+        v: sorted(where) for v, where in named.items() if v not in bundle and v not in NOT_FOR_BUNDLE_USERS
+    }
+    assert not missing, f"messages ask for settings the bundle cannot set: {missing}"
+
+
+def test_readme_manifest_and_settings_model_agree() -> None:
+    from typing import Literal, get_args, get_origin
+
+    from seedance_mcp.server.config import FIELD_OF_VARIABLE
+    from seedance_mcp.server.config import Settings as Model
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, re.MULTILINE))
+    assert documented == set(SETTINGS_DOC), "README settings table == SETTINGS_DOC"
+    # Every field of the model is read from a documented variable.
+    assembled = {
+        "fal_key",
+        "oxen_api_key",
+        "http_token",
+        "home",
+        "output_dir",
+        "allowed_dirs",
+        "http_allowed_hosts",
+    }
+    assert set(FIELD_OF_VARIABLE) <= set(SETTINGS_DOC)
+    assert set(Model.model_fields) == set(FIELD_OF_VARIABLE.values()) | assembled
+    # Every bundle option feeds a documented variable, and the values it lists are the model's.
+    enums = []
+    for variable, template in MANIFEST["server"]["mcp_config"]["env"].items():
+        assert variable in SETTINGS_DOC, variable
+        key = PLACEHOLDER.fullmatch(template).group(1)  # type: ignore[union-attr]
+        listed = ONE_OF.search(MANIFEST["user_config"][key]["description"])
+        field = FIELD_OF_VARIABLE.get(variable)
+        annotation = Model.model_fields[field].annotation if field else None
+        choices = get_args(annotation) if get_origin(annotation) is Literal else ()
+        if choices:
+            assert listed, f"{key}: say the allowed values ('One of: ...')"
+            words = re.findall(r"\b([a-z]+)\b(?! \()", re.sub(r"\([^)]*\)", "", listed.group(1)))
+            assert set(words) - {"or"} == set(choices), key
+            assert MANIFEST["user_config"][key]["default"] in choices
+            enums.append(key)
+    assert sorted(enums) == ["confirm_policy", "default_tier", "provider"]
+    # The numbers the bundle accepts are the numbers the server accepts.
+    for key in ("max_cost_usd", "daily_budget_usd", "confirm_above_usd"):
+        assert MANIFEST["user_config"][key]["min"] == 0
+        variable = next(v for v, t in MANIFEST["server"]["mcp_config"]["env"].items() if key in t)
+        with pytest.raises(ConfigError, match=variable):
+            Settings.from_env({variable: "-1"})
 
 
 def host_substitution(user_values: Mapping[str, Any], home: str) -> tuple[list[str], dict[str, str]]:

@@ -189,8 +189,8 @@ async def test_fal_refuses_the_oxen_only_parameters(sim: Simulator, monkeypatch:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         for name in ("generate_video", "reference_video"):
             props = tools[name].input_schema["properties"]
-            for param in ("num_generations", "response_format", "target_namespace"):
-                assert "Oxen.ai only" in props[param]["description"]
+            # Listed only while Oxen is active; still refused by name when sent anyway.
+            assert not {"num_generations", "response_format", "target_namespace"} & set(props)
         result = await client.call_tool("generate_video", {"prompt": "x", "num_generations": 2})
     assert result.is_error
     assert "num_generations" in text_of(result) and "SEEDANCE_PROVIDER=oxen" in text_of(result)

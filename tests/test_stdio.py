@@ -44,3 +44,35 @@ async def test_stdio_server_lists_tools_and_generates_a_video() -> None:
     assert data["state"] == "completed" and data["simulated"]
     assert Path(data["video_path"]).stat().st_size > 1000
     assert len(updates) >= 3 and updates == sorted(updates)
+
+
+async def test_tools_are_listed_before_the_journal_opens_and_calls_say_why_it_cannot(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("SEEDANCE_HOME points at this file, so the journal cannot be made")
+    params = server_params()
+    params.env = {**(params.env or {}), "SEEDANCE_HOME": str(blocker)}
+    with anyio.fail_after(60):
+        async with Client(params) as client:
+            assert len((await client.list_tools()).tools) >= 6  # answered: nothing slow stands in the way
+            result = await client.call_tool("list_jobs", {})
+            again = await client.call_tool("estimate_cost", {"duration": "5"})
+    for answer in (result, again):
+        assert answer.is_error
+        text = answer.content[0].text  # type: ignore[union-attr]
+        assert "could not start" in text and "seedance-mcp doctor" in text
+
+
+def test_the_official_inspector_lists_and_calls_every_tool_over_stdio(isolated_env: Path) -> None:
+    from PIL import Image
+
+    from tests.inspector_cli import TOOL_CALLS, call_every_tool
+
+    image = isolated_env / "media" / "lighthouse.png"
+    Image.new("RGB", (640, 480), (30, 60, 90)).save(image)
+    params = server_params()
+    # The Inspector hands a stdio server only a default environment plus what -e names.
+    settings = [
+        arg for k, v in (params.env or {}).items() if k.startswith("SEEDANCE_") for arg in ("-e", f"{k}={v}")
+    ]
+    called = call_every_tool([params.command, *params.args], image, *settings)
+    assert called == set(TOOL_CALLS)

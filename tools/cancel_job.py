@@ -18,10 +18,8 @@ from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, too
 
 NAME = "cancel_job"
 TITLE = "Cancel a video job"
-DESCRIPTION = """Cancel a video job by job_id. A job still queued is removed at the provider and costs \
-nothing. A job already running can only be asked to stop: the provider may finish it anyway, and then it is \
-charged and the server still saves the video; check_status tells how it ended. Jobs that have ended, or \
-whose submit never got a request id (state "uncertain"), cannot be cancelled here. Safe to repeat."""
+DESCRIPTION = """Cancel a job by job_id. Queued: removed, free. Running: asked to stop, but it may still \
+finish and be charged (the video is saved; check_status tells). Safe to repeat."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )

@@ -14,10 +14,9 @@ from seedance_mcp.tools.waiting import wait
 
 NAME = "check_status"
 TITLE = "Check a video job"
-DESCRIPTION = """Report a video job's state by job_id: queued (with queue position), running (with the \
-provider's latest log lines), completed (video URL, saved file, poster frame and contact sheet), failed \
-(the provider's error and what to do) or cancelled. Waits up to `wait_seconds` for the job to finish, \
-streaming progress; pass 0 to look without waiting. Works for jobs from earlier sessions too. Free."""
+DESCRIPTION = """A job's state by job_id: queued (position), running (logs), completed (video URL, saved \
+file, poster, contact sheet), failed (error, fix) or cancelled. Waits up to `wait_seconds` (0: just \
+look). Works for earlier sessions' jobs. Free."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )

@@ -18,28 +18,13 @@ from seedance_mcp.server.model_facts import (
     Tier,
 )
 from seedance_mcp.server.state import AppState
-from seedance_mcp.tools.generate_video import EndImageUrlParam, ImageUrlParam
-from seedance_mcp.tools.params import (
-    AspectRatioParam,
-    ContinueFromParam,
-    DurationParam,
-    GenerateAudioParam,
-    ResolutionParam,
-    TierParam,
-)
-from seedance_mcp.tools.reference_video import AudioUrlsParam, ImageUrlsParam, VideoUrlsParam
 from seedance_mcp.tools.results import ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "estimate_cost"
 TITLE = "Estimate the price of a video"
-DESCRIPTION = """Price a generate_video or reference_video call before making it, with the breakdown: \
-tokens = width x height x (input video seconds + output seconds) x 24 / 1024, times the tier's rate per \
-1,000 tokens, times 0.6 when reference videos are given. Pass the same parameters you would pass to the \
-generating tool: the media are checked as that tool checks them (refused the same way; URL videos \
-measured), but nothing is uploaded or submitted, and it is free. When duration or aspect_ratio is \
-"auto", or a URL video cannot be measured (give input_video_seconds to pin it), the answer is a range. \
-To price a film before making it, pass `shots` (one entry per shot, same fields): the answer is the \
-total with each shot's price."""
+DESCRIPTION = """Price a generate_video or reference_video call without making it: pass the same \
+arguments (media checked the same way, nothing uploaded). The price with its token breakdown, or a range \
+when duration or aspect_ratio is "auto". A film: pass `shots`. Free."""
 FORMULA = (
     "tokens = width x height x (input video s + output s) x 24 / 1024; "
     "usd = tokens / 1000 x rate x multiplier"
@@ -51,12 +36,26 @@ InputVideoSecondsParam = Annotated[
         ge=VIDEO_SECONDS_MIN,
         le=VIDEO_SECONDS_MAX,
         description=(
-            f"Combined seconds of the reference videos ({VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g}), "
-            "for URLs that cannot be measured. Local files and readable URLs are measured. Omit for a "
-            "range over the allowed 2-15 s."
+            "Combined seconds of reference videos that cannot be measured; omit for a range over "
+            f"{VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g} s."
         ),
     ),
 ]
+# The generating tools' arguments, described there (the model has read them): same types, short words.
+_AS_IN_GENERATE = Field(description="As in generate_video.")
+_AS_IN_REFERENCE = Field(description="As in reference_video.")
+ImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
+EndImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
+ImageUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
+VideoUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
+AudioUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
+ResolutionParam = Annotated[Resolution, _AS_IN_GENERATE]
+DurationParam = Annotated[Duration, Field(description='As in generate_video; "auto" gives a range.')]
+AspectRatioParam = Annotated[AspectRatio, Field(description='As in generate_video; "auto" gives a range.')]
+GenerateAudioParam = Annotated[bool, Field(description="As in generate_video; same price either way.")]
+TierParam = Annotated[Tier | None, _AS_IN_GENERATE]
+ContinueFromParam = Annotated[str | None, _AS_IN_GENERATE]
+
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -127,10 +126,8 @@ ShotsParam = Annotated[
         min_length=1,
         max_length=MAX_SHOTS,
         description=(
-            "Price a whole film at once: one entry per shot, each with the fields of a single request "
-            "(prompt, image_url, continue_from, video_urls, resolution, duration, aspect_ratio, tier, ...). "
-            "Fields a shot leaves out take the top-level value. The answer gives each shot's price and "
-            "the total."
+            "A whole film: one entry per shot, with the fields above (and continue_from); "
+            "a field left out takes the top-level value."
         ),
     ),
 ]

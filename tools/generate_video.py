@@ -35,16 +35,10 @@ from seedance_mcp.tools.waiting import answer_submitted
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
-DESCRIPTION = """Generate a video with ByteDance Seedance 2.0 from a text prompt (text-to-video), or \
-animate a still image when `image_url` is given (image-to-video; `end_image_url` optionally fixes the \
-last frame). For the next shot of a film, pass `continue_from` with the previous job id: the new clip \
-starts on that video's last frame; then join the shots with stitch_videos.
-
-Costs money: about $0.24/s at 720p on the fast tier ($1.21 for 5 s); call estimate_cost first when the \
-user cares about price, and draft with duration "5" before longer clips. Takes 1-5 minutes: the call \
-waits up to `wait_seconds` streaming progress, then returns a job_id — call check_status with it to keep \
-waiting. When done, the result has the video URL, the saved file path, a poster frame and a contact sheet \
-to look at. Images may be https URLs, data: URIs, or local file paths (uploaded for you)."""
+DESCRIPTION = """Make a video with Seedance 2.0 from a text prompt, or animate `image_url` (URL, data: \
+URI or local path). Next shot of a film: `continue_from` the previous job id, then stitch_videos. Costs \
+money: about $0.24/s at 720p fast ($1.21 for 5 s); use estimate_cost when price matters, draft with \
+duration "5". Takes 1-5 min: waits up to `wait_seconds`, then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
@@ -52,16 +46,11 @@ META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlParam = Annotated[
     str | None,
-    Field(
-        description=(
-            "Start frame for image-to-video: an https URL, a data: URI, or a local file path. "
-            "JPEG, PNG, WebP, GIF or AVIF, at most 30 MB. Omit for text-to-video."
-        )
-    ),
+    Field(description=("Start frame: JPEG, PNG, WebP, GIF or AVIF, at most 30 MB.")),
 ]
 EndImageUrlParam = Annotated[
     str | None,
-    Field(description="Optional end frame (same formats as image_url); needs image_url."),
+    Field(description="End frame, as image_url; needs image_url."),
 ]
 
 

@@ -14,12 +14,9 @@ from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, inl
 
 NAME = "list_jobs"
 TITLE = "List video jobs"
-DESCRIPTION = """List recent video jobs, newest first, from this and earlier sessions: each job's id, \
-state, when it was made, which tool made it, the start of its prompt, its estimated cost, and the saved \
-file and video URL once done (or the error). Filter with `state` (e.g. "running" to see what is still \
-being made, "uncertain" for submits that may or may not have reached the provider). Free and read-only. \
-Follow up with check_status(job_id) to wait for a job, or cancel_job(job_id) to stop one. Each job is \
-also readable as the resource seedance://jobs/{job_id}."""
+DESCRIPTION = """Recent video jobs, newest first, from any session: id, state, prompt, cost, saved file \
+or error, and spend totals; filter by `state`. Free. Then check_status(job_id) to wait, cancel_job(job_id) \
+to stop."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
+from seedance_mcp.server.listing import PROVIDER_KEY
 from seedance_mcp.server.model_facts import (
     MAX_GENERATIONS,
     SEED_MAX,
@@ -37,118 +38,82 @@ PromptParam = Annotated[
     Field(
         min_length=1,
         json_schema_extra={"pattern": NOT_BLANK_PATTERN},
-        description=(
-            "Scene description. Be specific about subjects, actions, camera moves, lighting and mood. "
-            'Put spoken dialogue in double quotes for lip-synced audio: The man said: "Remember this moment."'
-        ),
+        description=('The scene: subjects, action, camera, light, mood; "quoted" dialogue is lip-synced.'),
     ),
 ]
-ResolutionParam = Annotated[
-    Resolution,
-    Field(description='Video resolution: "480p" (faster, cheaper) or "720p". Default "720p".'),
-]
+ResolutionParam = Annotated[Resolution, Field(description='"480p" is faster and cheaper.')]
 DurationParam = Annotated[
     Duration,
     Field(
         description=(
-            'Length in seconds as a string, "4" through "15", or "auto" to let the model decide. '
-            'Default "auto". Price scales with seconds: start with "5" to iterate cheaply.'
+            'Seconds ("auto": the model picks; billed as 15). Price scales with seconds: draft with "5".'
         )
     ),
 ]
 AspectRatioParam = Annotated[
     AspectRatio,
-    Field(
-        description=(
-            'Aspect ratio: "16:9" landscape, "9:16" portrait, "1:1" square, "21:9" ultrawide, "4:3", "3:4", '
-            'or "auto" to let the model choose from the inputs. Default "auto".'
-        )
-    ),
+    Field(description='"auto": the model chooses from the inputs.'),
 ]
 GenerateAudioParam = Annotated[
     bool,
-    Field(
-        description=(
-            "Generate synchronized audio (sound effects, ambience, lip-synced speech). "
-            "Default true. Costs the same either way."
-        )
-    ),
+    Field(description="Sound and lip-synced speech; same price either way."),
 ]
 SeedParam = Annotated[
     int | None,
     Field(
         ge=SEED_MIN,
         le=SEED_MAX,
-        description=(
-            f"Random seed for reproducibility ({SEED_MIN} to {SEED_MAX}); results may still vary slightly. "
-            "Omit for random."
-        ),
+        description="Repeatable result (roughly); a new seed, a new take.",
     ),
 ]
 EndUserIdParam = Annotated[
     str | None,
-    Field(description="Unique id of your end customer; required for fal B2B access, otherwise omit."),
+    Field(description="Your end customer's id (fal B2B only)."),
 ]
 TierParam = Annotated[
     Tier | None,
-    Field(
-        description=(
-            'Endpoint tier: "fast" (lower latency and cost, same quality per fal) or "standard". '
-            "Omit to use the server's default (SEEDANCE_DEFAULT_TIER)."
-        )
-    ),
+    Field(description='"fast": cheaper, quicker. Default: the server\'s.'),
 ]
 WaitSecondsParam = Annotated[
     float | None,
     Field(
         ge=0,
         le=600,
-        description=(
-            "Seconds to wait for the video before returning a job_id (0-600; 0 returns at once). "
-            "Omit for the server's default (SEEDANCE_WAIT_SECONDS, 45). Hosts often cut calls at 60 s."
-        ),
+        description=("Then return a job_id (0: at once; default: the server's; hosts often stop at 60 s)."),
     ),
 ]
 
-# Oxen.ai-only parameters (Oxen's reference-to-video page); refused when the provider is fal.
+# Oxen.ai-only parameters (Oxen's reference-to-video page); refused on any other provider, and listed to
+# hosts only while Oxen is active (the marker is read by server/listing.py).
+OXEN_ONLY: dict[str, JsonValue] = {PROVIDER_KEY: "oxen"}
 
 NumGenerationsParam = Annotated[
     int,
     Field(
         ge=1,
         le=MAX_GENERATIONS,
-        description=(
-            "Oxen.ai only: how many videos to make from this one request (1-4). Each is its own job, "
-            "charged separately; the answer lists them all. Default 1. Refused on fal."
-        ),
+        json_schema_extra=OXEN_ONLY,
+        description="Videos to make (each a job, charged).",
     ),
 ]
 ResponseFormatParam = Annotated[
     ResponseFormat | None,
     Field(
-        description=(
-            'Oxen.ai only: "url" or "b64_json" uses Oxen\'s blocking generate endpoint instead of its queue '
-            "(the video is saved either way; cannot be cancelled; one video only). Omit to use the queue. "
-            "Refused on fal."
-        )
+        json_schema_extra=OXEN_ONLY,
+        description="Blocking call, not the queue: one video, not cancellable.",
     ),
 ]
 TargetNamespaceParam = Annotated[
     str | None,
     Field(
         min_length=1,
-        description=(
-            "Oxen.ai only: the namespace (your user or an organization) to save results in and bill to. "
-            "Omit for the key's own user. Refused on fal."
-        ),
+        json_schema_extra=OXEN_ONLY,
+        description="Oxen user or org to bill; omit for yours.",
     ),
 ]
 ContinueFromParam = Annotated[
     str | None,
     Field(
-        description=(
-            "Continue a previous shot: a job id (from this server) or a local MP4/MOV path. Its last frame, "
-            "at full resolution, becomes the start frame (instead of image_url), so the new shot follows on."
-        )
+        description=("A shot to continue (job id or local MP4/MOV): its last frame becomes the start frame.")
     ),
 ]

@@ -41,18 +41,13 @@ from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, t
 from seedance_mcp.tools.waiting import answer_submitted
 
 NAME = "reference_video"
-TITLE = "Generate a video from reference images, videos and audio (Seedance 2.0)"
-DESCRIPTION = """Generate a video guided by reference media: up to 9 images, 3 videos and 3 audio clips \
-(12 files in all). Refer to them in the prompt as @Image1..@Image9, @Video1..@Video3, @Audio1..@Audio3 \
-(numbered in the order given), e.g. "The character from @Image1 performs the dance from @Video1 to the \
-beat of @Audio1". Use it for character or product consistency, motion transfer, editing a clip \
-("replace the bottle in @Video1 with the jar from @Image1, keep all motion") or extending one. \
-`continue_from` (a job id or local video) adds that video's last frame as the last reference image.
-
-Media may be https URLs, data: URIs, or local file paths (checked and uploaded for you). Costs money: \
-about $0.24/s at 720p fast; with reference videos the price is 0.6x but counts their seconds too — call \
-estimate_cost first. Takes 1-5 minutes: waits up to `wait_seconds` with progress, then returns a job_id \
-for check_status."""
+TITLE = "Video from reference media (Seedance 2.0)"
+DESCRIPTION = """Make a video guided by up to 9 images, 3 videos and 3 audio clips (URLs, data: URIs or \
+local paths), named in the prompt in order as @Image1, @Video1, @Audio1..., e.g. "The character from \
+@Image1 dances like @Video1 to @Audio1": consistent characters, motion transfer, editing or extending \
+clips. `continue_from` adds a job's last frame as the last image. Costs money: about $0.24/s at 720p \
+fast, 0.6x with reference videos but their seconds count: call estimate_cost first. Takes 1-5 min: \
+waits up to `wait_seconds`, then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
@@ -60,20 +55,14 @@ META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlsParam = Annotated[
     list[str] | None,
-    Field(
-        description=(
-            "Reference images (@Image1, @Image2, ...): JPEG, PNG or WebP, at most 30 MB each, "
-            f"up to {MAX_IMAGES}. https URLs, data: URIs or local paths."
-        )
-    ),
+    Field(description=(f"@Image1...: up to {MAX_IMAGES} JPEG, PNG or WebP, at most 30 MB each.")),
 ]
 VideoUrlsParam = Annotated[
     list[str] | None,
     Field(
         description=(
-            f"Reference videos (@Video1, ...): MP4 or MOV, up to {MAX_VIDEOS}, combined duration "
-            f"{VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g} s, total under 50 MB, each between ~480p (640x640) "
-            "and ~720p (834x1112) in pixels."
+            f"@Video1...: up to {MAX_VIDEOS} MP4 or MOV, {VIDEO_SECONDS_MIN:g}-{VIDEO_SECONDS_MAX:g} s "
+            "together, under 50 MB in all, each ~480p to ~720p."
         )
     ),
 ]
@@ -81,8 +70,8 @@ AudioUrlsParam = Annotated[
     list[str] | None,
     Field(
         description=(
-            f"Reference audio (@Audio1, ...): MP3 or WAV, up to {MAX_AUDIOS}, combined at most 15 s, "
-            "at most 15 MB each. Needs at least one reference image or video."
+            f"@Audio1...: up to {MAX_AUDIOS} MP3 or WAV, at most 15 s together, 15 MB each; "
+            "needs a reference image or video."
         )
     ),
 ]

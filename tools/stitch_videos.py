@@ -30,16 +30,10 @@ from seedance_mcp.tools.results import (
 
 NAME = "stitch_videos"
 TITLE = "Join shots into one film"
-DESCRIPTION = """Join finished clips, in the order given, into one MP4 film saved in the output folder, \
-with a poster frame and contact sheet to look at. Clips are job ids (completed jobs of this server) \
-and/or local MP4/MOV paths. Different sizes are scaled and padded to one frame (the first clip's, or \
-`aspect_ratio`), frame rates are matched, audio is kept (silence where a clip has none), and \
-`crossfade_seconds` (0-1) dissolves each shot into the next.
-
-Runs on this computer: no provider call, costs nothing. Takes at most about as long as the film \
-plays, streaming progress. Typical use: \
-generate shot 1, then each next shot with generate_video's `continue_from` set to the previous job id, \
-then stitch all the job ids and show the user the film."""
+DESCRIPTION = """Join finished clips (job ids and/or local MP4/MOV paths), in order, into one MP4 film \
+in the output folder: sizes, frame rates and audio matched, optional crossfade. Runs here: no provider \
+call, costs nothing. For a film: generate shot 1, each next shot with continue_from = the previous \
+job id, then stitch them."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -85,9 +79,8 @@ FilmAspectParam = Annotated[
     AspectRatio,
     Field(
         description=(
-            'Frame shape of the film. "auto" (default) keeps the first clip\'s size; otherwise the '
-            "documented Seedance output size of that ratio closest to the first clip's (e.g. 1280x720 for "
-            '"16:9" at 720p). Other clips are scaled to fit and padded with black.'
+            '"auto" keeps the first clip\'s size; a ratio picks the Seedance size nearest to it. '
+            "Other clips are scaled and padded with black."
         )
     ),
 ]
