@@ -53,7 +53,14 @@ async def wait_status(client: httpx.AsyncClient, status_url: str, want: str, **p
 
 # --- queue ----------------------------------------------------------------------------------------
 @pytest.mark.anyio
-async def test_submit_then_status_moves_through_queue_progress_completed(client: httpx.AsyncClient) -> None:
+async def test_submit_then_status_moves_through_queue_progress_completed() -> None:
+    # Its own simulator with phases long enough that a loaded machine's polls still see each one.
+    with Simulator(SimulatorOptions(queue_seconds=1.0, run_seconds=2.0)) as slow:
+        async with httpx.AsyncClient(base_url=slow.url, headers=AUTH, timeout=20) as client:
+            await _walk_through_the_states(client)
+
+
+async def _walk_through_the_states(client: httpx.AsyncClient) -> None:
     job = await submit(
         client, {"prompt": "a red kite over dunes", "duration": "4", "resolution": "480p", "seed": 7}
     )
