@@ -197,12 +197,12 @@ class Deliverer:
             log.warning("job %s: preview failed: %s", job_id, exc)
 
     def _render_preview(self, job_id: str, video: Path) -> None:
-        from seedance_mcp.server import media
+        from seedance_mcp.server import media, previews
 
         self._preview_dir.mkdir(parents=True, exist_ok=True)
         poster, sheet = self.preview_paths(job_id)
         try:
-            preview = media.render_preview(video)
+            preview = previews.render_preview(video)
         except media.MediaError as exc:
             log.warning("job %s: no preview: %s", job_id, exc)
             # The facts need only the headers, which may still be readable.
