@@ -10,7 +10,6 @@ from seedance_mcp.server.model_facts import MAX_AUDIOS, MAX_IMAGES, MAX_VIDEOS
 
 MAX_REFERENCE_DIGITS: Final = 3  # "@Image12" is already past every limit; longer numbers are not parsed
 
-
 # A token counts only on its own: "me@image1.com" and "@Image1x" are not references, "(@Image1)." is.
 _REFERENCE = re.compile(
     r"(?<![\w@])@(image|video|audio)(\d+)(?![\w@]|\.\w)|\[(image|video|audio)\s*(\d+)\]", re.IGNORECASE

@@ -33,7 +33,7 @@ from seedance_mcp.server.url_media import (
 
 log = logging.getLogger(__name__)
 
-
+# The format a URL's file name names, when it names one: refused early when the parameter takes another.
 _EXTENSIONS: Final[dict[str, str]] = {
     **dict.fromkeys(("jpg", "jpeg", "jpe", "jfif"), "jpeg"),
     "png": "png",
