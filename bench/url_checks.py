@@ -1,6 +1,6 @@
 """URL checking time: 12 URL inputs (6 images, 3 videos, 3 audio) served on loopback, median of runs.
 
-`server.inputs.check_references` as reference_video calls it on the simulator (loopback allowed):
+`seedance_mcp.server.inputs.check_references` as reference_video calls it on the simulator (loopback allowed):
 for every URL at once, a ranged GET of the header bytes, then the container's index through ranged
 reads (duration, resolution), the image's tail for its end marker; nothing is uploaded. The server is
 the tests' ranged file server (`tests/media_server.py`, threaded stdlib HTTP) in its own process. The

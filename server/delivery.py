@@ -1,12 +1,12 @@
-"""Saving finished videos: a safe name, a streamed download, an atomic rename, a preview.
+"""Saving finished videos: a streamed download (or the provider's inline bytes), an atomic rename.
 
 The provider's URL expires (fal keeps results about an hour), so every finished video is copied into
-the output folder. The file name is ours (date, job id, a slug of the prompt); nothing the provider
-or the prompt says can steer where it lands. A download streams into a hidden temporary file in the
-same folder (created exclusively, so nothing planted there can redirect it) and is renamed into place
-only when complete and recognisably a video, so a killed or cut download never leaves a partial file
-under the final name. The temporary file's name carries the job id and the owner (the process
-holding the job's lease), so a process starting up removes the partial files of owners gone.
+the output folder, under a name of ours (`video_names`), and then previewed (`preview_files`). A
+download streams into a hidden temporary file in the same folder (created exclusively, so nothing
+planted there can redirect it) and is renamed into place only when complete and recognisably a video,
+so a killed or cut download never leaves a partial file under the final name. The temporary file's
+name carries the job id and the owner (the process holding the job's lease), so a process starting up
+removes the partial files of owners gone.
 
 Failures: every OS error while saving (disk full, read-only or unwritable folder...) is a
 `ConfigError` naming SEEDANCE_OUTPUT_DIR, and worth another try later; a URL that will never give us
@@ -18,16 +18,11 @@ courtesy: its failure is logged, never raised.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import json
 import logging
 import os
 import re
 import secrets
-import sys
-import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,10 +31,12 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from seedance_mcp.server.errors import RETRYABLE_STATUS, ConfigError, ProviderError
+from seedance_mcp.server.errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
 from seedance_mcp.server.jobs import PartialFile, new_owner_id
 from seedance_mcp.server.journal_api import JobRecord
+from seedance_mcp.server.preview_files import PreviewFiles
 from seedance_mcp.server.providers.base import VideoOutput
+from seedance_mcp.server.video_names import safe_target, video_filename
 
 log = logging.getLogger(__name__)
 
@@ -59,62 +56,11 @@ ATTEMPT_SECONDS = 600.0
 MAX_REDIRECTS = 5
 VIDEO_FORMATS = frozenset({"mp4", "mov"})
 
-SLUG_MAX = 48
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Our partial downloads: ".<video file name>.<owner>.<random>.part" (see `Deliverer._tmp_for`), where
 # the video file name is "<date>-<time>_<job id>_<slug>.mp4" and job ids are "sd_" + 12 characters.
 _OUR_PART = re.compile(
     r"\.\d{8}-\d{6}_(?P<job>sd_[A-Za-z0-9_-]{12})_[a-z0-9-]+\.mp4\.(?P<owner>p\d+-[0-9a-f]{8})\.[0-9a-f]{12}\.part"
 )
-_WINDOWS_RESERVED = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{i}" for i in range(1, 10)),
-    *(f"lpt{i}" for i in range(1, 10)),
-}
-
-
-def slugify(text: str, limit: int = SLUG_MAX) -> str:
-    """A file-name-safe slug: ASCII letters, digits and dashes only; never empty, never reserved."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
-    if not slug or slug in _WINDOWS_RESERVED:
-        slug = f"video-{slug}" if slug else "video"
-    return slug
-
-
-def safe_id(job_id: str) -> str:
-    """The job id as a file-name part: unchanged for our ids (`sd_` + URL-safe letters), hashed otherwise."""
-    if _SAFE_ID.fullmatch(job_id):
-        return job_id
-    return "x" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def video_filename(job: JobRecord) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(job.created_at))
-    prompt = str(job.arguments.get("prompt", ""))
-    suffix = "-simulated" if job.simulated else ""
-    return f"{stamp}_{safe_id(job.id)}_{slugify(prompt)}{suffix}.mp4"
-
-
-def safe_target(folder: Path, name: str) -> Path:
-    """`folder/name`, refusing any name that is not one plain file name inside `folder`."""
-    stem = name.split(".", 1)[0].lower()
-    if not _SAFE_NAME.fullmatch(name) or ".." in name or stem in _WINDOWS_RESERVED:
-        raise VideoUnavailable(f"refusing to save a video under an unsafe name: {name[:80]!r}")
-    folder = folder.resolve()
-    target = folder / name
-    # The name is one component, so this holds by construction; keep it as the last line of defence.
-    if target.parent != folder:
-        raise VideoUnavailable(f"refusing to save a video outside {folder}")
-    return target
-
-
-class VideoUnavailable(ProviderError):
-    """The URL will never give us the video (gone, refused, not a video): trying again cannot help."""
 
 
 def lasting(exc: BaseException) -> bool:
@@ -142,7 +88,7 @@ class Deliverer:
         self._client = client
         self.owner = owner or new_owner_id()  # the lease owner: it names this process's partial files
         self._output_dir = output_dir
-        self._preview_dir = preview_dir
+        self._previews = PreviewFiles(preview_dir)
         self._headers_for = headers_for
         self._backoff = backoff_seconds
         # Decoding frames for a preview holds tens of MB and the GIL: with 200 jobs finishing together,
@@ -173,56 +119,22 @@ class Deliverer:
 
     # --- previews and facts ---------------------------------------------------------------------
 
+    # --- previews and facts (the files themselves: `PreviewFiles`) -----------------------------------
+
     def preview_paths(self, job_id: str) -> tuple[Path, Path]:
         """Where the poster frame and the contact sheet of a job are (or will be)."""
-        name = safe_id(job_id)
-        return self._preview_dir / f"{name}-poster.jpg", self._preview_dir / f"{name}-sheet.jpg"
-
-    def facts_path(self, job_id: str) -> Path:
-        return self._preview_dir / f"{safe_id(job_id)}-video.json"
+        return self._previews.paths(job_id)
 
     def video_facts(self, job_id: str) -> dict[str, Any] | None:
         """Duration, width, height, fps, has_audio and bytes of a saved video, if it could be read."""
-        try:
-            data = json.loads(self.facts_path(job_id).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return self._previews.facts(job_id)
 
     async def render_preview(self, job_id: str, video: Path) -> None:
         """Poster frame, contact sheet and facts next to the journal; a failure never fails the job."""
         try:
-            await anyio.to_thread.run_sync(self._render_preview, job_id, video, limiter=self._preview_slots)
+            await anyio.to_thread.run_sync(self._previews.write, job_id, video, limiter=self._preview_slots)
         except Exception as exc:  # a preview is a courtesy: log it, keep the job
             log.warning("job %s: preview failed: %s", job_id, exc)
-
-    def _render_preview(self, job_id: str, video: Path) -> None:
-        from seedance_mcp.server import media
-
-        self._preview_dir.mkdir(parents=True, exist_ok=True)
-        poster, sheet = self.preview_paths(job_id)
-        try:
-            preview = media.render_preview(video)
-        except media.MediaError as exc:
-            log.warning("job %s: no preview: %s", job_id, exc)
-            # The facts need only the headers, which may still be readable.
-            info = media.probe(video)
-            facts = _facts(info.duration, info.width, info.height, info.fps, info.has_audio, info.size_bytes)
-        else:
-            _replace_bytes(poster, preview.poster_jpeg)
-            _replace_bytes(sheet, preview.contact_sheet_jpeg)
-            facts = _facts(
-                preview.duration,
-                preview.width,
-                preview.height,
-                preview.fps,
-                preview.has_audio,
-                preview.size_bytes,
-            )
-        _replace_bytes(self.facts_path(job_id), json.dumps(facts).encode())
-        _release_freed_memory()
-
-    # --- saving ---------------------------------------------------------------------------------
 
     def _prepare_folder(self) -> Path:
         try:
@@ -344,24 +256,6 @@ class Deliverer:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _facts(
-    duration: float | None,
-    width: int | None,
-    height: int | None,
-    fps: float | None,
-    has_audio: bool | None,
-    size: int,
-) -> dict[str, Any]:
-    return {
-        "duration": round(duration, 3) if duration is not None else None,
-        "width": width,
-        "height": height,
-        "fps": round(fps, 3) if fps is not None else None,
-        "has_audio": has_audio,
-        "bytes": size,
-    }
-
-
 def _video_format(head: bytes) -> str | None:
     from seedance_mcp.server.media import sniff_kind
 
@@ -414,40 +308,6 @@ def _commit(tmp: Path, target: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def _release_freed_memory() -> None:
-    """Hand the decoder's freed buffers back to the OS (glibc only; a no-op elsewhere).
-
-    glibc keeps freed memory in its per-thread arenas for reuse, so after many previews the process
-    keeps the high-water mark of every arena a preview ran in. malloc_trim releases the free pages.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # musl and others have no malloc_trim
-        return None
-    return trim
-
-
-def _replace_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    try:
-        with _create_exclusive(tmp) as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _partial_files(folder: Path) -> list[PartialFile]:

@@ -10,7 +10,8 @@
         ├── ProviderHTTPError     an HTTP error answer, with status and the provider's error type
         ├── ProviderUnreachable   no usable answer after every retry: the network or the provider is down
         ├── SubmitUncertain       a submit may or may not have reached the provider (never retried blindly)
-        └── JobFailed             the job ran and ended in an error (content policy, timeout, ...)
+        ├── JobFailed             the job ran and ended in an error (content policy, timeout, ...)
+        └── VideoUnavailable      a finished video's URL will never give it (gone, refused, not a video)
 
 The server turns each into a `ToolError` carrying `str(error)`; anything else is a bug.
 """
@@ -80,3 +81,7 @@ class JobFailed(ProviderError):
     def __init__(self, message: str, *, error_type: str | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
+
+
+class VideoUnavailable(ProviderError):
+    """The URL will never give us the video (gone, refused, not a video): trying again cannot help."""

@@ -1,22 +1,20 @@
-"""Local media: what a file really is (probe), and what a finished video looks like (preview).
+"""Local media: what a file really is, from its first bytes (sniff) and its headers (probe).
 
 `sniff_kind` names a format from its first bytes, before anything heavy is imported. `probe` reads
 container metadata only for video and audio (PyAV), and decodes images (Pillow) so that a truncated
 one is refused; `probe_stream` does the same on any seekable reader, such as ranged reads of a URL.
-`render_preview` decodes a few frames of a video into a poster JPEG and a contact sheet. Everything
-here is synchronous; async callers use `anyio.to_thread`.
+Everything here is synchronous; async callers use `anyio.to_thread`. Previews of a finished video
+live in `seedance_mcp.server.previews`.
 PyAV and Pillow are imported inside the functions so that importing this module is free.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
@@ -66,12 +64,6 @@ UNSUPPORTED: Final[dict[str, str]] = {
 }
 SNIFF_BYTES: Final = 64  # enough for every signature below, including an ftyp box's first brands
 
-POSTER_MAX_WIDTH: Final = 640
-SHEET_THUMB_WIDTH: Final = 320
-# Up to this length a preview decodes the clip in one forward pass (our outputs are at most 15 s);
-# longer videos seek to each wanted moment instead.
-SEQUENTIAL_DECODE_MAX_SECONDS: Final = 120.0
-
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -88,18 +80,6 @@ class MediaInfo:
     @property
     def pixels(self) -> int | None:
         return self.width * self.height if self.width is not None and self.height is not None else None
-
-
-@dataclass(frozen=True)
-class Preview:
-    poster_jpeg: bytes  # one frame about a third into the clip, at most POSTER_MAX_WIDTH wide
-    contact_sheet_jpeg: bytes  # 4-6 frames spread across the clip, in one grid
-    width: int
-    height: int
-    duration: float
-    fps: float | None
-    has_audio: bool
-    size_bytes: int
 
 
 # --- sniffing -------------------------------------------------------------------------------------
@@ -318,7 +298,7 @@ def _probe_av(handle: BinaryIO, fmt: str, size: int, rotation: int) -> MediaInfo
                 duration = float(video.duration * video.time_base)
             return MediaInfo("video", fmt, MIME[fmt], size, width, height, duration, fps, has_audio)
     except av.FFmpegError as exc:
-        raise MediaError(f"the file is damaged or truncated ({_ffmpeg_reason(exc)})") from None
+        raise MediaError(f"the file is damaged or truncated ({ffmpeg_reason(exc)})") from None
 
 
 def _container_seconds(container: Any) -> float | None:
@@ -327,7 +307,7 @@ def _container_seconds(container: Any) -> float | None:
     return None
 
 
-def _ffmpeg_reason(exc: Exception) -> str:
+def ffmpeg_reason(exc: Exception) -> str:
     reason = getattr(exc, "strerror", None) or str(exc)
     return str(reason).split(":")[0].strip() or type(exc).__name__
 
@@ -408,141 +388,6 @@ def _check_riff(handle: BinaryIO, size: int) -> None:
         )
 
 
-# --- previews -------------------------------------------------------------------------------------
-
-
-def render_preview(video: Path) -> Preview:
-    """A poster frame and a contact sheet of `video`, as JPEG bytes. Raises `MediaError`."""
-    import av
-
-    info = probe(video)
-    if info.kind != "video":
-        raise MediaError(f"a preview needs a video; this is {info.format.upper()} {info.kind}")
-    duration = info.duration or 0.0
-    count = 6 if duration >= 3 else 4
-    sheet_times = [duration * (i + 0.5) / count for i in range(count)]
-    poster_time = duration / 3
-    try:
-        with av.open(str(video), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            # Single-threaded decode: frame threads each hold their own frames, for no gain on a clip
-            # of seconds (previews run one at a time; see server/delivery.py).
-            wanted = sorted({poster_time, *sheet_times})
-            if duration <= SEQUENTIAL_DECODE_MAX_SECONDS:
-                frames = _frames_in_one_pass(container, stream, wanted)
-            else:
-                frames = _frames_by_seeking(container, stream, wanted)
-    except av.FFmpegError as exc:
-        raise MediaError(f"the video cannot be decoded ({_ffmpeg_reason(exc)})") from None
-    if not frames:
-        raise MediaError("the video has no decodable frames")
-    poster = _scaled(frames[_nearest(frames, poster_time)], POSTER_MAX_WIDTH)
-    sheet = _contact_sheet([frames[_nearest(frames, t)] for t in sheet_times])
-    return Preview(
-        poster_jpeg=_jpeg(poster, quality=85),
-        contact_sheet_jpeg=_jpeg(sheet, quality=70),
-        width=info.width or poster.width,
-        height=info.height or poster.height,
-        duration=duration,
-        fps=info.fps,
-        has_audio=bool(info.has_audio),
-        size_bytes=info.size_bytes,
-    )
-
-
-def _frame_image(frame: Any) -> Image:
-    # Scaled while converting: nothing shows a frame wider than the poster, so keeping a full-size RGB
-    # copy of every wanted frame (up to 7, 2.7 MB each at 720p) only raised the memory peak.
-    width, height = frame.width, frame.height
-    if width > POSTER_MAX_WIDTH:
-        width, height = POSTER_MAX_WIDTH, max(2, round(height * POSTER_MAX_WIDTH / width))
-    image: Image = frame.to_image(width=width, height=height)
-    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-    if rotation:
-        # PyAV gives the counterclockwise angle the display matrix applies; PIL rotates counterclockwise too.
-        image = image.rotate(rotation, expand=True)
-    return image
-
-
-def _frame_seconds(frame: Any, stream: Any) -> float:
-    if frame.pts is None:
-        return 0.0
-    time_base: Fraction = frame.time_base or stream.time_base
-    start = stream.start_time or 0
-    return float((frame.pts - start) * time_base)
-
-
-def _frames_in_one_pass(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
-    """Decode forward once, keeping the first frame at or after each wanted time (or the last one)."""
-    frames: dict[float, Image] = {}
-    pending = list(wanted)
-    last: Any = None
-    for frame in container.decode(stream):
-        seconds = _frame_seconds(frame, stream)
-        last = frame
-        if pending and seconds + 1e-6 >= pending[0]:
-            image = _frame_image(frame)
-            while pending and seconds + 1e-6 >= pending[0]:
-                frames[pending.pop(0)] = image
-        if not pending:
-            break
-    if pending and last is not None:  # times past the last frame (durations round up): use the last one
-        image = _frame_image(last)
-        for t in pending:
-            frames[t] = image
-    return frames
-
-
-def _frames_by_seeking(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
-    frames: dict[float, Image] = {}
-    time_base: Fraction = stream.time_base
-    start = stream.start_time or 0
-    for t in wanted:
-        container.seek(start + int(t / time_base), stream=stream, backward=True, any_frame=False)
-        chosen: Any = None
-        for frame in container.decode(stream):
-            chosen = frame
-            if _frame_seconds(frame, stream) + 1e-6 >= t:
-                break
-        if chosen is not None:
-            frames[t] = _frame_image(chosen)
-    return frames
-
-
-def _nearest(frames: dict[float, Image], t: float) -> float:
-    return min(frames, key=lambda k: abs(k - t))
-
-
-def _scaled(image: Image, max_width: int) -> Image:
-    if image.width <= max_width:
-        return image
-    height = max(1, round(image.height * max_width / image.width))
-    return image.resize((max_width, height))
-
-
-def _contact_sheet(images: list[Image]) -> Image:
-    from PIL import Image as PILImage
-
-    columns = 3 if len(images) > 4 else 2
-    rows = math.ceil(len(images) / columns)
-    thumbs = [_scaled(image, SHEET_THUMB_WIDTH) for image in images]
-    cell_w = max(t.width for t in thumbs)
-    cell_h = max(t.height for t in thumbs)
-    gap = 4
-    sheet = PILImage.new("RGB", (columns * cell_w + (columns - 1) * gap, rows * cell_h + (rows - 1) * gap))
-    for i, thumb in enumerate(thumbs):
-        x = (i % columns) * (cell_w + gap) + (cell_w - thumb.width) // 2
-        y = (i // columns) * (cell_h + gap) + (cell_h - thumb.height) // 2
-        sheet.paste(thumb, (x, y))
-    return sheet
-
-
-def _jpeg(image: Image, *, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
-    return buffer.getvalue()
-
-
 __all__ = [
     "KIND",
     "MIME",
@@ -550,9 +395,8 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "MediaKind",
-    "Preview",
+    "ffmpeg_reason",
     "probe",
     "probe_stream",
-    "render_preview",
     "sniff_kind",
 ]

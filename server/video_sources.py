@@ -17,12 +17,12 @@ from pathlib import Path
 import anyio.to_thread
 
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import safe_id
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.frames import extract_last_frame
 from seedance_mcp.server.inputs import local_file
 from seedance_mcp.server.journal_api import JobJournal
 from seedance_mcp.server.media import MediaError, MediaInfo, probe
+from seedance_mcp.server.video_names import safe_id
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,11 @@ import httpx
 import pytest
 from anyio.abc import SocketAttribute, SocketStream
 
-from seedance_mcp.server.delivery import (
-    Deliverer,
-    safe_id,
-    safe_target,
-    slugify,
-    video_filename,
-)
+from seedance_mcp.server.delivery import Deliverer
 from seedance_mcp.server.errors import ConfigError, ProviderError
 from seedance_mcp.server.journal import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
+from seedance_mcp.server.video_names import safe_id, safe_target, slugify, video_filename
 from tests.media_factory import make_video
 
 pytestmark = pytest.mark.anyio

@@ -21,12 +21,12 @@ import pytest
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.inputs import (
     CheckedInputs,
-    _references,
     check_frames,
     check_references,
     release,
     upload_inputs,
 )
+from seedance_mcp.server.inputs.prompt_references import references as prompt_references
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_audio, make_image, make_text, make_video, truncate
@@ -544,7 +544,7 @@ async def _run(case: Bad, lib: Lib, uploads: Uploads) -> CheckedInputs:
     ],
 )
 def test_a_reference_counts_only_as_a_word_of_its_own(prompt: str, references: list[Any]) -> None:
-    assert _references(prompt) == references
+    assert prompt_references(prompt) == references
 
 
 def test_corpus_is_large_enough() -> None:
@@ -576,7 +576,7 @@ async def test_bad_input_is_refused_before_any_upload(
 
 @pytest.mark.anyio
 async def test_every_kind_of_local_input_passes_and_uploads(
-    lib: Lib, uploads: Uploads, sim: Simulator
+    lib: Lib, uploads: Uploads, sim: Simulator, client: httpx.AsyncClient
 ) -> None:
     checked = await check_references(
         "@Image1 walks past @Image2 to the beat of @Audio1, moving like @Video1 and [Video2]",
@@ -611,7 +611,7 @@ async def test_every_kind_of_local_input_passes_and_uploads(
         ["image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime", "audio/wav", "audio/mpeg"]
     )
     assert storage_requests(sim) > before
-    client = uploads.provider._client  # the same client the provider used
+    # fetched with the test's own client, the one the provider was given
     for item, url in zip(checked.inputs, urls, strict=True):
         response = await client.get(url)
         assert response.status_code == 200

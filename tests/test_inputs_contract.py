@@ -9,6 +9,8 @@ line. ACCEPTED holds the lossless spellings that must work.
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,6 @@ import anyio
 import pytest
 from mcp.client import Client
 
-from seedance_mcp.server import inputs
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
@@ -169,8 +170,8 @@ async def test_data_uri_copies_are_gone_when_the_call_ends(
     )
 
     def copies() -> list[Path]:
-        folder = inputs._temp_dir
-        return sorted(folder.iterdir()) if folder is not None and folder.is_dir() else []
+        # this process's private folder for decoded data: URIs (see server/inputs/data_uris.py)
+        return sorted(Path(tempfile.gettempdir()).glob(f"seedance-inputs-{os.getpid()}-*/*"))
 
     monkeypatch.setenv("SEEDANCE_MAX_COST_USD", "0.05")  # every generation is over this cap
     capped = Settings.from_env()

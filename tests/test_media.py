@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from seedance_mcp.server.media import MediaError, probe, render_preview, sniff_kind
+from seedance_mcp.server.media import MediaError, probe, sniff_kind
+from seedance_mcp.server.previews import render_preview
 from tests.media_factory import (
     ImageFormat,
     make_audio,

@@ -13,10 +13,10 @@ import anyio.to_thread
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server.delivery import safe_target, slugify
 from seedance_mcp.server.errors import ConfigError
 from seedance_mcp.server.model_facts import AspectRatio
 from seedance_mcp.server.stitching import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
+from seedance_mcp.server.video_names import safe_target, slugify
 from seedance_mcp.server.video_sources import SourceVideo, find_video
 from seedance_mcp.tools.results import (
     ToolContext,

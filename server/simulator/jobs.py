@@ -1,9 +1,10 @@
-"""The protocol-neutral job engine: input checks, state over time, renders, request log, faults.
+"""The protocol-neutral job engine: a job's state over time, its renders, logs, faults and cancels.
 
 A job's state is a function of the clock: IN_QUEUE for `queue_seconds`, then running for
-`run_seconds` (longer if its render is not ready yet), then done. Protocol modules (fal today,
-Oxen later) turn a `JobView` into their own wire shapes; nothing here knows a URL layout except
-the `/files/...` paths of the file store.
+`run_seconds` (longer if its render is not ready yet), then done. The protocol modules (fal,
+Oxen) turn a `JobView` into their own wire shapes; nothing here knows a URL layout except
+the `/files/...` paths of the file store. Input checks live in `validation`, the request log in
+`request_log`, the records kept on disk in `saved_jobs`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import concurrent.futures
-import copy
 import hashlib
 import json
 import logging
 import math
 import random
-import re
 import shutil
 import tempfile
 import threading
@@ -31,23 +30,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from seedance_mcp.server.model_facts import (
-    ASPECT_RATIOS,
     AUTO_ASPECT_RATIO,
     AUTO_SECONDS,
-    DURATIONS,
     FIXED_ASPECT_RATIOS,
-    MAX_AUDIOS,
-    MAX_FILES,
-    MAX_IMAGES,
-    MAX_VIDEOS,
     OUTPUT_SIZE,
-    RESOLUTIONS,
     Mode,
 )
 from seedance_mcp.server.simulator.faults import FaultPlan
 from seedance_mcp.server.simulator.options import SimulatorOptions
 from seedance_mcp.server.simulator.render import Renderer, RenderSpec
+from seedance_mcp.server.simulator.request_log import RequestLog
+from seedance_mcp.server.simulator.saved_jobs import SavedJobs
 from seedance_mcp.server.simulator.storage import FileStore, StoredFile
+from seedance_mcp.server.simulator.validation import INFRA_ERRORS, Failure, failure_for, media_urls
 
 logger = logging.getLogger(__name__)
 
@@ -55,37 +50,6 @@ Phase = Literal["queued", "running", "done"]
 
 QUEUE_DEPTH = 3  # positions a job passes through while queued: 2, 1, 0
 FAILING_RUN_SECONDS = 0.5  # a job whose input is rejected fails fast, like fal's model does
-STATE_KEPT_SECONDS = 7 * 86_400.0  # a simulated job's record outlives any result URL a provider keeps
-
-# Infrastructure error types -> (HTTP status of the result call, message). fal's documented set.
-INFRA_ERRORS: dict[str, tuple[int, str]] = {
-    "request_timeout": (504, "Request timed out before the runner finished"),
-    "startup_timeout": (504, "Runner did not start in time"),
-    "runner_scheduling_failure": (503, "No runner could be scheduled for the request"),
-    "runner_disconnected": (503, "Runner disconnected while processing the request"),
-    "runner_connection_timeout": (503, "Timed out connecting to the runner"),
-    "runner_connection_refused": (503, "Runner refused the connection"),
-    "runner_connection_error": (503, "Could not connect to the runner"),
-    "runner_incomplete_response": (502, "Runner returned an incomplete response"),
-    "runner_server_error": (500, "Runner failed with an internal server error"),
-    "internal_error": (500, "Internal server error"),
-    "client_cancelled": (499, "Request was cancelled by the client"),
-    "bad_request": (400, "Bad request"),
-}
-
-_MARKER = re.compile(r"\[sim:(content_policy|error=([a-z0-9_]+)|detail=([a-z0-9_]+))\]")
-_DOWNLOAD_MSG = "Failed to download the file. Please check if the URL is accessible and try again."
-_POLICY_MSG = "The content could not be processed because it was flagged by a content checker."
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a job ended without a video. `detail` is a list for 422s, a string otherwise."""
-
-    status: int
-    error_type: str
-    message: str
-    detail: list[dict[str, Any]] | str
 
 
 @dataclass(frozen=True)
@@ -139,181 +103,8 @@ class Job:
         return self.started + self.run_seconds
 
 
-class RequestLog:
-    """What the simulator received, one entry per request; thread-safe; never holds a credential."""
-
-    def __init__(self) -> None:
-        self._entries: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def open(self, method: str, path: str, query: dict[str, str]) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "query": query,
-            "time": time.time(),
-            "status": None,
-        }
-        with self._lock:
-            self._entries.append(entry)
-        return entry
-
-    def note(self, entry: dict[str, Any], **fields: Any) -> None:
-        with self._lock:
-            entry.update(fields)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return copy.deepcopy(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat()
-
-
-def _literal_issue(name: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    quoted = [f"'{a}'" for a in allowed]
-    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
-    return {
-        "loc": ["body", name],
-        "msg": f"Input should be {expected}",
-        "type": "literal_error",
-        "ctx": {"expected": expected},
-        "input": value,
-    }
-
-
-def check_input(mode: Mode, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """fal-style (pydantic-shaped) validation issues for a Seedance 2.0 input; empty when valid."""
-    issues: list[dict[str, Any]] = []
-
-    def string(name: str, *, required: bool = False) -> None:
-        if name not in args or args[name] is None:
-            if required:
-                issues.append(
-                    {"loc": ["body", name], "msg": "Field required", "type": "missing", "input": args}
-                )
-            return
-        value = args[name]
-        if not isinstance(value, str):
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid string",
-                    "type": "string_type",
-                    "input": value,
-                }
-            )
-        elif required and not value.strip():
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "String should have at least 1 character",
-                    "type": "string_too_short",
-                    "ctx": {"min_length": 1},
-                    "input": value,
-                }
-            )
-
-    def literal(name: str, allowed: tuple[str, ...]) -> None:
-        if name in args and args[name] not in allowed:
-            issues.append(_literal_issue(name, args[name], allowed))
-
-    def url_list(name: str, limit: int) -> int:
-        value = args.get(name)
-        if value is None:
-            return 0
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid list of strings",
-                    "type": "list_type",
-                    "input": value,
-                }
-            )
-            return 0
-        if len(value) > limit:
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": f"List should have at most {limit} items after validation, not {len(value)}",
-                    "type": "too_long",
-                    "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)},
-                    "input": value,
-                }
-            )
-        return len(value)
-
-    string("prompt", required=True)
-    literal("resolution", RESOLUTIONS)
-    literal("duration", DURATIONS)
-    literal("aspect_ratio", ASPECT_RATIOS)
-    if "generate_audio" in args and not isinstance(args["generate_audio"], bool):
-        issues.append(
-            {
-                "loc": ["body", "generate_audio"],
-                "msg": "Input should be a valid boolean",
-                "type": "bool_type",
-                "input": args["generate_audio"],
-            }
-        )
-    seed = args.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        issues.append(
-            {
-                "loc": ["body", "seed"],
-                "msg": "Input should be a valid integer",
-                "type": "int_type",
-                "input": seed,
-            }
-        )
-    string("end_user_id")
-    if mode == "image-to-video":
-        string("image_url", required=True)
-        string("end_image_url")
-    elif mode == "reference-to-video":
-        images = url_list("image_urls", MAX_IMAGES)
-        videos = url_list("video_urls", MAX_VIDEOS)
-        audios = url_list("audio_urls", MAX_AUDIOS)
-        if images + videos + audios > MAX_FILES:
-            issues.append(
-                {
-                    "loc": ["body"],
-                    "msg": f"Total files across all modalities must not exceed {MAX_FILES}",
-                    "type": "value_error",
-                    "input": images + videos + audios,
-                }
-            )
-        if audios and not (images or videos):
-            issues.append(
-                {
-                    "loc": ["body", "audio_urls"],
-                    "msg": "If audio is provided, at least one reference image or video is required.",
-                    "type": "value_error",
-                    "input": args["audio_urls"],
-                }
-            )
-    return issues
-
-
-def media_urls(mode: Mode, args: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-    """(location, url) of every media input the model would download."""
-    found: list[tuple[list[str | int], str]] = []  # (loc, url)
-    if mode == "image-to-video":
-        for name in ("image_url", "end_image_url"):
-            if isinstance(args.get(name), str):
-                found.append((["body", name], args[name]))
-    elif mode == "reference-to-video":
-        for name in ("image_urls", "video_urls", "audio_urls"):
-            value = args.get(name)
-            if isinstance(value, list):
-                found.extend((["body", name, i], v) for i, v in enumerate(value) if isinstance(v, str))
-    return found
 
 
 class Engine:
@@ -339,17 +130,14 @@ class Engine:
         self.faults = FaultPlan(options.fault_mix, options.seed)
         self._seeds = random.Random(options.seed)  # separate from faults: result seeds never shift faults
         self._jobs: dict[str, Job] = {}
-        self._state_dir = state_dir
-        if state_dir is not None:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            _forget_old(state_dir, time.time() - STATE_KEPT_SECONDS)
+        self._saved = SavedJobs(state_dir) if state_dir is not None else None
         self.closing = threading.Event()
 
     # --- jobs ---------------------------------------------------------------------------------
     def submit(self, endpoint: str, mode: Mode, args: dict[str, Any], base_url: str) -> Job:
         """Accept a job the way fal does: bad input is accepted here and fails when the job runs."""
         now = time.time()
-        failure = self._failure_for(mode, args, base_url)
+        failure = failure_for(mode, args, base_url, self.store)
         seed = args.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = self._seeds.randrange(1, 2**31)
@@ -376,7 +164,7 @@ class Engine:
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
-        if job is None and self._state_dir is not None:
+        if job is None and self._saved is not None:
             job = self._load(job_id)
         return job
 
@@ -387,14 +175,8 @@ class Engine:
             job.render = self.renderer.render(job.spec)
             job.render.add_done_callback(partial(_mark_ready, job))
 
-    def _state_file(self, job_id: str) -> Path | None:
-        if self._state_dir is None or not re.fullmatch(r"[0-9a-f-]{36}", job_id):
-            return None  # not one of our uuids: never a path from a request
-        return self._state_dir / f"{job_id}.json"
-
     def _save(self, job: Job) -> None:
-        path = self._state_file(job.id)
-        if path is None:
+        if self._saved is None:
             return
         failure = job.failure
         failed = (
@@ -413,17 +195,11 @@ class Engine:
             "cancelled_at": job.cancelled_at,
             "cancel_requested_at": job.cancel_requested_at,
         }
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        tmp.replace(path)
+        self._saved.write(job.id, state)
 
     def _load(self, job_id: str) -> Job | None:
-        path = self._state_file(job_id)
-        try:
-            state = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
-        except (OSError, ValueError):
-            return None
-        if not isinstance(state, dict):
+        state = self._saved.read(job_id) if self._saved is not None else None
+        if state is None:
             return None
         failure = None if state["failure"] is None else Failure(*state["failure"])
         job = Job(
@@ -512,42 +288,6 @@ class Engine:
             self._cleanup()
 
     # --- internals ----------------------------------------------------------------------------
-    def _failure_for(self, mode: Mode, args: dict[str, Any], base_url: str) -> Failure | None:
-        issues = check_input(mode, args)
-        if issues:
-            first = issues[0]
-            field_name = ".".join(str(p) for p in first["loc"][1:]) or "body"
-            return Failure(422, first["type"], f"{field_name}: {first['msg']}", issues)
-        for loc, url in media_urls(mode, args):
-            if url.startswith("data:"):
-                continue
-            own = url.startswith(base_url.rstrip("/") + "/")
-            if not url.startswith(("http://", "https://")) or (
-                own and self.store.find_url(url, base_url) is None
-            ):
-                issue: dict[str, Any] = {
-                    "loc": loc,
-                    "msg": _DOWNLOAD_MSG,
-                    "type": "file_download_error",
-                    "input": url,
-                }
-                return Failure(422, "file_download_error", _DOWNLOAD_MSG, [issue])
-        match = _MARKER.search(str(args.get("prompt", "")))
-        if match is None:
-            return None
-        if match.group(1) == "content_policy" or match.group(3):
-            kind = match.group(3) or "content_policy_violation"
-            msg = _POLICY_MSG if kind == "content_policy_violation" else f"Simulated model error ({kind})"
-            marked: dict[str, Any] = {
-                "loc": ["body", "prompt"],
-                "msg": msg,
-                "type": kind,
-                "input": args.get("prompt"),
-            }
-            return Failure(422, kind, msg, [marked])
-        kind = match.group(2)
-        status, message = INFRA_ERRORS.get(kind, (500, f"Simulated infrastructure error ({kind})"))
-        return Failure(status, kind, message, message)
 
     def _spec(self, mode: Mode, args: dict[str, Any], base_url: str) -> RenderSpec:
         start = end = None
@@ -612,15 +352,6 @@ class Engine:
                 job.render.result(), f"seedance-simulated-{job.id}.mp4", "video/mp4", file_id=job.id
             )
         return job.video
-
-
-def _forget_old(state_dir: Path, cutoff: float) -> None:
-    for path in state_dir.glob("*.json"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            continue
 
 
 def _nearest_aspect(image: Path) -> str:

@@ -44,8 +44,9 @@ from seedance_mcp.server.model_facts import (
     Mode,
 )
 from seedance_mcp.server.simulator.fal import ECHO_KEY_MARKER, base_url, echo_credentials, note
-from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Failure, Job
+from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Job
 from seedance_mcp.server.simulator.storage import StoredFile, safe_name
+from seedance_mcp.server.simulator.validation import Failure
 
 MODEL_RE = re.compile(r"bytedance-seedance-2-0-(?:(fast|mini)-)?(text|image|reference)-to-video")
 STATES = ("queued", "processing", "succeeded", "failed", "cancelled")

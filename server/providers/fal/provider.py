@@ -35,7 +35,6 @@ class FalProvider:
         retry: RetryPolicy = DEFAULT_POLICY,
         watch_deadline: float | None = None,
     ) -> None:
-        self._client = client
         connection = FalConnection(client, key=key, retry=retry)
         self._queue_url = queue_url.rstrip("/")
         self._queue = FalQueue(connection, queue_url=queue_url, watch_deadline=watch_deadline)
