@@ -1,0 +1,143 @@
+"""What every job journal offers (SQLite today, PostgreSQL next): the one interface the job manager,
+the spending guard and the spend report use. See `journal.Journal` for the SQLite implementation.
+
+The rules that make several processes on one journal safe live here, in the contract:
+
+- `claim` makes the duplicate check and the insert one atomic step, so identical calls to two
+  processes make one job;
+- a job is followed by the holder of its lease (`take_lease`/`renew_lease`/`release_lease`); another
+  process takes it over only once the lease has lapsed;
+- `reserve` checks a daily budget against every process's spend and reservations in one step.
+"""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, get_args
+
+__all__ = [
+    "JOB_STATES",
+    "TERMINAL",
+    "JobJournal",
+    "JobRecord",
+    "JobState",
+    "Reservation",
+    "SpendRow",
+    "new_job_id",
+]
+
+JobState = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
+JOB_STATES: frozenset[str] = frozenset(get_args(JobState))
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+def new_job_id() -> str:
+    """A fresh job id: "sd_" and 12 URL-safe characters (72 random bits)."""
+    return "sd_" + secrets.token_urlsafe(9)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as the journal holds it. Build one for `create`/`claim`; read them back from queries."""
+
+    id: str
+    created_at: float
+    updated_at: float
+    provider: str
+    simulated: bool
+    tool: str
+    tier: str
+    mode: str
+    endpoint: str
+    arguments: dict[str, Any]
+    estimate: dict[str, Any]
+    estimate_usd: float
+    state: JobState = "submitting"
+    submission: str | None = None
+    request_id: str | None = None
+    queue_position: int | None = None
+    logs: list[str] = field(default_factory=list)
+    result_url: str | None = None
+    seed: int | None = None
+    video_path: str | None = None
+    video_sha256: str | None = None
+    video_bytes: int | None = None
+    error: str | None = None
+    error_type: str | None = None
+    dedupe_key: str | None = None
+    group_id: str | None = None
+    finished_at: float | None = None
+    history: list[tuple[str, float, str]] = field(default_factory=list)
+    # The process following the job, and until when (see `JobJournal.take_lease`).
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    # None: no video yet; True: saved at `video_path`; False: finished but not saved (`save_error`).
+    saved: bool | None = None
+    save_error: str | None = None
+    save_attempts: int = 0
+    next_save_at: float | None = None  # when a failed save is tried again; None when none is due
+
+
+SpendRow = dict[str, Any]  # {"day", "provider", "simulated", "usd", "possible_usd", "jobs"}
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to `reserve`: granted with an id to `release` later, or refused with the numbers."""
+
+    id: str | None
+    granted: bool
+    spent_usd: float  # real spend in the window, certain plus possibly charged
+    reserved_usd: float  # other requests' live reservations in the window
+
+
+class JobJournal(Protocol):
+    async def close(self) -> None: ...
+
+    # -- jobs --
+    async def create(self, record: JobRecord) -> None: ...
+
+    async def update(
+        self, job_id: str, *, state: JobState | None = None, note: str = "", **fields: Any
+    ) -> JobRecord: ...
+
+    async def get(self, job_id: str) -> JobRecord | None: ...
+
+    async def list(
+        self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
+    ) -> builtins.list[JobRecord]: ...
+
+    async def group(self, group_id: str) -> builtins.list[JobRecord]: ...
+
+    async def unfinished(self) -> builtins.list[JobRecord]: ...
+
+    # -- one submit per call --
+    async def claim(
+        self, intents: Sequence[JobRecord], *, since: float
+    ) -> tuple[builtins.list[JobRecord], bool]: ...
+
+    async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None: ...
+
+    # -- leases --
+    async def take_lease(self, job_id: str, owner: str, seconds: float) -> JobRecord | None: ...
+
+    async def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool: ...
+
+    async def release_lease(self, job_id: str, owner: str) -> None: ...
+
+    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]: ...
+
+    async def next_lease_expiry(self, owner: str) -> float | None: ...
+
+    # -- money --
+    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]: ...
+
+    async def spent_since(self, since: float) -> tuple[float, float]: ...
+
+    async def reserve(
+        self, usd: float, *, owner: str, budget_usd: float | None, since: float, ttl_seconds: float
+    ) -> Reservation: ...
+
+    async def release(self, reservation_id: str) -> None: ...
