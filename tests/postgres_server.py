@@ -76,7 +76,9 @@ class PostgresServer:
             # Test data is thrown away: skip the disk flushes (commits still survive a killed client).
             " -c fsync=off -c full_page_writes=off"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start"
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
