@@ -23,9 +23,9 @@ from seedance_mcp.server import __version__
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
 from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.state import AppState
+from seedance_mcp.server.team import TeamWiring
 from seedance_mcp.tools import (
     cancel_job,
     check_status,
@@ -83,14 +83,14 @@ def create_server(settings: Settings) -> SeedanceServer:
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             provider, http, deliverer = await _open_provider(settings, stack)
-            journal = await Journal.open(settings.home / "journal.sqlite3")
-            stack.push_async_callback(journal.close)
+            provider = team.provider(provider)
+            journal = await team.open_journal(stack)
             async with anyio.create_task_group() as tg:
                 jobs = JobManager(
                     provider=provider,
                     journal=journal,
                     task_group=tg,
-                    deliver=deliverer,
+                    deliver=team.video_saver(deliverer),
                     simulated=settings.simulated,
                 )
                 resumed = await jobs.resume()
@@ -105,6 +105,7 @@ def create_server(settings: Settings) -> SeedanceServer:
                 )
                 tg.cancel_scope.cancel()
 
+    team = TeamWiring(settings)  # SQLite or PostgreSQL, webhooks, /healthz
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -112,7 +113,9 @@ def create_server(settings: Settings) -> SeedanceServer:
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
+        request_state_security=team.request_state_security(),
     )
+    team.add_routes(server)
     for module in TOOL_MODULES:
         server.add_tool(
             getattr(module, module.NAME),

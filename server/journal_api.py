@@ -33,6 +33,7 @@ JobState = Literal["submitting", "uncertain", "queued", "running", "completed", 
 JOB_STATES: frozenset[str] = frozenset(get_args(JobState))
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
+
 def new_job_id() -> str:
     """A fresh job id: "sd_" and 12 URL-safe characters (72 random bits)."""
     return "sd_" + secrets.token_urlsafe(9)

@@ -241,14 +241,16 @@ class FalProvider:
     def endpoint_for(self, tier: Tier, mode: Mode) -> str:
         return endpoint_for(tier, mode)
 
-    async def submit(self, spec: JobSpec) -> list[Submission]:
+    async def submit(self, spec: JobSpec, *, webhook_url: str | None = None) -> list[Submission]:
+        """Enqueue the job; with `webhook_url`, fal POSTs to it when the job ends (see server.webhooks)."""
         endpoint = endpoint_for(spec.tier, spec.mode)
         url = f"{self._queue_url}/{endpoint}"
         body = json.dumps(spec.arguments).encode()
+        params = {"fal_webhook": webhook_url} if webhook_url else None
         response = await submit_once(
             self._client,
             lambda: self._client.build_request(
-                "POST", url, content=body, headers=self._headers(json_body=True)
+                "POST", url, content=body, params=params, headers=self._headers(json_body=True)
             ),
             policy=self._retry,
             provider="fal.ai",

@@ -327,6 +327,7 @@ class Engine:
         self._seeds = random.Random(options.seed)  # separate from faults: result seeds never shift faults
         self._jobs: dict[str, Job] = {}
         self.closing = threading.Event()
+        self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
 
     # --- jobs ---------------------------------------------------------------------------------
     def submit(self, endpoint: str, mode: Mode, args: dict[str, Any], base_url: str) -> Job:
