@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from seedance_mcp.server import __version__
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.state import AppState
@@ -92,6 +92,9 @@ def create_server(settings: Settings) -> SeedanceServer:
                     task_group=tg,
                     deliver=team.video_saver(deliverer),
                     simulated=settings.simulated,
+                    owner=deliverer.owner,
+                    leftovers=deliverer,
+                    lasting=lasting,
                 )
                 resumed = await jobs.resume()
                 if resumed:
@@ -150,7 +153,9 @@ async def _open_provider(
     if settings.simulated:
         from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
-        sim = await stack.enter_async_context(Simulator(SimulatorOptions.from_settings(settings)))
+        # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
+        sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
+        sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),

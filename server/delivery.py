@@ -5,11 +5,14 @@ the output folder. The file name is ours (date, job id, a slug of the prompt); n
 or the prompt says can steer where it lands. A download streams into a hidden temporary file in the
 same folder (created exclusively, so nothing planted there can redirect it) and is renamed into place
 only when complete and recognisably a video, so a killed or cut download never leaves a partial file
-under the final name.
+under the final name. The temporary file's name carries the job id and the owner (the process
+holding the job's lease), so a process starting up removes the partial files of owners gone.
 
-Failures: an output folder we cannot write is a `ConfigError` (it names SEEDANCE_OUTPUT_DIR); a URL
-that will not give us the video is a `ProviderError`. Either way the job keeps its URL. A preview
-(poster frame, contact sheet, video facts) is a courtesy: its failure is logged, never raised.
+Failures: every OS error while saving (disk full, read-only or unwritable folder...) is a
+`ConfigError` naming SEEDANCE_OUTPUT_DIR, and worth another try later; a URL that will never give us
+the video is a `VideoUnavailable` (`lasting`); anything else is a `ProviderError` worth another try.
+The job keeps its URL either way. A preview (poster frame, contact sheet, video facts) is a
+courtesy: its failure is logged, never raised.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import anyio.to_thread
 import httpx
 
 from seedance_mcp.server.errors import ConfigError, ProviderError
-from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.jobs import PartialFile, new_owner_id
+from seedance_mcp.server.journal_api import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
 
 log = logging.getLogger(__name__)
@@ -55,15 +59,16 @@ ATTEMPT_SECONDS = 600.0
 MAX_REDIRECTS = 5
 # 4xx answers mean the URL is gone or refused: retrying will not help, except for these.
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Temporary files older than this are leftovers of a killed process (no download lasts an hour).
-STALE_PART_SECONDS = 3600.0
 VIDEO_FORMATS = frozenset({"mp4", "mov"})
 
 SLUG_MAX = 48
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# Only our own leftovers: ".<date>-<time>_<id>_....part" (see `Deliverer._tmp_for`).
-_OUR_PART = re.compile(r"\.\d{8}-\d{6}_[A-Za-z0-9_-]+_.*\.part")
+# Our partial downloads: ".<video file name>.<owner>.<random>.part" (see `Deliverer._tmp_for`), where
+# the video file name is "<date>-<time>_<job id>_<slug>.mp4" and job ids are "sd_" + 12 characters.
+_OUR_PART = re.compile(
+    r"\.\d{8}-\d{6}_(?P<job>sd_[A-Za-z0-9_-]{12})_[a-z0-9-]+\.mp4\.(?P<owner>p\d+-[0-9a-f]{8})\.[0-9a-f]{12}\.part"
+)
 _WINDOWS_RESERVED = {
     "con",
     "prn",
@@ -101,13 +106,22 @@ def safe_target(folder: Path, name: str) -> Path:
     """`folder/name`, refusing any name that is not one plain file name inside `folder`."""
     stem = name.split(".", 1)[0].lower()
     if not _SAFE_NAME.fullmatch(name) or ".." in name or stem in _WINDOWS_RESERVED:
-        raise ProviderError(f"refusing to save a video under an unsafe name: {name[:80]!r}")
+        raise VideoUnavailable(f"refusing to save a video under an unsafe name: {name[:80]!r}")
     folder = folder.resolve()
     target = folder / name
     # The name is one component, so this holds by construction; keep it as the last line of defence.
     if target.parent != folder:
-        raise ProviderError(f"refusing to save a video outside {folder}")
+        raise VideoUnavailable(f"refusing to save a video outside {folder}")
     return target
+
+
+class VideoUnavailable(ProviderError):
+    """The URL will never give us the video (gone, refused, not a video): trying again cannot help."""
+
+
+def lasting(exc: BaseException) -> bool:
+    """Whether a save failure is for good (the URL is gone), as opposed to worth another try later."""
+    return isinstance(exc, VideoUnavailable)
 
 
 class _Retry(Exception):
@@ -125,8 +139,10 @@ class Deliverer:
         preview_dir: Path,
         headers_for: Callable[[str], dict[str, str]] = lambda url: {},
         backoff_seconds: float = BACKOFF_SECONDS,
+        owner: str | None = None,
     ) -> None:
         self._client = client
+        self.owner = owner or new_owner_id()  # the lease owner: it names this process's partial files
         self._output_dir = output_dir
         self._preview_dir = preview_dir
         self._headers_for = headers_for
@@ -143,12 +159,15 @@ class Deliverer:
         """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
         folder = await anyio.to_thread.run_sync(self._prepare_folder, limiter=self._io_slots)
         target = safe_target(folder, video_filename(job))
-        if output.data is not None:
-            digest, size = await anyio.to_thread.run_sync(
-                self._write_data, target, output.data, limiter=self._io_slots
-            )
-        else:
-            digest, size = await self._download(output.url, target)
+        try:
+            if output.data is not None:
+                digest, size = await anyio.to_thread.run_sync(
+                    self._write_data, target, output.data, limiter=self._io_slots
+                )
+            else:
+                digest, size = await self._download(output.url, target)
+        except OSError as exc:  # wherever it came from, an OS error while saving is the folder's
+            raise _folder_error(folder, exc) from exc
         if output.file_size is not None and output.file_size != size:
             log.warning("job %s: provider said %d bytes, got %d", job.id, output.file_size, size)
         await self.render_preview(job.id, target)
@@ -210,21 +229,29 @@ class Deliverer:
     def _prepare_folder(self) -> Path:
         try:
             self._output_dir.mkdir(parents=True, exist_ok=True)
-            folder = self._output_dir.resolve(strict=True)
+            return self._output_dir.resolve(strict=True)
         except OSError as exc:
             raise _folder_error(self._output_dir, exc) from exc
-        _sweep_stale_parts(folder)
-        return folder
 
-    @staticmethod
-    def _tmp_for(target: Path) -> Path:
-        # Random per attempt: two processes (or two attempts) never share a temporary file.
-        return target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    def _tmp_for(self, target: Path) -> Path:
+        # Named for its owner; random per attempt, so two attempts never share a temporary file.
+        return target.with_name(f".{target.name}.{self.owner}.{secrets.token_hex(6)}.part")
+
+    async def partial_files(self) -> list[PartialFile]:
+        """Partial downloads in the output folder, with the job and owner each belongs to."""
+        return await anyio.to_thread.run_sync(_partial_files, self._output_dir, limiter=self._io_slots)
+
+    async def remove_partial(self, path: Path) -> None:
+        def remove() -> None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+        await anyio.to_thread.run_sync(remove, limiter=self._io_slots)
 
     def _write_data(self, target: Path, data: bytes) -> tuple[str, int]:
         """Bytes the provider sent inline (Oxen's b64_json), saved like a download."""
         if _video_format(data[:64]) is None:
-            raise ProviderError("the provider's answer holds something that is not an MP4 video")
+            raise VideoUnavailable("the provider's answer holds something that is not an MP4 video")
         tmp = self._tmp_for(target)
         try:
             with _create_exclusive(tmp) as out:
@@ -232,10 +259,8 @@ class Deliverer:
                 out.flush()
                 os.fsync(out.fileno())
             _commit(tmp, target)
-        except OSError as exc:
-            raise _folder_error(target.parent, exc) from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
         return hashlib.sha256(data).hexdigest(), len(data)
 
     async def _download(self, url: str, target: Path) -> tuple[str, int]:
@@ -256,14 +281,12 @@ class Deliverer:
             except httpx.HTTPError as exc:
                 problem = _describe_http_error(exc)
             except httpx.InvalidURL as exc:
-                raise ProviderError(
+                raise VideoUnavailable(
                     f"could not download the video: the provider gave a bad URL ({exc})"
                 ) from None
-            except OSError as exc:
-                raise _folder_error(target.parent, exc) from exc
             finally:
                 # Also on cancellation: whatever happened, the half-written file goes.
-                tmp.unlink(missing_ok=True)
+                await anyio.to_thread.run_sync(_discard, tmp, limiter=self._io_slots)
             log.info("download attempt %d for %s failed: %s", attempt + 1, target.name, problem)
         raise ProviderError(
             f"could not download the video after {DOWNLOAD_ATTEMPTS} tries ({problem}); "
@@ -284,17 +307,17 @@ class Deliverer:
                     message = f"the URL answered HTTP {response.status_code}"
                     if response.status_code in RETRYABLE_STATUS:
                         raise _Retry(message)
-                    raise ProviderError(
+                    raise VideoUnavailable(
                         f"could not download the video: {message} (the link may have expired); "
                         "it cannot be fetched again"
                     )
                 return await self._receive(response, tmp)
-        raise ProviderError(f"could not download the video: more than {MAX_REDIRECTS} redirects")
+        raise VideoUnavailable(f"could not download the video: more than {MAX_REDIRECTS} redirects")
 
     async def _receive(self, response: httpx.Response, tmp: Path) -> tuple[str, int]:
         declared = _declared_length(response)
         if declared is not None and declared > MAX_VIDEO_BYTES:
-            raise ProviderError(f"refusing to download {declared} bytes: no Seedance clip is that large")
+            raise VideoUnavailable(f"refusing to download {declared} bytes: no Seedance clip is that large")
         digest = hashlib.sha256()
         size = 0
         head = b""
@@ -302,7 +325,7 @@ class Deliverer:
             async for chunk in response.aiter_bytes(1 << 20):
                 size += len(chunk)
                 if size > MAX_VIDEO_BYTES:
-                    raise ProviderError(f"refusing a download past {MAX_VIDEO_BYTES} bytes: not a clip")
+                    raise VideoUnavailable(f"refusing a download past {MAX_VIDEO_BYTES} bytes: not a clip")
                 if len(head) < 64:
                     head += chunk[: 64 - len(head)]
                 digest.update(chunk)
@@ -429,25 +452,29 @@ def _replace_bytes(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _sweep_stale_parts(folder: Path) -> None:
-    cutoff = time.time() - STALE_PART_SECONDS
+def _partial_files(folder: Path) -> list[PartialFile]:
     try:
         entries = list(os.scandir(folder))
     except OSError:
-        return
+        return []
+    found = []
     for entry in entries:
-        if _OUR_PART.fullmatch(entry.name):
-            with contextlib.suppress(OSError):
-                if (
-                    entry.is_file(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
-                ):
-                    os.unlink(entry.path)
+        match = _OUR_PART.fullmatch(entry.name)
+        with contextlib.suppress(OSError):
+            if match and entry.is_file(follow_symlinks=False):
+                found.append(PartialFile(Path(entry.path), match["job"], match["owner"]))
+    return found
+
+
+def _discard(tmp: Path) -> None:
+    # A read-only folder refuses even to unlink a file that is not there (EROFS): nothing to undo then.
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def _folder_error(folder: Path, exc: OSError) -> ConfigError:
     reason = exc.strerror or type(exc).__name__
     return ConfigError(
         f"could not save the video in {folder} ({reason}). Free some space or point SEEDANCE_OUTPUT_DIR "
-        "at a writable folder; the video is still at its URL for now."
+        "at a writable folder; the video is still at its URL for now, and the server tries again."
     )

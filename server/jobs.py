@@ -1,16 +1,20 @@
-"""The job manager: submit, follow, wait, cancel — over the durable journal.
+"""The job manager: submit, follow, wait, cancel — over the durable journal, shared by processes.
 
 A job's life is owned by the server, not by the tool call that started it:
 
-    submit ─ journal the intent ─ provider.submit ─ journal the request id ─ follow (a task per job)
-                                                                              │
-    wait(job, timeout) ◄── change events ◄── provider.watch ◄─────────────────┘
-                                                                              │
-                                    Finished ─ result ─ deliver (download, preview) ─ journal
+    claim (journal: one job per identical call, atomically) ─ provider.submit ─ journal the request id
+        ─ follow while holding the job's lease ─ result ─ save (download, preview) ─ journal
 
 A tool call only *waits* on a job for a bounded time; when it returns, the follower goes on, and
-`check_status` waits again. Every state the provider reports is written to the journal, so a new
-process can pick up every unfinished job (`resume`).
+`check_status` waits again. Every state the provider reports is written to the journal.
+
+Several processes may share one journal (two windows of a host, a restart while the old process
+lingers, a host that starts one process per call). One rule covers them all: a job is followed
+(streamed, fetched, downloaded) by the process holding its lease, which renews it while it works;
+any process takes a job over once its lease has lapsed — at start, and whenever a lease it watches
+runs out (a follower was killed). A waiting call in a process that does not follow the job reads
+its progress from the journal. A finished job whose video could not be saved stays `completed`
+with `saved: false` and is tried again, with backoff, until it is saved or its URL is gone.
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ import hashlib
 import json
 import logging
 import math
+import os
+import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -35,7 +44,7 @@ from seedance_mcp.server.errors import (
     SeedanceError,
     SubmitUncertain,
 )
-from seedance_mcp.server.journal import TERMINAL, JobRecord, Journal, new_job_id
+from seedance_mcp.server.journal_api import TERMINAL, JobJournal, JobRecord, new_job_id
 from seedance_mcp.server.providers._http import ProviderUnreachable
 from seedance_mcp.server.providers.base import (
     Finished,
@@ -54,38 +63,80 @@ log = logging.getLogger(__name__)
 # long enough to cover a host that re-sends a tool call after a dropped stream, short enough that
 # "make it again" later does make it again. A different seed always makes a new job.
 DEDUPE_WINDOW_SECONDS = 600.0
-# How often a waiting call hears "Generating, 35 s" when the provider is silent.
+# How often a waiting call hears "Generating, 35 s" when the provider is silent (and, for a job
+# another process follows, how often the journal is read).
 HEARTBEAT_SECONDS = 1.0
 MAX_LOG_LINES = 50
 # When the provider stays unreachable past its own request retries (~30 s), the follower tries again
 # after this pause, doubling up to the cap: soon enough for a blip, cheap during an outage.
 FOLLOW_RETRY_FIRST = 2.0
 FOLLOW_RETRY_MAX = 60.0
+# A follower renews its lease every third of this; a killed follower's jobs are taken over by
+# another process once it lapses. Short enough that a crash costs seconds, long enough that a busy
+# event loop or disk never loses a lease it is still using.
+LEASE_SECONDS = 10.0
+# A video that could not be saved (disk full, folder not writable) is tried again after this pause,
+# doubling up to the cap, until saved or the URL answers that it is gone (fal keeps results for
+# hours to days); after a day, nobody expects it any more.
+SAVE_RETRY_FIRST = 5.0
+SAVE_RETRY_MAX = 300.0
+SAVE_GIVE_UP_SECONDS = 86_400.0
 # States in which nothing more will happen by itself: waiting on them is pointless.
 SETTLED = TERMINAL | {"uncertain"}
 
 ProgressSink = Callable[[float, float, str], Awaitable[None]]
 
 
+def new_owner_id() -> str:
+    """This process's name on leases and partial files: its pid and 32 random bits (file-name safe)."""
+    return f"p{os.getpid()}-{secrets.token_hex(4)}"
+
+
 class Deliverer(Protocol):
-    """Turns a finished provider output into a saved file; fills `video_path` & co. on the record."""
+    """Turns a finished provider output into a saved file; fills `video_path` & co. on the record.
+
+    Raises a `SeedanceError` or `OSError` when it cannot; `lasting(exc)` tells whether trying again
+    could help."""
 
     async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class PartialFile:
+    """A half-written download: whose it is, so that it can be removed once its owner is gone."""
+
+    path: Path
+    job_id: str
+    owner: str
+
+
+class Leftovers(Protocol):
+    """Where partial downloads are found and removed (the deliverer's output folder)."""
+
+    async def partial_files(self) -> list[PartialFile]: ...
+
+    async def remove_partial(self, path: Path) -> None: ...
+
+
 @dataclass
 class _Live:
-    """What the followers know beyond the journal: the wake-up event and phase timing."""
+    """What this process's follower knows beyond the journal: the wake-up event and phase timing."""
 
     changed: anyio.Event = field(default_factory=anyio.Event)
     phase: str = "queued"
     phase_started: float = field(default_factory=time.monotonic)
     message: str = ""
-    submission: Submission | None = None
 
     def notify(self) -> None:
         self.changed.set()
         self.changed = anyio.Event()
+
+    @classmethod
+    def seen_in(cls, record: JobRecord) -> _Live:
+        """The phase timing of a job followed elsewhere, from its journaled history."""
+        started = next((t for s, t, _ in reversed(record.history) if s == record.state), record.created_at)
+        phase = "running" if record.state == "running" else "queued"
+        return cls(phase=phase, phase_started=time.monotonic() - max(0.0, time.time() - started))
 
 
 def fingerprint(tool: str, provider: str, arguments: dict[str, Any]) -> str:
@@ -98,22 +149,32 @@ class JobManager:
         self,
         *,
         provider: Provider,
-        journal: Journal,
+        journal: JobJournal,
         task_group: TaskGroup,
         deliver: Deliverer,
         simulated: bool,
         follow_retry: tuple[float, float] = (FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX),
+        owner: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        save_retry: tuple[float, float] = (SAVE_RETRY_FIRST, SAVE_RETRY_MAX),
+        leftovers: Leftovers | None = None,
+        lasting: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self.provider = provider
         self.journal = journal
         self.simulated = simulated
+        self.owner = owner or new_owner_id()
+        self.lease_seconds = lease_seconds
         self._tg = task_group
         self._deliver = deliver
+        self._leftovers = leftovers
+        self._lasting = lasting
         self._live: dict[str, _Live] = {}
-        # One lock per fingerprint being submitted: identical calls arriving together (a host re-sending
-        # a call whose answer it lost) must see each other's journal row, not both pay.
-        self._claims: dict[str, anyio.Lock] = {}
+        # Jobs this process is working on (submitting, following, saving): never taken over twice.
+        self._busy: set[str] = set()
+        self._not_ours: set[str] = set()  # other providers' jobs, reported once
         self._follow_retry = follow_retry
+        self._save_retry = save_retry
 
     @property
     def provider_label(self) -> str:
@@ -135,32 +196,30 @@ class JobManager:
         estimate: dict[str, Any],
         estimate_usd: float,
     ) -> list[JobRecord]:
-        """Record the intent, submit once, record the request id, start following. Never submits twice.
+        """Claim the call in the journal, submit once, record the request id, start following.
 
-        If an identical call (same fingerprint) was journaled inside the dedupe window meanwhile,
-        returns that call's jobs instead of submitting.
+        The claim is atomic in the journal: when an identical call (same fingerprint, in this or
+        another process) was journaled inside the dedupe window, returns that call's jobs instead of
+        submitting.
         """
         key = fingerprint(tool, self.provider.name, dedupe_arguments)
-        lock = self._claims.setdefault(key, anyio.Lock())
-        try:
-            async with lock:
-                duplicate = await self.journal.find_duplicate(key, since=time.time() - DEDUPE_WINDOW_SECONDS)
-                if duplicate is None:
-                    intents = await self._journal_intents(tool, spec, key, estimate, estimate_usd)
-        finally:
-            if not lock.locked() and not lock.statistics().tasks_waiting:
-                self._claims.pop(key, None)
-        if duplicate is not None:
-            log.info("job %s: identical call while submitting; not submitting again", duplicate.id)
-            return await self._group_of(duplicate)
-        return await self._submit_intents(spec, intents)
+        intents = self._intents(tool, spec, key, estimate, estimate_usd)
+        records, claimed = await self.journal.claim(intents, since=time.time() - DEDUPE_WINDOW_SECONDS)
+        if not claimed:
+            log.info("job %s: identical call already journaled; not submitting again", records[0].id)
+            return records
+        for record in records:
+            # A waiter (an identical call) can wait on the intent until the request id arrives.
+            self._live[record.id] = _Live()
+            self._busy.add(record.id)
+        return await self._submit_intents(spec, records)
 
-    async def _journal_intents(
+    def _intents(
         self, tool: str, spec: JobSpec, key: str, estimate: dict[str, Any], estimate_usd: float
     ) -> list[JobRecord]:
         now = time.time()
         group_id = new_job_id() if spec.count > 1 else None
-        intents = [
+        return [
             JobRecord(
                 id=new_job_id(),
                 created_at=now,
@@ -175,68 +234,31 @@ class JobManager:
                 estimate=estimate,
                 estimate_usd=estimate_usd,
                 state="submitting",
-                submission=None,
-                request_id=None,
-                queue_position=None,
-                logs=[],
-                result_url=None,
-                seed=None,
-                video_path=None,
-                video_sha256=None,
-                video_bytes=None,
-                error=None,
-                error_type=None,
                 dedupe_key=key,
                 group_id=group_id,
-                finished_at=None,
-                history=[],
+                # Held from the start: no other process may call a row being submitted abandoned.
+                lease_owner=self.owner,
+                lease_expires=now + self.lease_seconds,
             )
             for _ in range(spec.count)
         ]
-        for intent in intents:
-            await self.journal.create(intent)
-            # A waiter (an identical call) can wait on the intent until the request id arrives.
-            self._live[intent.id] = _Live()
-        return intents
-
-    async def _group_of(self, record: JobRecord) -> list[JobRecord]:
-        if record.group_id is None:
-            return [record]
-        nearby = await self.journal.list(since=record.created_at - 1, limit=100)
-        return list(reversed([r for r in nearby if r.group_id == record.group_id])) or [record]
 
     async def _submit_intents(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
+        ids = [intent.id for intent in intents]
+        submissions: list[Submission] = []
         try:
-            return await self._submit_and_record(spec, intents)
+            async with self._renewing(ids) as lost:
+                submissions = await self._submit_and_record(spec, intents)
+            if lost.is_set():  # stalled past the lease mid-submit; the row says uncertain
+                raise SubmitUncertain(
+                    "The submit stalled and was given up, so it may or may not have reached the provider. "
+                    + uncertain_advice(ids[0])
+                )
         except BaseException:
             # No follower will come for these: let waiters see the journaled outcome now.
-            for intent in intents:
-                live = self._live.pop(intent.id, None)
-                if live is not None:
-                    live.notify()
-            raise
-
-    async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
-        try:
-            submissions = await self.provider.submit(spec)
-        except SubmitUncertain as exc:
-            for intent in intents:
-                await self.journal.update(intent.id, state="uncertain", note=str(exc), error=str(exc))
-            raise SubmitUncertain(
-                f"{exc} Recorded as job {intents[0].id} (state 'uncertain'); check your provider dashboard "
-                "before trying again."
-            ) from exc
-        except SeedanceError as exc:
-            for intent in intents:
-                await self.journal.update(intent.id, state="failed", note="submit refused", error=str(exc))
-            raise
-        except BaseException:
-            # Anything unexpected after the request may have left: keep the row honest.
             with anyio.CancelScope(shield=True):
-                for intent in intents:
-                    await self.journal.update(
-                        intent.id, state="uncertain", note="submit interrupted", error="submit interrupted"
-                    )
+                for job_id in ids:
+                    await self._let_go(job_id)
             raise
         records = []
         for intent, submission in zip(intents, submissions, strict=False):
@@ -253,51 +275,157 @@ class JobManager:
             self._live[record.id].notify()
         return records
 
+    async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[Submission]:
+        try:
+            return await self.provider.submit(spec)
+        except SubmitUncertain as exc:
+            for intent in intents:
+                await self.journal.update(intent.id, state="uncertain", note=str(exc), error=str(exc))
+            raise SubmitUncertain(f"{exc} {uncertain_advice(intents[0].id)}") from exc
+        except SeedanceError as exc:
+            for intent in intents:
+                await self.journal.update(intent.id, state="failed", note="submit refused", error=str(exc))
+            raise
+        except BaseException:
+            # Anything unexpected after the request may have left: keep the row honest.
+            with anyio.CancelScope(shield=True):
+                for intent in intents:
+                    await self.journal.update(
+                        intent.id,
+                        state="uncertain",
+                        note="submit interrupted",
+                        error="The submit was interrupted, so the job may or may not exist at the provider. "
+                        + uncertain_advice(intent.id),
+                    )
+            raise
+
     async def resume(self) -> int:
-        """Follow again every job a previous process left unfinished. Returns how many."""
-        resumed = 0
-        for record in await self.journal.unfinished():
-            if record.simulated:
-                # A simulator lives only as long as the server that embedded it.
-                await self.journal.update(
-                    record.id,
-                    state="failed",
-                    note="simulator gone",
-                    error="Lost when the server restarted: simulated jobs do not survive a restart.",
-                )
-            elif record.provider != self.provider_label and record.submission:
+        """At start: remove partial downloads whose owner is gone, take over every job nobody holds,
+        then keep watching for jobs whose follower stops renewing its lease. Returns how many were taken."""
+        await self._remove_orphan_partials()
+        taken = await self._take_over()
+        self._tg.start_soon(self._watch_leases, name="lease watcher")
+        return taken
+
+    async def _watch_leases(self) -> None:
+        pause = self.lease_seconds / 3
+        while True:
+            try:
+                lapse = await self.journal.next_lease_expiry(self.owner)
+                # Wake just after the first lease held elsewhere lapses: a killed follower's jobs move
+                # on within one lease period.
+                delay = pause if lapse is None else min(pause, max(0.01, lapse - time.time() + 0.01))
+                await anyio.sleep(delay)
+                await self._take_over()
+            except (RuntimeError, OSError, SeedanceError) as exc:  # e.g. the disk is busy; try again
+                log.warning("looking for jobs to take over failed: %s", exc)
+                await anyio.sleep(pause)
+
+    async def _take_over(self) -> int:
+        taken = 0
+        for record in await self.journal.takeable(self.owner):
+            if record.id in self._busy or record.id in self._not_ours:
+                continue
+            if record.submission and record.provider != self.provider_label:
                 # Another provider's job (a paid fal job, and this run has no key): following it here would
                 # send the wrong key to its URLs and fail it. Leave it for a run that has its provider.
+                self._not_ours.add(record.id)
                 log.warning(
                     "job %s belongs to %s, but this server runs %s: not following it",
                     record.id,
                     record.provider,
                     self.provider_label,
                 )
-            elif record.submission:
-                self._follow(record.id, Submission.from_json(record.submission))
-                resumed += 1
-            elif record.state == "submitting":
+                continue
+            held = await self.journal.take_lease(record.id, self.owner, self.lease_seconds)
+            if held is None:
+                continue  # another process was quicker
+            if held.state == "completed":
+                self._busy.add(held.id)
+                self._tg.start_soon(
+                    self._leased, held.id, partial(self._save_again, held.id), name=f"save {held.id}"
+                )
+            elif held.submission:
+                self._follow(held.id, _submission_of(held))
+            elif held.state == "submitting":
+                # Its submitter stopped renewing the lease mid-submit: it was killed.
                 await self.journal.update(
-                    record.id,
+                    held.id,
                     state="uncertain",
                     note="server stopped while submitting",
-                    error=(
-                        "The server stopped while this job was being submitted, so it may or may not exist "
-                        "at the provider. Check the provider's dashboard before submitting it again."
-                    ),
+                    error="The server stopped while this job was being submitted, so it may or may not "
+                    "exist at the provider. " + uncertain_advice(held.id),
                 )
-        return resumed
+                await self.journal.release_lease(held.id, self.owner)
+                continue
+            else:
+                await self.journal.release_lease(held.id, self.owner)
+                continue
+            taken += 1
+        return taken
 
     # --- following ------------------------------------------------------------------------------
 
     def _follow(self, job_id: str, submission: Submission) -> None:
-        live = self._live.setdefault(job_id, _Live())
-        live.submission = submission
-        self._tg.start_soon(self._run_follower, job_id, submission, name=f"follow {job_id}")
+        self._live.setdefault(job_id, _Live())
+        self._busy.add(job_id)
+
+        follow = partial(self._run_follower, job_id, submission)
+        self._tg.start_soon(self._leased, job_id, follow, name=f"follow {job_id}")
+
+    async def _leased(self, job_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` for a job whose lease this process holds, renewing it; stop if it is lost."""
+        try:
+            async with self._renewing([job_id]) as lost:
+                await work()
+            if lost.is_set():
+                log.warning("job %s: another process took the job over; it follows it now", job_id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._let_go(job_id)
+
+    @asynccontextmanager
+    async def _renewing(self, job_ids: Sequence[str]) -> AsyncIterator[anyio.Event]:
+        """Renew the leases of `job_ids` every third of the lease period while the block runs. If one is
+        lost (another process took the job over after this one stalled), the block is cancelled and
+        the yielded event is set."""
+        lost = anyio.Event()
+        renewer = anyio.CancelScope()
+        with anyio.CancelScope() as block:
+
+            async def renew() -> None:
+                with renewer:
+                    while True:
+                        await anyio.sleep(self.lease_seconds / 3)
+                        for job_id in job_ids:
+                            try:
+                                kept = await self.journal.renew_lease(job_id, self.owner, self.lease_seconds)
+                            except (RuntimeError, OSError) as exc:
+                                log.warning("job %s: lease not renewed: %s", job_id, exc)
+                                continue
+                            if not kept:
+                                lost.set()
+                                block.cancel()
+                                return
+
+            self._tg.start_soon(renew, name="lease renewal")
+            try:
+                yield lost
+            finally:
+                renewer.cancel()
+
+    async def _let_go(self, job_id: str) -> None:
+        self._busy.discard(job_id)
+        live = self._live.pop(job_id, None)
+        try:
+            await self.journal.release_lease(job_id, self.owner)
+        except (RuntimeError, OSError) as exc:  # closing at shutdown: the lease lapses by itself
+            log.debug("job %s: lease not released: %s", job_id, exc)
+        if live is not None:
+            live.notify()
 
     async def _run_follower(self, job_id: str, submission: Submission) -> None:
-        live = self._live[job_id]
+        live = self._live.setdefault(job_id, _Live())
         pause, max_pause = self._follow_retry
         try:
             while True:
@@ -364,19 +492,87 @@ class JobManager:
                 job_id, state="failed", finished_at=time.time(), error=str(exc), error_type=exc.error_type
             )
             return
-        record = await self.journal.update(
-            job_id, result_url=output.url or None, seed=output.seed, note="result"
-        )
-        self._live[job_id].message = "Saving the video"
-        self._live[job_id].notify()
-        delivered: dict[str, Any] = {}
+        await self.journal.update(job_id, result_url=output.url or None, seed=output.seed, note="result")
+        await self._save(job_id, output)
+
+    # --- saving ---------------------------------------------------------------------------------
+
+    async def _save(self, job_id: str, output: VideoOutput) -> JobRecord:
+        """Save the finished video; on failure record `saved: false`, the reason and the next try."""
+        live = self._live.get(job_id)
+        if live is not None:
+            live.message = "Saving the video"
+            live.notify()
+        record = await self.get(job_id)
         try:
             delivered = await self._deliver(record, output)
-        except SeedanceError as exc:
-            # The video exists at the provider; a failed download must not lose the URL.
-            log.warning("job %s: saving the video failed: %s", job_id, exc)
-            delivered = {"error": f"The video is ready at its URL but saving it failed: {exc}"}
-        await self.journal.update(job_id, state="completed", finished_at=time.time(), **delivered)
+        except (SeedanceError, OSError) as exc:
+            # The video exists at the provider: a failed save keeps the URL and is tried again.
+            reason = str(exc) if isinstance(exc, SeedanceError) else (exc.strerror or type(exc).__name__)
+            attempts = record.save_attempts + 1
+            first, cap = self._save_retry
+            finished = record.finished_at or time.time()
+            fresh = time.time() - finished < SAVE_GIVE_UP_SECONDS
+            again = bool(output.url) and fresh and not self._lasting(exc)
+            log.warning("job %s: saving the video failed (try %d): %s", job_id, attempts, reason)
+            return await self.journal.update(
+                job_id,
+                state="completed",
+                note="not saved",
+                saved=False,
+                save_error=reason,
+                save_attempts=attempts,
+                next_save_at=time.time() + min(cap, first * 2 ** (attempts - 1)) if again else None,
+            )
+        return await self.journal.update(
+            job_id,
+            state="completed",
+            note="saved",
+            saved=True,
+            save_error=None,
+            next_save_at=None,
+            save_attempts=record.save_attempts + 1,
+            **delivered,
+        )
+
+    async def _save_again(self, job_id: str) -> None:
+        record = await self.get(job_id)
+        if record.saved is not False or not record.result_url:
+            return
+        output = VideoOutput(url=record.result_url, seed=record.seed)
+        if record.simulated and record.submission and record.provider == self.provider_label:
+            # The URL names the simulator of the process that saw the job finish; ask this one's.
+            try:
+                output = await self.provider.result(_submission_of(record))
+            except SeedanceError as exc:
+                log.warning("job %s: the simulator did not give the result again: %s", job_id, exc)
+            else:
+                await self.journal.update(job_id, result_url=output.url or None)
+        await self._save(job_id, output)
+
+    async def save_now(self, job_id: str) -> JobRecord:
+        """Try a pending save at once (check_status asks), unless another process is saving it."""
+        record = await self.get(job_id)
+        if record.saved is not False or record.next_save_at is None or job_id in self._busy:
+            return record
+        if await self.journal.take_lease(job_id, self.owner, self.lease_seconds) is None:
+            return record
+        self._busy.add(job_id)
+        await self._leased(job_id, partial(self._save_again, job_id))
+        return await self.get(job_id)
+
+    async def _remove_orphan_partials(self) -> None:
+        if self._leftovers is None:
+            return
+        for part in await self._leftovers.partial_files():
+            record = await self.journal.get(part.job_id)
+            held = (
+                record is not None
+                and record.lease_owner == part.owner
+                and (record.lease_expires or 0) > time.time()
+            )
+            if not held:
+                await self._leftovers.remove_partial(part.path)
 
     # --- waiting --------------------------------------------------------------------------------
 
@@ -389,25 +585,42 @@ class JobManager:
         return record
 
     async def wait(self, job_id: str, seconds: float, progress: ProgressSink | None = None) -> JobRecord:
-        """Wait up to `seconds` for the job to end, reporting progress; return its record."""
+        """Wait up to `seconds` for the job to end, reporting progress; return its record.
+
+        Works for a job another process follows too (its progress is read from the journal). A
+        finished job whose save is pending is tried again first.
+        """
         record = await self.get(job_id)
-        live = self._live.get(job_id)
-        if record.state in SETTLED or live is None:
+        if record.state == "completed" and record.saved is False:
+            record = await self.save_now(job_id)
+        if record.state in SETTLED or not self._moving(record):
             return record
         reporter = _ProgressReporter(progress)
         deadline = time.monotonic() + seconds
         while True:
-            await reporter.report(record, live)
+            live = self._live.get(job_id)
+            await reporter.report(record, live or _Live.seen_in(record))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return record
-            changed = live.changed
-            with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
-                await changed.wait()
+            if live is not None:
+                changed = live.changed
+                with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
+                    await changed.wait()
+            else:  # followed by another process (or about to be taken over): read the journal
+                await anyio.sleep(min(remaining, HEARTBEAT_SECONDS))
             record = await self.get(job_id)
             if record.state in SETTLED:
-                await reporter.report(record, live)
+                await reporter.report(record, self._live.get(job_id) or _Live.seen_in(record))
                 return record
+
+    def _moving(self, record: JobRecord) -> bool:
+        """Whether someone follows the job or will: here, another process, or this one at its next look."""
+        return (
+            record.id in self._live
+            or record.lease_owner is not None
+            or record.provider == self.provider_label
+        )
 
     async def cancel(self, job_id: str) -> tuple[JobRecord, bool]:
         """Ask the provider to cancel; returns the record and whether the provider accepted."""
@@ -421,12 +634,13 @@ class JobManager:
                 "cancel it on the "
                 "provider's dashboard."
             )
-        accepted = await self.provider.cancel(Submission.from_json(record.submission))
+        accepted = await self.provider.cancel(_submission_of(record))
         note = "cancel requested" if accepted else "cancel refused"
         return await self.journal.update(job_id, note=note), accepted
 
     async def cancel_if_queued(self, job_id: str) -> None:
-        """For a tool call the host cancelled: drop the job only if it has not started (nothing spent)."""
+        """For the call that started a job, cancelled by the host: drop the job only if it has not
+        started (nothing spent)."""
         record = await self.journal.get(job_id)
         if record is None or record.state != "queued" or not record.submission:
             return
@@ -434,6 +648,27 @@ class JobManager:
             await self.cancel(job_id)
         except ProviderError as exc:
             log.warning("job %s: cancel after the host cancelled the call failed: %s", job_id, exc)
+
+
+def uncertain_advice(job_id: str) -> str:
+    """What to do about a job that is possibly charged: how to check, and how to submit again."""
+    return (
+        f"Job {job_id} is recorded as 'uncertain' (possibly charged, shown apart from certain spend). "
+        "Check the provider's dashboard for a new request; if there is none, call the tool again with "
+        "the same arguments to submit it again (an uncertain job does not block an identical call)."
+    )
+
+
+def _submission_of(record: JobRecord) -> Submission:
+    assert record.submission is not None
+    submission = Submission.from_json(record.submission)
+    if record.simulated:
+        # The embedded simulator that answered may have been another process's, on another port: reach
+        # the job through this process's simulator, which reads the same state under SEEDANCE_HOME.
+        return Submission(
+            provider=submission.provider, request_id=submission.request_id, endpoint=submission.endpoint
+        )
+    return submission
 
 
 class _ProgressReporter:

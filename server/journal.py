@@ -1,4 +1,4 @@
-"""The durable job journal: every job, from the intent to submit to the saved video, in SQLite.
+"""The durable job journal in SQLite: the `journal_api.JobJournal` interface over one file.
 
 The job manager writes a row *before* it submits (state "submitting"), records the provider's
 request id the moment the submit returns, and follows unfinished rows again after a restart. So a
@@ -6,7 +6,9 @@ paid job can always be found again, even if the process is killed mid-call.
 
 One connection, one writer: every statement runs on a worker thread behind a `CapacityLimiter(1)`,
 so the event loop never waits on disk and no two statements interleave. Several processes (two
-hosts each running the server) may share the file; SQLite's locking and a busy timeout serialise them.
+hosts each running the server) may share the file; SQLite's locking and a busy timeout serialise them,
+and every step that must be atomic across processes (a duplicate claim, a lease, a budget
+reservation) runs in one `BEGIN IMMEDIATE` transaction.
 
 Schema changes are named, append-only migrations recorded in the `migrations` table; opening a
 journal applies the ones it lacks, in order, each in its own transaction.
@@ -23,13 +25,24 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+
+from seedance_mcp.server.journal_api import (
+    JOB_STATES,
+    TERMINAL,
+    JobJournal,
+    JobRecord,
+    JobState,
+    Reservation,
+    SpendRow,
+    new_job_id,
+)
 
 __all__ = [
     "JOB_STATES",
@@ -37,18 +50,16 @@ __all__ = [
     "LOG_LINES_KEPT",
     "MIGRATIONS",
     "TERMINAL",
+    "JobJournal",
     "JobRecord",
     "JobState",
     "Journal",
+    "Reservation",
     "migrate",
     "new_job_id",
 ]
 
 logger = logging.getLogger(__name__)
-
-JobState = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
-JOB_STATES: frozenset[str] = frozenset(get_args(JobState))
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 JOURNAL_FILENAME = "journal.sqlite3"
 LOG_LINES_KEPT = 50  # enough to show what the provider was doing; a row stays small
@@ -56,54 +67,11 @@ BUSY_TIMEOUT_MS = 10_000  # another process holding the write lock commits in mi
 
 T = TypeVar("T")
 
-
-def new_job_id() -> str:
-    """A fresh job id: "sd_" and 12 URL-safe characters (72 random bits)."""
-    return "sd_" + secrets.token_urlsafe(9)
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One job as the journal holds it. Build one for `Journal.create`; read them back from queries."""
-
-    id: str
-    created_at: float
-    updated_at: float
-    provider: str
-    simulated: bool
-    tool: str
-    tier: str
-    mode: str
-    endpoint: str
-    arguments: dict[str, Any]
-    estimate: dict[str, Any]
-    estimate_usd: float
-    state: JobState = "submitting"
-    submission: str | None = None
-    request_id: str | None = None
-    queue_position: int | None = None
-    logs: list[str] = field(default_factory=list)
-    result_url: str | None = None
-    seed: int | None = None
-    video_path: str | None = None
-    video_sha256: str | None = None
-    video_bytes: int | None = None
-    error: str | None = None
-    error_type: str | None = None
-    dedupe_key: str | None = None
-    group_id: str | None = None
-    finished_at: float | None = None
-    history: list[tuple[str, float, str]] = field(default_factory=list)
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL
-
-
 _FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
 _JSON_FIELDS = frozenset({"arguments", "estimate", "logs", "history"})
-# `update` may set these; the id is the key, and history/updated_at are kept by the journal itself.
-_UPDATABLE = frozenset(_FIELDS) - {"id", "history", "updated_at", "state"}
+# `update` may set these; the id is the key, history/updated_at are kept by the journal itself, and
+# the lease changes only through the lease methods (they are atomic against other processes).
+_UPDATABLE = frozenset(_FIELDS) - {"id", "history", "updated_at", "state", "lease_owner", "lease_expires"}
 # Losing these to a power cut would lose track of a paid job, so their commits are fsynced.
 _DURABLE_FIELDS = frozenset({"submission", "request_id"})
 
@@ -155,8 +123,40 @@ def _m001_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_group_id ON jobs (group_id) WHERE group_id IS NOT NULL")
 
 
+def _m002_leases_saves_reservations(db: sqlite3.Connection) -> None:
+    for column in (
+        "lease_owner TEXT",
+        "lease_expires REAL",
+        "saved INTEGER",
+        "save_error TEXT",
+        "save_attempts INTEGER NOT NULL DEFAULT 0",
+        "next_save_at REAL",
+    ):
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    # Jobs saved before this migration; a finished one with only a URL gets one more try.
+    db.execute("UPDATE jobs SET saved = 1 WHERE video_path IS NOT NULL")
+    db.execute(
+        "UPDATE jobs SET saved = 0, next_save_at = 0 WHERE state = 'completed' AND video_path IS NULL"
+        " AND result_url IS NOT NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE reservations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            usd REAL NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        )
+        """
+    )
+
+
 # Append only: never edit, reorder or remove an entry once released; add a new one instead.
-MIGRATIONS: tuple[Migration, ...] = (("001_jobs", _m001_jobs),)
+MIGRATIONS: tuple[Migration, ...] = (
+    ("001_jobs", _m001_jobs),
+    ("002_leases_saves_reservations", _m002_leases_saves_reservations),
+)
 
 
 def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
@@ -196,6 +196,8 @@ def _encode(name: str, value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False, sort_keys=name != "history")
     if name == "simulated":
         return int(bool(value))
+    if name == "saved":
+        return None if value is None else int(bool(value))
     return value
 
 
@@ -205,6 +207,7 @@ def _decode(row: sqlite3.Row) -> JobRecord:
         values[name] = json.loads(values[name])
     values["history"] = [(str(s), float(t), str(n)) for s, t, n in values["history"]]
     values["simulated"] = bool(values["simulated"])
+    values["saved"] = None if values["saved"] is None else bool(values["saved"])
     return JobRecord(**values)
 
 
@@ -215,16 +218,26 @@ def _check_state(state: str) -> None:
 
 _INSERT = f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' for _ in _FIELDS)})"  # noqa: S608
 
-# A job costs money once the provider has its request id, and a job that has not failed or been
-# cancelled may still be submitted (or may have been, unseen: "submitting"/"uncertain"). So the
-# only jobs that are free are those that failed or were cancelled before any request id existed.
-_COUNTS_AS_SPEND = "NOT (state IN ('failed', 'cancelled') AND request_id IS NULL)"
+# Money, by one rule for every report and budget. A job is surely charged once the provider has
+# its request id; it is possibly charged while "submitting" or "uncertain" without one (the submit
+# may have been accepted unseen); a job that failed or was cancelled without one never reached the
+# provider. Simulated jobs are never money: reports show what they would have cost, apart.
+_CERTAIN = "request_id IS NOT NULL"
+_POSSIBLE = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
+# Jobs a follower should hold: still moving at the provider, or finished with a save due.
+_NEEDS_FOLLOWER = (
+    "(state NOT IN ('completed', 'failed', 'cancelled', 'uncertain')"
+    " OR (state = 'completed' AND saved = 0 AND next_save_at IS NOT NULL))"
+)
+# An identical call is answered with this job instead of a new submit (uncertain ones never block:
+# the user was told "possibly charged" and may decide to try again).
+_BLOCKS_DUPLICATE = "state NOT IN ('failed', 'cancelled', 'uncertain')"
 
 
 # --- the journal -----------------------------------------------------------------------------
 
 
-class Journal:
+class Journal(JobJournal):
     """The job journal over one SQLite file. Open with `await Journal.open(path)`; close when done."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, limiter: anyio.CapacityLimiter) -> None:
@@ -268,11 +281,7 @@ class Journal:
 
         An empty `history` is started with the record's own state. Raises ValueError if the id exists.
         """
-        _check_state(record.state)
-        if not record.history:
-            record = replace(record, history=[(record.state, record.created_at, "created")])
-        if len(record.logs) > LOG_LINES_KEPT:
-            record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
+        record = _prepared(record)
         params = [_encode(name, getattr(record, name)) for name in _FIELDS]
 
         def write(db: sqlite3.Connection) -> None:
@@ -335,18 +344,14 @@ class Journal:
 
         return await self._run(read)
 
+    async def group(self, group_id: str) -> builtins.list[JobRecord]:
+        """The jobs made by one request (Oxen's num_generations), oldest first."""
+        sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
+        return await self._run(lambda db: [_decode(r) for r in db.execute(sql, (group_id,))])
+
     async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None:
-        """The newest job with this key created at or after `since` that did not fail or get cancelled."""
-
-        def read(db: sqlite3.Connection) -> JobRecord | None:
-            row = db.execute(
-                "SELECT * FROM jobs WHERE dedupe_key = ? AND created_at >= ?"
-                " AND state NOT IN ('failed', 'cancelled') ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                (dedupe_key, since),
-            ).fetchone()
-            return None if row is None else _decode(row)
-
-        return await self._run(read)
+        """The newest job with this key created at or after `since` that an identical call should get."""
+        return await self._run(lambda db: _duplicate(db, dedupe_key, since))
 
     async def list(
         self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
@@ -369,42 +374,221 @@ class Journal:
         return await self._run(lambda db: [_decode(r) for r in db.execute(sql, params)])
 
     async def unfinished(self) -> builtins.list[JobRecord]:
-        """Jobs not in a terminal state, oldest first: what to follow again after a restart."""
+        """Jobs not in a terminal state, oldest first."""
         sql = (
             "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
             " ORDER BY created_at, rowid"
         )
         return await self._run(lambda db: [_decode(r) for r in db.execute(sql)])
 
-    async def spend(self, since: float) -> float:
-        """Sum of `estimate_usd` of jobs created at or after `since` that may have cost money.
+    # -- one submit per call --
 
-        Every job counts except one that failed or was cancelled before it had a request id: that
-        one never reached the provider. Jobs still "submitting" or "uncertain" count, since they
-        may have been (or are about to be) accepted and billed.
+    async def claim(
+        self, intents: Sequence[JobRecord], *, since: float
+    ) -> tuple[builtins.list[JobRecord], bool]:
+        """Insert `intents` unless an identical call's job (same dedupe_key, since `since`) exists.
+
+        One write transaction, so two processes making identical calls at once make one job: returns
+        (the intents, True) when they were inserted, else (the earlier call's jobs, False).
         """
-        sql = f"SELECT COALESCE(SUM(estimate_usd), 0) FROM jobs WHERE created_at >= ? AND {_COUNTS_AS_SPEND}"  # noqa: S608
-        total = await self._run(lambda db: float(db.execute(sql, (since,)).fetchone()[0]))
-        return round(total, 6)
+        keys = {intent.dedupe_key for intent in intents}
+        if len(keys) != 1 or None in keys:
+            raise ValueError("claim needs intents that share one dedupe_key")
+        (key,) = keys
+        rows = [_prepared(intent) for intent in intents]
 
-    async def spend_by_day(self, since: float) -> builtins.list[dict[str, Any]]:
-        """Spend per UTC day and provider since `since`, oldest day first, by the same rule as `spend`.
+        def write(db: sqlite3.Connection) -> tuple[builtins.list[JobRecord], bool]:
+            def change() -> tuple[builtins.list[JobRecord], bool]:
+                earlier = _duplicate(db, str(key), since)
+                if earlier is not None:
+                    if earlier.group_id is None:
+                        return [earlier], False
+                    sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
+                    return [_decode(r) for r in db.execute(sql, (earlier.group_id,))], False
+                for record in rows:
+                    db.execute(_INSERT, [_encode(name, getattr(record, name)) for name in _FIELDS])
+                return rows, True
 
-        Each entry: {"day": "2026-11-21", "provider": "fal", "usd": 1.23, "jobs": 3}.
+            return _write(db, change, durable=True)
+
+        return await self._run(write)
+
+    # -- leases --
+
+    async def take_lease(self, job_id: str, owner: str, seconds: float) -> JobRecord | None:
+        """Hold the job for `owner` until now + `seconds` if nobody else holds it; its record, else None."""
+
+        def write(db: sqlite3.Connection) -> JobRecord | None:
+            def change() -> JobRecord | None:
+                now = time.time()
+                taken = db.execute(
+                    "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?"
+                    " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)",
+                    (owner, now + seconds, job_id, owner, now),
+                ).rowcount
+                if not taken:
+                    return None
+                row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                return _decode(row)
+
+            return _write(db, change, durable=False)
+
+        return await self._run(write)
+
+    async def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Extend `owner`'s lease to now + `seconds`; False when `owner` no longer holds it."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            sql = "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?"
+            params = (time.time() + seconds, job_id, owner)
+            return _write(db, lambda: db.execute(sql, params).rowcount > 0, durable=False)
+
+        return await self._run(write)
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        """Let the job go, if `owner` holds it."""
+
+        def write(db: sqlite3.Connection) -> None:
+            sql = "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?"
+            _write(db, lambda: db.execute(sql, (job_id, owner)), durable=False)
+
+        await self._run(write)
+
+    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]:
+        """Jobs that need a follower and that `owner` may take (lease free, lapsed or its own), oldest first.
+
+        A finished job with a failed save counts once its next try is due.
         """
         sql = (
-            "SELECT date(created_at, 'unixepoch') AS day, provider, SUM(estimate_usd), COUNT(*)"  # noqa: S608
-            f" FROM jobs WHERE created_at >= ? AND {_COUNTS_AS_SPEND}"
-            " GROUP BY day, provider ORDER BY day, provider"
+            f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
+            " AND (next_save_at IS NULL OR next_save_at <= ?)"
+            " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)"
+            " ORDER BY created_at, rowid"
         )
 
-        def read(db: sqlite3.Connection) -> builtins.list[dict[str, Any]]:
+        def read(db: sqlite3.Connection) -> builtins.list[JobRecord]:
+            at = time.time() if now is None else now
+            return [_decode(r) for r in db.execute(sql, (at, owner, at))]
+
+        return await self._run(read)
+
+    async def next_lease_expiry(self, owner: str) -> float | None:
+        """When the first live lease held by another process on a job that needs a follower lapses."""
+        sql = (
+            f"SELECT MIN(lease_expires) FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
+            " AND lease_owner IS NOT NULL AND lease_owner != ? AND lease_expires > ?"
+        )
+
+        def read(db: sqlite3.Connection) -> float | None:
+            value = db.execute(sql, (owner, time.time())).fetchone()[0]
+            return None if value is None else float(value)
+
+        return await self._run(read)
+
+    # -- money --
+
+    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]:
+        """Spend per UTC day and provider of jobs created at or after `since`, oldest day first.
+
+        Each entry: {"day": "2026-11-21", "provider": "fal", "simulated": False, "usd": 1.23 (surely
+        charged), "possible_usd": 0.5 (possibly charged), "jobs": 3}. Simulated jobs come under the
+        provider "simulator" with what they would have cost; they are never money.
+        """
+        sql = (
+            "SELECT date(created_at, 'unixepoch') AS day, provider, simulated,"  # noqa: S608
+            f" SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END),"
+            f" SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), COUNT(*)"
+            f" FROM jobs WHERE created_at >= ? AND (({_CERTAIN}) OR ({_POSSIBLE}))"
+            " GROUP BY day, provider, simulated ORDER BY day, provider"
+        )
+
+        def read(db: sqlite3.Connection) -> builtins.list[SpendRow]:
             return [
-                {"day": day, "provider": provider, "usd": round(usd, 6), "jobs": jobs}
-                for day, provider, usd, jobs in db.execute(sql, (since,))
+                {
+                    "day": day,
+                    "provider": provider,
+                    "simulated": bool(simulated),
+                    "usd": round(usd, 6),
+                    "possible_usd": round(possible, 6),
+                    "jobs": jobs,
+                }
+                for day, provider, simulated, usd, possible, jobs in db.execute(sql, (since,))
             ]
 
         return await self._run(read)
+
+    async def spent_since(self, since: float) -> tuple[float, float]:
+        """Real (never simulated) spend of jobs created at or after `since`: (certain, possible)."""
+        return await self._run(lambda db: _spent(db, since))
+
+    async def reserve(
+        self, usd: float, *, owner: str, budget_usd: float | None, since: float, ttl_seconds: float
+    ) -> Reservation:
+        """Hold `usd` against the budget for a request not yet in the journal, if it fits.
+
+        In one write transaction with every other process's reservations: real spend since `since`
+        (certain and possible) + live reservations + `usd` must stay within `budget_usd` (None: no
+        budget, always granted). A granted reservation counts until `release` or `ttl_seconds`.
+        """
+
+        def write(db: sqlite3.Connection) -> Reservation:
+            def change() -> Reservation:
+                now = time.time()
+                db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+                certain, possible = _spent(db, since)
+                spent = round(certain + possible, 6)
+                held = db.execute("SELECT COALESCE(SUM(usd), 0) FROM reservations").fetchone()[0]
+                reserved = round(float(held), 6)
+                if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
+                    return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
+                rid = "rsv_" + secrets.token_urlsafe(9)
+                db.execute(
+                    "INSERT INTO reservations (id, owner, usd, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (rid, owner, usd, now, now + ttl_seconds),
+                )
+                return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
+
+            return _write(db, change, durable=False)
+
+        return await self._run(write)
+
+    async def release(self, reservation_id: str) -> None:
+        """Drop a reservation: its job is in the journal now, or it will never be submitted."""
+
+        def write(db: sqlite3.Connection) -> None:
+            sql = "DELETE FROM reservations WHERE id = ?"
+            _write(db, lambda: db.execute(sql, (reservation_id,)), durable=False)
+
+        await self._run(write)
+
+
+def _prepared(record: JobRecord) -> JobRecord:
+    _check_state(record.state)
+    if not record.history:
+        record = replace(record, history=[(record.state, record.created_at, "created")])
+    if len(record.logs) > LOG_LINES_KEPT:
+        record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
+    return record
+
+
+def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobRecord | None:
+    row = db.execute(
+        f"SELECT * FROM jobs WHERE dedupe_key = ? AND created_at >= ? AND {_BLOCKS_DUPLICATE}"  # noqa: S608
+        " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        (dedupe_key, since),
+    ).fetchone()
+    return None if row is None else _decode(row)
+
+
+def _spent(db: sqlite3.Connection, since: float) -> tuple[float, float]:
+    sql = (
+        f"SELECT COALESCE(SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END), 0),"  # noqa: S608
+        f" COALESCE(SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), 0)"
+        " FROM jobs WHERE created_at >= ? AND simulated = 0"
+    )
+    certain, possible = db.execute(sql, (since,)).fetchone()
+    return round(float(certain), 6), round(float(possible), 6)
 
 
 # --- worker-thread helpers -------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """What the user has spent: the rolling 24 hours the daily budget looks at, and a report by day and
 provider for the `seedance://spend` resource and `list_jobs`.
 
-Spend is the journal's estimate of every job that may have cost money (`Journal.spend_by_day`: all
-jobs but those that failed or were cancelled before the provider had them), counted when the job is
-created, at the upper bound of its price range. Simulated jobs are journaled under the provider
-"simulator": they are reported, but never count against the budget of real runs, nor real runs
-against a simulator's.
+One rule (the journal's, see `journal_api.JobJournal.spend_by_day`), counted when a job is created,
+at the upper bound of its price range: a real job is *charged* once the provider has its request
+id, *possibly charged* while its submit is uncertain, and free if it failed or was cancelled before
+the provider had it. Possibly charged spend is shown apart, but the daily budget counts it too: the
+user's money is not risked on a guess. Simulated jobs are never money: the report shows what they
+would have cost, and they count toward no cap, budget or total.
 """
 
 from __future__ import annotations
@@ -16,32 +17,48 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.journal_api import JobJournal, JobRecord
 
 DAY_SECONDS = 86_400.0
 REPORT_DAYS = 30  # a month is what a bill covers
-SIMULATOR = "simulator"
 SPEND_URI = "seedance://spend"
 
 NOTE = (
     "Estimates from the published token price, counted when a job is submitted, at the upper bound "
     "when duration or aspect ratio was auto. Jobs that failed or were cancelled before the provider "
-    "accepted them cost nothing and are left out. The provider's dashboard has the exact bill. "
-    "Simulated jobs cost nothing."
+    "accepted them cost nothing and are left out. Possibly charged: submits whose answer was lost; "
+    "the provider's dashboard tells, and has the exact bill. Simulated jobs cost nothing: they show "
+    "what they would have cost and count toward no cap, budget or total."
 )
 
 
-async def spent_last_24h(journal: Journal, *, simulated: bool, now: float | None = None) -> float:
-    """What the daily budget counts: the last 24 h of spend on real providers, or on the simulator."""
+def charged(record: JobRecord) -> bool:
+    """Surely charged: a real job the provider accepted (it has a request id)."""
+    return not record.simulated and record.request_id is not None
+
+
+def possibly_charged(record: JobRecord) -> bool:
+    """A real job whose submit may have been accepted unseen."""
+    return not record.simulated and record.request_id is None and record.state in ("submitting", "uncertain")
+
+
+async def spent_last_24h(journal: JobJournal, *, simulated: bool, now: float | None = None) -> float:
+    """What the daily budget counts: the last 24 h of real spend, charged or possibly charged.
+
+    Always 0 on the simulator: simulated runs never count toward a budget."""
+    if simulated:
+        return 0.0
     now = time.time() if now is None else now
-    rows = await journal.spend_by_day(now - DAY_SECONDS)
-    return round(sum(float(r["usd"]) for r in rows if (r["provider"] == SIMULATOR) == simulated), 6)
+    certain, possible = await journal.spent_since(now - DAY_SECONDS)
+    return round(certain + possible, 6)
 
 
 class SpendDay(BaseModel):
     day: str = Field(description="UTC day, YYYY-MM-DD.")
     provider: str = Field(description='"fal", "oxen", or "simulator" (nothing charged).')
-    usd: float
+    simulated: bool = Field(description="True: what simulated jobs would have cost; never money.")
+    usd: float = Field(description="Charged (the provider accepted the job).")
+    possible_usd: float = Field(description="Possibly charged (submit answer lost; see the dashboard).")
     jobs: int
 
 
@@ -50,9 +67,15 @@ class SpendReport(BaseModel):
 
     since: str = Field(description="Start of the report (UTC, ISO 8601).")
     by_day: list[SpendDay] = Field(description="Oldest day first.")
-    by_provider: dict[str, float] = Field(description="Totals of the report's days, per provider.")
-    total_usd: float = Field(description="Total on real providers (simulated jobs excluded).")
-    last_24h_usd: float = Field(description="What the daily budget counts now (for the provider in use).")
+    by_provider: dict[str, float] = Field(description="Charged per real provider over the report's days.")
+    total_usd: float = Field(description="Charged on real providers (simulated jobs excluded).")
+    possibly_charged_usd: float = Field(
+        description="Possibly charged on real providers, apart from the total."
+    )
+    simulated_usd: float = Field(description="What the simulated jobs would have cost; not money.")
+    last_24h_usd: float = Field(
+        description="What the daily budget counts now: real spend, charged or possibly (0 on the simulator)."
+    )
     daily_budget_usd: float | None = Field(description="SEEDANCE_DAILY_BUDGET_USD, or null when unset.")
     remaining_24h_usd: float | None = Field(description="Budget left in the rolling 24 h, or null.")
     max_cost_usd: float | None = Field(description="SEEDANCE_MAX_COST_USD, or null when unset.")
@@ -63,15 +86,16 @@ class SpendReport(BaseModel):
 
 
 async def spend_report(
-    journal: Journal, settings: Settings, *, days: int = REPORT_DAYS, now: float | None = None
+    journal: JobJournal, settings: Settings, *, days: int = REPORT_DAYS, now: float | None = None
 ) -> SpendReport:
     now = time.time() if now is None else now
     # Whole UTC days, so the first day of the report is not a partial one.
     start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     since = start.timestamp() - (days - 1) * DAY_SECONDS
     rows = await journal.spend_by_day(since)
+    real = [row for row in rows if not row["simulated"]]
     by_provider: dict[str, float] = {}
-    for row in rows:
+    for row in real:
         by_provider[row["provider"]] = round(by_provider.get(row["provider"], 0.0) + row["usd"], 6)
     last_24h = await spent_last_24h(journal, simulated=settings.simulated, now=now)
     budget = settings.daily_budget_usd
@@ -79,7 +103,9 @@ async def spend_report(
         since=datetime.fromtimestamp(since, timezone.utc).isoformat(),
         by_day=[SpendDay(**row) for row in rows],
         by_provider=by_provider,
-        total_usd=round(sum(usd for name, usd in by_provider.items() if name != SIMULATOR), 6),
+        total_usd=round(sum(by_provider.values()), 6),
+        possibly_charged_usd=round(sum(row["possible_usd"] for row in real), 6),
+        simulated_usd=round(sum(row["usd"] + row["possible_usd"] for row in rows if row["simulated"]), 6),
         last_24h_usd=last_24h,
         daily_budget_usd=budget,
         remaining_24h_usd=None if budget is None else round(max(0.0, budget - last_24h), 6),
@@ -97,6 +123,8 @@ __all__ = [
     "SPEND_URI",
     "SpendDay",
     "SpendReport",
+    "charged",
+    "possibly_charged",
     "spend_report",
     "spent_last_24h",
 ]

@@ -14,14 +14,17 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import httpx
 import pytest
 from mcp.client import Client
 from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.jobs import DEDUPE_WINDOW_SECONDS, fingerprint
+from seedance_mcp.server.jobs import DEDUPE_WINDOW_SECONDS, JobManager, fingerprint
 from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.providers.base import JobSpec, VideoOutput
+from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
@@ -127,12 +130,12 @@ async def test_the_fingerprint_matches_what_the_tool_records(sim: Simulator, tmp
     }
     key = fingerprint("generate_video", "fal", arguments)
     async with await Journal.open(settings.home / "journal.sqlite3") as journal:
-        earlier = _record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS + 30, state="uncertain")
+        earlier = _record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS + 30, state="running")
         await journal.create(earlier)
     async with Client(create_server(settings)) as client:
         answer = data(await client.call_tool("generate_video", ARGS))
         log = submits(sim)
-    assert answer["job_id"] == earlier.id and answer["state"] == "uncertain"
+    assert answer["job_id"] == earlier.id and answer["state"] == "running"
     assert log == []
 
 
@@ -160,7 +163,9 @@ async def _drop_after_reading(listener: anyio.abc.SocketListener, seen: list[byt
     await listener.serve(handle)
 
 
-async def test_a_submit_that_may_have_landed_is_recorded_uncertain_and_not_repeated(tmp_path: Path) -> None:
+async def test_a_submit_that_may_have_landed_is_recorded_uncertain_and_repeated_only_when_asked(
+    tmp_path: Path,
+) -> None:
     seen: list[bytes] = []
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
@@ -170,17 +175,89 @@ async def test_a_submit_that_may_have_landed_is_recorded_uncertain_and_not_repea
             first = await client.call_tool("generate_video", ARGS)
             assert first.is_error
             message = first.content[0].text  # type: ignore[union-attr]
-            resent = data(await client.call_tool("generate_video", ARGS))
+            sent_once = list(seen)
             listed = data(await client.call_tool("list_jobs", {}))
+            # The user checked the dashboard and asks again: an identical call is submitted again.
+            again = await client.call_tool("generate_video", ARGS)
         tg.cancel_scope.cancel()
 
     assert "may or may not have been received" in message and "uncertain" in message
+    assert "possibly charged" in message and "call the tool again with the same arguments" in message
     assert "dashboard" in message and KEY not in message
-    assert seen == [b"POST /bytedance/seedance-2.0/fast/text-to-video HTTP/1.1"]  # sent once, never retried
-    # The re-sent call gets the uncertain job back instead of paying a second time.
-    assert resent["state"] == "uncertain" and "dashboard" in resent["next_step"]
-    assert [j["state"] for j in listed["jobs"]] == ["uncertain"]
-    assert resent["job_id"] == listed["jobs"][0]["job_id"]
+    assert sent_once == [b"POST /bytedance/seedance-2.0/fast/text-to-video HTTP/1.1"]  # never retried blindly
+    [job] = listed["jobs"]
+    assert job["state"] == "uncertain" and job["job_id"] in message
+    # Shown apart from certain spend.
+    assert listed["totals"]["estimated_cost_usd"] == 0 and listed["totals"]["possibly_charged_usd"] > 0
+    assert listed["spend"]["total_usd"] == 0 and listed["spend"]["possibly_charged_usd"] > 0
+    assert again.is_error and len(seen) == 2
+
+
+async def test_a_503_on_submit_is_possibly_charged_and_an_identical_call_goes_through(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    settings = fal_settings(sim.url, tmp_path)
+    sim.set_faults("submit_5xx=1")
+    async with Client(create_server(settings)) as client:
+        refused = await client.call_tool("generate_video", ARGS)
+        sim.set_faults("")
+        again = data(await client.call_tool("generate_video", {**ARGS, "wait_seconds": 30}))
+        listed = data(await client.call_tool("list_jobs", {}))
+        spend = await client.read_resource("seedance://spend")
+    assert refused.is_error
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "possibly charged" in text and "dashboard" in text
+    assert again["state"] == "completed" and again["video_path"]
+    assert [j["state"] for j in listed["jobs"]] == ["completed", "uncertain"]
+    completed, uncertain = listed["jobs"]
+    assert listed["totals"]["estimated_cost_usd"] == completed["estimated_cost_usd"]
+    assert listed["totals"]["possibly_charged_usd"] == uncertain["estimated_cost_usd"]
+    report = __import__("json").loads(spend.contents[0].text)  # type: ignore[union-attr]
+    assert report["total_usd"] == listed["spend"]["total_usd"] == completed["estimated_cost_usd"]
+    assert report["possibly_charged_usd"] == uncertain["estimated_cost_usd"]
+    assert len(submits(sim)) == 2
+
+
+async def test_identical_submits_at_the_job_layer_make_one_job_across_two_managers(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """The journal's claim, not the guard in front, makes one job of identical calls: 2 managers (two
+    connections to one journal file, as two processes would have) x 10 concurrent identical submits."""
+    path = tmp_path / "journal.sqlite3"
+    spec = JobSpec(tier="fast", mode="text-to-video", arguments={"prompt": "One fox", "duration": "4"})
+
+    async def deliver(job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+        return {}
+
+    async with (
+        httpx.AsyncClient() as http,
+        await Journal.open(path) as one,
+        await Journal.open(path) as two,
+        anyio.create_task_group() as tg,
+    ):
+        provider = FalProvider(http, key=KEY, queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
+        managers = [
+            JobManager(provider=provider, journal=journal, task_group=tg, deliver=deliver, simulated=False)
+            for journal in (one, two)
+        ]
+        made: list[str] = []
+
+        async def submit(jobs: JobManager) -> None:
+            [record] = await jobs.submit(
+                tool="generate_video",
+                spec=spec,
+                dedupe_arguments=spec.arguments,
+                estimate={},
+                estimate_usd=1.0,
+            )
+            made.append(record.id)
+
+        async with anyio.create_task_group() as callers:
+            for i in range(20):
+                callers.start_soon(submit, managers[i % 2])
+        tg.cancel_scope.cancel()
+    assert len(made) == 20 and len(set(made)) == 1
+    assert len(submits(sim)) == 1
 
 
 def _record(dedupe_key: str, *, created_at: float, state: Any) -> JobRecord:

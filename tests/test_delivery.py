@@ -24,7 +24,6 @@ import pytest
 from anyio.abc import SocketAttribute, SocketStream
 
 from seedance_mcp.server.delivery import (
-    STALE_PART_SECONDS,
     Deliverer,
     safe_id,
     safe_target,
@@ -299,6 +298,22 @@ async def test_redirects_are_followed_without_the_key(
     assert "authorization" not in second.headers
 
 
+async def test_every_os_error_while_saving_is_a_config_error_naming_the_setting(
+    origin: Origin, http: httpx.AsyncClient, tmp_path: Path, video_bytes: bytes
+) -> None:
+    # The folder exists, but the file the video must be renamed to is a non-empty folder: the
+    # rename fails (EISDIR/ENOTEMPTY), even for root, after the whole download.
+    out = tmp_path / "videos"
+    record = job()
+    (out / video_filename(record) / "inside").mkdir(parents=True)
+    url = origin.route("/v.mp4", body(video_bytes))
+    deliver = Deliverer(http, output_dir=out, preview_dir=tmp_path / "p")
+    with pytest.raises(ConfigError, match="SEEDANCE_OUTPUT_DIR") as caught:
+        await deliver(record, VideoOutput(url=url))
+    assert "tries again" in str(caught.value)
+    assert await deliver.partial_files() == []  # the partial download was removed
+
+
 async def test_an_unwritable_output_folder_is_a_config_error_naming_the_setting(
     origin: Origin, http: httpx.AsyncClient, tmp_path: Path, video_bytes: bytes
 ) -> None:
@@ -319,12 +334,12 @@ from seedance_mcp.server.journal import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
 
 async def main():
-    record = JobRecord(id="sd_killed", created_at=time.time(), updated_at=time.time(), provider="fal",
+    record = JobRecord(id="sd_killedmidway", created_at=time.time(), updated_at=time.time(), provider="fal",
                        simulated=False, tool="generate_video", tier="fast", mode="text-to-video",
                        endpoint="", arguments={"prompt": "killed midway"}, estimate={}, estimate_usd=0)
     async with httpx.AsyncClient() as http:
         out = Path(sys.argv[2])
-        deliver = Deliverer(http, output_dir=out, preview_dir=out.parent / "p")
+        deliver = Deliverer(http, output_dir=out, preview_dir=out.parent / "p", owner=sys.argv[3])
         await deliver(record, VideoOutput(url=sys.argv[1]))
 
 anyio.run(main)
@@ -332,14 +347,15 @@ anyio.run(main)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-async def test_a_killed_download_leaves_no_file_under_the_final_name_and_old_leftovers_are_swept(
+async def test_a_killed_download_leaves_no_file_under_the_final_name_only_a_part_named_for_its_owner(
     origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes
 ) -> None:
     # Three MiB arrive, then the origin stalls with three more promised: the child is mid-download.
     url = origin.route("/slow.mp4", stall_after(video_bytes + b"\x00" * (3 << 20), declared=6 << 20))
     out = folders[0]
     process = await anyio.open_process(
-        [sys.executable, "-c", KILLED_CHILD, url, str(out)], cwd=Path(__file__).parent.parent
+        [sys.executable, "-c", KILLED_CHILD, url, str(out), "p4242-0badf00d"],
+        cwd=Path(__file__).parent.parent,
     )
     try:
         with anyio.fail_after(30):
@@ -358,13 +374,13 @@ async def test_a_killed_download_leaves_no_file_under_the_final_name_and_old_lef
     assert len(leftovers) == 1 and leftovers[0].startswith(".") and leftovers[0].endswith(".part")
     assert not [n for n in leftovers if n.endswith(".mp4")]  # nothing under a final name
 
-    # The next delivery sweeps a leftover once it is old enough to be certainly dead.
-    part = out / leftovers[0]
-    old = time.time() - STALE_PART_SECONDS - 60
-    os.utime(part, (old, old))
-    fresh = origin.route("/v.mp4", body(video_bytes))
-    fields = await deliverer(http, folders)(job(), VideoOutput(url=fresh))
-    assert names(out) == [Path(fields["video_path"]).name]
+    # The partial file says whose it is, so a process starting up can tell whether its owner still
+    # holds the job (see test_recovery); removing it leaves the folder clean.
+    deliver = deliverer(http, folders)
+    [part] = await deliver.partial_files()
+    assert (part.job_id, part.owner, part.path.name) == ("sd_killedmidway", "p4242-0badf00d", leftovers[0])
+    await deliver.remove_partial(part.path)
+    assert names(out) == [] and await deliver.partial_files() == []
 
 
 # --- hostile names --------------------------------------------------------------------------------

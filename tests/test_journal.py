@@ -140,6 +140,10 @@ async def test_find_duplicate_window(journal: Journal) -> None:
     found = await journal.find_duplicate("same", since=0)
     assert found is not None and found.id == old.id
 
+    # An uncertain submit never blocks an identical call: the user may try again on purpose.
+    await journal.update(old.id, state="uncertain")
+    assert await journal.find_duplicate("same", since=0) is None
+
 
 @pytest.mark.anyio
 async def test_list_and_unfinished(journal: Journal) -> None:
@@ -162,29 +166,34 @@ async def test_list_and_unfinished(journal: Journal) -> None:
 
 @pytest.mark.anyio
 async def test_spend_rule(journal: Journal) -> None:
-    counted = [
+    certain = [
         make(estimate_usd=1.0, state="completed", request_id="r1"),
         make(estimate_usd=2.0, state="failed", request_id="r2"),  # reached the provider: may be billed
-        make(estimate_usd=4.0, state="submitting"),  # in flight or lost mid-submit: assume billed
-        make(estimate_usd=8.0, state="uncertain"),
         make(estimate_usd=16.0, state="cancelled", request_id="r3"),
+    ]
+    possible = [
+        make(estimate_usd=4.0, state="submitting"),  # in flight or lost mid-submit
+        make(estimate_usd=8.0, state="uncertain"),
     ]
     free = [
         make(estimate_usd=100.0, state="failed"),  # refused before any request id existed
         make(estimate_usd=200.0, state="cancelled"),
     ]
     too_old = make(estimate_usd=400.0, created_at=T0 - DAY - 1, state="completed", request_id="r4")
-    for r in [*counted, *free, too_old]:
-        await journal.create(r)
+    for r in [*certain, *possible, *free, too_old]:
+        await journal.create(replace(r, simulated=False, provider="fal"))
+    # Simulated jobs are never money, whatever their state.
+    await journal.create(make(estimate_usd=1000.0, state="completed", request_id="sim"))
+    await journal.create(make(estimate_usd=2000.0, state="uncertain"))
 
-    assert await journal.spend(since=T0 - DAY) == 31.0
-    assert await journal.spend(since=0) == 431.0
-    assert await journal.spend(since=T0 + 1) == 0.0
+    assert await journal.spent_since(T0 - DAY) == (19.0, 12.0)
+    assert await journal.spent_since(0) == (419.0, 12.0)
+    assert await journal.spent_since(T0 + 1) == (0.0, 0.0)
 
-    # a submitting job that gets its request id and then fails still counts
-    await journal.update(counted[2].id, request_id="r5")
-    await journal.update(counted[2].id, state="failed")
-    assert await journal.spend(since=T0 - DAY) == 31.0
+    # a submitting job that gets its request id and then fails moves from possible to certain
+    await journal.update(possible[0].id, request_id="r5")
+    await journal.update(possible[0].id, state="failed")
+    assert await journal.spent_since(T0 - DAY) == (23.0, 8.0)
 
 
 @pytest.mark.anyio
@@ -194,18 +203,49 @@ async def test_spend_by_day(journal: Journal) -> None:
     rows = [
         make(created_at=day1, provider="fal", estimate_usd=0.5, state="completed", request_id="a"),
         make(created_at=day1 + 60, provider="fal", estimate_usd=0.25, state="running", request_id="b"),
+        make(created_at=day1 + 90, provider="fal", estimate_usd=0.125, state="uncertain"),
         make(created_at=day1 + 120, provider="oxen", estimate_usd=1.0, state="completed", request_id="c"),
         make(created_at=day1 + 180, provider="fal", estimate_usd=9.0, state="failed"),  # free
         make(created_at=day2, provider="fal", estimate_usd=2.0, state="queued", request_id="d"),
         make(created_at=T0 - 3 * DAY, provider="fal", estimate_usd=7.0, state="completed", request_id="e"),
     ]
     for r in rows:
-        await journal.create(r)
+        await journal.create(replace(r, simulated=False))
+    await journal.create(make(created_at=day2, estimate_usd=3.0, state="completed", request_id="s"))
 
     assert await journal.spend_by_day(since=T0 - DAY) == [
-        {"day": "2026-11-18", "provider": "fal", "usd": 0.75, "jobs": 2},
-        {"day": "2026-11-18", "provider": "oxen", "usd": 1.0, "jobs": 1},
-        {"day": "2026-11-19", "provider": "fal", "usd": 2.0, "jobs": 1},
+        {
+            "day": "2026-11-18",
+            "provider": "fal",
+            "simulated": False,
+            "usd": 0.75,
+            "possible_usd": 0.125,
+            "jobs": 3,
+        },
+        {
+            "day": "2026-11-18",
+            "provider": "oxen",
+            "simulated": False,
+            "usd": 1.0,
+            "possible_usd": 0.0,
+            "jobs": 1,
+        },
+        {
+            "day": "2026-11-19",
+            "provider": "fal",
+            "simulated": False,
+            "usd": 2.0,
+            "possible_usd": 0.0,
+            "jobs": 1,
+        },
+        {
+            "day": "2026-11-19",
+            "provider": "simulator",
+            "simulated": True,
+            "usd": 3.0,
+            "possible_usd": 0.0,
+            "jobs": 1,
+        },
     ]
     assert await journal.spend_by_day(since=T0 + 2 * DAY) == []
 
@@ -355,3 +395,139 @@ async def test_row_survives_sigkill_right_after_create(tmp_path: Path) -> None:
         assert got is not None and got.state == "submitting" and got.estimate_usd == 3.0
         assert await j.unfinished() == [got]
         assert await j.spend(since=0) == 3.0
+
+
+# --- several processes on one journal: claim, leases, reservations ------------------------------
+
+
+@pytest.mark.anyio
+async def test_claim_makes_one_job_for_identical_calls_over_two_connections(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    async with await Journal.open(path) as one, await Journal.open(path) as two:
+        results: list[tuple[list[JobRecord], bool]] = []
+
+        async def call(journal: Journal) -> None:
+            intent = make(created_at=T0, dedupe_key="same call")
+            results.append(await journal.claim([intent], since=T0 - 600))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(call, one if i % 2 else two)
+
+        made = [records for records, claimed in results if claimed]
+        assert len(made) == 1
+        [[job]] = made
+        assert all([r.id for r in records] == [job.id] for records, _ in results)
+        assert len(await one.list(limit=100)) == 1
+
+        # An uncertain job does not block: the next identical call makes a new job.
+        await one.update(job.id, state="uncertain")
+        records, claimed = await two.claim([make(created_at=T0 + 1, dedupe_key="same call")], since=T0 - 600)
+        assert claimed and records[0].id != job.id
+
+
+@pytest.mark.anyio
+async def test_claim_returns_the_whole_group_of_the_earlier_call(journal: Journal) -> None:
+    group = [make(created_at=T0, dedupe_key="k", group_id="g1") for _ in range(3)]
+    assert (await journal.claim(group, since=0))[1]
+    again = [make(created_at=T0 + 1, dedupe_key="k", group_id="g2") for _ in range(3)]
+    records, claimed = await journal.claim(again, since=0)
+    assert not claimed and [r.id for r in records] == [r.id for r in group]
+    assert [r.id for r in await journal.group("g1")] == [r.id for r in group]
+    with pytest.raises(ValueError, match="dedupe_key"):
+        await journal.claim([make(dedupe_key="a"), make(dedupe_key="b")], since=0)
+
+
+@pytest.mark.anyio
+async def test_leases_one_holder_until_it_lapses(journal: Journal) -> None:
+    job = make(state="running", submission="{}", request_id="r")
+    await journal.create(job)
+    assert [r.id for r in await journal.takeable("a")] == [job.id]
+
+    held = await journal.take_lease(job.id, "a", 0.5)
+    assert held is not None and held.lease_owner == "a"
+    assert await journal.take_lease(job.id, "b", 10) is None  # held by a
+    assert await journal.takeable("b") == []
+    assert [r.id for r in await journal.takeable("a")] == [job.id]  # a may go on
+    lapse = await journal.next_lease_expiry("b")
+    assert lapse is not None and lapse == held.lease_expires
+    assert await journal.renew_lease(job.id, "a", 0.5)
+    assert not await journal.renew_lease(job.id, "b", 0.5)
+
+    await anyio.sleep(0.6)  # a stops renewing: the lease lapses
+    assert await journal.next_lease_expiry("b") is None
+    assert [r.id for r in await journal.takeable("b")] == [job.id]
+    taken = await journal.take_lease(job.id, "b", 10)
+    assert taken is not None and taken.lease_owner == "b"
+    assert not await journal.renew_lease(job.id, "a", 10)  # a learns it lost the job
+    await journal.release_lease(job.id, "a")  # not a's to release: no effect
+    assert (await journal.get(job.id)).lease_owner == "b"  # type: ignore[union-attr]
+    await journal.release_lease(job.id, "b")
+    assert (await journal.get(job.id)).lease_owner is None  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_takeable_covers_moving_jobs_and_due_saves(journal: Journal) -> None:
+    moving = make(created_at=T0, state="queued", submission="{}")
+    submitting = make(created_at=T0 + 1, state="submitting")
+    due = make(created_at=T0 + 2, state="completed", saved=False, next_save_at=T0)
+    later = make(created_at=T0 + 3, state="completed", saved=False, next_save_at=T0 + 10 * DAY)
+    given_up = make(created_at=T0 + 4, state="completed", saved=False)
+    settled = [make(state=s) for s in ("completed", "failed", "cancelled", "uncertain")]
+    for r in (moving, submitting, due, later, given_up, *settled):
+        await journal.create(r)
+    assert [r.id for r in await journal.takeable("x", now=T0 + 5)] == [moving.id, submitting.id, due.id]
+
+
+@pytest.mark.anyio
+async def test_reservations_share_one_budget_across_connections(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    now = __import__("time").time()
+    async with await Journal.open(path) as one, await Journal.open(path) as two:
+        await one.create(
+            make(created_at=now, simulated=False, provider="fal", estimate_usd=2.0, request_id="r")
+        )
+        await one.create(make(created_at=now, simulated=True, estimate_usd=50.0, request_id="s"))  # not money
+        answers = []
+
+        async def ask(journal: Journal) -> None:
+            answers.append(
+                await journal.reserve(1.0, owner="o", budget_usd=5.0, since=now - DAY, ttl_seconds=60)
+            )
+
+        async with anyio.create_task_group() as tg:
+            for i in range(10):
+                tg.start_soon(ask, one if i % 2 else two)
+        granted = [a for a in answers if a.granted]
+        assert len(granted) == 3  # 2 spent + 3 x 1 = the 5 budget, whichever process asked
+        refused = [a for a in answers if not a.granted]
+        assert all(a.spent_usd == 2.0 and a.reserved_usd == 3.0 for a in refused)
+
+        assert granted[0].id is not None
+        await two.release(granted[0].id)
+        again = await one.reserve(1.0, owner="o", budget_usd=5.0, since=now - DAY, ttl_seconds=0.2)
+        assert again.granted
+        await anyio.sleep(0.3)  # an abandoned reservation (its process died) stops counting
+        assert (await two.reserve(1.0, owner="o", budget_usd=5.0, since=now - DAY, ttl_seconds=60)).granted
+        assert (await two.reserve(99.0, owner="o", budget_usd=None, since=now - DAY, ttl_seconds=60)).granted
+
+
+def test_migration_002_keeps_old_rows_and_queues_unsaved_videos(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "j.sqlite3", isolation_level=None)
+    try:
+        migrate(db, MIGRATIONS[:1])
+        base = "INSERT INTO jobs VALUES (?, 1, 1, 'fal', 0, 't', 'fast', 'm', 'e', '{}', '{}', 1, ?, NULL,"
+        db.execute(
+            base + " 'r', NULL, '[]', ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]')",
+            ("saved", "completed", "u", "/v.mp4"),
+        )
+        db.execute(
+            base + " 'r', NULL, '[]', ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]')",
+            ("lost", "completed", "u", None),
+        )
+        assert migrate(db) == ["002_leases_saves_reservations"]
+        rows = dict(db.execute("SELECT id, saved FROM jobs").fetchall())
+        assert rows == {"saved": 1, "lost": 0}
+        assert db.execute("SELECT next_save_at FROM jobs WHERE id = 'lost'").fetchone() == (0,)
+    finally:
+        db.close()

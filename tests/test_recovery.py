@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Writes its pid where the test can read it, then becomes the server (exec keeps the pid).
 LAUNCH = (
     "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'server'])"
+    "os.execv(sys.executable, [sys.executable, '-m', 'seedance_mcp.server'])"
 )
 
 
@@ -262,3 +262,89 @@ def _record(**fields: Any) -> JobRecord:
     }
     values.update(fields)
     return JobRecord(**values)
+
+
+async def test_simulated_jobs_survive_a_restart_of_the_server(settings: Settings) -> None:
+    """A host that starts one process per call can follow a simulated job to the end."""
+    assert settings.simulated
+    async with Client(create_server(settings)) as client:
+        started = data(
+            await client.call_tool("generate_video", {"prompt": "A paper boat", "wait_seconds": 0})
+        )
+    assert not started["done"]
+    # A new process, a new embedded simulator on another port, the same SEEDANCE_HOME.
+    async with Client(create_server(settings)) as client:
+        with anyio.fail_after(60):
+            done = data(
+                await client.call_tool("check_status", {"job_id": started["job_id"], "wait_seconds": 40})
+            )
+    assert done["state"] == "completed" and done["saved"] is True and done["error"] is None
+    assert Path(done["video_path"]).is_file() and done["simulated"]
+
+
+async def test_a_folder_that_cannot_be_written_keeps_the_truth_and_is_tried_again(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A file where the output folder should be: every save fails with an OS error, even for root.
+    blocker = settings.output_dir
+    blocker.write_text("not a folder")
+    async with Client(create_server(settings)) as client:
+        job = data(await client.call_tool("generate_video", {"prompt": "A kite", "wait_seconds": 40}))
+        assert job["state"] == "completed" and job["saved"] is False and job["video_path"] is None
+        assert "SEEDANCE_OUTPUT_DIR" in job["save_error"] and job["video_url"]
+        assert "Done" not in job["next_step"] and "not saved" in job["next_step"]
+        still = data(await client.call_tool("check_status", {"job_id": job["job_id"], "wait_seconds": 0}))
+        assert still["saved"] is False  # asking again tries again, and fails again: still the truth
+
+        blocker.unlink()  # the user fixes the folder
+        saved = data(await client.call_tool("check_status", {"job_id": job["job_id"], "wait_seconds": 0}))
+    assert saved["saved"] is True and Path(saved["video_path"]).is_file()
+    assert saved["next_step"].startswith("Done. Show the user the saved file")
+
+
+async def test_an_unsaved_video_is_saved_by_the_next_server_without_being_asked(
+    settings: Settings, tmp_path: Path
+) -> None:
+    blocker = settings.output_dir
+    blocker.write_text("not a folder")
+    async with Client(create_server(settings)) as client:
+        job = data(await client.call_tool("generate_video", {"prompt": "A lantern", "wait_seconds": 40}))
+    assert job["saved"] is False
+    blocker.unlink()
+    async with (
+        Client(create_server(settings)),
+        await Journal.open(settings.home / "journal.sqlite3") as journal,
+    ):
+        with anyio.fail_after(30):  # the next try is due a few seconds after the failure
+            while not (record := await journal.get(job["job_id"])) or not record.saved:  # noqa: ASYNC110
+                await anyio.sleep(0.2)
+    assert record.video_path is not None and Path(record.video_path).is_file()
+    assert record.save_attempts >= 2  # the failed one, then the next server's
+
+
+async def test_at_start_partial_files_of_owners_gone_are_removed_and_live_ones_kept(
+    settings: Settings,
+) -> None:
+    now = time.time()
+    gone = _record(state="running", request_id="r1", lease_owner="p1-00000000", lease_expires=now - 1)
+    live = _record(state="running", request_id="r2", lease_owner="p2-11111111", lease_expires=now + 600)
+    async with await Journal.open(settings.home / "journal.sqlite3") as journal:
+        await journal.create(gone)
+        await journal.create(live)
+    folder = settings.output_dir
+    folder.mkdir(parents=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    parts = {
+        "gone": folder / f".{stamp}_{gone.id}_a-lighthouse.mp4.p1-00000000.0123456789ab.part",
+        "live": folder / f".{stamp}_{live.id}_a-lighthouse.mp4.p2-11111111.0123456789ab.part",
+        "stale owner of a live job": folder
+        / f".{stamp}_{live.id}_a-lighthouse.mp4.p3-22222222.0123456789ab.part",
+        "unknown job": folder / f".{stamp}_sd_000000000000_x.mp4.p4-33333333.0123456789ab.part",
+        "not ours": folder / ".someone-elses.part",
+    }
+    for path in parts.values():
+        path.write_bytes(b"half a video")
+    async with Client(create_server(settings)) as client:
+        await client.call_tool("list_jobs", {})
+    left = {name for name, path in parts.items() if path.exists()}
+    assert left == {"live", "not ours"}

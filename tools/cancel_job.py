@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from seedance_mcp.server.journal import TERMINAL, JobRecord
-from seedance_mcp.tools.list_jobs import may_be_charged
+from seedance_mcp.server.spend import charged, possibly_charged
 from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, tool_errors
 
 NAME = "cancel_job"
@@ -110,7 +110,7 @@ def _not_submitted(record: JobRecord) -> CancelJobResult:
         job_id=record.id,
         outcome="not_submitted",
         state=record.state,
-        may_be_charged=may_be_charged(record),
+        may_be_charged=charged(record) or possibly_charged(record),
         message=message,
         next_step=step,
     )
@@ -137,7 +137,7 @@ def _after_cancel(record: JobRecord, accepted: bool) -> CancelJobResult:
             job_id=record.id,
             outcome="refused",
             state=record.state,
-            may_be_charged=may_be_charged(record),
+            may_be_charged=charged(record) or possibly_charged(record),
             message=(
                 f"The provider would not cancel job {record.id} (it says the job has ended or is unknown); "
                 "the server is still following it."
@@ -148,7 +148,7 @@ def _after_cancel(record: JobRecord, accepted: bool) -> CancelJobResult:
         job_id=record.id,
         outcome="stop_requested",
         state=record.state,
-        may_be_charged=may_be_charged(record),
+        may_be_charged=charged(record) or possibly_charged(record),
         message=(
             f"Asked the provider to stop job {record.id}, which was already running: it may still finish "
             "and be charged; check_status will tell. If it finishes, the video is saved as usual."

@@ -22,6 +22,7 @@ from seedance_mcp.server.pricing import Estimate, Rate
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.guard import SpendApproval, spending
+from seedance_mcp.tools.host_cancel import host_cancelled
 from seedance_mcp.tools.results import ToolContext, render, to_result
 
 # Field names the inputs module reports ("image_urls[2]") mapped back into the arguments.
@@ -70,6 +71,7 @@ async def generate(
         warnings.append(note)
 
     duplicate = await jobs.find_duplicate(tool, arguments)
+    started_here = duplicate is None
     if duplicate is not None:
         warnings.append(_same_request(duplicate))
         records = await _group_of(state, duplicate)
@@ -90,9 +92,10 @@ async def generate(
             )
             if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
                 warnings.append(_same_request(records[0]))
+                started_here = False
     if len(records) > 1:
-        return await _grouped_answer(ctx, state, records, wait_seconds, warnings)
-    record = await wait(ctx, state, records[0].id, wait_seconds)
+        return await _grouped_answer(ctx, state, records, wait_seconds, warnings, started_here)
+    record = await wait(ctx, state, records[0].id, wait_seconds, started_here=started_here)
     if record.state == "failed":
         raise ToolError(f"Job {record.id} failed: {record.error}")
     return render(to_result(record, state, warnings=tuple(warnings)), state)
@@ -106,8 +109,11 @@ def _same_request(earlier: JobRecord) -> str:
     )
 
 
-async def wait(ctx: ToolContext, state: AppState, job_id: str, wait_seconds: float) -> JobRecord:
-    """Wait a bounded time with progress; a host that cancels the call cancels a job still queued."""
+async def wait(
+    ctx: ToolContext, state: AppState, job_id: str, wait_seconds: float, *, started_here: bool = False
+) -> JobRecord:
+    """Wait a bounded time with progress. Only the call that started the job (`started_here`), when
+    the host cancels it explicitly, cancels the job, and only while it is still queued."""
 
     async def progress(value: float, total: float, message: str) -> None:
         await ctx.report_progress(value, total, message)
@@ -115,8 +121,9 @@ async def wait(ctx: ToolContext, state: AppState, job_id: str, wait_seconds: flo
     try:
         return await state.jobs.wait(job_id, wait_seconds, progress)
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True):
-            await state.jobs.cancel_if_queued(job_id)
+        if started_here and host_cancelled(ctx):
+            with anyio.CancelScope(shield=True):
+                await state.jobs.cancel_if_queued(job_id)
         raise
 
 
@@ -182,16 +189,19 @@ async def _group_of(state: AppState, record: JobRecord) -> list[JobRecord]:
     """Every job made by the same request as `record` (itself alone when it was made alone)."""
     if record.group_id is None:
         return [record]
-    nearby = await state.jobs.journal.list(since=record.created_at - 1, limit=100)
-    group = [r for r in nearby if r.group_id == record.group_id]
-    return list(reversed(group)) or [record]  # the journal lists newest first; submit order is oldest first
+    return await state.jobs.journal.group(record.group_id) or [record]
 
 
 async def _grouped_answer(
-    ctx: ToolContext, state: AppState, records: list[JobRecord], wait_seconds: float, warnings: list[str]
+    ctx: ToolContext,
+    state: AppState,
+    records: list[JobRecord],
+    wait_seconds: float,
+    warnings: list[str],
+    started_here: bool,
 ) -> CallToolResult:
     """One answer for num_generations > 1: the first job's result with every job listed under `group`."""
-    done = await wait_group(ctx, state, [r.id for r in records], wait_seconds)
+    done = await wait_group(ctx, state, [r.id for r in records], wait_seconds, started_here=started_here)
     if all(r.state == "failed" for r in done):
         raise ToolError("All generations failed: " + "; ".join(f"job {r.id}: {r.error}" for r in done))
     total = sum(r.estimate_usd for r in done)
@@ -209,7 +219,7 @@ async def _grouped_answer(
 
 
 async def wait_group(
-    ctx: ToolContext, state: AppState, job_ids: list[str], wait_seconds: float
+    ctx: ToolContext, state: AppState, job_ids: list[str], wait_seconds: float, *, started_here: bool = False
 ) -> list[JobRecord]:
     """Wait for several jobs within one deadline; progress runs once from 0 to the total over all."""
     count = len(job_ids)
@@ -229,8 +239,9 @@ async def wait_group(
             remaining = max(0.0, deadline - time.monotonic())
             records.append(await state.jobs.wait(job_id, remaining, progress))
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True):
-            for job_id in job_ids:
-                await state.jobs.cancel_if_queued(job_id)
+        if started_here and host_cancelled(ctx):
+            with anyio.CancelScope(shield=True):
+                for job_id in job_ids:
+                    await state.jobs.cancel_if_queued(job_id)
         raise
     return records

@@ -9,7 +9,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from seedance_mcp.server.journal import TERMINAL, JobRecord
-from seedance_mcp.server.spend import SpendReport, spend_report
+from seedance_mcp.server.spend import SpendDay, SpendReport, charged, possibly_charged, spend_report
 from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "list_jobs"
@@ -56,9 +56,11 @@ class JobTotals(BaseModel):
     by_state: dict[str, int] = Field(description="How many of the listed jobs are in each state.")
     estimated_cost_usd: float = Field(
         description=(
-            "Estimated cost of the listed jobs that may have been charged: every real (not simulated) "
-            "job except those that failed or were cancelled before the provider had them. An upper bound."
+            "Estimated cost of the listed real (not simulated) jobs the provider accepted. An upper bound."
         )
+    )
+    possibly_charged_usd: float = Field(
+        description="Estimated cost of the listed real jobs whose submit answer was lost (see the dashboard)."
     )
 
 
@@ -77,13 +79,6 @@ class JobList(BaseModel):
 def excerpt(text: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def may_be_charged(record: JobRecord) -> bool:
-    """The journal's spend rule: only a job that never got a request id and then ended is surely free."""
-    if record.simulated:
-        return False
-    return not (record.state in {"failed", "cancelled"} and record.request_id is None)
 
 
 def summarize(record: JobRecord) -> JobSummary:
@@ -111,7 +106,8 @@ def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) 
     by_state: dict[str, int] = {}
     for record in records:
         by_state[record.state] = by_state.get(record.state, 0) + 1
-    cost = round(sum(r.estimate_usd for r in records if may_be_charged(r)), 4)
+    cost = round(sum(r.estimate_usd for r in records if charged(r)), 4)
+    possible = round(sum(r.estimate_usd for r in records if possibly_charged(r)), 4)
     unfinished = [j for j in jobs if not j.done]
     if not jobs:
         next_step = (
@@ -125,7 +121,9 @@ def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) 
         next_step = "Every listed job has ended; check_status(job_id) shows one in full with its preview."
     return JobList(
         jobs=jobs,
-        totals=JobTotals(listed=len(jobs), by_state=by_state, estimated_cost_usd=cost),
+        totals=JobTotals(
+            listed=len(jobs), by_state=by_state, estimated_cost_usd=cost, possibly_charged_usd=possible
+        ),
         spend=spend,
         next_step=next_step,
     )
@@ -136,7 +134,13 @@ def listing_text(listing: JobList) -> str:
         return listing.next_step
     lines = [f"{listing.totals.listed} job(s), newest first:"]
     for job in listing.jobs:
-        cost = "simulated" if job.simulated else f"~${job.estimated_cost_usd:.2f}"
+        cost = (
+            f"simulated, would cost ~${job.estimated_cost_usd:.2f}"
+            if job.simulated
+            else f"~${job.estimated_cost_usd:.2f}"
+        )
+        if job.state == "uncertain" and not job.simulated and job.request_id is None:
+            cost = f"possibly charged {cost}"
         line = f"- {job.job_id} {job.state} {job.created} {job.tool} {cost} “{job.prompt}”"
         if job.video_path:
             line += f" → {job.video_path}"
@@ -146,15 +150,22 @@ def listing_text(listing: JobList) -> str:
             line += f" ({job.error})"
         lines.append(line)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(listing.totals.by_state.items()))
-    lines.append(
-        f"Totals: {counts}; estimated cost of these that may be charged: "
-        f"${listing.totals.estimated_cost_usd:.2f}."
-    )
-    days = [f"{d.day} {d.provider} ${d.usd:.2f} ({d.jobs} jobs)" for d in listing.spend.by_day[-7:]]
+    totals = f"Totals: {counts}; estimated cost of these charged: ${listing.totals.estimated_cost_usd:.2f}"
+    if listing.totals.possibly_charged_usd:
+        totals += f", possibly charged: ${listing.totals.possibly_charged_usd:.2f}"
+    lines.append(totals + ".")
+    days = [_day_text(d) for d in listing.spend.by_day[-7:]]
     if days:
         lines.append("Spend by day: " + "; ".join(days) + f". Last 24 h: ${listing.spend.last_24h_usd:.2f}.")
     lines.append(listing.next_step)
     return "\n".join(lines)
+
+
+def _day_text(day: SpendDay) -> str:
+    if day.simulated:
+        return f"{day.day} simulated, would have cost ${day.usd + day.possible_usd:.2f} ({day.jobs} jobs)"
+    possible = f" + ${day.possible_usd:.2f} possibly" if day.possible_usd else ""
+    return f"{day.day} {day.provider} ${day.usd:.2f}{possible} ({day.jobs} jobs)"
 
 
 async def list_jobs(

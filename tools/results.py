@@ -63,6 +63,10 @@ class VideoJobResult(BaseModel):
         default=None, description="Provider URL of the video (expires, ~1 h on fal)."
     )
     video_path: str | None = Field(default=None, description="Where the video was saved on this computer.")
+    saved: bool | None = Field(
+        default=None, description="False: finished but not saved yet (see save_error); the server retries."
+    )
+    save_error: str | None = None
     video_sha256: str | None = None
     video: Annotated[VideoFacts | None, WithJsonSchema(_VIDEO_FACTS_SCHEMA)] = Field(
         default=None, description="Facts of the saved video, once it exists."
@@ -119,12 +123,25 @@ async def tool_errors() -> AsyncIterator[None]:
 def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> VideoJobResult:
     done = record.state in {"completed", "failed", "cancelled"}
     end = record.finished_at or time.time()
-    if record.state == "completed":
+    if record.state == "completed" and record.video_path:
         next_step = "Done. Show the user the saved file; to iterate, change the prompt and generate again."
+    elif record.state == "completed":
+        retry = (
+            f"The server tries again; call check_status with job_id '{record.id}' to try now."
+            if record.next_save_at is not None
+            else "It will not be tried again."
+        )
+        next_step = (
+            f"The video is ready but was not saved ({record.save_error or 'no file'}). Give the user the "
+            f"video URL (it expires), and tell them what to fix. {retry}"
+        )
     elif record.state in {"failed", "cancelled"}:
         next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
     elif record.state == "uncertain":
-        next_step = "Check the provider dashboard before submitting again: this job may already exist."
+        next_step = (
+            "Possibly charged: the submit's answer was lost. Have the user check the provider's dashboard; "
+            "if the job is not there, call the tool again with the same arguments to submit it again."
+        )
     elif record.provider != state.jobs.provider_label:
         next_step = (
             f"This job runs on {record.provider}, but this server now uses {state.jobs.provider_label}, so "
@@ -139,6 +156,8 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
     cost_note = str(estimate.get("summary", f"${record.estimate_usd:.4f}"))
     if record.simulated:
         cost_note += " (simulated: nothing charged)"
+    elif record.state == "uncertain" and record.request_id is None:
+        cost_note += " (possibly charged: not counted as certain spend)"
     return VideoJobResult(
         job_id=record.id,
         state=record.state,
@@ -152,6 +171,8 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         elapsed_seconds=round(end - record.created_at, 1),
         video_url=record.result_url,
         video_path=record.video_path,
+        saved=record.saved,
+        save_error=record.save_error,
         video_sha256=record.video_sha256,
         video=_facts(record, state),
         seed=record.seed,
@@ -198,6 +219,8 @@ def summary_text(result: VideoJobResult) -> str:
         lines.append(f"Video ready ({what}), job {result.job_id}.")
         if result.video_path:
             lines.append(f"Saved to: {result.video_path}")
+        elif result.saved is False:
+            lines.append(f"Not saved: {result.save_error}")
         if result.video:
             lines.append(f"Video: {describe_video(result.video)}")
         if result.video_url:

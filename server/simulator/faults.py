@@ -5,6 +5,7 @@
     upload_5xx   storage requests (token, upload, multipart, GCS) answer 503 (nothing stored)
     cancel_5xx   cancel requests answer 503 (nothing cancelled)
     submit_429   submits answer 429 with Retry-After: 1 (no job created)
+    submit_5xx   submits answer 503 without a request id, like a flaky ingress (no job created)
     stream_drop  a status stream closes before its COMPLETED event
     slow         any request's answer is delayed 0.5–1.5 s
 
@@ -22,19 +23,20 @@ FAULTS: dict[str, str] = {
     "upload_5xx": "storage requests answer 503",
     "cancel_5xx": "cancel requests answer 503",
     "submit_429": "submits answer 429 with Retry-After: 1",
+    "submit_5xx": "submits answer 503 without a request id",
     "stream_drop": "status streams close before COMPLETED",
     "slow": "answers are delayed 0.5-1.5 s",
 }
 
-# Which fault each request kind can meet (besides `slow`, which every kind can).
-_BY_KIND: dict[str, str] = {
-    "submit": "submit_429",
-    "status": "status_5xx",
-    "stream": "status_5xx",
-    "result": "result_5xx",
-    "cancel": "cancel_5xx",
-    "token": "upload_5xx",
-    "upload": "upload_5xx",
+# Which faults each request kind can meet (besides `slow`, which every kind can); the last drawn wins.
+_BY_KIND: dict[str, tuple[str, ...]] = {
+    "submit": ("submit_429", "submit_5xx"),
+    "status": ("status_5xx",),
+    "stream": ("status_5xx",),
+    "result": ("result_5xx",),
+    "cancel": ("cancel_5xx",),
+    "token": ("upload_5xx",),
+    "upload": ("upload_5xx",),
 }
 
 
@@ -83,11 +85,11 @@ class FaultPlan:
     def draw(self, kind: str) -> Draw:
         # Always the same number of draws per configured fault, so one seed gives one sequence.
         out = Draw()
-        name = _BY_KIND.get(kind)
         if kind == "stream" and "stream_drop" in self.mix and self._rng.random() < self.mix["stream_drop"]:
             out.fault = "stream_drop"
-        if name is not None and name in self.mix and self._rng.random() < self.mix[name]:
-            out.fault = name  # a refused stream beats a dropped one
+        for name in _BY_KIND.get(kind, ()):
+            if name in self.mix and self._rng.random() < self.mix[name]:
+                out.fault = name  # a refused stream beats a dropped one
         if "slow" in self.mix and self._rng.random() < self.mix["slow"]:
             out.delay = self._rng.uniform(0.5, 1.5)
         return out

@@ -51,6 +51,7 @@ Phase = Literal["queued", "running", "done"]
 
 QUEUE_DEPTH = 3  # positions a job passes through while queued: 2, 1, 0
 FAILING_RUN_SECONDS = 0.5  # a job whose input is rejected fails fast, like fal's model does
+STATE_KEPT_SECONDS = 7 * 86_400.0  # a simulated job's record outlives any result URL a provider keeps
 
 # Infrastructure error types -> (HTTP status of the result call, message). fal's documented set.
 INFRA_ERRORS: dict[str, tuple[int, str]] = {
@@ -312,9 +313,17 @@ def media_urls(mode: Mode, args: dict[str, Any]) -> list[tuple[list[str | int], 
 
 
 class Engine:
-    """Jobs, files, renders, faults and the request log of one simulator instance."""
+    """Jobs, files, renders, faults and the request log of one simulator instance.
 
-    def __init__(self, options: SimulatorOptions, root: Path | None = None) -> None:
+    With a `state_dir`, every job is also written there (one small JSON file each) and read back on
+    demand, so the embedded simulator of a restarted server, or of a second server process on the
+    same SEEDANCE_HOME, answers for jobs an earlier one accepted. A job's state is a function of the
+    clock, so its record is all that needs to survive; the video is rendered again when asked for.
+    """
+
+    def __init__(
+        self, options: SimulatorOptions, root: Path | None = None, state_dir: Path | None = None
+    ) -> None:
         self.options = options
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="seedance-sim-")) if root is None else root
@@ -326,6 +335,10 @@ class Engine:
         self.faults = FaultPlan(options.fault_mix, options.seed)
         self._seeds = random.Random(options.seed)  # separate from faults: result seeds never shift faults
         self._jobs: dict[str, Job] = {}
+        self._state_dir = state_dir
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            _forget_old(state_dir, time.time() - STATE_KEPT_SECONDS)
         self.closing = threading.Event()
         self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
 
@@ -353,16 +366,79 @@ class Engine:
             spec=spec,
             failure=failure,
         )
-        job.script = _script(job, args)
-        if spec is not None:
-            # Render from submit on, so the file is ready by the time the job completes.
-            job.render = self.renderer.render(spec)
-            job.render.add_done_callback(partial(_mark_ready, job))
+        self._start(job)
         self._jobs[job.id] = job
+        self._save(job)
         return job
 
     def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+        job = self._jobs.get(job_id)
+        if job is None and self._state_dir is not None:
+            job = self._load(job_id)
+        return job
+
+    def _start(self, job: Job) -> None:
+        job.script = _script(job, job.input)
+        if job.spec is not None:
+            # Render from submit on, so the file is ready by the time the job completes.
+            job.render = self.renderer.render(job.spec)
+            job.render.add_done_callback(partial(_mark_ready, job))
+
+    def _state_file(self, job_id: str) -> Path | None:
+        if self._state_dir is None or not re.fullmatch(r"[0-9a-f-]{36}", job_id):
+            return None  # not one of our uuids: never a path from a request
+        return self._state_dir / f"{job_id}.json"
+
+    def _save(self, job: Job) -> None:
+        path = self._state_file(job.id)
+        if path is None:
+            return
+        failure = job.failure
+        failed = (
+            None if failure is None else [failure.status, failure.error_type, failure.message, failure.detail]
+        )
+        state = {
+            "id": job.id,
+            "endpoint": job.endpoint,
+            "mode": job.mode,
+            "input": job.input,
+            "created": job.created,
+            "queue_seconds": job.queue_seconds,
+            "run_seconds": job.run_seconds,
+            "seed": job.seed,
+            "failure": failed,
+            "cancelled_at": job.cancelled_at,
+            "cancel_requested_at": job.cancel_requested_at,
+        }
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(path)
+
+    def _load(self, job_id: str) -> Job | None:
+        path = self._state_file(job_id)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict):
+            return None
+        failure = None if state["failure"] is None else Failure(*state["failure"])
+        job = Job(
+            id=state["id"],
+            endpoint=state["endpoint"],
+            mode=state["mode"],
+            input=state["input"],
+            created=state["created"],
+            queue_seconds=state["queue_seconds"],
+            run_seconds=state["run_seconds"],
+            seed=state["seed"],
+            spec=None if failure is not None else self._spec(state["input"]),
+            failure=failure,
+            cancelled_at=state["cancelled_at"],
+            cancel_requested_at=state["cancel_requested_at"],
+        )
+        self._start(job)
+        return self._jobs.setdefault(job.id, job)
 
     def view(self, job: Job, now: float | None = None) -> JobView:
         now = time.time() if now is None else now
@@ -419,8 +495,10 @@ class Engine:
             return "already_completed"
         if phase == "queued":
             job.cancelled_at = now
+            self._save(job)
             return "cancelled"
         job.cancel_requested_at = job.cancel_requested_at or now
+        self._save(job)
         return "requested"
 
     def close(self) -> None:
@@ -503,6 +581,15 @@ class Engine:
                 job.render.result(), f"seedance-simulated-{job.id}.mp4", "video/mp4", file_id=job.id
             )
         return job.video
+
+
+def _forget_old(state_dir: Path, cutoff: float) -> None:
+    for path in state_dir.glob("*.json"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            continue
 
 
 def _mark_ready(job: Job, _future: concurrent.futures.Future[Path]) -> None:

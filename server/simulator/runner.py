@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -46,9 +47,12 @@ class Simulator:
     The thread has its own event loop, so rendering and fake-server work never touch the caller's loop.
     """
 
-    def __init__(self, options: SimulatorOptions | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, options: SimulatorOptions | None = None, host: str = "127.0.0.1", state_dir: Path | None = None
+    ) -> None:
         self.options = options or SimulatorOptions()
         self._host = host
+        self._state_dir = state_dir  # where jobs are kept across restarts (see `Engine`); None: memory only
         self._engine: Engine | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -81,7 +85,7 @@ class Simulator:
             raise RuntimeError("the simulator is already running")
         import uvicorn
 
-        engine = Engine(self.options)
+        engine = Engine(self.options, state_dir=self._state_dir)
         # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and without it
         # every keep-alive answer waits ~40 ms on Nagle + delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
