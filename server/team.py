@@ -11,10 +11,11 @@ import logging
 import secrets
 import time
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.journal_api import JobJournal
 from seedance_mcp.server.providers.base import Provider, VideoOutput
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.webhooks import WAKE_CHANNEL, WebhookFalProvider, WebhookInbox, add_webhook_route
@@ -51,7 +52,7 @@ class TeamWiring:
 
         return RequestStateSecurity(keys=[self._secret])
 
-    async def open_journal(self, stack: AsyncExitStack) -> Journal:
+    async def open_journal(self, stack: AsyncExitStack) -> JobJournal:
         database = self.settings.database_url
         if database is None:
             journal = await Journal.open(self.settings.home / "journal.sqlite3")
@@ -67,8 +68,7 @@ class TeamWiring:
         self.inbox.publish = pg.publish
         self.journal = pg
         log.info("journal: PostgreSQL (team mode)")
-        # Both implement journal_api.JobJournal, which the job manager is typed against.
-        return cast(Journal, pg)
+        return pg
 
     def provider(self, provider: Provider) -> Provider:
         """fal with completion webhooks when this server has a public URL; any other provider as is."""

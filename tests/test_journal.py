@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    async with await Journal.open(tmp_path / "home" / "journal.sqlite3") as j:
-        yield j
+def journal(any_journal: Journal) -> Journal:
+    return any_journal  # every test taking `journal` runs on SQLite and on PostgreSQL (see conftest)
 
 
 def make(**overrides: Any) -> JobRecord:
