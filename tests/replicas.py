@@ -113,12 +113,23 @@ class RoundRobinProxy:
         self.sent: dict[str, int] = dict.fromkeys(backends, 0)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self._client is not None:
+                        await self._client.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         if scope["type"] != "http":
             return
         body = b""
@@ -129,35 +140,37 @@ class RoundRobinProxy:
                 break
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.lower() != b"host"]
         path = scope["path"] + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")
-        async with httpx.AsyncClient(timeout=httpx.Timeout(None, connect=2.0)) as client:
-            for _ in range(len(self.backends)):
-                backend = self.backends[next(self._turn) % len(self.backends)]
-                request = client.build_request(scope["method"], backend + path, headers=headers, content=body)
-                try:
-                    response = await client.send(request, stream=True)
-                except httpx.ConnectError:
-                    continue
-                self.sent[backend] += 1
-                try:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": response.status_code,
-                            "headers": [
-                                (k.encode(), v.encode())
-                                for k, v in response.headers.items()
-                                if k.lower() not in {"content-length", "transfer-encoding", "connection"}
-                            ],
-                        }
-                    )
-                    async for chunk in response.aiter_raw():
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    await send({"type": "http.response.body", "body": b""})
-                except httpx.HTTPError:
-                    await send({"type": "http.response.body", "body": b""})
-                finally:
-                    await response.aclose()
-                return
+        if self._client is None:  # one pool for the proxy's life, made on its own event loop
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=httpx.Limits())
+        client = self._client
+        for _ in range(len(self.backends)):
+            backend = self.backends[next(self._turn) % len(self.backends)]
+            request = client.build_request(scope["method"], backend + path, headers=headers, content=body)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError:  # refused, or a pooled connection to a killed backend
+                continue
+            self.sent[backend] += 1
+            try:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": [
+                            (k.encode(), v.encode())
+                            for k, v in response.headers.items()
+                            if k.lower() not in {"content-length", "transfer-encoding", "connection"}
+                        ],
+                    }
+                )
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            except httpx.HTTPError:
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                await response.aclose()
+            return
         await send({"type": "http.response.start", "status": 502, "headers": []})
         await send({"type": "http.response.body", "body": b"no backend"})
 
@@ -165,7 +178,13 @@ class RoundRobinProxy:
         import uvicorn
 
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="none"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            interface="asgi3",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -179,3 +198,48 @@ class RoundRobinProxy:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+
+
+@asynccontextmanager
+async def simulator_process(folder: Path, *, queue_seconds: float, run_seconds: float) -> AsyncIterator[str]:
+    """`seedance-mcp simulator` in its own process (its MP4 rendering stays off the test's GIL);
+    yields its URL. Its request log is at `<url>/_simulator/requests`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SEEDANCE_SIM_QUEUE_SECONDS": str(queue_seconds),
+        "SEEDANCE_SIM_RUN_SECONDS": str(run_seconds),
+    }
+    url = f"http://127.0.0.1:{port}"
+    with (folder / "simulator.log").open("wb") as sink:
+        process = await anyio.open_process(
+            [sys.executable, "-m", "seedance_mcp.server", "simulator", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(60):
+                while True:
+                    try:
+                        if (await client.get(url + "/_simulator/requests")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await anyio.sleep(0.1)
+        yield url
+    finally:
+        with anyio.CancelScope(shield=True):
+            process.terminate()
+            with anyio.move_on_after(15):
+                await process.wait()
+
+
+async def simulator_requests(url: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        answer = await client.get(url + "/_simulator/requests")
+        answer.raise_for_status()
+        entries: list[dict[str, Any]] = answer.json()
+        return entries
