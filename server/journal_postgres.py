@@ -553,27 +553,51 @@ class PgJournal(JobJournal):
     # -- operations (doctor) --
 
     async def health(self) -> dict[str, Any]:
-        """What `doctor` reports: migrations applied/missing, jobs needing a follower, lapsed leases."""
-        now = time.time()
         async with self._connection() as db:
-            applied = await applied_migrations(db)
-            cur = await db.execute(
-                "SELECT COUNT(*) AS open,"  # noqa: S608
-                " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires > %s) AS held,"
-                " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s) AS lapsed,"
-                " MIN(lease_expires) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s)"
-                f" AS oldest_lapse FROM jobs WHERE {_NEEDS_FOLLOWER}",
-                (now, now, now),
-            )
-            row = await cur.fetchone() or {}
-        oldest = row.get("oldest_lapse")
+            return await _health(db)
+
+
+async def inspect_database(dsn: str, timeout: float) -> dict[str, Any]:
+    """For `doctor`: connect (raising psycopg's error when unreachable) and report, changing nothing."""
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+
+    async with await AsyncConnection.connect(
+        dsn, connect_timeout=max(1, int(timeout)), autocommit=True, row_factory=dict_row
+    ) as db:
+        return await _health(db)
+
+
+async def _health(db: AsyncConnection[Any]) -> dict[str, Any]:
+    """Migrations applied/missing, jobs needing a follower, leases held and lapsed."""
+    now = time.time()
+    applied = await applied_migrations(db)
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing:
         return {
-            "migrations_missing": [name for name, _ in MIGRATIONS if name not in applied],
-            "jobs_needing_follower": int(row.get("open") or 0),
-            "leases_held": int(row.get("held") or 0),
-            "leases_lapsed": int(row.get("lapsed") or 0),
-            "oldest_lapse_seconds": None if oldest is None else round(now - float(oldest), 1),
+            "migrations_missing": missing,
+            "jobs_needing_follower": 0,
+            "leases_held": 0,
+            "leases_lapsed": 0,
+            "oldest_lapse_seconds": None,
         }
+    cur = await db.execute(
+        "SELECT COUNT(*) AS open,"  # noqa: S608
+        " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires > %s) AS held,"
+        " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s) AS lapsed,"
+        " MIN(lease_expires) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s)"
+        f" AS oldest_lapse FROM jobs WHERE {_NEEDS_FOLLOWER}",
+        (now, now, now),
+    )
+    row = await cur.fetchone() or {}
+    oldest = row.get("oldest_lapse")
+    return {
+        "migrations_missing": missing,
+        "jobs_needing_follower": int(row.get("open") or 0),
+        "leases_held": int(row.get("held") or 0),
+        "leases_lapsed": int(row.get("lapsed") or 0),
+        "oldest_lapse_seconds": None if oldest is None else round(now - float(oldest), 1),
+    }
 
 
 # Other wake-up channels the listening connection joins (see `server.webhooks`).

@@ -182,7 +182,7 @@ class RoundRobinProxy:
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
-            lifespan="off",
+            lifespan="on",
             ws="none",
             interface="asgi3",
         )
