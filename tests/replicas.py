@@ -135,10 +135,13 @@ class RoundRobinProxy:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away before sending its whole request
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.lower() != b"host"]
+        skip = {b"host", b"content-length", b"transfer-encoding", b"connection"}
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.lower() not in skip]
         path = scope["path"] + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")
         if self._client is None:  # one pool for the proxy's life, made on its own event loop
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=httpx.Limits())
