@@ -60,3 +60,41 @@ async def test_health_and_webhooks_skip_the_token_mcp_does_not(tmp_path: Path) -
         forged = await raw.post(server.base + "/webhooks/fal/made-up", json={"request_id": "r"})
         assert forged.status_code == 404  # reached the route (no 401), refused by its token check
         assert (await raw.post(server.url, json={})).status_code == 401
+
+
+async def test_a_confirmation_answered_through_another_replica(tmp_path: Path) -> None:
+    """Protocol 2026-07-28: the question's sealed state comes back with the answer, here to the other
+    replica; with the shared SEEDANCE_TEAM_SECRET it unseals there and the job is made once."""
+    from mcp import types
+    from mcp.client.context import ClientRequestContext
+
+    from tests.replicas import RoundRobinProxy
+
+    asked: list[str] = []
+
+    async def confirm(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    env = {
+        "SEEDANCE_CONFIRM_ABOVE_USD": "0.01",
+        "SEEDANCE_TEAM_SECRET": "t" * 32,
+        "SEEDANCE_PROVIDER": "simulator",
+    }
+    async with replicas([dict(env), dict(env)], tmp_path) as team:
+        proxy = RoundRobinProxy([r.base for r in team]).start()
+        try:
+            async with Client(proxy.url, mode="auto", elicitation_callback=confirm) as client:
+                assert client.protocol_version == "2026-07-28"
+                before = dict(proxy.sent)
+                result = await client.call_tool(
+                    "generate_video",
+                    {"prompt": "a red kite", "duration": "4", "resolution": "480p", "wait_seconds": 0},
+                )
+                after = dict(proxy.sent)
+        finally:
+            proxy.stop()
+    assert not result.is_error, result.content
+    assert len(asked) == 1 and "Spend up to" in asked[0]
+    # The call and its answered retry went to both replicas.
+    assert all(after[r.base] > before[r.base] for r in team), (before, after)
