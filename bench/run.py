@@ -18,7 +18,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cold_start", "completion", "requests_per_job", "concurrency", "upload_memory", "validation")
+BENCHMARKS = (
+    "cold_start",
+    "completion",
+    "requests_per_job",
+    "concurrency",
+    "upload_memory",
+    "validation",
+    "processes",
+    "url_checks",
+    "stitch",
+)
 
 
 def machine() -> str:

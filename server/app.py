@@ -8,7 +8,7 @@ simulator when no key is set) and the job manager, and resumes every unfinished 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -17,13 +17,17 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Icon, ToolAnnotations
 from pydantic import ValidationError
 
 from seedance_mcp.server import __version__
+from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer, lasting
+from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState
 from seedance_mcp.server.team import TeamWiring
 from seedance_mcp.tools import (
@@ -33,7 +37,9 @@ from seedance_mcp.tools import (
     generate_video,
     list_jobs,
     reference_video,
+    stitch_videos,
 )
+from seedance_mcp.tools.job_card import JobCard
 from seedance_mcp.tools.models_resource import register_models_resource
 from seedance_mcp.tools.prompts import register_prompts
 from seedance_mcp.tools.resources import register_resources, register_spend_resource
@@ -46,11 +52,35 @@ INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then
 wait a bounded time and then return a job_id; call check_status with it until the video is done. Local \
 files can be passed as paths."""
 
-TOOL_MODULES = (generate_video, reference_video, check_status, estimate_cost, list_jobs, cancel_job)
+TOOL_MODULES = (
+    generate_video,
+    reference_video,
+    check_status,
+    estimate_cost,
+    list_jobs,
+    cancel_job,
+    stitch_videos,
+)
 
 
 class SeedanceServer(MCPServer[AppState]):
-    """An MCPServer whose argument errors read like the rest of our errors: field, limit, fix."""
+    """An MCPServer whose tools refuse unknown arguments, with errors like the rest: field, limit, fix."""
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        assert tool is not None
+        make_strict(tool)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -59,30 +89,17 @@ class SeedanceServer(MCPServer[AppState]):
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(explain_validation(name, exc.__cause__)) from exc.__cause__
+                tool = self._tool_manager.get_tool(name)
+                allowed = allowed_arguments(tool) if tool is not None else []
+                raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
             raise
-
-
-def explain_validation(tool: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        got = item.get("input")
-        expected = item.get("ctx", {}).get("expected")
-        if item["type"] == "missing":
-            problems.append(f"{field} is required")
-        elif expected:
-            problems.append(f"{field} must be {expected}; got {got!r}")
-        else:
-            problems.append(f"{field}: {item['msg'].lower()}; got {got!r}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
 
 
 def create_server(settings: Settings) -> SeedanceServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            provider, http, deliverer = await _open_provider(settings, stack)
+            provider, deliverer = await _open_provider(settings, stack)
             provider = team.provider(provider)
             journal = await team.open_journal(stack)
             async with anyio.create_task_group() as tg:
@@ -99,15 +116,16 @@ def create_server(settings: Settings) -> SeedanceServer:
                 resumed = await jobs.resume()
                 if resumed:
                     log.info("following %d unfinished job(s) from an earlier run", resumed)
+                guard = SpendingGuard(settings, journal, owner=jobs.owner)
                 yield AppState(
                     settings=settings,
                     jobs=jobs,
+                    generations=Generations(settings, jobs, guard),
                     deliverer=deliverer,
-                    http=http,
-                    provider_name=settings.provider,
                 )
                 tg.cancel_scope.cancel()
 
+    job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
     team = TeamWiring(settings)  # SQLite or PostgreSQL, webhooks, /healthz
     server = SeedanceServer(
         name="seedance-mcp",
@@ -116,6 +134,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         instructions=INSTRUCTIONS,
         website_url="https://github.com/seedance-mcp/seedance-mcp",
         lifespan=lifespan,
+        extensions=[job_card],
+        middleware=[job_card.hide_app_only_tools],
         request_state_security=team.request_state_security(),
     )
     team.add_routes(server)
@@ -126,6 +146,7 @@ def create_server(settings: Settings) -> SeedanceServer:
             title=module.TITLE,
             description=module.DESCRIPTION,
             annotations=module.ANNOTATIONS,
+            meta=getattr(module, "META", None),
         )
     register_resources(server)
     register_models_resource(server, settings)
@@ -134,9 +155,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     return server
 
 
-async def _open_provider(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
     # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
@@ -159,7 +178,6 @@ async def _open_provider(
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         return (
             FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
-            http,
             deliverer,
         )
     if settings.provider == "oxen":
@@ -172,12 +190,12 @@ async def _open_provider(
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
     )
-    return provider, http, deliverer
+    return provider, deliverer
 
 
 def _oxen_provider(
     settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
-) -> tuple[Provider, httpx.AsyncClient, Deliverer]:
+) -> tuple[Provider, Deliverer]:
     from seedance_mcp.server.providers.fal import FalProvider
     from seedance_mcp.server.providers.oxen import OxenProvider
 
@@ -205,4 +223,4 @@ def _oxen_provider(
         preview_dir=settings.home / "previews",
         headers_for=provider.auth_headers_for,
     )
-    return provider, http, deliverer
+    return provider, deliverer

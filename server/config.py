@@ -150,6 +150,8 @@ class Settings(BaseModel):
             value = env.get(name, "").strip()
             return value or None
 
+        for variable in SECRET_VARIABLES:
+            check_secret_setting(variable, get(variable))
         fal_key = get("FAL_KEY")
         if fal_key is None and get("FAL_KEY_ID") and get("FAL_KEY_SECRET"):
             fal_key = f"{get('FAL_KEY_ID')}:{get('FAL_KEY_SECRET')}"
@@ -256,3 +258,29 @@ def settings_markdown() -> str:
     rows = ["| variable | meaning | default |", "|---|---|---|"]
     rows += [f"| `{name}` | {meaning} | {default} |" for name, (meaning, default) in SETTINGS_DOC.items()]
     return "\n".join(rows)
+
+
+# Settings holding a secret: sent in HTTP headers, so they must be one line of printable ASCII.
+SECRET_VARIABLES = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "OXEN_API_KEY", "SEEDANCE_HTTP_TOKEN")
+
+
+def check_secret_setting(variable: str, value: str | None) -> None:
+    """Refuse a key or token with whitespace, control or non-ASCII characters inside it (a key pasted
+    over two lines is the usual cause). The message names the variable and never shows the value."""
+    if value is None:
+        return
+    bad = next((c for c in value if not "!" <= c <= "~"), None)
+    if bad is None:
+        return
+    if bad in "\r\n":
+        what = "a line break"
+    elif bad.isspace():
+        what = "a space or tab"
+    elif bad.isascii():
+        what = "a control character"
+    else:
+        what = "a character that is not plain ASCII"
+    raise ConfigError(
+        f"{variable} contains {what} inside the key; set {variable} to the key exactly as issued, on "
+        "one line (copy it again if it was pasted over several lines). The value is not shown here."
+    )

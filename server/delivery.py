@@ -36,7 +36,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from seedance_mcp.server.errors import ConfigError, ProviderError
+from seedance_mcp.server.errors import RETRYABLE_STATUS, ConfigError, ProviderError
 from seedance_mcp.server.jobs import PartialFile, new_owner_id
 from seedance_mcp.server.journal_api import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
@@ -57,8 +57,6 @@ MAX_VIDEO_BYTES = 2 * 1024**3
 # trickling a byte a second would otherwise hold the job open for days.
 ATTEMPT_SECONDS = 600.0
 MAX_REDIRECTS = 5
-# 4xx answers mean the URL is gone or refused: retrying will not help, except for these.
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 VIDEO_FORMATS = frozenset({"mp4", "mov"})
 
 SLUG_MAX = 48

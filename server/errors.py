@@ -1,12 +1,14 @@
-"""The one exception tree of seedance-mcp.
+"""The one exception tree of seedance-mcp, and the one rule for which HTTP answers are worth repeating.
 
     SeedanceError                 every failure we anticipate; its message is a sentence a model can act on
     ├── ConfigError               a setting is missing or wrong (names the environment variable)
     ├── InputError                an argument breaks a documented limit (names the field, the limit, the fix)
+    ├── MediaError                a file is unreadable, truncated, or not a media format we know
     ├── BudgetError               a spending cap or the user's answer stops the request; nothing was spent
     ├── JobNotFound               no job with that id in the journal
     └── ProviderError             the provider said no, or could not be reached
         ├── ProviderHTTPError     an HTTP error answer, with status and the provider's error type
+        ├── ProviderUnreachable   no usable answer after every retry: the network or the provider is down
         ├── SubmitUncertain       a submit may or may not have reached the provider (never retried blindly)
         └── JobFailed             the job ran and ended in an error (content policy, timeout, ...)
 
@@ -14,6 +16,13 @@ The server turns each into a `ToolError` carrying `str(error)`; anything else is
 """
 
 from __future__ import annotations
+
+# Answers that mean "the same request may work later", for every HTTP call we make (provider API,
+# status polls, result downloads). 408/425/429 are "try later"; 409 is a conflict fal's own client
+# retries; 5xx are gateway hiccups in front of a healthy service.
+TRY_LATER_STATUS = frozenset({408, 409, 425, 429})
+SERVER_ERROR_STATUS = frozenset({500, 502, 503, 504})
+RETRYABLE_STATUS = TRY_LATER_STATUS | SERVER_ERROR_STATUS
 
 
 class SeedanceError(Exception):
@@ -30,6 +39,10 @@ class InputError(SeedanceError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class MediaError(SeedanceError):
+    """A file is unreadable, truncated, or not a media format we know."""
 
 
 class BudgetError(SeedanceError):
@@ -55,6 +68,10 @@ class ProviderHTTPError(ProviderError):
         return self.status in RETRYABLE_STATUS
 
 
+class ProviderUnreachable(ProviderError):
+    """No usable answer after every retry: the network or the provider's edge is down."""
+
+
 class SubmitUncertain(ProviderError):
     pass
 
@@ -63,7 +80,3 @@ class JobFailed(ProviderError):
     def __init__(self, message: str, *, error_type: str | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
-
-
-# 408/409 and 429 are "try later"; 502-504 are gateway hiccups in front of a healthy queue.
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})

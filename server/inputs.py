@@ -5,8 +5,10 @@ Each media parameter (`image_url`, `end_image_url`; `image_urls`, `video_urls`, 
 `check_references` apply every documented limit before anything is uploaded or paid for, in this
 order: counts, prompt references (`@Image2`, `[Video1]`), then each input (scheme, place, size,
 content), then the combined limits (durations, total size). Local files are read only from inside
-the allowed folders, never from a hidden one, and only when their content is media of an accepted
-type. `upload_inputs` then turns local files and data URIs into public URLs; URLs pass through.
+the allowed folders, never from a hidden one nor through a hard link, and only when their content is
+media of an accepted type. URLs get the same checks by ranged reads, all at once
+(`seedance_mcp.server.url_media`); one that cannot be read is passed on with a warning. `upload_inputs`
+then turns local files and data URIs into public URLs; URLs pass through as given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import atexit
 import base64
 import binascii
 import contextlib
+import dataclasses
+import logging
 import os
 import re
 import shutil
@@ -50,27 +54,39 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
+from seedance_mcp.server.url_media import (
+    LOOPBACK_HOSTS,
+    UrlPolicy,
+    UrlProbe,
+    UrlRefused,
+    credentials_refusal,
+    probe_url,
+    shared_client,
+)
+
+log = logging.getLogger(__name__)
 
 Source = Literal["url", "data", "path"]
 
 UPLOAD_CONCURRENCY: Final = 4  # a few parallel uploads fill a home uplink; more only queue at the router
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_REFERENCE_DIGITS: Final = 3  # "@Image12" is already past every limit; longer numbers are not parsed
 
 
 @dataclass(frozen=True)
 class MediaInput:
-    field: str  # the parameter and index as the user wrote it: "image_urls[2]", "image_url"
+    field: str  # the parameter and index as the user wrote it, for messages: "image_urls[2]", "image_url"
+    param: str  # the parameter it belongs to: "image_urls", "image_url"
     kind: MediaKind
     source: Source
     value: str  # the URL as given, or the real path of the local file (a private temp file for data:)
-    info: MediaInfo | None  # probed for path and data inputs; None for URLs (nothing is downloaded)
+    info: MediaInfo | None  # probed; None only for a URL that could not be read (see the warnings)
 
 
 @dataclass(frozen=True)
 class CheckedInputs:
     inputs: tuple[MediaInput, ...]
     warnings: tuple[str, ...]
-    input_video_seconds: float | None  # sum of the probed video durations; None if a video is a URL
+    input_video_seconds: float | None  # sum of the probed video durations; None if one could not be read
 
 
 # --- what each field accepts ------------------------------------------------------------------------
@@ -169,9 +185,17 @@ def _describe(fmt: str) -> str:
 
 
 async def check_frames(
-    prompt: str, image_url: str | None, end_image_url: str | None, *, allowed_dirs: Sequence[Path]
+    prompt: str,
+    image_url: str | None,
+    end_image_url: str | None,
+    *,
+    allowed_dirs: Sequence[Path],
+    urls: UrlPolicy | None = None,
 ) -> CheckedInputs:
-    """Check the start frame (required) and end frame (optional) of image-to-video."""
+    """Check the start frame (required) and end frame (optional) of image-to-video.
+
+    With `urls`, URL inputs are fetched (ranged reads only) and checked like local files; without
+    it they get the checks that need no network (scheme, credentials, file name)."""
     if not image_url:
         raise InputError(
             "image_url", "image-to-video needs a start frame: pass image_url (URL, data: URI or path)"
@@ -185,8 +209,8 @@ async def check_frames(
             "The prompt names @Image/@Video/@Audio references, which only reference_video understands; "
             "here the start frame is simply the first frame."
         )
-    inputs = await anyio.to_thread.run_sync(_check_each, wanted, tuple(allowed_dirs))
-    return CheckedInputs(inputs=tuple(inputs), warnings=tuple(warnings), input_video_seconds=0.0)
+    inputs, unchecked = await _check_all(wanted, tuple(allowed_dirs), urls)
+    return CheckedInputs(inputs=tuple(inputs), warnings=(*warnings, *unchecked), input_video_seconds=0.0)
 
 
 async def check_references(
@@ -196,8 +220,11 @@ async def check_references(
     audio_urls: Sequence[str],
     *,
     allowed_dirs: Sequence[Path],
+    urls: UrlPolicy | None = None,
 ) -> CheckedInputs:
-    """Check reference-to-video media against every documented limit; nothing is uploaded."""
+    """Check reference-to-video media against every documented limit; nothing is uploaded.
+
+    `urls` as for `check_frames`; a probed URL video's duration counts in `input_video_seconds`."""
     images, videos, audios = list(image_urls or ()), list(video_urls or ()), list(audio_urls or ())
     _check_counts(images, videos, audios)
     warnings = _check_prompt_references(prompt, len(images), len(videos), len(audios))
@@ -206,20 +233,18 @@ async def check_references(
         *((f"video_urls[{i}]", v, _VIDEO) for i, v in enumerate(videos)),
         *((f"audio_urls[{i}]", v, _AUDIO) for i, v in enumerate(audios)),
     ]
-    inputs = await anyio.to_thread.run_sync(_check_each, wanted, tuple(allowed_dirs))
+    inputs, unchecked = await _check_all(wanted, tuple(allowed_dirs), urls)
     try:
         seconds = _check_combined(inputs)
     except InputError:
         release(CheckedInputs(tuple(inputs), (), None))
         raise
-    return CheckedInputs(inputs=tuple(inputs), warnings=tuple(warnings), input_video_seconds=seconds)
+    return CheckedInputs(inputs=tuple(inputs), warnings=(*warnings, *unchecked), input_video_seconds=seconds)
 
 
-async def upload_inputs(
-    checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]
-) -> dict[str, str]:
-    """field -> public URL. Local files and data URIs are uploaded (a few at a time, each file once)."""
-    urls: dict[str, str] = {i.field: i.value for i in checked.inputs if i.source == "url"}
+async def upload_inputs(checked: CheckedInputs, upload: Callable[[Path, str], Awaitable[str]]) -> list[str]:
+    """The public URL of each input, in order. Local files and data URIs are uploaded (a few at a time,
+    each file once); URLs pass through."""
     pending: dict[str, MediaInput] = {}
     for item in checked.inputs:
         if item.source != "url":
@@ -243,11 +268,8 @@ async def upload_inputs(
             group.start_soon(one, item)
     if failures:
         raise failures[0]
-    for item in checked.inputs:
-        if item.source != "url":
-            urls[item.field] = uploaded[item.value]
     release(checked)
-    return {i.field: urls[i.field] for i in checked.inputs}
+    return [item.value if item.source == "url" else uploaded[item.value] for item in checked.inputs]
 
 
 def release(checked: CheckedInputs) -> None:
@@ -296,7 +318,10 @@ def _check_counts(images: list[str], videos: list[str], audios: list[str]) -> No
                 )
 
 
-_REFERENCE = re.compile(r"@(image|video|audio)(\d+)|\[(image|video|audio)\s*(\d+)\]", re.IGNORECASE)
+# A token counts only on its own: "me@image1.com" and "@Image1x" are not references, "(@Image1)." is.
+_REFERENCE = re.compile(
+    r"(?<![\w@])@(image|video|audio)(\d+)(?![\w@]|\.\w)|\[(image|video|audio)\s*(\d+)\]", re.IGNORECASE
+)
 
 
 def _references(prompt: str) -> list[tuple[str, int, str]]:
@@ -304,8 +329,17 @@ def _references(prompt: str) -> list[tuple[str, int, str]]:
     found = []
     for match in _REFERENCE.finditer(prompt or ""):
         kind = (match.group(1) or match.group(3)).lower()
-        number = int(match.group(2) or match.group(4))
-        found.append((kind, number, match.group(0)))
+        digits = match.group(2) or match.group(4)
+        written = match.group(0)
+        if len(digits.lstrip("0")) > MAX_REFERENCE_DIGITS:
+            shown = f"{written[:12]}… ({len(digits):,} digits)"
+            raise InputError(
+                "prompt",
+                f"{shown} is not a usable reference: numbers run from 1 to at most {MAX_IMAGES} "
+                f"(@Image1-@Image{MAX_IMAGES}, @Video1-@Video{MAX_VIDEOS}, @Audio1-@Audio{MAX_AUDIOS}). "
+                "Fix the number in the prompt.",
+            )
+        found.append((kind, int(digits), written))
     return found
 
 
@@ -347,6 +381,76 @@ def _check_prompt_references(prompt: str, images: int, videos: int, audios: int)
 # --- one input ---------------------------------------------------------------------------------------
 
 
+async def _check_all(
+    wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path, ...], urls: UrlPolicy | None
+) -> tuple[list[MediaInput], list[str]]:
+    """Every input checked: local files and data URIs in a worker thread, then all URLs at once."""
+    inputs = await anyio.to_thread.run_sync(_check_each, wanted, allowed_dirs)
+    remote = [i for i in inputs if i.source == "url"]
+    if urls is None or not remote:
+        return inputs, []
+    rules = {field: r for field, _, r in wanted}
+    try:
+        probes = await _probe_urls([(i.field, i.value, rules[i.field]) for i in remote], urls)
+        checked = {
+            item.field: _check_probe(item, probe, rules[item.field])
+            for item, probe in zip(remote, probes, strict=True)
+        }
+    except BaseException:
+        release(CheckedInputs(tuple(inputs), (), None))
+        raise
+    warnings = [
+        f"{item.field} could not be fully checked before submitting ({probe.unchecked}); the provider "
+        "checks it when the job runs, so a bad file fails only then."
+        for item, probe in zip(remote, probes, strict=True)
+        if probe.unchecked
+    ]
+    return [checked.get(i.field, i) for i in inputs], warnings
+
+
+async def _probe_urls(values: list[tuple[str, str, _Rules]], policy: UrlPolicy) -> list[UrlProbe]:
+    """Probe every (field, URL, rules) in parallel, each in a worker thread, all within the policy's time."""
+    results: list[UrlProbe | UrlRefused | None] = [None] * len(values)
+    client = await anyio.to_thread.run_sync(shared_client)
+
+    async def one(index: int) -> None:
+        try:
+            _, value, rules = values[index]
+            results[index] = await anyio.to_thread.run_sync(
+                probe_url, value, policy, client, rules.max_bytes, abandon_on_cancel=True
+            )
+        except UrlRefused as exc:
+            results[index] = exc
+        except Exception as exc:  # a bug in reading must not stop a request the provider can judge
+            log.warning("probing %s failed", values[index][0], exc_info=True)
+            results[index] = UrlProbe(None, None, None, f"reading it failed ({type(exc).__name__})")
+
+    with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
+        async with anyio.create_task_group() as group:
+            for index in range(len(values)):
+                group.start_soon(one, index)
+    for (field, _, _), result in zip(values, results, strict=True):
+        if isinstance(result, UrlRefused):
+            raise InputError(field, f"{result}.")
+    return [
+        r if isinstance(r, UrlProbe) else UrlProbe(None, None, None, "it did not answer in time")
+        for r in results
+    ]
+
+
+def _check_probe(item: MediaInput, probe: UrlProbe, rules: _Rules) -> MediaInput:
+    if probe.format is not None and probe.format not in rules.formats:
+        raise InputError(
+            item.field,
+            _wrong_format_message(f"the URL serves {_a(_describe(probe.format))}", probe.format, rules),
+        )
+    if probe.size_bytes is not None and probe.size_bytes > rules.max_bytes:
+        raise InputError(item.field, _too_big_message("the file behind the URL is", probe.size_bytes, rules))
+    if probe.info is not None:
+        _check_info(item.field, probe.info, rules, "the file behind the URL")
+    return dataclasses.replace(item, info=probe.info)
+
+
 def _check_each(wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path, ...]) -> list[MediaInput]:
     """Runs in a worker thread: stats, sniffs and probes local files, decodes data URIs."""
     done: list[MediaInput] = []
@@ -360,6 +464,10 @@ def _check_each(wanted: list[tuple[str, str, _Rules]], allowed_dirs: tuple[Path,
 
 
 def _check_one(field: str, value: str, rules: _Rules, allowed_dirs: tuple[Path, ...]) -> MediaInput:
+    if "\x00" in value:
+        raise InputError(
+            field, "contains a NUL character (\\0), which no path or URL can hold; pass the name without it"
+        )
     lowered = value[:16].lower()
     if lowered.startswith("data:"):
         return _check_data(field, value, rules)
@@ -369,7 +477,7 @@ def _check_one(field: str, value: str, rules: _Rules, allowed_dirs: tuple[Path, 
     if scheme and not re.match(r"[a-zA-Z]:[\\/]", value):  # "C:\..." is a Windows path, not a scheme
         return _check_url(field, value, scheme.group(1).lower(), rules)
     if value.startswith("~"):
-        return _check_path(field, value, Path(value).expanduser(), rules, allowed_dirs)
+        return _check_path(field, value, _home_path(field, value), rules, allowed_dirs)
     path = Path(value)
     if not path.is_absolute():
         raise InputError(
@@ -391,6 +499,8 @@ def _check_url(field: str, value: str, scheme: str, rules: _Rules) -> MediaInput
         )
     if not host:
         raise InputError(field, f"{value!r} has no host name; give a full https:// URL")
+    if (refusal := credentials_refusal(value)) is not None:
+        raise InputError(field, refusal)
     if scheme == "http" and host not in LOOPBACK_HOSTS:
         raise InputError(
             field,
@@ -410,7 +520,7 @@ def _check_url(field: str, value: str, scheme: str, rules: _Rules) -> MediaInput
         raise InputError(
             field, _wrong_format_message(f"the URL names a .{ext} file ({_describe(fmt)})", fmt, rules)
         )
-    return MediaInput(field=field, kind=rules.kind, source="url", value=value, info=None)
+    return MediaInput(field=field, param=rules.param, kind=rules.kind, source="url", value=value, info=None)
 
 
 def _a(noun: str) -> str:
@@ -441,7 +551,19 @@ def _file_url_path(field: str, value: str) -> Path:
         raise InputError(
             field, f"file:// URLs must point at this machine, not {parts.netloc!r}; give a local path"
         )
-    return Path(urllib.parse.unquote(parts.path)).expanduser()
+    return _home_path(field, urllib.parse.unquote(parts.path))
+
+
+def _home_path(field: str, value: str) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~someone" with no such user on this machine
+        user = value[1:].split("/", 1)[0].split("\\", 1)[0]
+        raise InputError(
+            field,
+            f"there is no user named {user!r} on this machine (from {value[: len(user) + 1]}); give "
+            "the full path, or ~/ for your own home folder",
+        ) from None
 
 
 def _check_data(field: str, value: str, rules: _Rules) -> MediaInput:
@@ -498,7 +620,9 @@ def _check_data(field: str, value: str, rules: _Rules) -> MediaInput:
         with contextlib.suppress(OSError):
             path.unlink()
         raise
-    return MediaInput(field=field, kind=rules.kind, source="data", value=str(path), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="data", value=str(path), info=info
+    )
 
 
 def _mime_of(fmt: str) -> str:
@@ -524,6 +648,14 @@ def _check_path(
         )
     if not stat.S_ISREG(st.st_mode):
         raise InputError(field, f"{given} is not a regular file; give the path of {_a(rules.kind)} file")
+    if st.st_nlink > 1:
+        # Another name of the same file may lie outside the allowed folders: a hard link would let
+        # the allowed folders reach any file its maker could link, so hard-linked files are refused.
+        raise InputError(
+            field,
+            f"{given} has {st.st_nlink} hard links (names for the same file), and another one may lie "
+            "outside the allowed folders, so it is not read. Copy the file (cp, not ln) and pass the copy.",
+        )
     if st.st_size > rules.max_bytes:
         raise InputError(field, _too_big_message(f"{given} is", st.st_size, rules))
     try:
@@ -542,7 +674,9 @@ def _check_path(
         raise InputError(field, _wrong_format_message(f"{given} is {_a(_describe(fmt))}", fmt, rules))
     info = _probe(field, real, given)
     _check_info(field, info, rules, given)
-    return MediaInput(field=field, kind=rules.kind, source="path", value=str(real), info=info)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="path", value=str(real), info=info
+    )
 
 
 def _check_allowed(field: str, given: str, real: Path, allowed_dirs: tuple[Path, ...]) -> None:
@@ -678,11 +812,30 @@ def _write_private(field: str, data: bytes, fmt: str) -> Path:
     return path
 
 
+def local_file(field: str, given: str, allowed_dirs: Sequence[Path]) -> Path | None:
+    """The real path of a local file named by `given` (absolute, `~` or `file://`), or None if `given`
+    is not written as a local path. Refused unless it is a regular file inside an allowed folder."""
+    if given[:16].lower().startswith("file:"):
+        path = _file_url_path(field, given)
+    elif given.startswith("~") or Path(given).is_absolute():
+        path = Path(given).expanduser()
+    else:
+        return None
+    real = Path(os.path.realpath(path))
+    _check_allowed(field, given, real, tuple(allowed_dirs))
+    if not real.is_file():
+        what = "a folder" if real.is_dir() else "no file"
+        raise InputError(field, f"{given} is {what}; give the full path of one video file")
+    return real
+
+
 __all__ = [
     "CheckedInputs",
     "MediaInput",
+    "UrlPolicy",
     "check_frames",
     "check_references",
+    "local_file",
     "release",
     "upload_inputs",
 ]

@@ -41,11 +41,11 @@ from seedance_mcp.server.errors import (
     JobNotFound,
     ProviderError,
     ProviderHTTPError,
+    ProviderUnreachable,
     SeedanceError,
     SubmitUncertain,
 )
 from seedance_mcp.server.journal_api import TERMINAL, JobJournal, JobRecord, new_job_id
-from seedance_mcp.server.providers._http import ProviderUnreachable
 from seedance_mcp.server.providers.base import (
     Finished,
     JobSpec,
@@ -243,6 +243,12 @@ class JobManager:
             for _ in range(spec.count)
         ]
 
+    async def group_of(self, record: JobRecord) -> list[JobRecord]:
+        """Every job made by the same request as `record`, in submit order (itself alone if alone)."""
+        if record.group_id is None:
+            return [record]
+        return await self.journal.group(record.group_id) or [record]
+
     async def _submit_intents(self, spec: JobSpec, intents: list[JobRecord]) -> list[JobRecord]:
         ids = [intent.id for intent in intents]
         submissions: list[Submission] = []
@@ -316,7 +322,9 @@ class JobManager:
                 # on within one lease period.
                 delay = pause if lapse is None else min(pause, max(0.01, lapse - time.time() + 0.01))
                 await anyio.sleep(delay)
-                await self._take_over()
+                taken = await self._take_over()
+                if taken:
+                    log.info("following %d unfinished job(s) whose follower stopped", taken)
             except (RuntimeError, OSError, SeedanceError) as exc:  # e.g. the disk is busy; try again
                 log.warning("looking for jobs to take over failed: %s", exc)
                 await anyio.sleep(pause)
@@ -326,9 +334,10 @@ class JobManager:
         for record in await self.journal.takeable(self.owner):
             if record.id in self._busy or record.id in self._not_ours:
                 continue
-            if record.submission and record.provider != self.provider_label:
-                # Another provider's job (a paid fal job, and this run has no key): following it here would
-                # send the wrong key to its URLs and fail it. Leave it for a run that has its provider.
+            if record.provider != self.provider_label:
+                # Another provider's job (a paid fal job, and this run has no key): following or saving it
+                # here would send the wrong key to its URLs and fail it. Leave it for a run that has its
+                # provider.
                 self._not_ours.add(record.id)
                 log.warning(
                     "job %s belongs to %s, but this server runs %s: not following it",

@@ -1,9 +1,10 @@
 """Local media: what a file really is (probe), and what a finished video looks like (preview).
 
 `sniff_kind` names a format from its first bytes, before anything heavy is imported. `probe` reads
-only headers and container metadata (Pillow for images, PyAV for video and audio), so checking a
-dozen inputs takes milliseconds. `render_preview` decodes a few frames of a video into a poster
-JPEG and a contact sheet. Everything here is synchronous; async callers use `anyio.to_thread`.
+container metadata only for video and audio (PyAV), and decodes images (Pillow) so that a truncated
+one is refused; `probe_stream` does the same on any seekable reader, such as ranged reads of a URL.
+`render_preview` decodes a few frames of a video into a poster JPEG and a contact sheet. Everything
+here is synchronous; async callers use `anyio.to_thread`.
 PyAV and Pillow are imported inside the functions so that importing this module is free.
 """
 
@@ -19,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from seedance_mcp.server.errors import SeedanceError
+from seedance_mcp.server.errors import MediaError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -70,10 +71,6 @@ SHEET_THUMB_WIDTH: Final = 320
 # Up to this length a preview decodes the clip in one forward pass (our outputs are at most 15 s);
 # longer videos seek to each wanted moment instead.
 SEQUENTIAL_DECODE_MAX_SECONDS: Final = 120.0
-
-
-class MediaError(SeedanceError):
-    """A file is unreadable, truncated, or not a media format we know."""
 
 
 @dataclass(frozen=True)
@@ -188,50 +185,64 @@ def _is_mp3_frame(head: bytes) -> bool:
 
 
 def probe(path: Path) -> MediaInfo:
-    """What the file at `path` really is, read from its headers. Raises `MediaError`."""
+    """What the file at `path` really is, read from its headers; images are decoded. Raises `MediaError`."""
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+            return probe_stream(handle, size, decode_images=True)
     except OSError as exc:
         raise MediaError(f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def probe_stream(handle: BinaryIO, size: int, *, decode_images: bool) -> MediaInfo:
+    """What the seekable `handle` of `size` bytes holds. Video and audio are read through their
+    container's index only; an image is decoded when `decode_images` (else only its header is read,
+    for remote files where decoding would mean downloading all of it). Raises `MediaError`."""
     if size == 0:
         raise MediaError("the file is empty")
-    fmt = sniff_kind(head)
+    handle.seek(0)
+    fmt = sniff_kind(handle.read(SNIFF_BYTES))
     if fmt is None:
         raise MediaError("the content is not an image, video or audio format we can read")
     if fmt in UNSUPPORTED:
         raise MediaError(f"the file is a {UNSUPPORTED[fmt]}, which is not supported")
+    handle.seek(0)
+    if fmt == "webp" and not decode_images:  # Pillow would read the whole file just to open it
+        return _webp_header(handle, size)
     if KIND[fmt] == "image":
-        return _probe_image(path, fmt, size)
+        return _probe_image(handle, fmt, size, decode=decode_images)
+    rotation = 0
     if fmt in ("mp4", "mov"):
-        rotation = _check_iso_boxes(path, size)
-        return _probe_av(path, fmt, size, rotation)
-    if fmt == "wav":
-        _check_riff(path, size)
-    return _probe_av(path, fmt, size, 0)
+        rotation = _check_iso_boxes(handle, size)
+    elif fmt == "wav":
+        _check_riff(handle, size)
+    handle.seek(0)
+    return _probe_av(handle, fmt, size, rotation)
 
 
 _PIL_FORMAT: Final = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
 _EXIF_ORIENTATION: Final = 0x0112
+_JPEG_DRAFT_SCALE: Final = 8  # JPEG decodes at 1/8 scale: every byte is still read, at 1/64 of the memory
 
 
-def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
+def _probe_image(handle: BinaryIO, fmt: str, size: int, *, decode: bool) -> MediaInfo:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        # Only the header is read. (Pillow may still warn about a huge picture; `catch_warnings` is not
-        # thread-safe, and probes run in worker threads, so the warning is left alone.)
-        with Image.open(path) as image:
+        # (Pillow may warn about a huge picture; `catch_warnings` is not thread-safe, and probes run in
+        # worker threads, so the warning is left alone.)
+        with Image.open(handle) as image:
             width, height = image.size
             pil_format = image.format or ""
             orientation = 1
             # Only when EXIF came with the header: asking a PNG for it later would decode the pixels.
             if "exif" in image.info:
                 orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            if decode:
+                _decode(image, pil_format)
     except Image.DecompressionBombError:
         raise MediaError("the image has far too many pixels to be a usable input") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(f"the image is damaged or truncated ({exc})") from None
     if _PIL_FORMAT.get(pil_format) != fmt:
         raise MediaError(f"the content starts like {fmt.upper()} but does not decode as one")
@@ -240,11 +251,51 @@ def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
     return MediaInfo("image", fmt, MIME[fmt], size, width, height, None, None, None)
 
 
-def _probe_av(path: Path, fmt: str, size: int, rotation: int) -> MediaInfo:
+def _webp_header(handle: BinaryIO, size: int) -> MediaInfo:
+    """A WebP's picture size from its first chunk, and its RIFF size against the file's (a cut-off copy)."""
+    head = handle.read(30)
+    declared = int.from_bytes(head[4:8], "little") + 8
+    if declared > size:
+        raise MediaError(
+            f"the file is truncated: its RIFF header declares {declared:,} bytes but there are {size:,}"
+        )
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = (
+            int.from_bytes(head[26:28], "little") & 0x3FFF,
+            int.from_bytes(head[28:30], "little") & 0x3FFF,
+        )
+    elif chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X":
+        width, height = int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    else:
+        raise MediaError("the WebP header is damaged (no VP8, VP8L or VP8X chunk first)")
+    return MediaInfo("image", "webp", MIME["webp"], size, width, height, None, None, None)
+
+
+def _decode(image: Image, pil_format: str) -> None:
+    """Read the whole picture, so that a truncated or corrupt file is refused, not only a bad header."""
+    if pil_format == "PNG":
+        image.verify()  # every chunk and its checksum, without holding the pixels
+        return
+    if pil_format == "JPEG":
+        width, height = image.size
+        image.draft("RGB", (max(1, width // _JPEG_DRAFT_SCALE), max(1, height // _JPEG_DRAFT_SCALE)))
+    image.load()
+
+
+# Stream parameters come from the headers and the index; FFmpeg's default analysis would read up to 5 s
+# (5 MB) of packets, which over a URL means downloading most of a short clip.
+_INDEX_ONLY: Final = {"probesize": "65536", "analyzeduration": "200000"}
+
+
+def _probe_av(handle: BinaryIO, fmt: str, size: int, rotation: int) -> MediaInfo:
     import av
 
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(handle, metadata_errors="ignore", options=_INDEX_ONLY) as container:
             if fmt == "mp3" and container.format.name != "mp3":  # an ID3 tag in front of something else
                 raise MediaError(f"the file has an ID3 tag but holds {container.format.name}, not MP3")
             video = container.streams.video[0] if container.streams.video else None
@@ -311,13 +362,12 @@ def _iter_boxes(handle: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes,
         offset += size
 
 
-def _check_iso_boxes(path: Path, size: int) -> int:
+def _check_iso_boxes(handle: BinaryIO, size: int) -> int:
     """Check that no top-level box runs past the end (a cut-off download); return the video rotation."""
     rotation = 0
-    with path.open("rb") as handle:
-        for kind, body, body_end in list(_iter_boxes(handle, 0, size)):
-            if kind == b"moov":
-                rotation = _video_rotation(handle, body, body_end)
+    for kind, body, body_end in list(_iter_boxes(handle, 0, size)):
+        if kind == b"moov":
+            rotation = _video_rotation(handle, body, body_end)
     return rotation
 
 
@@ -347,9 +397,9 @@ def _video_rotation(handle: BinaryIO, start: int, end: int) -> int:
     return 0
 
 
-def _check_riff(path: Path, size: int) -> None:
-    with path.open("rb") as handle:
-        head = handle.read(12)
+def _check_riff(handle: BinaryIO, size: int) -> None:
+    handle.seek(0)
+    head = handle.read(12)
     declared = int.from_bytes(head[4:8], "little") + 8
     # 0xFFFFFFFF is what streaming writers put when they never come back to fill the size in.
     if declared > size and int.from_bytes(head[4:8], "little") != 0xFFFFFFFF:
@@ -502,6 +552,7 @@ __all__ = [
     "MediaKind",
     "Preview",
     "probe",
+    "probe_stream",
     "render_preview",
     "sniff_kind",
 ]

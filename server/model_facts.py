@@ -62,6 +62,10 @@ FRAME_IMAGE_FORMATS: Final = ("jpeg", "png", "webp", "gif", "avif")
 VIDEO_FORMATS: Final = ("mp4", "mov")
 AUDIO_FORMATS: Final = ("mp3", "wav")
 
+# The seeds type `seed` as a bare integer; a signed 32-bit non-negative seed is what every provider and our
+# journal (SQLite integers) certainly accept.
+SEED_MIN, SEED_MAX = 0, 2**31 - 1
+
 # Oxen.ai-only parameters (Oxen's reference-to-video page); refused when the provider is fal.
 OXEN_ONLY_PARAMS: Final = ("num_generations", "response_format", "target_namespace")
 MAX_GENERATIONS: Final = 4

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
 
 
@@ -15,6 +14,5 @@ from seedance_mcp.server.jobs import JobManager
 class AppState:
     settings: Settings
     jobs: JobManager
+    generations: Generations  # the one door every generation goes through
     deliverer: Deliverer
-    http: httpx.AsyncClient
-    provider_name: str  # what users see: "fal", "oxen" or "simulator"

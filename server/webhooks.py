@@ -116,9 +116,6 @@ class WebhookFalProvider:
         self._safety_check = safety_check_seconds
         self._results: dict[str, VideoOutput | JobFailed] = {}
 
-    def endpoint_for(self, tier: Any, mode: Any) -> str:
-        return self._inner.endpoint_for(tier, mode)
-
     async def submit(self, spec: JobSpec) -> list[Submission]:
         url = f"{self._public_url}{WEBHOOK_PREFIX}{self._tokens.new()}"
         return await self._inner.submit(spec, webhook_url=url)

@@ -34,10 +34,14 @@ def make_image(
     *,
     pad_to: int | None = None,
     exif_orientation: int | None = None,
+    noise: bool = False,
 ) -> Path:
     from PIL import Image
 
-    image = Image.new("RGB", (width, height), (200, 80, 40))
+    if noise:  # detail throughout, as in a photo, so a cut file is missing real picture data
+        image = Image.effect_noise((width, height), 80).convert("RGB")
+    else:
+        image = Image.new("RGB", (width, height), (200, 80, 40))
     kwargs: dict[str, object] = {}
     if exif_orientation is not None:
         exif = Image.Exif()

@@ -6,6 +6,7 @@ tokens = height × width × (input video s + output s) × 24 / 1024; price = tok
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,8 +15,19 @@ from mcp.client import Client
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.pricing import estimate
+from tests.media_factory import make_video
+from tests.media_server import serve
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def unmeasurable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL video whose server answers no ranged requests: its length cannot be read in advance."""
+    folder = tmp_path_factory.mktemp("web")
+    make_video(folder / "clip.mp4", 640, 640, 4.0, fps=4, pad_to=300_000)
+    with serve(folder) as served:
+        yield f"{served.url}/noranges/clip.mp4"
 
 
 async def call(settings: Settings, **arguments: Any) -> dict[str, Any]:
@@ -44,7 +56,7 @@ async def call(settings: Settings, **arguments: Any) -> dict[str, Any]:
                 "resolution": "720p",
                 "aspect_ratio": "16:9",
                 "duration": "5",
-                "video_urls": ["https://example.com/a.mp4"],
+                "video_urls": ["UNMEASURABLE"],
                 "input_video_seconds": 3,
             },
             1.1612,
@@ -57,7 +69,7 @@ async def call(settings: Settings, **arguments: Any) -> dict[str, Any]:
                 "resolution": "480p",
                 "aspect_ratio": "9:16",
                 "duration": "6",
-                "video_urls": ["https://example.com/a.mp4"],
+                "video_urls": ["UNMEASURABLE"],
                 "input_video_seconds": 2,
             },
             0.675,
@@ -65,7 +77,11 @@ async def call(settings: Settings, **arguments: Any) -> dict[str, Any]:
         ),
     ],
 )
-async def test_exact_prices(settings: Settings, arguments: dict[str, Any], usd: float, tokens: int) -> None:
+async def test_exact_prices(
+    settings: Settings, unmeasurable: str, arguments: dict[str, Any], usd: float, tokens: int
+) -> None:
+    if "video_urls" in arguments:
+        arguments = {**arguments, "video_urls": [unmeasurable]}
     data = await call(settings, **arguments)
     assert data["usd"] == pytest.approx(usd, abs=1e-4)
     assert data["is_range"] is False
@@ -89,14 +105,16 @@ async def test_auto_aspect_ratio_spans_the_six_sizes(settings: Settings) -> None
     assert len(data["sizes"]) == 6
 
 
-async def test_video_urls_of_unknown_length_give_a_range_over_2_to_15_s(settings: Settings) -> None:
+async def test_video_urls_of_unknown_length_give_a_range_over_2_to_15_s(
+    settings: Settings, unmeasurable: str
+) -> None:
     data = await call(
         settings,
         tier="fast",
         resolution="480p",
         aspect_ratio="1:1",
         duration="5",
-        video_urls=["https://example.com/clip.mp4"],
+        video_urls=[unmeasurable],
     )
     assert data["is_range"] and data["input_video_seconds"] == [2.0, 15.0]
     # 640×640×(2+5)×24/1024 = 67,200 → ×0.0112×0.6 = 0.451584; (15+5) → 192,000 → 1.29024

@@ -430,17 +430,69 @@ async def test_urls_rebuilt_when_submission_lacks_them(client: httpx.AsyncClient
 
 @pytest.mark.anyio
 async def test_revoked_upload_token_is_renewed_once(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    from seedance_mcp.server.providers.fal import _CdnToken
-
     path = tmp_path / "still.jpg"
     path.write_bytes(b"\xff\xd8\xff" + os.urandom(5000))
     async with Simulator(_options()) as sim:
         fal = _provider(client, sim.url)
-        # A cached token the CDN no longer honours (revoked, or expired ahead of its stated time).
-        fal._token = _CdnToken(value="revoked", token_type="Bearer", expires_at=anyio.current_time() + 3600)
+        await fal.upload(path, "image/jpeg")  # caches a token
+        # The CDN stops honouring it (revoked, or expired ahead of its stated time).
+        assert (await client.delete(f"{sim.url}/_simulator/upload-tokens")).status_code == 204
+        await client.delete(f"{sim.url}/_simulator/requests")
         url = await fal.upload(path, "image/jpeg")
         assert (await client.get(url)).content == path.read_bytes()
         answers = [
             (e.get("kind"), e["status"]) for e in sim.request_log() if e.get("kind") in ("token", "upload")
         ]
         assert answers == [("upload", 401), ("token", 200), ("upload", 200)]
+
+
+# -- file names ------------------------------------------------------------------------------------
+
+ODD_NAMES = ["café 🎬.png", "two\nlines.png", "日本語.png"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ODD_NAMES)
+@pytest.mark.parametrize("route", ["single", "multipart", "gcs"])
+async def test_any_file_name_uploads_under_an_ascii_name(
+    client: httpx.AsyncClient, tmp_path: Path, route: str, name: str
+) -> None:
+    data = os.urandom(1_500_000)
+    path = tmp_path / name
+    path.write_bytes(data)
+    options = _options()
+    retry = FAST_RETRY
+    if route == "gcs":
+        from seedance_mcp.server.simulator.faults import FaultPlan
+
+        seed = next(s for s in range(1000) if _draws_ok(FaultPlan({"upload_5xx": 0.5}, s)))
+        options, retry = _options(faults="upload_5xx=0.5", seed=seed), RetryPolicy(max_attempts=1)
+    threshold = 1_000_000 if route == "multipart" else 100_000_000
+    async with Simulator(options) as sim:
+        fal = _provider(client, sim.url, retry=retry, multipart_threshold=threshold, part_size=1_000_000)
+        url = await fal.upload(path, "image/png")
+        assert (await client.get(url)).content == data
+        sent = [e["sent_name"] for e in sim.request_log() if "sent_name" in e]
+    assert len(sent) == 1
+    assert sent[0].isascii() and sent[0].isprintable() and sent[0].endswith(".png")
+    assert url.isascii() and url.endswith(".png")
+    assert path.name == name  # the user's file keeps its name
+
+
+@pytest.mark.anyio
+async def test_an_image_named_with_emoji_uploads_and_the_job_completes(isolated_env: Path) -> None:
+    from mcp.client import Client
+
+    from seedance_mcp.server.app import create_server
+    from seedance_mcp.server.config import Settings
+    from tests.media_factory import make_image
+
+    image = make_image(isolated_env / "media" / "café 🎬.png", "png", 640, 480)
+    async with Client(create_server(Settings.from_env())) as client:
+        with anyio.fail_after(60):
+            done = await client.call_tool(
+                "generate_video",
+                {"prompt": "Animate this", "image_url": str(image), "duration": "4", "wait_seconds": 50},
+            )
+    assert not done.is_error, done.content
+    assert (done.structured_content or {})["state"] == "completed"

@@ -26,7 +26,8 @@ from seedance_mcp.server.config import Settings
 from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from seedance_mcp.server.spend import SPEND_URI, spent_last_24h
-from seedance_mcp.tools.guard import question, usd
+from seedance_mcp.server.spending import usd
+from seedance_mcp.tools.confirmation import question
 from tests.media_factory import make_image, make_video
 
 pytestmark = pytest.mark.anyio
@@ -172,6 +173,28 @@ async def test_concurrent_calls_cannot_both_fit_under_one_budget(
     assert len(submits(sim)) == 1
 
 
+async def test_two_servers_on_one_journal_cannot_both_fit_under_one_budget(
+    fal_env: pytest.MonkeyPatch, sim: Simulator, isolated_env: Path
+) -> None:
+    # Two server processes' worth (two servers, two journal connections, one SEEDANCE_HOME): the
+    # reservation is made in the journal, so the second sees the first's price while it uploads.
+    settings = settings_with(fal_env, SEEDANCE_DAILY_BUDGET_USD="2")
+    frames = [make_image(isolated_env / "media" / f"f{i}.png", "png", 640, 360) for i in range(2)]
+    results: list[types.CallToolResult] = []
+    async with Client(create_server(settings)) as one, Client(create_server(settings)) as two:
+
+        async def call(client: Client, index: int) -> None:
+            arguments = {"prompt": f"Take {index}", "image_url": str(frames[index]), **FIVE_SECONDS_720P}
+            results.append(await client.call_tool("generate_video", arguments))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, one, 0)
+                group.start_soon(call, two, 1)
+    assert sorted(r.is_error for r in results) == [False, True]
+    assert len(submits(sim)) == 1
+
+
 async def test_simulated_spend_never_counts_against_a_real_budget(tmp_path: Path) -> None:
     async with await Journal.open(tmp_path / "journal.sqlite3") as journal:
         now = time.time()
@@ -179,7 +202,27 @@ async def test_simulated_spend_never_counts_against_a_real_budget(tmp_path: Path
             await journal.create(_record(provider, usd_each, now))
         await journal.create(replace(_record("fal", 9.0, now - 25 * 3600), id=new_job_id()))  # too old
         assert await spent_last_24h(journal, simulated=False) == pytest.approx(1.75)
-        assert await spent_last_24h(journal, simulated=True) == pytest.approx(4.0)
+        assert await spent_last_24h(journal, simulated=True) == 0.0  # simulated runs never count
+
+
+async def test_simulated_jobs_are_never_refused_by_caps_or_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embedded simulator: a $1 budget and a $0.50 cap refuse nothing, and nothing counts as spend."""
+    monkeypatch.setenv("SEEDANCE_DAILY_BUDGET_USD", "1")
+    monkeypatch.setenv("SEEDANCE_MAX_COST_USD", "0.5")
+    settings = Settings.from_env()
+    assert settings.simulated
+    async with Client(create_server(settings)) as client:
+        answers = [
+            await client.call_tool(
+                "generate_video", {"prompt": f"Take {n}", **FIVE_SECONDS_720P, "wait_seconds": 0}
+            )
+            for n in range(3)
+        ]
+        spend = await client.read_resource(SPEND_URI)
+    assert not any(a.is_error for a in answers), [a.content for a in answers]
+    report = json.loads(spend.contents[0].text)  # type: ignore[union-attr]
+    assert report["total_usd"] == report["last_24h_usd"] == report["possibly_charged_usd"] == 0
+    assert report["simulated_usd"] > 1  # what they would have cost, shown apart
 
 
 def _record(provider: str, usd_each: float, created: float) -> JobRecord:

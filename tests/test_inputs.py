@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
+from seedance_mcp.server.inputs import (
+    CheckedInputs,
+    _references,
+    check_frames,
+    check_references,
+    release,
+    upload_inputs,
+)
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_audio, make_image, make_text, make_video, truncate
@@ -98,6 +105,13 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Lib:
     f["link_key"] = str(media / "key.png")
     f["link_face"] = str(media / "face.jpg")
     f["link_escape"] = str(media / "escape.jpg")
+    os.link(f["outside"], media / "hardlink.jpg")  # the same file under a second name, inside
+    f["hardlink"] = str(media / "hardlink.jpg")
+    photo = make_image(root / "photo.png", "png", 256, 192, noise=True)
+    f["cut_png"] = str(truncate(photo, media / "cut.png", 0.4))
+    f["cut_jpg"] = str(
+        truncate(make_image(root / "photo.jpg", "jpeg", 256, 192, noise=True), media / "cut.jpg", 0.4)
+    )
     return lib
 
 
@@ -462,6 +476,50 @@ BAD = [
         frames=frames("img1", "ftp://h/a.png"),
     ),
     Bad("video as start frame", "image_url", "takes images", "start frames must be", frames=frames("v640")),
+    # names and edge cases
+    Bad("NUL in a path", "image_urls[0]", "NUL character", "without it", refs(["/home/me/a\x00.png"])),
+    Bad(
+        "NUL in a frame", "end_image_url", "NUL character", "without it", frames=frames("img1", "~/x\x00.png")
+    ),
+    Bad(
+        "unknown ~user",
+        "image_urls[0]",
+        "no user named 'nosuchuser7q'",
+        "full path",
+        refs(["~nosuchuser7q/x.png"]),
+    ),
+    Bad(
+        "@Image + 5000 digits",
+        "prompt",
+        "at most 9",
+        "Fix the number",
+        refs(["img1"], prompt="@Image" + "7" * 5000),
+    ),
+    Bad(
+        "[Video + 5000 digits]",
+        "prompt",
+        "5,000 digits",
+        "Fix the number",
+        refs(["img1"], prompt="[Video" + "1" * 5000 + "]"),
+    ),
+    Bad("hard link from outside", "image_urls[0]", "hard links", "Copy the file", refs(["hardlink"])),
+    Bad(
+        "truncated PNG", "image_urls[0]", "damaged or truncated", "download the file again", refs(["cut_png"])
+    ),
+    Bad(
+        "truncated JPEG frame",
+        "image_url",
+        "damaged or truncated",
+        "download the file again",
+        frames=frames("cut_jpg"),
+    ),
+    Bad(
+        "user:pass URL",
+        "image_urls[0]",
+        "user name or password",
+        "signed URL",
+        refs(["https://u:pw@h.ex/a.png"]),
+    ),
 ]
 
 
@@ -473,6 +531,20 @@ async def _run(case: Bad, lib: Lib, uploads: Uploads) -> CheckedInputs:
         checked = await check_references(**case.refs(lib), allowed_dirs=lib.allowed)
     await upload_inputs(checked, uploads)
     return checked
+
+
+@pytest.mark.parametrize(
+    ("prompt", "references"),
+    [
+        ("email me@image1.com about it", []),
+        ("see @Image1x and foo@Video1", []),
+        ("the face from @Image1.", [("image", 1, "@Image1")]),
+        ("(@video2) then [Audio 1]", [("video", 2, "@video2"), ("audio", 1, "[Audio 1]")]),
+        ("visit @image1.com", []),
+    ],
+)
+def test_a_reference_counts_only_as_a_word_of_its_own(prompt: str, references: list[Any]) -> None:
+    assert _references(prompt) == references
 
 
 def test_corpus_is_large_enough() -> None:
@@ -534,14 +606,14 @@ async def test_every_kind_of_local_input_passes_and_uploads(
 
     before = storage_requests(sim)
     urls = await upload_inputs(checked, uploads)
-    assert list(urls) == [i.field for i in checked.inputs]
+    assert len(urls) == len(checked.inputs)
     assert sorted(mime for _, mime in uploads.calls) == sorted(
         ["image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime", "audio/wav", "audio/mpeg"]
     )
     assert storage_requests(sim) > before
     client = uploads.provider._client  # the same client the provider used
-    for item in checked.inputs:
-        response = await client.get(urls[item.field])
+    for item, url in zip(checked.inputs, urls, strict=True):
+        response = await client.get(url)
         assert response.status_code == 200
         assert response.content == Path(item.value).read_bytes()
     assert KEY not in repr(sim.request_log())
@@ -554,7 +626,7 @@ async def test_the_same_file_twice_is_uploaded_once(lib: Lib, uploads: Uploads) 
     )
     urls = await upload_inputs(checked, uploads)
     assert len(uploads.calls) == 1
-    assert urls["image_urls[0]"] == urls["image_urls[1]"]
+    assert urls[0] == urls[1]
 
 
 @pytest.mark.anyio
@@ -572,7 +644,7 @@ async def test_urls_pass_through_untouched(lib: Lib, uploads: Uploads) -> None:
     assert checked.input_video_seconds is None  # a URL video's length is unknown without downloading
     assert checked.warnings == ()
     urls = await upload_inputs(checked, uploads)
-    assert urls == {"image_urls[0]": image, "video_urls[0]": video, "audio_urls[0]": URL + "beat.mp3"}
+    assert urls == [image, video, URL + "beat.mp3"]
     assert uploads.calls == []
 
 
@@ -606,7 +678,7 @@ async def test_data_uris_become_private_temp_files_removed_after_upload(lib: Lib
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert temp[0].read_bytes() == Path(lib["img2"]).read_bytes()
     urls = await upload_inputs(checked, uploads)
-    assert len(uploads.calls) == 3 and set(urls) == {"image_urls[0]", "audio_urls[0]", "audio_urls[1]"}
+    assert len(uploads.calls) == 3 and len(set(urls)) == 3
     assert not any(path.exists() for path in temp)
 
 

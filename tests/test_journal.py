@@ -315,7 +315,7 @@ async def test_concurrent_updates_stay_consistent(journal: Journal) -> None:
             if new.history[-1][2] == note:
                 changed_shared.add(note)
 
-    with anyio.fail_after(30):
+    with anyio.fail_after(120):  # a safety net: PostgreSQL on a loaded machine takes longer
         async with anyio.create_task_group() as tg:
             for i in range(200):
                 tg.start_soon(one_job, i)
@@ -392,7 +392,7 @@ async def test_row_survives_sigkill_right_after_create(tmp_path: Path) -> None:
         got = await j.get(job_id)
         assert got is not None and got.state == "submitting" and got.estimate_usd == 3.0
         assert await j.unfinished() == [got]
-        assert await j.spend(since=0) == 3.0
+        assert await j.spent_since(0) == (0.0, 3.0)  # possibly charged: no request id yet
 
 
 # --- several processes on one journal: claim, leases, reservations ------------------------------

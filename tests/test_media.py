@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 
 from seedance_mcp.server.media import MediaError, probe, render_preview, sniff_kind
-from tests.media_factory import make_audio, make_bytes, make_image, make_text, make_video, truncate
+from tests.media_factory import (
+    ImageFormat,
+    make_audio,
+    make_bytes,
+    make_image,
+    make_text,
+    make_video,
+    truncate,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +105,14 @@ def test_truncated_mov_with_index_at_end_raises(tmp_path: Path) -> None:
     whole = make_video(tmp_path / "whole.mov", 640, 640, 2.0, container="mov")
     with pytest.raises(MediaError):
         probe(truncate(whole, tmp_path / "cut.mov", 0.5))
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "gif"])
+def test_truncated_image_is_decoded_and_refused(tmp_path: Path, fmt: ImageFormat) -> None:
+    whole = make_image(tmp_path / f"whole.{fmt}", fmt, 256, 192, noise=True)
+    assert probe(whole).width == 256  # the whole file decodes
+    with pytest.raises(MediaError, match="damaged or truncated"):
+        probe(truncate(whole, tmp_path / f"cut.{fmt}", 0.4))
 
 
 def test_truncated_wav_raises(tmp_path: Path) -> None:

@@ -208,3 +208,39 @@ async def test_the_blocking_endpoint_answers_a_url(http: httpx.AsyncClient, sim:
     assert isinstance(states[-1], Finished) and states[-1].error is None
     assert (await oxen.result(submission)).url.startswith(sim.url)
     assert not await oxen.cancel(submission)
+
+
+@pytest.mark.parametrize("name", ["café 🎬.mp4", "two\nlines.mp4", "日本語.mp4"])
+async def test_any_file_name_uploads_to_the_repository_under_an_ascii_name(
+    http: httpx.AsyncClient, sim: Simulator, isolated_env: Path, name: str
+) -> None:
+    video = make_video(isolated_env / "media" / name, seconds=1.0)
+    oxen = provider(http, sim, upload_repo="me/inputs")
+    url = await oxen.upload(video, "video/mp4")
+    assert url.isascii() and url.endswith(".mp4")
+    fetched = await http.get(url)
+    assert fetched.status_code == 200 and fetched.content == video.read_bytes()
+    [upload] = [e for e in sim.request_log() if e.get("upload") == "oxen_repo"]
+    assert upload["sent_name"].isascii() and upload["sent_name"].isprintable()
+    assert upload["sent_name"].endswith(".mp4") and upload["status"] == 200
+    assert video.name == name  # the user's file keeps its name
+
+
+async def test_the_blocking_call_is_sent_once_and_lives_with_the_job_not_the_provider(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    oxen = provider(http, sim)
+    [submission] = await oxen.submit(spec(duration="4", response_format="url"))
+    assert "response_format" not in submission.to_json()  # the request body is never journaled
+    await follow(oxen, submission)
+    again = await follow(oxen, submission)  # a second follower reads the outcome, sends nothing
+    assert isinstance(again[-1], Finished) and again[-1].error is None
+    generates = [e for e in sim.request_log() if e["path"] == "/api/ai/videos/generate"]
+    assert len(generates) == 1
+    # Another provider object serves the same job handle: nothing about the job was kept in the first.
+    other = provider(http, sim)
+    assert (await other.result(submission)).url.startswith(sim.url)
+    # The handle as read back from the journal after a restart: the call is gone, and that is said.
+    restored = Submission.from_json(submission.to_json())
+    with pytest.raises(JobFailed, match="lost when the server restarted"):
+        await other.result(restored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,9 +49,16 @@ def test_the_editable_install_answers_to_seedance_mcp_only(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_regular_install_answers_to_seedance_mcp_only(tmp_path: Path) -> None:
+    # Build from a copy: pip builds in the source tree, which would leave build/ in the checkout.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("seedance_mcp", "server", "tools"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )
@@ -62,7 +70,12 @@ def test_a_regular_install_answers_to_seedance_mcp_only(tmp_path: Path) -> None:
     found = _imports(tmp_path, pythonpath=str(target))
     assert found["seedance_mcp.server"] == str(target / "seedance_mcp" / "server" / "__init__.py")
     assert found["seedance_mcp.tools"] == str(target / "seedance_mcp" / "tools" / "__init__.py")
-    assert (target / "seedance_mcp" / "server" / "simulator" / "render.py").is_file()
+    # Every module of the source tree ships (a subpackage missing from pyproject's list would not).
+    for folder in ("server", "tools"):
+        for module in (ROOT / folder).rglob("*.py"):
+            shipped = target / "seedance_mcp" / folder / module.relative_to(ROOT / folder)
+            assert shipped.is_file(), f"{module.relative_to(ROOT)} is not installed"
     assert (target / "seedance_mcp" / "server" / "py.typed").is_file()
+    assert (target / "seedance_mcp" / "tools" / "job_card.html").is_file()  # the MCP Apps card
     assert found["server"] is None
     assert found["tools"] is None

@@ -7,6 +7,7 @@ subprocess over stdio with `SEEDANCE_PROVIDER=fal` pointed at it, so nothing is 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -143,7 +144,9 @@ async def test_sigkill_with_ten_jobs_in_flight_loses_none_and_submits_none_twice
     assert len({e["request_id"] for e in accepted}) == JOBS
 
     stderr = env_log.read_text()
-    assert "following 10 unfinished job(s)" in stderr
+    # Taken over at start, or once the killed server's leases lapsed.
+    taken = [int(n) for n in re.findall(r"following (\d+) unfinished job\(s\)", stderr)]
+    assert sum(taken) == JOBS
     assert KEY not in stderr
 
 

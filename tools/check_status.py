@@ -7,9 +7,10 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.tools.flow import wait
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import WaitSecondsParam
 from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+from seedance_mcp.tools.waiting import wait
 
 NAME = "check_status"
 TITLE = "Check a video job"
@@ -20,6 +21,7 @@ streaming progress; pass 0 to look without waiting. Works for jobs from earlier 
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 
 async def check_status(

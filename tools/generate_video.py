@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.server import pricing
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs import CheckedInputs, check_frames
-from seedance_mcp.server.model_facts import Mode
-from seedance_mcp.tools.flow import generate, model_arguments, oxen_only
-from seedance_mcp.tools.guard import GenerateVideoApproval
+from seedance_mcp.server.errors import InputError, SeedanceError
+from seedance_mcp.server.generation import GenerationRequest, OxenOptions
+from seedance_mcp.server.model_facts import Tier
+from seedance_mcp.server.state import AppState
+from seedance_mcp.server.video_sources import StartFrame, last_frame_of
+from seedance_mcp.tools.confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import (
     AspectRatioParam,
+    ContinueFromParam,
     DurationParam,
     EndUserIdParam,
     GenerateAudioParam,
@@ -27,13 +30,15 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
+from seedance_mcp.tools.waiting import answer_submitted
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
 DESCRIPTION = """Generate a video with ByteDance Seedance 2.0 from a text prompt (text-to-video), or \
 animate a still image when `image_url` is given (image-to-video; `end_image_url` optionally fixes the \
-last frame).
+last frame). For the next shot of a film, pass `continue_from` with the previous job id: the new clip \
+starts on that video's last frame; then join the shots with stitch_videos.
 
 Costs money: about $0.24/s at 720p on the fast tier ($1.21 for 5 s); call estimate_cost first when the \
 user cares about price, and draft with duration "5" before longer clips. Takes 1-5 minutes: the call \
@@ -43,6 +48,7 @@ to look at. Images may be https URLs, data: URIs, or local file paths (uploaded 
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+META = BOUND  # hosts with MCP Apps show the answer in the job card
 
 ImageUrlParam = Annotated[
     str | None,
@@ -59,12 +65,102 @@ EndImageUrlParam = Annotated[
 ]
 
 
+def _request(
+    state: AppState,
+    prompt: str,
+    image_url: str | None,
+    end_image_url: str | None,
+    resolution: str,
+    duration: str,
+    aspect_ratio: str,
+    generate_audio: bool,
+    seed: int | None,
+    end_user_id: str | None,
+    tier: Tier | None,
+    num_generations: int,
+    response_format: str | None,
+    target_namespace: str | None,
+) -> GenerationRequest:
+    return GenerationRequest(
+        tool=NAME,
+        prompt=prompt,
+        tier=tier or state.settings.default_tier,
+        resolution=resolution,
+        duration=duration,
+        aspect_ratio=aspect_ratio,
+        generate_audio=generate_audio,
+        seed=seed,
+        end_user_id=end_user_id,
+        image_url=image_url,
+        end_image_url=end_image_url,
+        oxen=OxenOptions(num_generations, response_format, target_namespace),
+    )
+
+
+async def confirm_generate_video(
+    ctx: ToolContext,
+    prompt: str,
+    image_url: str | None,
+    end_image_url: str | None,
+    continue_from: str | None,
+    resolution: str,
+    duration: str,
+    aspect_ratio: str,
+    generate_audio: bool,
+    seed: int | None,
+    end_user_id: str | None,
+    tier: Tier | None,
+    num_generations: int,
+    response_format: str | None,
+    target_namespace: str | None,
+) -> SpendConfirmation | Elicit[SpendConfirmation]:
+    """Resolver of the hidden approval: the request the tool will make, priced the same way."""
+    state = app_state(ctx)
+    try:
+        start = await _start_frame(state, continue_from, image_url)
+    except SeedanceError:  # the tool body refuses with the same error and its fix
+        return SpendConfirmation.decided("over_limit")
+    request = _request(
+        state,
+        prompt,
+        str(start.image) if start else image_url,
+        end_image_url,
+        resolution,
+        duration,
+        aspect_ratio,
+        generate_audio,
+        seed,
+        end_user_id,
+        tier,
+        num_generations,
+        response_format,
+        target_namespace,
+    )
+    return await confirm(
+        ctx, request, "image-to-video from your start frame" if request.image_url else request.mode
+    )
+
+
+async def _start_frame(
+    state: AppState, continue_from: str | None, image_url: str | None
+) -> StartFrame | None:
+    """The start frame `continue_from` stands for, refused when image_url gives one too."""
+    if not continue_from:
+        return None
+    if image_url:
+        raise InputError(
+            "continue_from", "gives the start frame, and so does image_url; pass only one of them"
+        )
+    return await last_frame_of(continue_from, journal=state.jobs.journal, settings=state.settings)
+
+
 async def generate_video(
     ctx: ToolContext,
-    approval: GenerateVideoApproval,  # hidden; the user's OK above SEEDANCE_CONFIRM_ABOVE_USD
+    approval: Annotated[SpendApproval, Resolve(confirm_generate_video)],  # hidden; the user's OK to spend
     prompt: PromptParam,
     image_url: ImageUrlParam = None,
     end_image_url: EndImageUrlParam = None,
+    continue_from: ContinueFromParam = None,
     resolution: ResolutionParam = "720p",
     duration: DurationParam = "auto",
     aspect_ratio: AspectRatioParam = "auto",
@@ -79,49 +175,24 @@ async def generate_video(
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
     async with tool_errors():
-        oxen_arguments = oxen_only(
-            state.provider_name,
-            num_generations=num_generations,
-            response_format=response_format,
-            target_namespace=target_namespace,
-        )
-        if end_image_url and not image_url:
-            raise InputError(
-                "end_image_url",
-                "an end frame needs a start frame: also pass image_url, or drop end_image_url",
-            )
-        chosen_tier = tier or state.settings.default_tier
-        mode: Mode = "image-to-video" if image_url else "text-to-video"
-        checked = (
-            await check_frames(prompt, image_url, end_image_url, allowed_dirs=state.settings.allowed_dirs)
-            if image_url
-            else CheckedInputs(inputs=(), warnings=(), input_video_seconds=None)
-        )
-        estimate = pricing.estimate(
-            tier=chosen_tier, resolution=resolution, duration=duration, aspect_ratio=aspect_ratio
-        )
-        arguments = model_arguments(
-            prompt=prompt,
-            image_url=image_url,
-            end_image_url=end_image_url,
-            resolution=resolution,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            generate_audio=generate_audio,
-            seed=seed,
-            end_user_id=end_user_id,
-            **oxen_arguments,
-        )
-        return await generate(
-            ctx,
+        start = await _start_frame(state, continue_from, image_url)
+        request = _request(
             state,
-            tool=NAME,
-            mode=mode,
-            tier=chosen_tier,
-            arguments=arguments,
-            checked=checked,
-            estimate=estimate,
-            wait_seconds=state.settings.wait_seconds if wait_seconds is None else wait_seconds,
-            count=num_generations,
-            approval=approval,
+            prompt,
+            str(start.image) if start else image_url,
+            end_image_url,
+            resolution,
+            duration,
+            aspect_ratio,
+            generate_audio,
+            seed,
+            end_user_id,
+            tier,
+            num_generations,
+            response_format,
+            target_namespace,
         )
+        submitted = await state.generations.submit(request, consent_of(approval))
+        wait = state.settings.wait_seconds if wait_seconds is None else wait_seconds
+        answer = await answer_submitted(ctx, state, submitted, wait)
+        return with_note(answer, start.description) if start else answer

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from seedance_mcp.server.model_facts import (
     MAX_GENERATIONS,
+    SEED_MAX,
+    SEED_MIN,
     AspectRatio,
     Duration,
     Resolution,
@@ -19,10 +22,21 @@ from seedance_mcp.server.model_facts import (
     Tier,
 )
 
+NOT_BLANK_PATTERN = r"\S"  # JSON Schema patterns match anywhere: one visible character
+
+
+def not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank", "is only whitespace: describe the scene to generate")
+    return text
+
+
 PromptParam = Annotated[
     str,
+    AfterValidator(not_blank),
     Field(
         min_length=1,
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
         description=(
             "Scene description. Be specific about subjects, actions, camera moves, lighting and mood. "
             'Put spoken dialogue in double quotes for lip-synced audio: The man said: "Remember this moment."'
@@ -62,7 +76,14 @@ GenerateAudioParam = Annotated[
 ]
 SeedParam = Annotated[
     int | None,
-    Field(description="Random seed for reproducibility; results may still vary slightly. Omit for random."),
+    Field(
+        ge=SEED_MIN,
+        le=SEED_MAX,
+        description=(
+            f"Random seed for reproducibility ({SEED_MIN} to {SEED_MAX}); results may still vary slightly. "
+            "Omit for random."
+        ),
+    ),
 ]
 EndUserIdParam = Annotated[
     str | None,
@@ -120,5 +141,14 @@ TargetNamespaceParam = Annotated[
             "Oxen.ai only: the namespace (your user or an organization) to save results in and bill to. "
             "Omit for the key's own user. Refused on fal."
         ),
+    ),
+]
+ContinueFromParam = Annotated[
+    str | None,
+    Field(
+        description=(
+            "Continue a previous shot: a job id (from this server) or a local MP4/MOV path. Its last frame, "
+            "at full resolution, becomes the start frame (instead of image_url), so the new shot follows on."
+        )
     ),
 ]

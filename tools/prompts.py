@@ -64,23 +64,30 @@ def storyboard(
         ),
     ],
 ) -> str:
-    """Turn an idea into a shot list of Seedance prompts, then draft each shot cheaply."""
+    """Turn an idea into a film: plan the shots, price them, generate each from the last, stitch them."""
     return "\n\n".join(
         [
-            f"Make a storyboard for this idea, to be filmed with Seedance 2.0:\n{idea}",
-            "Unless the idea says otherwise, use 2-4 shots of 4-15 s each, in one aspect ratio "
-            '("16:9" landscape, "9:16" for phones).',
+            f"Make a short film of this idea with Seedance 2.0:\n{idea}",
+            "1. Plan. Unless the idea says otherwise, use 2-4 shots of 4-15 s each, all in one aspect ratio "
+            '("16:9" landscape, "9:16" for phones). For each shot write: a title; the duration; the camera '
+            "(framing and movement); the action; the sound, with any dialogue in double quotes; and the full "
+            "prompt you will send. Each shot after the first starts where the previous one ends, so write "
+            "its prompt as what happens next from that last picture. Describe recurring characters, places "
+            "and props with the same words in every shot.",
             writing_tips(),
-            "For each shot write: a title; the duration; the camera (framing and movement); the action; "
-            "the sound, with any dialogue in double quotes; and the full prompt you will send. Describe "
-            "recurring characters, places and props with the same words in every shot so they stay "
-            "consistent; if I have a picture of a character, use reference_video with it as @Image1 in every "
-            "shot.",
-            "Show me the storyboard and the estimated total (estimate_cost per shot) before generating. "
-            f'When I agree, generate each shot with generate_video at duration "{DRAFT_SECONDS}" and '
-            'resolution "480p"; look at each contact sheet, fix the prompt where a shot missed, and only '
-            "then make the final lengths at 720p.",
-            "If a call returns a job_id before the video is ready, call check_status with it.",
+            "2. Price the film. Call estimate_cost once with `shots` (one entry per shot, with its duration, "
+            "resolution and aspect_ratio) and show me the storyboard with each shot's price and the total. "
+            "Wait for my go-ahead before generating anything.",
+            "3. Generate shot 1 with generate_video. Then generate each next shot with generate_video and "
+            "`continue_from` set to the previous shot's job_id: it starts on that video's last frame, so the "
+            "shots join without a jump. If a call returns a job_id before the video is ready, call "
+            "check_status with it until it is done; a shot can only continue from a finished one. Look at "
+            "each contact sheet; if a shot missed, fix its prompt and generate it again before going on.",
+            "4. Stitch. Call stitch_videos with all the job_ids in film order (crossfade_seconds 0 for hard "
+            "cuts, or up to 1 s to dissolve). It runs locally and costs nothing.",
+            "5. Show me the film: its saved path, its length, and its poster frame and contact sheet.",
+            f'To save money, draft the whole film first at duration "{DRAFT_SECONDS}" and resolution "480p", '
+            "then remake it at the final lengths in 720p once I like it.",
         ]
     )
 

@@ -79,6 +79,10 @@ class VideoJobResult(BaseModel):
     error: str | None = None
     logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="How the request was read, e.g. which frame a continued shot starts on.",
+    )
     next_step: str
     group: list[dict[str, Any]] | None = Field(
         default=None,
@@ -242,20 +246,40 @@ def summary_text(result: VideoJobResult) -> str:
     return "\n".join(lines)
 
 
+def with_note(answer: CallToolResult, note: str) -> CallToolResult:
+    """`answer` with `note` added to its notes and as the first line of its text."""
+    content = list(answer.content)
+    if content and isinstance(content[0], TextContent):
+        content[0] = TextContent(type="text", text=f"{note[:1].upper()}{note[1:]}.\n{content[0].text}")
+    structured = dict(answer.structured_content or {})
+    structured["notes"] = [*structured.get("notes", []), note]
+    return CallToolResult(content=content, structured_content=structured, is_error=answer.is_error)
+
+
+def saved_video_link(path: Path) -> ResourceLink:
+    return ResourceLink(
+        type="resource_link",
+        uri=path.as_uri(),
+        name=path.name,
+        title="Saved video",
+        mime_type="video/mp4",
+        size=path.stat().st_size if path.exists() else None,
+    )
+
+
+def preview_images(paths: tuple[Path, ...]) -> list[ContentBlock]:
+    """The poster frame and contact sheet that exist among `paths`, as images the assistant can see."""
+    return [
+        ImageContent(type="image", data=base64.b64encode(path.read_bytes()).decode(), mime_type="image/jpeg")
+        for path in paths
+        if path.exists()
+    ]
+
+
 def render(result: VideoJobResult, state: AppState) -> CallToolResult:
     content: list[ContentBlock] = [TextContent(type="text", text=summary_text(result))]
     if result.video_path:
-        path = Path(result.video_path)
-        content.append(
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                title="Saved video",
-                mime_type="video/mp4",
-                size=path.stat().st_size if path.exists() else None,
-            )
-        )
+        content.append(saved_video_link(Path(result.video_path)))
     if result.video_url:
         content.append(
             ResourceLink(
@@ -267,9 +291,6 @@ def render(result: VideoJobResult, state: AppState) -> CallToolResult:
             )
         )
     if result.state == "completed":
-        for path in state.deliverer.preview_paths(result.job_id):
-            if path.exists():
-                data = base64.b64encode(path.read_bytes()).decode()
-                content.append(ImageContent(type="image", data=data, mime_type="image/jpeg"))
+        content.extend(preview_images(state.deliverer.preview_paths(result.job_id)))
     structured: dict[str, Any] = result.model_dump(mode="json")
     return CallToolResult(content=content, structured_content=structured)

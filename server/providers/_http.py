@@ -1,4 +1,4 @@
-"""HTTP helpers shared by the providers: retry with backoff, the User-Agent, error bodies, file streaming.
+"""HTTP helpers shared by the providers: retry with backoff, the User-Agent, error bodies, file uploads.
 
 Providers send every request through `send_with_retry`, which knows which failures are worth another try
 and which are answers. It never turns a response into an exception: the caller maps the final response to
@@ -11,7 +11,9 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +21,15 @@ from typing import Any
 import anyio
 import httpx
 
-from seedance_mcp.server.errors import ProviderError, SubmitUncertain
+from seedance_mcp.server.errors import (
+    RETRYABLE_STATUS,
+    SERVER_ERROR_STATUS,
+    ProviderError,
+    ProviderUnreachable,
+    SubmitUncertain,
+)
 
 logger = logging.getLogger(__name__)
-
-# Answers that mean "try again later" whatever the body says.
-TRY_LATER_STATUS = frozenset({408, 429})
-# Gateway and server errors: transient only when the provider did not name an error type
-# (fal's result endpoint answers 5xx + error_type for a job that really failed).
-SERVER_ERROR_STATUS = frozenset({500, 502, 503, 504})
 
 # Chunk read from disk per body write: small enough that a 50 MB upload keeps memory flat,
 # large enough that thread hops for file reads stay cheap.
@@ -38,10 +40,6 @@ def user_agent() -> str:
     from seedance_mcp.server import __version__
 
     return f"seedance-mcp/{__version__}"
-
-
-class ProviderUnreachable(ProviderError):
-    """No usable answer after every retry: the network or the provider's edge is down."""
 
 
 @dataclass(frozen=True)
@@ -125,26 +123,17 @@ def read_error(response: httpx.Response) -> ErrorBody:
 
 
 def is_transient(response: httpx.Response) -> bool:
-    """True for answers worth repeating the same request for."""
+    """True for answers worth repeating the same request for (`errors.RETRYABLE_STATUS`), except a
+    server error that names an error type: fal's result endpoint answers so for a job that really failed."""
     status = response.status_code
-    if status in TRY_LATER_STATUS:
-        return True
     if status in SERVER_ERROR_STATUS:
         return read_error(response).error_type is None
-    return False
+    return status in RETRYABLE_STATUS
 
 
 def never_connected(exc: httpx.TransportError) -> bool:
     """True when the request provably never left this machine, so repeating it cannot duplicate anything."""
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Remove secrets from text that came from elsewhere (an error body might echo a header)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:
@@ -177,7 +166,7 @@ async def send_with_retry(
         try:
             response = await client.send(request, stream=stream)
         except httpx.TransportError as exc:
-            if not idempotent and not never_connected(exc):
+            if isinstance(exc, httpx.LocalProtocolError) or (not idempotent and not never_connected(exc)):
                 raise
             delay = policy.delay(attempt)
             if attempt >= policy.max_attempts or anyio.current_time() + delay > deadline:
@@ -193,7 +182,7 @@ async def send_with_retry(
             await anyio.sleep(delay)
             continue
 
-        if stream and not is_transient_status(response.status_code):
+        if stream and response.status_code not in RETRYABLE_STATUS:
             return response
         if stream:
             await response.aread()
@@ -228,6 +217,8 @@ async def send_reachable(
     """`send_with_retry` for idempotent calls; a network that stays down is told as a sentence."""
     try:
         return await send_with_retry(client, make_request, policy=policy)
+    except httpx.LocalProtocolError as exc:
+        raise _unsendable(provider, action, safe(describe_transport_error(exc)), "nothing was sent") from None
     except httpx.TransportError as exc:
         raise ProviderUnreachable(
             f"Could not reach {provider} while {action} ({safe(describe_transport_error(exc))}); "
@@ -249,6 +240,9 @@ async def submit_once(
     exchange after sending is `uncertain`, never retried. Returns any answer below 500."""
     try:
         response = await send_with_retry(client, make_request, policy=policy, idempotent=False)
+    except httpx.LocalProtocolError as exc:
+        what = "nothing was submitted and nothing was charged"
+        raise _unsendable(provider, "submitting", safe(describe_transport_error(exc)), what) from None
     except httpx.TransportError as exc:
         if never_connected(exc):
             raise ProviderUnreachable(
@@ -261,9 +255,13 @@ async def submit_once(
     return response
 
 
-def is_transient_status(status: int) -> bool:
-    """Status codes that may be transient (the body decides for 5xx); cheap check before reading a stream."""
-    return status in TRY_LATER_STATUS or status in SERVER_ERROR_STATUS
+def _unsendable(provider: str, action: str, reason: str, consequence: str) -> ProviderError:
+    # httpx refused to send what we built (a header with a line break, say): not a network problem,
+    # and nothing reached the provider, so it is neither "unreachable" nor "uncertain".
+    return ProviderError(
+        f"The request to {provider} while {action} could not be sent: it is not valid HTTP ({reason}); "
+        f"{consequence}. Check the API key setting for stray characters; otherwise please report this."
+    )
 
 
 async def file_chunks(path: Path, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
@@ -280,3 +278,17 @@ async def file_chunks(path: Path, offset: int = 0, length: int | None = None) ->
             if remaining is not None:
                 remaining -= len(chunk)
             yield chunk
+
+
+def ascii_file_name(name: str, default: str = "upload") -> str:
+    """An ASCII-safe form of a file name for a provider's storage (a header or a form field), keeping
+    the extension: `café 🎬.png` -> `cafe_.png`. Our own records keep the user's name."""
+    stem, dot, ext = name.rpartition(".") if "." in name.strip(".") else (name, "", "")
+
+    def clean(text: str) -> str:
+        # Accents fold to their base letter; anything else outside [A-Za-z0-9._-] becomes one `_`.
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", folded)
+
+    stem, ext = clean(stem).strip("._")[:100] or default, clean(ext).strip("._")[:16]
+    return f"{stem}.{ext}" if dot and ext else stem

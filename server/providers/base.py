@@ -3,17 +3,19 @@
 A provider is given the process's one `httpx.AsyncClient`; it holds no job state of its own.
 The job manager owns jobs: it records a `Submission` in the journal the moment `submit` returns,
 then follows it with `watch`, reads it with `result`, and may `cancel` it. A `Submission` is plain
-data (`to_json`/`from_json`) so a job can be followed again after a restart.
+data (`to_json`/`from_json`) so a job can be followed again after a restart; the one exception is a
+`PendingCall` riding along with it, which lives only as long as the process (see there).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from seedance_mcp.server.errors import JobFailed
 from seedance_mcp.server.model_facts import Mode, Tier
 
 
@@ -27,6 +29,17 @@ class JobSpec:
     count: int = 1  # Oxen's num_generations; fal always makes one
 
 
+@dataclass
+class PendingCall:
+    """A request that `watch` sends rather than `submit` (Oxen's blocking endpoint holds the answer for
+    minutes), and its outcome once sent. It travels with the job's `Submission`, so the provider keeps
+    nothing; it is never journaled, so a restart loses it (the provider then says so)."""
+
+    body: dict[str, Any] = field(repr=False)
+    sent: bool = False  # set before sending: a paid request goes out once, whatever happens after
+    outcome: VideoOutput | JobFailed | None = None
+
+
 @dataclass(frozen=True)
 class Submission:
     """The provider's handle on one job: enough to follow, read and cancel it after a restart."""
@@ -37,9 +50,11 @@ class Submission:
     status_url: str = ""
     response_url: str = ""
     cancel_url: str = ""
+    pending: PendingCall | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pending"}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Submission:

@@ -1,13 +1,14 @@
-"""An offline fake of fal.ai's hosted APIs (Oxen.ai's to follow), served over real HTTP on loopback.
+"""An offline fake of fal.ai's and Oxen.ai's hosted APIs, served over real HTTP on loopback.
 
     from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
     with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=0.6)) as sim:
         ...  # point every fal URL setting (queue, REST, CDN) at sim.url
 
-One origin serves the queue (`POST /bytedance/seedance-2.0/[fast/]{text,image,reference}-to-video`,
+One origin serves fal's queue (`POST /bytedance/seedance-2.0/[fast/]{text,image,reference}-to-video`,
 `.../requests/{id}[/status[/stream]|/cancel]`), storage (`/storage/auth/token`, `/files/upload`,
-multipart, the GCS-style fallback) and the CDN (`GET`/`HEAD /files/{id}/{name}`). Jobs render real
+multipart, the GCS-style fallback), the CDN (`GET`/`HEAD /files/{id}/{name}`) and Oxen's API
+(`/api/ai/...`, `/api/repos/...`; see `server.simulator.oxen`). Jobs render real
 MP4s (H.264, AAC when `generate_audio`) at the documented size and length, labelled SIMULATED.
 `GET /_simulator/requests` lists what was received (never a credential); `DELETE` clears it.
 
@@ -20,6 +21,10 @@ Test hooks:
   `[sim:error=<error_type>]` result with fal's status for that type (`runner_server_error` 500,
                              `request_timeout` 504, ...), body `{"detail", "error_type"}` and
                              header `X-Fal-Error-Type`
+- `[sim:echo_key]` in the prompt: the submit answers 400 with a detail quoting the request's
+  `Authorization` header (raw, JSON-escaped, repr, key id and secret apart), as a careless gateway
+  might; our answers, logs and journal must show none of it.
+- `DELETE /_simulator/upload-tokens` revokes every CDN upload token issued so far.
 - Invalid input (bad enum, wrong type, missing `prompt` or `image_url`, too many files) is accepted
   at submit, as fal does, and the result answers 422 with pydantic-style `detail`. A media URL on
   the simulator's own origin that does not exist fails with `file_download_error`.

@@ -69,6 +69,22 @@ def check_key(request: Request) -> Response | None:
     return None
 
 
+def echo_credentials(request: Request) -> str:
+    """Test hook `[sim:echo_key]`: an error text quoting the request's credentials the ways a careless
+    gateway might (raw, JSON-escaped, repr, and key id and secret apart), so tests can show that none
+    of it reaches a tool answer, a log line or the journal."""
+    header = request.headers.get("authorization", "")
+    key = header.partition(" ")[2]
+    key_id, _, secret = key.partition(":")
+    return (
+        f"Rejected credentials {header} (as JSON {json.dumps(header)}, as repr {header!r}; "
+        f"key id {key_id}, secret {secret or key})"
+    )
+
+
+ECHO_KEY_MARKER = "[sim:echo_key]"
+
+
 async def with_faults(request: Request, kind: str, answer: Handler) -> Response:
     """Record the kind, draw this request's faults, and answer (or fail) accordingly."""
     engine: Engine = request.app.state.engine
@@ -150,6 +166,8 @@ async def submit(request: Request) -> Response:
                 422, [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
             )
         note(request, input=args)
+        if ECHO_KEY_MARKER in str(args.get("prompt") or ""):
+            return _detail(400, echo_credentials(request))
         engine: Engine = request.app.state.engine
         job = engine.submit(endpoint, mode, args, base_url(request))
         note(request, request_id=job.id)
@@ -337,11 +355,19 @@ async def storage_token(request: Request) -> Response:
     return await with_faults(request, "token", answer)
 
 
+async def revoke_tokens(request: Request) -> Response:
+    """Test hook: every upload token issued so far stops working, as a revoked one does on fal's CDN."""
+    engine: Engine = request.app.state.engine
+    engine.store.revoke_tokens()
+    return Response(status_code=204)
+
+
 def _upload_name(request: Request, default: str = "upload.bin") -> tuple[str, str]:
     content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
-    return safe_name(
-        request.headers.get("x-fal-file-name"), default
-    ), content_type or "application/octet-stream"
+    sent = request.headers.get("x-fal-file-name")
+    if sent is not None:
+        note(request, sent_name=sent)  # as received, so tests can see what went over the wire
+    return safe_name(sent, default), content_type or "application/octet-stream"
 
 
 async def upload(request: Request) -> Response:
@@ -434,6 +460,7 @@ async def gcs_initiate(request: Request) -> Response:
             return _detail(
                 422, [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
             )
+        note(request, sent_name=body.get("file_name"))
         name = safe_name(str(body.get("file_name") or ""))
         content_type = str(body.get("content_type") or "application/octet-stream")
         token, path = engine.store.start_gcs(name, content_type)
@@ -485,6 +512,7 @@ def storage_routes() -> list[Route]:
         Route("/files/{file_id}/{name}/multipart/{upload_id}/complete", multipart_complete, methods=["POST"]),
         Route("/files/{file_id}/{name}/multipart/{upload_id}/{part:int}", multipart_part, methods=["PUT"]),
         Route("/files/{file_id}/{name}", download, methods=["GET", "HEAD"]),
+        Route("/_simulator/upload-tokens", revoke_tokens, methods=["DELETE"]),
     ]
 
 

@@ -8,8 +8,11 @@ the `/files/...` paths of the file store.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import concurrent.futures
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -32,6 +35,7 @@ from seedance_mcp.server.model_facts import (
     AUTO_ASPECT_RATIO,
     AUTO_SECONDS,
     DURATIONS,
+    FIXED_ASPECT_RATIOS,
     MAX_AUDIOS,
     MAX_FILES,
     MAX_IMAGES,
@@ -350,7 +354,7 @@ class Engine:
         seed = args.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = self._seeds.randrange(1, 2**31)
-        spec = None if failure is not None else self._spec(args)
+        spec = None if failure is not None else self._spec(mode, args, base_url)
         run_seconds = self.options.run_seconds
         if failure is not None and failure.status == 422:
             run_seconds = min(run_seconds, FAILING_RUN_SECONDS)
@@ -432,7 +436,8 @@ class Engine:
             queue_seconds=state["queue_seconds"],
             run_seconds=state["run_seconds"],
             seed=state["seed"],
-            spec=None if failure is not None else self._spec(state["input"]),
+            # The origin the frames were uploaded to is gone with the old process: render without them.
+            spec=None if failure is not None else self._spec(state["mode"], state["input"], ""),
             failure=failure,
             cancelled_at=state["cancelled_at"],
             cancel_requested_at=state["cancel_requested_at"],
@@ -545,15 +550,42 @@ class Engine:
         status, message = INFRA_ERRORS.get(kind, (500, f"Simulated infrastructure error ({kind})"))
         return Failure(status, kind, message, message)
 
-    @staticmethod
-    def _spec(args: dict[str, Any]) -> RenderSpec:
+    def _spec(self, mode: Mode, args: dict[str, Any], base_url: str) -> RenderSpec:
+        start = end = None
+        if mode == "image-to-video":
+            start = self._local_frame(args.get("image_url"), base_url)
+            end = self._local_frame(args.get("end_image_url"), base_url)
         aspect = args.get("aspect_ratio", "auto")
-        width, height = OUTPUT_SIZE[args.get("resolution", "720p")][
-            AUTO_ASPECT_RATIO if aspect == "auto" else aspect
-        ]
+        if aspect == "auto":  # like the model: the start frame's shape, else the default
+            aspect = _nearest_aspect(start) if start is not None else AUTO_ASPECT_RATIO
+        width, height = OUTPUT_SIZE[args.get("resolution", "720p")][aspect]
         duration = args.get("duration", "auto")
         seconds = AUTO_SECONDS if duration == "auto" else int(duration)
-        return RenderSpec(str(args["prompt"]), width, height, seconds, bool(args.get("generate_audio", True)))
+        audio = bool(args.get("generate_audio", True))
+        return RenderSpec(str(args["prompt"]), width, height, seconds, audio, start, end)
+
+    def _local_frame(self, url: Any, base_url: str) -> Path | None:
+        """A local copy of an input image: a file in our own storage, or a data: URI written out once.
+
+        Other URLs are not fetched (the simulator stays offline); such a video starts on its usual picture.
+        """
+        if not isinstance(url, str):
+            return None
+        if url.startswith("data:"):
+            header, _, payload = url.partition(",")
+            try:
+                data = base64.b64decode(payload, validate=True) if header.endswith(";base64") else b""
+            except binascii.Error:
+                return None
+            if not data:
+                return None
+            path = self.root / "frames" / hashlib.sha256(data).hexdigest()
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            return path
+        stored = self.store.find_url(url, base_url)
+        return stored.path if stored is not None else None
 
     def _logs(self, job: Job, now: float, end: float | None) -> tuple[LogEntry, ...]:
         out: list[LogEntry] = []
@@ -590,6 +622,23 @@ def _forget_old(state_dir: Path, cutoff: float) -> None:
                 path.unlink()
         except OSError:
             continue
+
+
+def _nearest_aspect(image: Path) -> str:
+    """The documented aspect ratio closest to the image's own shape (16:9 if it cannot be read)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as opened:
+            width, height = opened.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return AUTO_ASPECT_RATIO
+    return min(FIXED_ASPECT_RATIOS, key=lambda a: abs(math.log(width / height / _ratio(a))))
+
+
+def _ratio(aspect: str) -> float:
+    w, h = aspect.split(":")
+    return int(w) / int(h)
 
 
 def _mark_ready(job: Job, _future: concurrent.futures.Future[Path]) -> None:

@@ -15,7 +15,8 @@ Both of Oxen's error shapes are spoken: `{"error": {"type", "title", "detail"}, 
 
 Test hooks (prompt markers; the fal ones work too): `[sim:error=insufficient_credits]` fails with
 "Insufficient credits"; `[sim:expire]` makes a generation answer 404 once it has finished, as Oxen
-does about a day later. Keys containing `sim-invalid` get 401.
+does about a day later; `[sim:echo_key]` makes the enqueue answer 400 with an error detail that
+quotes the request's key (see `fal.echo_credentials`). Keys containing `sim-invalid` get 401.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from seedance_mcp.server.model_facts import (
     RESOLUTIONS,
     Mode,
 )
-from seedance_mcp.server.simulator.fal import base_url, note
+from seedance_mcp.server.simulator.fal import ECHO_KEY_MARKER, base_url, echo_credentials, note
 from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Failure, Job
 from seedance_mcp.server.simulator.storage import StoredFile, safe_name
 
@@ -351,6 +352,8 @@ async def enqueue(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     model, mode = found
+    if ECHO_KEY_MARKER in str(body.get("prompt") or ""):
+        return error(400, "invalid_params", "Invalid parameters", echo_credentials(request))
     count = body.pop("num_generations", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4:
         return short_error(400, "num_generations must be an integer between 1 and 4")
@@ -470,6 +473,7 @@ async def put_file(request: Request) -> Response:
             while chunk := await upload.read(256 * 1024):
                 yield chunk
 
+        note(request, sent_name=upload.filename)
         stored = await engine.store.save(chunks(), safe_name(upload.filename), content_type)
     finally:
         await form.close()

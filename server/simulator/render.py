@@ -4,6 +4,10 @@ Every frame shows the prompt, a moving ball, a frame counter and a "SIMULATED" l
 looking at a result can never mistake it for a generated video. The static part of the frame is drawn
 once; per frame only the ball, the counter and a progress bar are drawn on a copy.
 
+Image-to-video keeps continuity as the real model does: the first frame is the start image itself
+(cropped to fill the output size), and with an end image the picture dissolves into it and the last
+frame is the end image. So a shot continued from another one can be checked offline, pixel by pixel.
+
 `Renderer` runs renders in a small thread pool (bounded concurrency) and caches them by
 (prompt, size, duration, audio), so repeated identical jobs cost nothing.
 """
@@ -47,10 +51,15 @@ class RenderSpec:
     height: int
     seconds: int
     audio: bool
+    # Local copies of the image-to-video frames; their names identify their content (stored uploads
+    # never change), so they can stand in the cache key.
+    start_frame: Path | None = None
+    end_frame: Path | None = None
 
     @property
     def key(self) -> str:
         raw = f"{self.prompt}\0{self.width}x{self.height}\0{self.seconds}\0{int(self.audio)}"
+        raw += f"\0{self.start_frame or ''}\0{self.end_frame or ''}"
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -59,7 +68,10 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
     import av
     from PIL import ImageDraw
 
-    background = _background(spec)
+    start = _fitted(spec.start_frame, spec)
+    end = _fitted(spec.end_frame, spec) if start is not None else None
+    background = _background(spec, start)
+    background_end = _background(spec, end) if end is not None else None
     small = _font(max(14, spec.height // 30))
     ball_r = max(10, min(spec.width, spec.height) // 16)
     total = spec.seconds * FPS
@@ -77,21 +89,23 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
         for i in range(total):
             if stop is not None and stop.is_set():
                 raise RenderCancelled
-            frame_img = background.copy()
-            draw = ImageDraw.Draw(frame_img)
             t = i / FPS
+            frame_img = _frame_base(i, total, start, end, background, background_end)
+            draw = ImageDraw.Draw(frame_img)
             # The ball sweeps left-right and bobs, so motion is obvious in any player.
             cx = int(ball_r + (spec.width - 2 * ball_r) * (0.5 - 0.5 * math.cos(2 * math.pi * t / 4)))
             cy = int(spec.height * 0.62 + spec.height * 0.12 * math.sin(2 * math.pi * t / 1.5))
-            draw.ellipse((cx - ball_r, cy - ball_r, cx + ball_r, cy + ball_r), fill=(255, 196, 60))
-            bar_y = spec.height - max(8, spec.height // 60)
-            draw.rectangle((0, bar_y, int(spec.width * (i + 1) / total), spec.height), fill=(255, 80, 120))
-            draw.text(
-                (spec.width // 40, bar_y - small.size - 10),
-                f"frame {i + 1}/{total}   {t:05.2f} s / {spec.seconds} s",
-                font=small,
-                fill=(235, 235, 245),
-            )
+            if not _pinned(i, total, start, end):
+                draw.ellipse((cx - ball_r, cy - ball_r, cx + ball_r, cy + ball_r), fill=(255, 196, 60))
+                bar_y = spec.height - max(8, spec.height // 60)
+                bar_end = int(spec.width * (i + 1) / total)
+                draw.rectangle((0, bar_y, bar_end, spec.height), fill=(255, 80, 120))
+                draw.text(
+                    (spec.width // 40, bar_y - small.size - 10),
+                    f"frame {i + 1}/{total}   {t:05.2f} s / {spec.seconds} s",
+                    font=small,
+                    fill=(235, 235, 245),
+                )
             vf = av.VideoFrame.from_image(frame_img)  # type: ignore[no-untyped-call]
             vf.pts = i
             vf.time_base = Fraction(1, FPS)
@@ -170,22 +184,63 @@ def _text(font: Any, text: str) -> str:
     return text.replace("—", "-").replace("×", "x").replace("·", "|").replace("…", "...")
 
 
-def _background(spec: RenderSpec) -> Image.Image:
-    """The static part of every frame: gradient, label, prompt and format line."""
+def _pinned(i: int, total: int, start: Image.Image | None, end: Image.Image | None) -> bool:
+    """Whether frame `i` is exactly a given image: the first with a start frame, the last with an end one."""
+    return (i == 0 and start is not None) or (i == total - 1 and end is not None)
+
+
+def _frame_base(
+    i: int,
+    total: int,
+    start: Image.Image | None,
+    end: Image.Image | None,
+    background: Image.Image,
+    background_end: Image.Image | None,
+) -> Image.Image:
+    from PIL import Image
+
+    if i == 0 and start is not None:
+        return start.copy()
+    if i == total - 1 and end is not None:
+        return end.copy()
+    if background_end is not None:
+        return Image.blend(background, background_end, i / max(1, total - 1))
+    return background.copy()
+
+
+def _fitted(path: Path | None, spec: RenderSpec) -> Image.Image | None:
+    """The image at `path` cropped and scaled to fill the output size; None if there is none or it is bad."""
+    if path is None:
+        return None
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as image:
+            return ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), (spec.width, spec.height))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        logger.warning("simulated render: cannot read the input frame %s (%s)", path.name, exc)
+        return None
+
+
+def _background(spec: RenderSpec, picture: Image.Image | None = None) -> Image.Image:
+    """The static part of every frame: `picture` or a gradient, then label, prompt and format line."""
     import textwrap
 
     from PIL import Image, ImageDraw
 
     w, h = spec.width, spec.height
-    digest = hashlib.sha256(spec.prompt.encode()).digest()
-    top = (20 + digest[0] % 40, 24 + digest[1] % 40, 60 + digest[2] % 60)
-    bottom = (60 + digest[3] % 60, 20 + digest[4] % 30, 70 + digest[5] % 60)
-    # A 1-pixel-wide gradient stretched to full width is far cheaper than drawing every row.
-    column = Image.new("RGB", (1, h))
-    for y in range(h):
-        f = y / max(1, h - 1)
-        column.putpixel((0, y), tuple(int(a + (b - a) * f) for a, b in zip(top, bottom, strict=True)))
-    img = column.resize((w, h))
+    if picture is not None:
+        img = picture.copy()
+    else:
+        digest = hashlib.sha256(spec.prompt.encode()).digest()
+        top = (20 + digest[0] % 40, 24 + digest[1] % 40, 60 + digest[2] % 60)
+        bottom = (60 + digest[3] % 60, 20 + digest[4] % 30, 70 + digest[5] % 60)
+        # A 1-pixel-wide gradient stretched to full width is far cheaper than drawing every row.
+        column = Image.new("RGB", (1, h))
+        for y in range(h):
+            f = y / max(1, h - 1)
+            column.putpixel((0, y), tuple(int(a + (b - a) * f) for a, b in zip(top, bottom, strict=True)))
+        img = column.resize((w, h))
     draw = ImageDraw.Draw(img)
 
     pad = w // 40

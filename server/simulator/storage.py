@@ -76,6 +76,9 @@ class FileStore:
         self._tokens[token] = expires
         return token, expires
 
+    def revoke_tokens(self) -> None:
+        self._tokens.clear()
+
     def token_valid(self, token: str) -> bool:
         expires = self._tokens.get(token)
         return expires is not None and expires > time.time()

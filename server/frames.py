@@ -1,0 +1,88 @@
+"""The last frame of a video, at full resolution, as a PNG: the start frame of the next shot.
+
+Decoding starts from the keyframe before the final second (one seek), so a 15 s clip costs the
+decode of a few frames, not the whole clip. Synchronous; async callers use `anyio.to_thread`.
+PyAV and Pillow are imported inside the function so importing this module is free.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+from seedance_mcp.server.media import MediaError
+
+# Seek this far before the end: past any frame-duration rounding, short of a whole re-decode.
+TAIL_SECONDS: Final = 1.0
+PNG_COMPRESS_LEVEL: Final = 3  # lossless either way; 3 writes a 720p frame in a fraction of the time of 9
+
+
+@dataclass(frozen=True)
+class LastFrame:
+    path: Path  # the PNG written
+    seconds: float  # when the frame shows, from the start of the video
+    width: int  # as displayed (rotation applied)
+    height: int
+
+
+def extract_last_frame(video: Path, target: Path) -> LastFrame:
+    """Write the last decodable frame of `video` to `target` (PNG, atomically). Raises `MediaError`."""
+    import av
+
+    try:
+        with av.open(str(video), metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise MediaError("the file has no video track")
+            stream = container.streams.video[0]
+            last = _last_frame(container, stream, seek=True) or _last_frame(container, stream, seek=False)
+            if last is None:
+                raise MediaError("the video has no decodable frames")
+            frame, seconds = last
+            image = frame.to_image()
+    except av.FFmpegError as exc:
+        raise MediaError(f"the video cannot be decoded ({exc})") from None
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    if rotation:  # PyAV gives the counterclockwise angle of the display matrix, as PIL rotates
+        image = image.rotate(rotation, expand=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    try:
+        image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return LastFrame(target, seconds, image.width, image.height)
+
+
+def _last_frame(container: Any, stream: Any, *, seek: bool) -> tuple[Any, float] | None:
+    time_base: Fraction = stream.time_base
+    start = stream.start_time or 0
+    if seek:
+        end = _duration_ticks(container, stream)
+        if end is None:
+            return None
+        container.seek(max(start, start + end - int(TAIL_SECONDS / time_base)), stream=stream, backward=True)
+    else:
+        container.seek(start, stream=stream, backward=True)
+    last: Any = None
+    for frame in container.decode(stream):
+        last = frame
+    if last is None:
+        return None
+    seconds = float((last.pts - start) * time_base) if last.pts is not None else 0.0
+    return last, max(0.0, seconds)
+
+
+def _duration_ticks(container: Any, stream: Any) -> int | None:
+    """The video's length in its stream's time base, from the stream or else the container."""
+    if stream.duration:
+        return int(stream.duration)
+    if container.duration:
+        return int(Fraction(container.duration, 1_000_000) / stream.time_base)
+    return None
+
+
+__all__ = ["LastFrame", "extract_last_frame"]

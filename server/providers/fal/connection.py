@@ -1,0 +1,58 @@
+"""What every fal.ai call shares: the process's HTTP client, the key, the retry policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from seedance_mcp.server.providers._http import RetryPolicy, send_reachable, user_agent
+from seedance_mcp.server.providers.fal.errors import unreadable
+from seedance_mcp.server.providers.redaction import redact
+
+
+class FalConnection:
+    """Sends authenticated requests to fal.ai; the key shows only in the `Authorization` header."""
+
+    def __init__(self, client: httpx.AsyncClient, *, key: str, retry: RetryPolicy) -> None:
+        self.client = client
+        self.retry = retry
+        self._key = key
+
+    def __repr__(self) -> str:  # never show the key
+        return "FalConnection()"
+
+    def headers(self, *, json_body: bool = False) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Key {self._key}",
+            "User-Agent": user_agent(),
+            "Accept": "application/json",
+        }
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def send(
+        self, method: str, url: str, *, action: str, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """An idempotent call with the key, retried while transient."""
+        return await self.send_built(
+            lambda: self.client.build_request(method, url, params=params, headers=self.headers()),
+            action=action,
+        )
+
+    async def send_built(self, make: Callable[[], httpx.Request], *, action: str) -> httpx.Response:
+        return await send_reachable(
+            self.client, make, policy=self.retry, provider="fal.ai", action=action, safe=self.safe
+        )
+
+    def safe(self, text: str) -> str:
+        """`text` with every form of the key removed."""
+        return redact(text, [self._key])
+
+    def json(self, response: httpx.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise unreadable(response, what, safe=self.safe) from None

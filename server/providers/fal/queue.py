@@ -1,0 +1,247 @@
+"""fal.ai's queue: submit, status, the status stream (polling while it is broken), result, cancel.
+
+Submit with POST `{queue}/{endpoint}`, follow `{status_url}/stream` (server-sent events) and fall
+back to polling `{status_url}`, read `{response_url}`, cancel with PUT `{cancel_url}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import httpx
+
+from seedance_mcp.server.errors import (
+    JobFailed,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderUnreachable,
+)
+from seedance_mcp.server.model_facts import Mode, Tier
+from seedance_mcp.server.providers._http import read_error, send_with_retry, submit_once
+from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
+from seedance_mcp.server.providers.fal.connection import FalConnection
+from seedance_mcp.server.providers.fal.errors import http_error, result_error, submit_uncertain
+from seedance_mcp.server.providers.fal.states import parse_status
+
+logger = logging.getLogger(__name__)
+
+APP = "bytedance/seedance-2.0"
+MODES: tuple[Mode, ...] = ("text-to-video", "image-to-video", "reference-to-video")
+
+# Polling between stream attempts: as soon as fal's JS client would poll, backing off so a broken
+# stream costs a request every few seconds at most.
+POLL_FIRST = 0.5
+POLL_MAX = 3.0
+# After this many stream attempts in a row that broke before any event, the stream is tried again
+# only every few polls (a proxy that cannot stream should not double every poll).
+STREAM_GIVE_UP_AFTER = 3
+# A silent stream gets a `: ping` every 15 s; four missed pings means it is dead.
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=60.0)
+
+
+def endpoint_for(tier: Tier, mode: Mode) -> str:
+    """fal's endpoint id for a tier and mode, e.g. `bytedance/seedance-2.0/fast/text-to-video`."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    return f"{APP}/fast/{mode}" if tier == "fast" else f"{APP}/{mode}"
+
+
+class FalQueue:
+    """One endpoint family's queue. Holds no job state: each call is given the job's `Submission`."""
+
+    def __init__(self, connection: FalConnection, *, queue_url: str, watch_deadline: float | None) -> None:
+        self._fal = connection
+        self._queue_url = queue_url.rstrip("/")
+        # None: follow a job for as long as it takes (the job manager decides when to stop listening).
+        self._watch_deadline = watch_deadline
+
+    async def submit(
+        self, spec: JobSpec, *, provider: str, webhook_url: str | None = None
+    ) -> list[Submission]:
+        fal = self._fal
+        endpoint = endpoint_for(spec.tier, spec.mode)
+        url = f"{self._queue_url}/{endpoint}"
+        body = json.dumps(spec.arguments).encode()
+        params = {"fal_webhook": webhook_url} if webhook_url else None
+        response = await submit_once(
+            fal.client,
+            lambda: fal.client.build_request(
+                "POST", url, content=body, params=params, headers=fal.headers(json_body=True)
+            ),
+            policy=fal.retry,
+            provider="fal.ai",
+            base=self._queue_url,
+            safe=fal.safe,
+            uncertain=lambda what: submit_uncertain(endpoint, what, safe=fal.safe),
+        )
+        if response.status_code >= 400:
+            raise http_error(response, action=f"submitting to {endpoint}", safe=fal.safe, nothing_queued=True)
+        try:
+            data = response.json()
+            request_id = str(data["request_id"])
+        except (ValueError, KeyError, TypeError):
+            raise submit_uncertain(endpoint, "its answer had no request id", safe=fal.safe) from None
+
+        base = f"{self._queue_url}/{_owner_app(endpoint)}/requests/{request_id}"
+        submission = Submission(
+            provider=provider,
+            request_id=request_id,
+            endpoint=endpoint,
+            status_url=_str_or(data.get("status_url"), f"{base}/status"),
+            response_url=_str_or(data.get("response_url"), base),
+            cancel_url=_str_or(data.get("cancel_url"), f"{base}/cancel"),
+        )
+        logger.info("fal.ai queued %s as %s", endpoint, request_id)
+        return [submission]
+
+    async def status(self, submission: Submission) -> QueueState:
+        url = self._urls(submission)[0]
+        response = await self._fal.send("GET", url, params={"logs": "1"}, action="checking the job's status")
+        if response.status_code not in (200, 202):
+            raise http_error(response, action=f"checking job {submission.request_id}", safe=self._fal.safe)
+        return parse_status(self._fal.json(response, "status"))
+
+    async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
+        """Yield each new state until Finished: from the status stream, polling while it is broken."""
+        deadline = None if self._watch_deadline is None else anyio.current_time() + self._watch_deadline
+        last: QueueState | None = None
+        poll_delay = POLL_FIRST
+        stream_failures = 0  # stream attempts in a row that broke before any event
+        polls_until_stream = 0
+
+        while True:
+            if polls_until_stream <= 0:
+                got_event = False
+                try:
+                    async with aclosing(self._stream(submission)) as states:
+                        async for state in states:
+                            got_event = True
+                            poll_delay = POLL_FIRST
+                            if state != last:
+                                last = state
+                                yield state
+                            if isinstance(state, Finished):
+                                return
+                    logger.info("fal.ai status stream for %s ended early; polling", submission.request_id)
+                except (httpx.TransportError, ProviderError, ValueError) as exc:
+                    # ProviderHTTPError included: a real problem (bad key, unknown job) shows up again,
+                    # unretried, on the status poll below, where it is raised.
+                    logger.info(
+                        "fal.ai status stream for %s broke (%s); polling",
+                        submission.request_id,
+                        self._fal.safe(str(exc)),
+                    )
+                stream_failures = 0 if got_event else stream_failures + 1
+                if stream_failures >= STREAM_GIVE_UP_AFTER:
+                    polls_until_stream = min(2 ** (stream_failures - STREAM_GIVE_UP_AFTER + 1), 8)
+
+            try:
+                state = await self.status(submission)
+            except (ProviderUnreachable, ProviderHTTPError) as exc:
+                transient = isinstance(exc, ProviderUnreachable) or exc.retryable
+                if not transient or (deadline is not None and anyio.current_time() > deadline):
+                    raise
+                logger.warning("status of %s unavailable (%s); still watching", submission.request_id, exc)
+            else:
+                if state != last:
+                    last = state
+                    yield state
+                if isinstance(state, Finished):
+                    return
+            if deadline is not None and anyio.current_time() > deadline:
+                raise ProviderError(
+                    f"Stopped watching fal.ai job {submission.request_id} after "
+                    f"{self._watch_deadline:.0f} s; it may still finish: check its status again later."
+                )
+            await anyio.sleep(poll_delay)
+            poll_delay = min(poll_delay * 2, POLL_MAX)
+            polls_until_stream -= 1
+
+    async def _stream(self, submission: Submission) -> AsyncGenerator[QueueState, None]:
+        """Parsed events of one status stream; raises when it cannot be opened or breaks."""
+        from httpx_sse import EventSource
+
+        fal = self._fal
+        url = self._urls(submission)[0] + "/stream"
+        headers = {**fal.headers(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
+        response = await send_with_retry(
+            fal.client,
+            lambda: fal.client.build_request(
+                "GET", url, params={"logs": "1"}, headers=headers, timeout=STREAM_TIMEOUT
+            ),
+            policy=fal.retry,
+            stream=True,
+        )
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                raise http_error(response, action="opening the status stream", safe=fal.safe)
+            events = EventSource(response).aiter_sse()
+            try:
+                async for event in events:
+                    if not event.data.strip():
+                        continue
+                    yield parse_status(json.loads(event.data))
+            finally:
+                await events.aclose()
+        finally:
+            await response.aclose()
+
+    async def result(self, submission: Submission) -> VideoOutput:
+        url = self._urls(submission)[1]
+        response = await self._fal.send("GET", url, action="fetching the result")
+        if response.status_code >= 400:
+            raise result_error(submission.request_id, response, safe=self._fal.safe)
+        data = self._fal.json(response, "result")
+        video = data.get("video") if isinstance(data, dict) else None
+        if not isinstance(video, dict) or not isinstance(video.get("url"), str):
+            raise JobFailed(
+                f"fal.ai finished job {submission.request_id} but its answer holds no video URL; try again.",
+                error_type="no_media_generated",
+            )
+        seed = data.get("seed")
+        size = video.get("file_size")
+        return VideoOutput(
+            url=video["url"],
+            seed=seed if isinstance(seed, int) else None,
+            content_type=str(video.get("content_type") or "video/mp4"),
+            file_name=str(video["file_name"]) if video.get("file_name") else None,
+            file_size=size if isinstance(size, int) else None,
+        )
+
+    async def cancel(self, submission: Submission) -> bool:
+        url = self._urls(submission)[2]
+        response = await self._fal.send("PUT", url, action="cancelling the job")
+        if response.is_success:
+            return True
+        if response.status_code in (400, 404):  # ALREADY_COMPLETED / NOT_FOUND: nothing left to cancel
+            logger.info(
+                "cancel of %s refused: %s",
+                submission.request_id,
+                self._fal.safe(read_error(response).text[:200]),
+            )
+            return False
+        raise http_error(response, action=f"cancelling job {submission.request_id}", safe=self._fal.safe)
+
+    def _urls(self, submission: Submission) -> tuple[str, str, str]:
+        """Status, response and cancel URLs: as fal returned them, else built from the request id."""
+        base = f"{self._queue_url}/{_owner_app(submission.endpoint)}/requests/{submission.request_id}"
+        return (
+            submission.status_url or f"{base}/status",
+            submission.response_url or base,
+            submission.cancel_url or f"{base}/cancel",
+        )
+
+
+def _owner_app(endpoint: str) -> str:
+    """Status, result and cancel URLs use only owner/app, never the endpoint's sub-path."""
+    return "/".join(endpoint.split("/")[:2])
+
+
+def _str_or(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback

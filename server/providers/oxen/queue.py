@@ -1,0 +1,178 @@
+"""Oxen.ai's inference queue: enqueue, poll, result, cancel.
+
+Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), poll
+GET `/api/ai/queue/{id}`, cancel with DELETE; the result is the generation's `result_url`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+
+from seedance_mcp.server.errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
+from seedance_mcp.server.providers._http import submit_once
+from seedance_mcp.server.providers.base import (
+    Finished,
+    Queued,
+    QueueState,
+    Running,
+    Submission,
+    VideoOutput,
+)
+from seedance_mcp.server.providers.oxen.connection import OxenConnection, json_or_none
+from seedance_mcp.server.providers.oxen.errors import expired, explain, http_error, submit_uncertain
+
+logger = logging.getLogger(__name__)
+
+QUEUE_STATES = ("queued", "processing", "succeeded", "failed", "cancelled")
+
+# Oxen suggests polling video jobs every 10-30 s. The first polls come sooner so a short job (and the
+# move from queued to processing) is seen promptly; after that, the low end of Oxen's range.
+POLL_FIRST = 0.5
+POLL_MAX = 10.0
+
+
+def parse_status(data: Any) -> QueueState:
+    """One generation object as a neutral queue state."""
+    if not isinstance(data, dict):
+        raise ProviderError(f"Oxen.ai sent a status that is not an object: {str(data)[:200]}")
+    status = data.get("status")
+    if status == "queued":
+        return Queued()
+    if status == "processing":
+        return Running()
+    if status == "succeeded":
+        return Finished()
+    if status == "cancelled":
+        return Finished(cancelled=True, error="cancelled")
+    if status == "failed":
+        message = str(data.get("error_message") or "the generation failed without a message")
+        kind = "insufficient_credits" if "insufficient credits" in message.lower() else "failed"
+        return Finished(error=explain(message), error_type=kind)
+    raise ProviderError(
+        f"Oxen.ai sent an unknown status {status!r}; expected one of {', '.join(QUEUE_STATES)}"
+    )
+
+
+class OxenQueue:
+    """Queued generations. Holds no job state; `_wakeups` only cuts short the poll of a watcher in
+    progress when its generation is cancelled, so the change is seen at once."""
+
+    def __init__(self, connection: OxenConnection, *, poll_first: float, poll_max: float) -> None:
+        self._oxen = connection
+        self._poll_first = poll_first
+        self._poll_max = poll_max
+        self._wakeups: dict[str, anyio.Event] = {}
+
+    async def enqueue(self, body: dict[str, Any], *, model: str, provider: str) -> list[Submission]:
+        oxen = self._oxen
+        url = f"{oxen.base}/api/ai/queue"
+        content = json.dumps(body).encode()
+        response = await submit_once(
+            oxen.client,
+            lambda: oxen.client.build_request(
+                "POST", url, content=content, headers=oxen.headers(json_body=True)
+            ),
+            policy=oxen.retry,
+            provider="Oxen.ai",
+            base=oxen.base,
+            safe=oxen.safe,
+            uncertain=lambda what: submit_uncertain(model, what, safe=oxen.safe),
+        )
+        if response.status_code >= 400:
+            raise http_error(response, action=f"enqueueing {model}", safe=oxen.safe, nothing_queued=True)
+        data = json_or_none(response)
+        generations = data.get("generations") if isinstance(data, dict) else None
+        ids = [
+            str(g["generation_id"])
+            for g in generations or []
+            if isinstance(g, dict) and g.get("generation_id")
+        ]
+        if not ids:
+            raise submit_uncertain(model, "its answer had no generation ids", safe=oxen.safe)
+        logger.info("Oxen.ai queued %s as %s", model, ", ".join(ids))
+        return [
+            Submission(
+                provider=provider,
+                request_id=gid,
+                endpoint=model,
+                status_url=f"{oxen.base}/api/ai/queue/{gid}",
+                cancel_url=f"{oxen.base}/api/ai/queue/{gid}",
+            )
+            for gid in ids
+        ]
+
+    async def status(self, submission: Submission) -> QueueState:
+        oxen = self._oxen
+        response = await oxen.send("GET", submission.status_url, "checking the generation's status")
+        if response.status_code == 404:
+            # Every generation we poll was enqueued by us: a 404 means Oxen has forgotten it.
+            return Finished(error=expired(submission.request_id), error_type="expired")
+        if response.status_code != 200:
+            raise http_error(response, action=f"checking generation {submission.request_id}", safe=oxen.safe)
+        return parse_status(json_or_none(response))
+
+    async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
+        last: QueueState | None = None
+        delay = self._poll_first
+        try:
+            while True:
+                try:
+                    state = await self.status(submission)
+                except (ProviderUnreachable, ProviderHTTPError) as exc:
+                    if isinstance(exc, ProviderHTTPError) and not exc.retryable:
+                        raise
+                    logger.warning(
+                        "status of %s unavailable (%s); still watching", submission.request_id, exc
+                    )
+                else:
+                    if state != last:
+                        last = state
+                        yield state
+                    if isinstance(state, Finished):
+                        return
+                wakeup = self._wakeups.setdefault(submission.request_id, anyio.Event())
+                with anyio.move_on_after(delay):
+                    await wakeup.wait()
+                if wakeup.is_set():
+                    self._wakeups.pop(submission.request_id, None)
+                delay = min(delay * 2, self._poll_max)
+        finally:
+            self._wakeups.pop(submission.request_id, None)
+
+    async def result(self, submission: Submission) -> VideoOutput:
+        oxen = self._oxen
+        response = await oxen.send("GET", submission.status_url, "fetching the result")
+        if response.status_code == 404:
+            raise JobFailed(expired(submission.request_id), error_type="expired")
+        if response.status_code != 200:
+            raise http_error(response, action=f"fetching generation {submission.request_id}", safe=oxen.safe)
+        data = json_or_none(response)
+        state = parse_status(data)
+        if isinstance(state, Finished) and state.error:
+            raise JobFailed(
+                f"Oxen.ai generation {submission.request_id} failed: {oxen.safe(state.error)}",
+                error_type=state.error_type,
+            )
+        url = data.get("result_url") if isinstance(data, dict) else None
+        if not isinstance(state, Finished) or not isinstance(url, str) or not url:
+            raise JobFailed(
+                f"Oxen.ai generation {submission.request_id} has no result URL yet; check its status again.",
+                error_type="no_media",
+            )
+        return VideoOutput(url=url)
+
+    async def cancel(self, submission: Submission) -> bool:
+        oxen = self._oxen
+        response = await oxen.send("DELETE", submission.cancel_url, "cancelling the generation")
+        if response.is_success:
+            if (wakeup := self._wakeups.get(submission.request_id)) is not None:
+                wakeup.set()
+            return True
+        if response.status_code == 404:
+            return False
+        raise http_error(response, action=f"cancelling generation {submission.request_id}", safe=oxen.safe)

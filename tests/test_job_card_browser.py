@@ -1,0 +1,336 @@
+"""The job card in a real browser, against the real server on the simulator.
+
+Headless Chromium (the system's, never a downloaded one) opens `job_card_host.html`, a small MCP Apps
+host, served on loopback. The host reads the card's `ui://` resource through an MCP client connected to
+the real server in process, loads it in a sandboxed iframe under the CSP the resource declares, and
+relays the card's tool calls to that server. The video comes from the simulator over a real socket.
+
+Skips when Playwright or Chromium is missing, unless SEEDANCE_REQUIRE_SYSTEM_TESTS=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+
+from seedance_mcp.server.app import create_server
+from seedance_mcp.server.config import Settings
+from seedance_mcp.tools.job_card import FOLLOW_NAME
+
+pytestmark = pytest.mark.anyio
+
+# Read at import: the autouse fixture in conftest.py clears every SEEDANCE_ variable before each test.
+CHROMIUM = Path(os.environ.get("SEEDANCE_CHROMIUM", "/usr/bin/chromium"))
+REQUIRE_SYSTEM_TESTS = os.environ.get("SEEDANCE_REQUIRE_SYSTEM_TESTS") == "1"
+ARTIFACTS_DIR = os.environ.get("SEEDANCE_ARTIFACTS_DIR")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOST_PAGE = Path(__file__).with_name("job_card_host.html")
+PROMPT = "A paper boat drifts down a rainy street gutter, macro lens"
+WAIT_MS = 60_000
+
+
+def missing_part() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright for Python is not installed: pip install -e '.[dev]'"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian), or set SEEDANCE_CHROMIUM"
+    return None
+
+
+@pytest.fixture
+def browser_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # Long enough for the card to show the queued and the running job before the video.
+    monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "3")
+    monkeypatch.setenv("SEEDANCE_SIM_RUN_SECONDS", "5")
+    return Settings.from_env()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Screenshots go to SEEDANCE_ARTIFACTS_DIR when set (CI keeps them), else to the test's tmp dir."""
+    folder = Path(ARTIFACTS_DIR) if ARTIFACTS_DIR else tmp_path / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@asynccontextmanager
+async def host_server(mcp: Client) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """The host page and its relay to the MCP server, on loopback; yields the URL and the relayed calls."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    calls: list[dict[str, Any]] = []
+
+    def wire(model: Any) -> JSONResponse:
+        return JSONResponse(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    async def page(_: Request) -> Response:
+        return HTMLResponse(HOST_PAGE.read_text(encoding="utf-8"))
+
+    async def list_tools(_: Request) -> Response:
+        return wire(await mcp.list_tools())
+
+    async def read(request: Request) -> Response:
+        return wire(await mcp.read_resource((await request.json())["uri"]))
+
+    async def call(request: Request) -> Response:
+        body = await request.json()
+        calls.append(body)
+        return wire(await mcp.call_tool(body["name"], body.get("arguments") or {}))
+
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Route("/list", list_tools, methods=["POST"]),
+            Route("/read", read, methods=["POST"]),
+            Route("/call", call, methods=["POST"]),
+        ]
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()  # connections wait in the backlog until uvicorn accepts them
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", ws="none"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/", calls
+        server.should_exit = True
+
+
+def sent(log: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
+    return [m["params"] for m in log if m.get("method") == method]
+
+
+class Host:
+    """The host page in Chromium, and the card it shows."""
+
+    def __init__(self, page: Any, calls: list[dict[str, Any]]) -> None:
+        self.page = page
+        self.calls = calls  # every tools/call the host relayed to the server, the card's included
+        self.problems: list[str] = []  # console errors and uncaught exceptions, the card's included
+        page.on(
+            "console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.view: Any = None
+        self.card: Any = None
+
+    async def run_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        """As when the model calls a bound tool: the host shows the card and hands it the input and result."""
+        await self.page.evaluate("([name, args]) => runTool(name, args)", [name, arguments])
+        self.view = await self.page.query_selector("#view")
+        self.card = await self.view.content_frame()
+
+    async def reach(self, state: str) -> None:
+        await self.card.wait_for_function(
+            "s => document.getElementById('card').dataset.state === s", arg=state, timeout=WAIT_MS
+        )
+
+    async def visible(self, element_id: str) -> bool:
+        return bool(await self.card.evaluate(f"!document.getElementById('{element_id}').hidden"))
+
+    async def facts(self) -> dict[str, str]:
+        pairs = await self.card.evaluate(
+            "[...document.querySelectorAll('#facts div')].map(d => [d.children[0].textContent,"
+            " d.children[1].textContent])"
+        )
+        return dict(pairs)
+
+
+@asynccontextmanager
+async def open_host(settings: Settings, profile: Path) -> AsyncIterator[Host]:
+    missing = missing_part()
+    if missing:
+        if REQUIRE_SYSTEM_TESTS:
+            pytest.fail(f"SEEDANCE_REQUIRE_SYSTEM_TESTS=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.async_api import async_playwright
+
+    apps = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
+    async with (
+        Client(create_server(settings), extensions=[apps]) as mcp,
+        host_server(mcp) as (url, calls),
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch_persistent_context(
+            str(profile),  # a fresh profile every run
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 760, "height": 1000},
+        )
+        page = browser.pages[0] if browser.pages else await browser.new_page()
+        host = Host(page, calls)
+        await page.goto(url)
+        yield host
+        assert host.problems == []
+        await browser.close()
+
+
+async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_host(
+    browser_settings: Settings, artifacts: Path, tmp_path: Path
+) -> None:
+    async with open_host(browser_settings, tmp_path / "profile") as host:
+        # The model calls generate_video; the host renders the card beside the answer.
+        await host.run_tool(
+            "generate_video", {"prompt": PROMPT, "duration": "4", "resolution": "720p", "wait_seconds": 0}
+        )
+        page, card, view, calls = host.page, host.card, host.view, host.calls
+        reach, visible, facts = host.reach, host.visible, host.facts
+
+        # Queued: what was asked, its price, where it stands; a simulated job says so.
+        await reach("queued")
+        assert await card.inner_text("#prompt") == PROMPT
+        assert await visible("simulated")
+        queued = await facts()
+        assert queued["Tier"] == "fast" and queued["Resolution"] == "720p" and queued["Duration"] == "4 s"
+        assert queued["Price"].startswith("$") and queued["Price"].endswith(", not charged")
+        assert "Queue position" in queued and "Elapsed" in queued
+        assert await visible("cancel") and not await visible("download")
+        await view.screenshot(path=str(artifacts / "job-card-queued.png"))
+
+        # Running: the provider's latest log line; the card keeps following after the host's call returned.
+        await reach("running")
+        await card.wait_for_function("() => document.getElementById('log').textContent.length > 0")
+        assert not await visible("cancel")
+        await view.screenshot(path=str(artifacts / "job-card-running.png"))
+        assert any(c["name"] == FOLLOW_NAME for c in calls)
+
+        # Done: the simulator's MP4 plays in the card, with its facts.
+        await reach("completed")
+        await card.wait_for_function(
+            "() => document.getElementById('video').readyState >= 2", timeout=WAIT_MS
+        )
+        job = await card.evaluate("job")
+        played = await card.evaluate("document.getElementById('video').duration")
+        assert job["video"]["duration"] == pytest.approx(4.0, abs=0.1)
+        assert played == pytest.approx(job["video"]["duration"], abs=0.1)
+        assert await card.get_attribute("#video", "src") == job["video_url"]
+        assert (await card.get_attribute("#video", "poster") or "").startswith("data:image/jpeg;base64,")
+        done = await facts()
+        assert done["Size"].startswith("1280×720") and done["Seconds"] == "4.0 s"
+        assert done["Cost"] == "$0.00 (simulated)"
+        assert done["Saved file"] == job["video_path"] and Path(job["video_path"]).is_file()
+        assert not await visible("log") and not await visible("working")
+        await view.screenshot(path=str(artifacts / "job-card-done.png"))
+
+        # Every action is a button reachable with the keyboard, in order.
+        order = ["download", "fullscreen", "continue", "again"]
+        await card.focus("#download")
+        for expected in order[1:]:
+            await page.keyboard.press("Tab")
+            assert await card.evaluate("document.activeElement.id") == expected
+
+        await card.focus("#download")
+        await page.keyboard.press("Enter")
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/download-file')")
+        [download] = sent(await page.evaluate("hostLog"), "ui/download-file")
+        assert download["contents"] == [
+            {
+                "type": "resource_link",
+                "uri": Path(job["video_path"]).as_uri(),
+                "name": Path(job["video_path"]).name,
+                "title": "Saved video",
+                "mimeType": "video/mp4",
+                "size": Path(job["video_path"]).stat().st_size,
+            }
+        ]
+
+        await card.click("#fullscreen")
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/request-display-mode')")
+        assert sent(await page.evaluate("hostLog"), "ui/request-display-mode") == [{"mode": "fullscreen"}]
+        await card.wait_for_function(
+            "() => document.getElementById('fullscreen').textContent === 'Exit fullscreen'"
+        )
+
+        await card.click("#continue")
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/message')")
+        [message] = sent(await page.evaluate("hostLog"), "ui/message")
+        assert message["role"] == "user"
+        [block] = message["content"]
+        assert block["type"] == "text"
+        assert f'continue_from="{job["job_id"]}"' in block["text"] and PROMPT in block["text"]
+
+        # Again with a new seed: the same tool and request, a new seed; the card follows the new job...
+        before = len(calls)
+        await card.click("#again")
+        await card.wait_for_function("old => job.job_id !== old", arg=job["job_id"])
+        [again] = [c for c in calls[before:] if c["name"] == "generate_video"]
+        assert again["arguments"]["prompt"] == PROMPT and again["arguments"]["duration"] == "4"
+        assert again["arguments"]["seed"] != job["seed"]
+        new_id = await card.evaluate("job.job_id")
+        await reach("queued")
+        # The model hears of the job it did not start.
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
+        [context] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
+        assert f'job_id "{new_id}"' in context["content"][0]["text"]
+
+        # ...and Cancel while it is queued asks the server to cancel it; the card ends on the reason and fix.
+        await card.click("#cancel")
+        await reach("cancelled")
+        assert {"name": "cancel_job", "arguments": {"job_id": new_id}} in calls
+        await page.wait_for_function(
+            "() => hostLog.filter(m => m.method === 'ui/update-model-context').length === 2"
+        )
+        told = sent(await page.evaluate("hostLog"), "ui/update-model-context")[1]["content"][0]["text"]
+        assert f"cancelled job {new_id}" in told
+        assert await visible("problem")
+        assert (await card.inner_text("#fix")).startswith("What to do:")
+        await view.screenshot(path=str(artifacts / "job-card-cancelled.png"))
+
+        # The host's theme reaches the card.
+        await page.evaluate("setTheme('dark')")
+        await card.wait_for_function("() => getComputedStyle(document.body).colorScheme === 'dark'")
+        await view.screenshot(path=str(artifacts / "job-card-cancelled-dark.png"))
+
+        # 320 to 800 px: nothing overflows sideways.
+        for width in (320, 480, 800):
+            await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")
+            await card.wait_for_function("w => window.innerWidth === w", arg=width)
+            assert await card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+
+
+async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_and_the_fix(
+    settings: Settings, artifacts: Path, tmp_path: Path
+) -> None:
+    async with open_host(settings, tmp_path / "profile") as host:
+        await host.run_tool("generate_video", {"prompt": PROMPT, "duration": "99", "wait_seconds": 0})
+        await host.reach("failed")
+        assert await host.card.inner_text("#problem-title") == "The request was refused"
+        assert "duration" in await host.card.inner_text("#reason")
+        assert not host.calls[1:], "nothing to follow"
+
+        # The simulator fails a prompt carrying this marker the way fal's model rejects content.
+        await host.run_tool(
+            "generate_video", {"prompt": "A bank robbery [sim:content_policy]", "wait_seconds": 0}
+        )
+        await host.reach("failed")
+        assert await host.card.inner_text("#problem-title") == "The job failed"
+        job = await host.card.evaluate("job")
+        assert job["state"] == "failed" and job["error"]
+        assert await host.card.inner_text("#reason") == job["error"]
+        assert await host.card.inner_text("#fix") == "What to do: " + job["next_step"]
+        assert await host.visible("again") and not await host.visible("download")
+        await host.view.screenshot(path=str(artifacts / "job-card-failed.png"))

@@ -1,0 +1,157 @@
+"""Asking the user before spending: the confirmation question of the generating tools (MCP elicitation).
+
+A question must be asked before the tool body runs, so each generating tool has a hidden parameter
+resolved by its `confirm_*` resolver: from the call's arguments it builds the same `GenerationRequest` the
+tool will, prices it with the one price function (`Generations.price`), and either decides without asking
+(below the threshold; over a cap anyway; the host cannot ask) or returns `Elicit(question, ...)`. The
+question is a pure function of the arguments and settings, because on protocol 2026-07-28 the resolver
+runs again when the client retries with the answer and must ask the same thing. The tool body then hands
+the settled `Consent` to the spending guard.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    DeclinedElicitation,
+    Elicit,
+    ElicitationResult,
+)
+from mcp_types.version import is_version_at_least
+from pydantic import BaseModel, Field, PrivateAttr
+
+from seedance_mcp.server.errors import SeedanceError
+from seedance_mcp.server.generation import GenerationRequest
+from seedance_mcp.server.model_facts import MAX_SECONDS, MIN_SECONDS
+from seedance_mcp.server.pricing import Estimate
+from seedance_mcp.server.spending import Consent, usd
+from seedance_mcp.tools.results import ToolContext, app_state
+
+PROMPT_SHOWN = 160  # characters of the prompt quoted in the question: enough to recognise it
+
+
+class SpendConfirmation(BaseModel):
+    """The confirmation form: one tick box (elicitation forms are flat)."""
+
+    confirm: bool = Field(
+        title="Spend it",
+        description="Tick to let the server submit this paid request; leave it unticked or decline to stop.",
+    )
+    # Not part of the form: set when the resolver settles the matter without asking.
+    _decided_by: Consent | None = PrivateAttr(default=None)
+
+    @classmethod
+    def decided(cls, by: Consent) -> SpendConfirmation:
+        answer = cls(confirm=by in ("not_needed", "policy_proceed"))
+        answer._decided_by = by
+        return answer
+
+    @property
+    def consent(self) -> Consent:
+        if self._decided_by is not None:
+            return self._decided_by
+        return "yes" if self.confirm else "no"
+
+
+SpendApproval = ElicitationResult[SpendConfirmation]
+
+
+def consent_of(approval: SpendApproval | None) -> Consent | None:
+    """The user's answer (or what stood in for it) as the spending guard reads it."""
+    if approval is None:
+        return None
+    if isinstance(approval, DeclinedElicitation):
+        return "no"
+    if isinstance(approval, CancelledElicitation):
+        return "dismissed"
+    assert isinstance(approval, AcceptedElicitation)
+    return approval.data.consent
+
+
+async def confirm(
+    ctx: ToolContext, request: GenerationRequest, what: str
+) -> SpendConfirmation | Elicit[SpendConfirmation]:
+    """Decide without asking where possible, else the question for the host to put to the user."""
+    state = app_state(ctx)
+    settings = state.settings
+    threshold = settings.confirm_above_usd
+    if threshold is None:
+        return SpendConfirmation.decided("not_needed")
+    try:
+        quote = await state.generations.price(request)
+    except SeedanceError:
+        # The tool body raises the same error with its fix; asking the user first would be noise.
+        return SpendConfirmation.decided("over_limit")
+    total = quote.total
+    if total.max_usd <= threshold:
+        return SpendConfirmation.decided("not_needed")
+    if await state.generations.guard.refusal(total) is not None:
+        return SpendConfirmation.decided("over_limit")  # refused anyway: asking would waste the user's time
+    if not host_can_ask(ctx):
+        return SpendConfirmation.decided(
+            "policy_proceed" if settings.confirm_policy == "proceed" else "policy_refuse"
+        )
+    return Elicit(
+        question(
+            total,
+            describe(request, what),
+            request.prompt,
+            threshold=threshold,
+            simulated=settings.simulated,
+            count=request.count,
+        ),
+        SpendConfirmation,
+    )
+
+
+def host_can_ask(ctx: ToolContext) -> bool:
+    """Whether a question can reach the user: form elicitation declared, and a way to send it."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # A bare `elicitation: {}` (from before modes existed) means forms; url-only does not.
+    if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+        return False
+    version = ctx.protocol_version
+    if version is None:
+        return False
+    if is_version_at_least(version, "2026-07-28"):
+        return True  # the question rides the tool result (input_required); no back-channel needed
+    return bool(getattr(ctx.session, "can_send_request", True))
+
+
+def question(
+    estimate: Estimate, what: str, prompt: str, *, threshold: float, simulated: bool, count: int = 1
+) -> str:
+    """The confirmation question: the same words for the same request and settings, every time."""
+    videos = "one Seedance 2.0 video" if count <= 1 else f"{count} Seedance 2.0 videos (one job each)"
+    shown = prompt if len(prompt) <= PROMPT_SHOWN else prompt[: PROMPT_SHOWN - 1].rstrip() + "…"
+    lines = [
+        f"Spend up to {usd(estimate.max_usd)} on {videos}?",
+        f"What: {what}.",
+        f'Prompt: "{shown}"',
+        f"Price: {_price_phrase(estimate)}.",
+        f"You asked to confirm any request above {usd(threshold)} (SEEDANCE_CONFIRM_ABOVE_USD).",
+    ]
+    if simulated:
+        lines.append("This server runs on its offline simulator: nothing will be charged.")
+    return "\n".join(lines)
+
+
+def describe(request: GenerationRequest, what: str) -> str:
+    """`what` ("image-to-video from your start frame", ...) with the request's size, length and sound."""
+    length = (
+        f"{MIN_SECONDS}–{MAX_SECONDS} s (auto)" if request.duration == "auto" else f"{request.duration} s"
+    )
+    ratio = "aspect ratio auto" if request.aspect_ratio == "auto" else request.aspect_ratio
+    sound = "with audio" if request.generate_audio else "silent"
+    return f"{request.tier}-tier {what}, {request.resolution}, {ratio}, {length}, {sound}"
+
+
+def _price_phrase(estimate: Estimate) -> str:
+    if estimate.is_range:
+        return (
+            f"{usd(estimate.min_usd)} to {usd(estimate.max_usd)} from the published price; the limits count "
+            "the upper bound"
+        )
+    return f"{usd(estimate.max_usd)} from the published price"

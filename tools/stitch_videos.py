@@ -1,0 +1,223 @@
+"""`stitch_videos`: join finished shots into one film, locally. No provider call, no money."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from seedance_mcp.server.delivery import safe_target, slugify
+from seedance_mcp.server.errors import ConfigError
+from seedance_mcp.server.model_facts import AspectRatio
+from seedance_mcp.server.stitching import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
+from seedance_mcp.server.video_sources import SourceVideo, find_video
+from seedance_mcp.tools.results import (
+    ToolContext,
+    VideoFacts,
+    app_state,
+    describe_video,
+    preview_images,
+    saved_video_link,
+    tool_errors,
+)
+
+NAME = "stitch_videos"
+TITLE = "Join shots into one film"
+DESCRIPTION = """Join finished clips, in the order given, into one MP4 film saved in the output folder, \
+with a poster frame and contact sheet to look at. Clips are job ids (completed jobs of this server) \
+and/or local MP4/MOV paths. Different sizes are scaled and padded to one frame (the first clip's, or \
+`aspect_ratio`), frame rates are matched, audio is kept (silence where a clip has none), and \
+`crossfade_seconds` (0-1) dissolves each shot into the next.
+
+Runs on this computer: no provider call, costs nothing. Takes a few seconds per clip. Typical use: \
+generate shot 1, then each next shot with generate_video's `continue_from` set to the previous job id, \
+then stitch all the job ids and show the user the film."""
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+MAX_CLIPS = 50  # memory does not grow with the count; this only bounds one call's time
+
+
+class StitchedClip(BaseModel):
+    source: str = Field(description="The job id or path as given.")
+    label: str = Field(description='"job sd_…" or the file name.')
+    seconds: float
+    width: int
+    height: int
+    has_audio: bool
+
+
+class StitchResult(BaseModel):
+    film_path: str = Field(description="Where the film was saved on this computer.")
+    video: Annotated[
+        VideoFacts | None, WithJsonSchema({"anyOf": [VideoFacts.model_json_schema(), {"type": "null"}]})
+    ] = Field(default=None, description="Facts of the saved film, read from the file.")
+    clips: Annotated[
+        list[StitchedClip], WithJsonSchema({"type": "array", "items": StitchedClip.model_json_schema()})
+    ]
+    crossfade_seconds: float
+    cost_usd: float = Field(description="Always 0: stitching runs locally.")
+    reused: bool = Field(description="True when the same clips were already stitched the same way.")
+    next_step: str
+
+
+ClipsParam = Annotated[
+    list[str],
+    Field(
+        min_length=2,
+        max_length=MAX_CLIPS,
+        description=(
+            "The shots in film order: job ids of completed jobs (sd_…) and/or full paths of local MP4/MOV "
+            f"files inside the allowed folders; 2 to {MAX_CLIPS}."
+        ),
+    ),
+]
+FilmAspectParam = Annotated[
+    AspectRatio,
+    Field(
+        description=(
+            'Frame shape of the film. "auto" (default) keeps the first clip\'s size; otherwise the '
+            "documented Seedance output size of that ratio closest to the first clip's (e.g. 1280x720 for "
+            '"16:9" at 720p). Other clips are scaled to fit and padded with black.'
+        )
+    ),
+]
+CrossfadeParam = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_CROSSFADE_SECONDS,
+        description="Seconds each shot dissolves into the next (picture and sound), 0-1. 0 (default): cuts.",
+    ),
+]
+TitleParam = Annotated[
+    str | None, Field(max_length=200, description="Optional film title, used in the file name.")
+]
+
+
+async def stitch_videos(
+    ctx: ToolContext,
+    clips: ClipsParam,
+    aspect_ratio: FilmAspectParam = "auto",
+    crossfade_seconds: CrossfadeParam = 0.0,
+    title: TitleParam = None,
+) -> Annotated[CallToolResult, StitchResult]:
+    state = app_state(ctx)
+    async with tool_errors():
+        sources = [
+            await find_video(
+                value,
+                field=f"clips[{i}]",
+                journal=state.jobs.journal,
+                allowed_dirs=state.settings.allowed_dirs,
+            )
+            for i, value in enumerate(clips)
+        ]
+        film_id = await anyio.to_thread.run_sync(_film_id, sources, aspect_ratio, crossfade_seconds, title)
+        folder = await anyio.to_thread.run_sync(_output_folder, state.settings.output_dir)
+        target = safe_target(folder, f"{film_id}_{slugify(title or 'film')}.mp4")
+        reused = await anyio.to_thread.run_sync(target.is_file)
+        if not reused:
+            await _stitch(ctx, sources, target, aspect_ratio, crossfade_seconds)
+        facts = None if not reused else state.deliverer.video_facts(film_id)
+        if facts is None:
+            await state.deliverer.render_preview(film_id, target)
+            facts = state.deliverer.video_facts(film_id)
+        result = StitchResult(
+            film_path=str(target),
+            video=VideoFacts.model_validate(facts) if facts else None,
+            clips=[
+                StitchedClip(
+                    source=value,
+                    label=source.label,
+                    seconds=round(source.info.duration or 0.0, 3),
+                    width=source.info.width or 0,
+                    height=source.info.height or 0,
+                    has_audio=bool(source.info.has_audio),
+                )
+                for value, source in zip(clips, sources, strict=True)
+            ],
+            crossfade_seconds=crossfade_seconds,
+            cost_usd=0.0,
+            reused=reused,
+            next_step="Show the user the saved film. To change a shot, regenerate it and stitch again.",
+        )
+        content: list[ContentBlock] = [TextContent(type="text", text=_summary(result))]
+        content.append(saved_video_link(target))
+        content.extend(preview_images(state.deliverer.preview_paths(film_id)))
+        return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
+
+
+async def _stitch(
+    ctx: ToolContext, sources: list[SourceVideo], target: Path, aspect_ratio: str, crossfade: float
+) -> Film:
+    stop = threading.Event()
+    count = len(sources)
+
+    def progress(done: int, total: int) -> None:
+        message = f"Stitching {count} clips: {done} of {total} frames"
+        anyio.from_thread.run(ctx.report_progress, done, total, message)
+
+    def work() -> Film:
+        return stitch(
+            [ClipInput(s.path, f"clips[{i}] ({s.label})") for i, s in enumerate(sources)],
+            target,
+            aspect_ratio=aspect_ratio,
+            crossfade=crossfade,
+            progress=progress,
+            stop=stop,
+        )
+
+    try:
+        # Abandoned on cancel: the thread sees `stop` at its next frame and removes its temporary file.
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        raise
+
+
+def _film_id(sources: list[SourceVideo], aspect_ratio: str, crossfade: float, title: str | None) -> str:
+    """Names the same request the same way, so asking twice reuses the film (the tool is idempotent)."""
+    digest = hashlib.sha256()
+    for source in sources:
+        st = source.path.stat()
+        digest.update(f"{source.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    digest.update(f"{aspect_ratio}\0{crossfade}\0{title or ''}".encode())
+    return "film_" + digest.hexdigest()[:16]
+
+
+def _output_folder(output_dir: Path) -> Path:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return output_dir.resolve(strict=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the film into {output_dir} ({exc.strerror or exc}); free some space or point "
+            "SEEDANCE_OUTPUT_DIR at a writable folder"
+        ) from None
+
+
+def _summary(result: StitchResult) -> str:
+    joined = ", ".join(f"{c.label} ({c.seconds:.1f} s)" for c in result.clips)
+    cut = f"{result.crossfade_seconds:g} s crossfades" if result.crossfade_seconds else "hard cuts"
+    status = "already stitched" if result.reused else "ready"
+    lines = [
+        f"Film {status}: {len(result.clips)} clips joined with {cut}.",
+        f"Saved to: {result.film_path}",
+    ]
+    if result.video:
+        lines.append(f"Film: {describe_video(result.video)}")
+    lines += [
+        f"Clips in order: {joined}.",
+        "Made locally: no provider call, nothing charged.",
+        result.next_step,
+    ]
+    return "\n".join(lines)
