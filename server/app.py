@@ -28,11 +28,11 @@ from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery import Deliverer, lasting
 from seedance_mcp.server.generation import Generations
 from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.journal import Journal
 from seedance_mcp.server.listing import compact_tool
 from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState, StartupError
+from seedance_mcp.server.team import TeamWiring
 from seedance_mcp.tools import (
     cancel_job,
     check_status,
@@ -139,11 +139,12 @@ def create_server(settings: Settings) -> SeedanceServer:
         # Yield at once so `initialize` and `tools/list` are answered before the rest opens.
         state = server.running = AppState(settings=settings)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_open_and_hold, state)
+            tg.start_soon(_open_and_hold, state, team)
             yield state
             tg.cancel_scope.cancel()
 
     job_card = JobCard(settings)  # MCP Apps: the live job card and its app-only follow tool
+    team = TeamWiring(settings)  # SQLite or PostgreSQL, webhooks, /healthz
     server = SeedanceServer(
         name="seedance-mcp",
         title="Seedance 2.0 video",
@@ -154,8 +155,16 @@ def create_server(settings: Settings) -> SeedanceServer:
         lifespan=lifespan,
         extensions=[job_card],
         middleware=[job_card.hide_app_only_tools],
+        request_state_security=team.request_state_security(),
     )
     server.provider = settings.provider
+
+    async def opened() -> None:
+        if server.running is not None:
+            await server.running.opened()
+
+    team.opened = opened
+    team.add_routes(server)
     for module in TOOL_MODULES:
         server.add_tool(
             getattr(module, module.NAME),
@@ -173,7 +182,7 @@ def create_server(settings: Settings) -> SeedanceServer:
     return server
 
 
-async def _open_and_hold(state: AppState) -> None:
+async def _open_and_hold(state: AppState, team: TeamWiring) -> None:
     """Open the HTTP client, provider (or simulator), journal, job manager and generation service, attach
     them to `state`, and hold them open until cancelled at shutdown; then close them, jobs first."""
     settings = state.settings
@@ -181,14 +190,14 @@ async def _open_and_hold(state: AppState) -> None:
     async with AsyncExitStack() as stack:
         try:
             provider, deliverer = await _open_provider(settings, stack)
-            journal = await Journal.open(settings.home / "journal.sqlite3")
-            stack.push_async_callback(journal.close)
+            provider = team.provider(provider)
+            journal = await team.open_journal(stack)
             jobs_group = await stack.enter_async_context(anyio.create_task_group())
             jobs = JobManager(
                 provider=provider,
                 journal=journal,
                 task_group=jobs_group,
-                deliver=deliverer,
+                deliver=team.video_saver(deliverer),
                 simulated=settings.simulated,
                 owner=deliverer.owner,
                 leftovers=deliverer,

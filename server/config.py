@@ -80,6 +80,26 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "log level of the server's stderr log: `debug`, `info`, `warning`, `error` or `critical`",
         "`info`",
     ),
+    "SEEDANCE_DATABASE_URL": (
+        "`postgresql://…`: keep the journal in PostgreSQL, shared by several server replicas (team mode; "
+        "`pip install 'seedance-mcp[postgres]'`)",
+        "unset: SQLite under `SEEDANCE_HOME`",
+    ),
+    "SEEDANCE_PUBLIC_URL": (
+        "this server's public base URL (`https://…`): fal.ai reports finished jobs to "
+        "`<url>/webhooks/fal/…` instead of being watched",
+        "unset: status streams and polling",
+    ),
+    "SEEDANCE_TEAM_SECRET": (
+        "a long random secret shared by all replicas: signs webhook URLs and seals confirmation state, "
+        "so any replica accepts them; required with `SEEDANCE_PUBLIC_URL` and a database URL",
+        "a key made per process",
+    ),
+    "SEEDANCE_SAVE_VIDEOS": (
+        "`false`: keep only result URLs (replicas without a shared output folder); fal.ai keeps results "
+        "for a limited time",
+        "`true`",
+    ),
     "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
     "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
     "SEEDANCE_SIM_FAULTS": (
@@ -109,6 +129,8 @@ FIELD_OF_VARIABLE: dict[str, str] = {
     "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
     "SEEDANCE_SIM_FAULTS": "sim_faults",
     "SEEDANCE_SIM_SEED": "sim_seed",
+    "SEEDANCE_PUBLIC_URL": "public_url",
+    "SEEDANCE_SAVE_VIDEOS": "save_videos",
 }
 
 
@@ -120,6 +142,10 @@ class Settings(BaseModel):
     fal_key: SecretStr | None = None
     oxen_api_key: SecretStr | None = None
     http_token: SecretStr | None = None
+    database_url: SecretStr | None = None  # may hold a database password
+    public_url: str | None = None
+    team_secret: SecretStr | None = None
+    save_videos: bool = True
     provider_choice: ProviderChoice = "auto"
     default_tier: Tier = "fast"
     wait_seconds: float = 45.0
@@ -176,6 +202,8 @@ class Settings(BaseModel):
             "fal_key": fal_key,
             "oxen_api_key": get("OXEN_API_KEY"),
             "http_token": get("SEEDANCE_HTTP_TOKEN"),
+            "database_url": get("SEEDANCE_DATABASE_URL"),
+            "team_secret": get("SEEDANCE_TEAM_SECRET"),
             "home": Path(get("SEEDANCE_HOME") or _user_data_dir()).expanduser(),
             "output_dir": Path(get("SEEDANCE_OUTPUT_DIR") or _user_videos_dir() / "Seedance").expanduser(),
             "allowed_dirs": tuple(
@@ -212,12 +240,36 @@ class Settings(BaseModel):
             )
         if settings.provider_choice == "oxen" and settings.oxen_api_key is None:
             raise ConfigError("SEEDANCE_PROVIDER=oxen needs OXEN_API_KEY to be set")
+        _check_team_settings(settings)
         return settings
 
 
 def _plain(message: str) -> str:
     """pydantic's message in our voice: 'Input should be ...' -> 'must be ...'."""
     return message.replace("Input should be", "must be").replace("Input ", "the value ")
+
+
+def _check_team_settings(settings: Settings) -> None:
+    database = settings.database_url.get_secret_value() if settings.database_url else None
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "SEEDANCE_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db); "
+            "unset it to keep the journal in SQLite under SEEDANCE_HOME"
+        )
+    if settings.public_url is not None:
+        if not settings.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SEEDANCE_PUBLIC_URL must start with https:// (or http://); got {settings.public_url!r}"
+            )
+        if database is not None and settings.team_secret is None:
+            raise ConfigError(
+                "SEEDANCE_PUBLIC_URL with a SEEDANCE_DATABASE_URL needs SEEDANCE_TEAM_SECRET: every "
+                "replica must accept the webhooks the others asked for. Set the same long random secret on "
+                "all of them "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
+            )
+    if settings.team_secret is not None and len(settings.team_secret.get_secret_value()) < 16:
+        raise ConfigError("SEEDANCE_TEAM_SECRET must be at least 16 characters long")
 
 
 def _user_data_dir() -> Path:

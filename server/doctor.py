@@ -29,7 +29,15 @@ REACH_TIMEOUT_SECONDS: Final = 5.0
 # Hosts built on the TypeScript SDK (Claude Desktop, the Inspector) cut a call off at 60 s.
 HOST_CALL_LIMIT_SECONDS: Final = 60.0
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-_SECRET_VARIABLES: Final = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "OXEN_API_KEY", "SEEDANCE_HTTP_TOKEN")
+_SECRET_VARIABLES: Final = (
+    "FAL_KEY",
+    "FAL_KEY_ID",
+    "FAL_KEY_SECRET",
+    "OXEN_API_KEY",
+    "SEEDANCE_HTTP_TOKEN",
+    "SEEDANCE_DATABASE_URL",  # may hold the database password
+    "SEEDANCE_TEAM_SECRET",
+)
 _TAG: Final[dict[Status, str]] = {"ok": "  ok", "warn": "warn", "fail": "FAIL"}
 
 
@@ -95,7 +103,60 @@ def collect_checks(
         _spending_check(settings),
         *_media_checks(simulated=settings.simulated),
         *_reach_checks(settings, timeout),
+        *_database_checks(settings, timeout),
     ]
+    return checks
+
+
+def _database_checks(settings: Settings, timeout: float) -> list[Check]:
+    """Team mode: the PostgreSQL journal is reachable, migrated, and its leases are being kept."""
+    if settings.database_url is None:
+        return []
+    import anyio
+
+    from seedance_mcp.server.jobs import LEASE_SECONDS
+
+    name = "database (SEEDANCE_DATABASE_URL)"
+    try:
+        from seedance_mcp.server.journal_postgres import inspect_database
+
+        found = anyio.run(inspect_database, settings.database_url.get_secret_value(), timeout)
+    except ImportError:
+        return [Check("fail", name, "psycopg is not installed", "pip install 'seedance-mcp[postgres]'")]
+    except Exception as exc:  # psycopg's errors name the host and the reason, never the password
+        return [
+            Check(
+                "fail",
+                name,
+                f"unreachable: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}",
+                "check the host, port, database, user and password in the URL, and that PostgreSQL runs",
+            )
+        ]
+    checks = [Check("ok", name, "reachable")]
+    if found["migrations_missing"]:
+        checks.append(
+            Check(
+                "warn",
+                "database migrations",
+                "not applied yet: " + ", ".join(found["migrations_missing"]),
+                "start one server replica: it applies them (each once, even when replicas start together)",
+            )
+        )
+        return checks
+    lapsed, oldest = found["leases_lapsed"], found["oldest_lapse_seconds"]
+    detail = (
+        f"{found['jobs_needing_follower']} job(s) in progress, {found['leases_held']} followed, "
+        f"{lapsed} waiting for a replica to take them over"
+    )
+    stuck = lapsed and oldest is not None and oldest > 3 * LEASE_SECONDS
+    checks.append(
+        Check(
+            "warn" if stuck else "ok",
+            "database leases",
+            detail + (f" (the oldest for {oldest:.0f} s)" if stuck else ""),
+            "no replica is running, or none has this provider's key: start one (`seedance-mcp serve`)",
+        )
+    )
     return checks
 
 

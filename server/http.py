@@ -100,6 +100,15 @@ REFUSAL_BODY: Final = (
     b'Authorization: Bearer <token>"}'
 )
 
+# Answered without the bearer token: a load balancer's health probe, and fal's webhooks (which carry
+# their own per-job token in the path and can only wake a job; see server.webhooks).
+OPEN_PATHS: Final = ("/healthz",)
+OPEN_PREFIXES: Final = ("/webhooks/fal/",)
+
+
+def _open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
 
 class BearerTokenMiddleware:
     """Refuses any HTTP request without `Authorization: Bearer <token>` (constant-time compare) with a
@@ -110,7 +119,7 @@ class BearerTokenMiddleware:
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._authorized(scope):
+        if scope["type"] != "http" or _open_path(scope["path"]) or self._authorized(scope):
             await self.app(scope, receive, send)
             return
         await send(

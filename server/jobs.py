@@ -606,22 +606,39 @@ class JobManager:
             return record
         reporter = _ProgressReporter(progress)
         deadline = time.monotonic() + seconds
-        while True:
-            live = self._live.get(job_id)
-            await reporter.report(record, live or _Live.seen_in(record))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return record
-            if live is not None:
-                changed = live.changed
+        elsewhere = _Live()  # set when another process changes the job, where the journal can tell
+        seen = elsewhere.changed
+        unsubscribe = self._hear_changes(job_id, elsewhere)
+        try:
+            while True:
+                live = self._live.get(job_id)
+                await reporter.report(record, live or _Live.seen_in(record))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return record
+                # Followed here: woken by the follower. Elsewhere (or about to be taken over): woken
+                # by the journal's change notice (PostgreSQL), else the journal is read each heartbeat.
+                changed = live.changed if live is not None else seen
                 with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
                     await changed.wait()
-            else:  # followed by another process (or about to be taken over): read the journal
-                await anyio.sleep(min(remaining, HEARTBEAT_SECONDS))
-            record = await self.get(job_id)
-            if record.state in SETTLED:
-                await reporter.report(record, self._live.get(job_id) or _Live.seen_in(record))
-                return record
+                seen = elsewhere.changed
+                record = await self.get(job_id)
+                if record.state in SETTLED:
+                    await reporter.report(record, self._live.get(job_id) or _Live.seen_in(record))
+                    return record
+        finally:
+            unsubscribe()
+
+    def _hear_changes(self, job_id: str, sink: _Live) -> Callable[[], None]:
+        """Have the journal notify `sink` when any process changes `job_id` (journals that can: the
+        PostgreSQL one, by LISTEN/NOTIFY); returns the unsubscribe."""
+        subscribe = getattr(self.journal, "subscribe", None)
+        if subscribe is None:
+            return lambda: None
+        unsubscribe: Callable[[], None] = subscribe(
+            lambda changed_id: sink.notify() if changed_id in (job_id, "") else None
+        )
+        return unsubscribe
 
     def _moving(self, record: JobRecord) -> bool:
         """Whether someone follows the job or will: here, another process, or this one at its next look."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal_api import JobJournal
+from tests.postgres_server import PostgresServer, running_postgres
 
 SETTING_PREFIXES = ("SEEDANCE_", "FAL_", "OXEN_")
 
@@ -36,3 +39,33 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def settings() -> Settings:
     return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (team mode); skips with the reason when not installed."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobJournal]:
+    """The same journal tests against both implementations: SQLite, and PostgreSQL (team mode)."""
+    if request.param == "sqlite":
+        from seedance_mcp.server.journal import Journal
+
+        opened: JobJournal = await Journal.open(tmp_path / "home" / "journal.sqlite3")
+    else:
+        from seedance_mcp.server.journal_postgres import PgJournal
+
+        opened = await PgJournal.open(request.getfixturevalue("postgres_dsn"))
+    try:
+        yield opened
+    finally:
+        await opened.close()

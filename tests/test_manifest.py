@@ -250,6 +250,10 @@ def test_user_config_maps_onto_settings() -> None:
 NOT_FOR_BUNDLE_USERS = {
     "SEEDANCE_HTTP_TOKEN": "HTTP transport only; the bundle speaks stdio",
     "SEEDANCE_HTTP_ALLOWED_HOSTS": "HTTP transport only",
+    "SEEDANCE_DATABASE_URL": "team servers over HTTP only; one user's bundle keeps SQLite",
+    "SEEDANCE_PUBLIC_URL": "team servers over HTTP only (webhooks need a public address)",
+    "SEEDANCE_TEAM_SECRET": "team servers over HTTP only",
+    "SEEDANCE_SAVE_VIDEOS": "team servers without a shared disk",
     "SEEDANCE_LOG_LEVEL": "the host keeps the server's stderr log; debugging only",
     "SEEDANCE_FAL_QUEUE_URL": "test endpoints (the simulator)",
     "SEEDANCE_FAL_REST_URL": "test endpoints",
@@ -306,6 +310,8 @@ def test_readme_manifest_and_settings_model_agree() -> None:
         "output_dir",
         "allowed_dirs",
         "http_allowed_hosts",
+        "database_url",  # secrets, read apart like the keys
+        "team_secret",
     }
     assert set(FIELD_OF_VARIABLE) <= set(SETTINGS_DOC)
     assert set(Model.model_fields) == set(FIELD_OF_VARIABLE.values()) | assembled

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from seedance_mcp.server.model_facts import Mode
+from seedance_mcp.server.simulator import webhooks
 from seedance_mcp.server.simulator.jobs import Engine, Job, JobView
 from seedance_mcp.server.simulator.storage import StorageError, safe_name
 
@@ -170,6 +171,13 @@ async def submit(request: Request) -> Response:
         engine: Engine = request.app.state.engine
         job = engine.submit(endpoint, mode, args, base_url(request))
         note(request, request_id=job.id)
+        webhook = request.query_params.get("fal_webhook")
+        if webhook:
+            # The URL's path is the receiver's secret: the log shows that there was one, not where.
+            note(request, query={k: v for k, v in request.query_params.items() if k != "fal_webhook"})
+            note(request, webhook=True)
+            base = base_url(request)
+            webhooks.schedule(engine, job, webhook, lambda view: webhook_payload(job, view, base))
         view = engine.view(job)
         body: dict[str, Any] = {
             "status": "IN_QUEUE",
@@ -266,20 +274,32 @@ async def result(request: Request) -> Response:
                 status_code=failure.status,
                 headers=headers,
             )
-        assert view.video is not None
-        video = view.video
-        body = {
-            "video": {
-                "url": base_url(request) + video.url_path,
-                "content_type": video.content_type,
-                "file_name": video.name,
-                "file_size": video.size,
-            },
-            "seed": job.seed,
-        }
-        return JSONResponse(body, headers={**headers, "X-Seedance-Simulated": "true"})
+        return JSONResponse(
+            result_body(job, view, base_url(request)), headers={**headers, "X-Seedance-Simulated": "true"}
+        )
 
     return await with_faults(request, "result", answer)
+
+
+def result_body(job: Job, view: JobView, base: str) -> dict[str, Any]:
+    assert view.video is not None
+    video = view.video
+    return {
+        "video": {
+            "url": base + video.url_path,
+            "content_type": video.content_type,
+            "file_name": video.name,
+            "file_size": video.size,
+        },
+        "seed": job.seed,
+    }
+
+
+def webhook_payload(job: Job, view: JobView, base: str) -> tuple[bool, dict[str, Any]]:
+    """What fal's webhook carries for a finished job: (succeeded, the result or the error)."""
+    if view.failure is None:
+        return True, result_body(job, view, base)
+    return False, {"detail": view.failure.detail, "error_type": view.failure.error_type}
 
 
 async def cancel(request: Request) -> Response:

@@ -132,6 +132,7 @@ class Engine:
         self._jobs: dict[str, Job] = {}
         self._saved = SavedJobs(state_dir) if state_dir is not None else None
         self.closing = threading.Event()
+        self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
 
     # --- jobs ---------------------------------------------------------------------------------
     def submit(self, endpoint: str, mode: Mode, args: dict[str, Any], base_url: str) -> Job:

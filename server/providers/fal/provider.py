@@ -49,8 +49,9 @@ class FalProvider:
     def __repr__(self) -> str:  # never show the key
         return f"FalProvider(queue_url={self._queue_url!r})"
 
-    async def submit(self, spec: JobSpec) -> list[Submission]:
-        return await self._queue.submit(spec, provider=self.name)
+    async def submit(self, spec: JobSpec, *, webhook_url: str | None = None) -> list[Submission]:
+        """Enqueue the job; with `webhook_url`, fal POSTs to it when the job ends (see server.webhooks)."""
+        return await self._queue.submit(spec, provider=self.name, webhook_url=webhook_url)
 
     async def status(self, submission: Submission) -> QueueState:
         return await self._queue.status(submission)

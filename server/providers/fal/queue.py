@@ -60,14 +60,19 @@ class FalQueue:
         # None: follow a job for as long as it takes (the job manager decides when to stop listening).
         self._watch_deadline = watch_deadline
 
-    async def submit(self, spec: JobSpec, *, provider: str) -> list[Submission]:
+    async def submit(
+        self, spec: JobSpec, *, provider: str, webhook_url: str | None = None
+    ) -> list[Submission]:
         fal = self._fal
         endpoint = endpoint_for(spec.tier, spec.mode)
         url = f"{self._queue_url}/{endpoint}"
         body = json.dumps(spec.arguments).encode()
+        params = {"fal_webhook": webhook_url} if webhook_url else None
         response = await submit_once(
             fal.client,
-            lambda: fal.client.build_request("POST", url, content=body, headers=fal.headers(json_body=True)),
+            lambda: fal.client.build_request(
+                "POST", url, content=body, params=params, headers=fal.headers(json_body=True)
+            ),
             policy=fal.retry,
             provider="fal.ai",
             base=self._queue_url,

@@ -1,0 +1,202 @@
+"""Team mode: 3 replicas (`seedance-mcp serve --transport http`) on one PostgreSQL server behind a
+round-robin proxy, JOBS jobs through the proxy, the simulator as fal.ai in its own process.
+
+Run twice in one go: with completion webhooks (`SEEDANCE_PUBLIC_URL` = the proxy, so webhooks land
+on any replica) and, as the baseline, without (status streams). Figures per mode: jobs completed,
+wall time, requests per job at the simulator (by kind), peak RSS of each replica, and the wake-up
+latency: the simulator marks the job completed (its "Done in" log line; the webhook leaves then)
+→ the waiting `check_status` call returns through the proxy, on whichever replica it landed.
+Only calls that were already waiting when the job completed count.
+
+    .venv/bin/python bench/team.py [--jobs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL and proxy helpers
+
+from _common import (
+    LIGHT,
+    SimulatorProcess,
+    figure,
+    keyed_env,
+    median,
+    note,
+    percentile,
+    simulator_process,
+)
+
+from tests.postgres_server import PostgresServer, find_bindir
+from tests.replicas import RoundRobinProxy, free_port, start_replica, stop_replica
+
+REPLICAS = 3
+CLIENTS = 8  # MCP clients sending the jobs (each also carries its jobs' waiting calls)
+SECRET = "bench-team-secret-0123456789abcdef"
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_mode(
+    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path
+) -> dict[str, Any]:
+    from mcp.client import Client
+
+    dsn = pg.create_database()
+    ports = [free_port() for _ in range(REPLICAS)]
+    proxy = RoundRobinProxy([f"http://127.0.0.1:{p}" for p in ports]).start()
+    extra = {"SEEDANCE_DATABASE_URL": dsn, "SEEDANCE_TEAM_SECRET": SECRET, "SEEDANCE_LOG_LEVEL": "INFO"}
+    if mode == "webhooks":
+        extra["SEEDANCE_PUBLIC_URL"] = f"http://127.0.0.1:{proxy.port}"
+    team = []
+    try:
+        for i, port in enumerate(ports):
+            env = keyed_env(folder / f"{mode}-{i}", sim.url, **extra)
+            env["SEEDANCE_OUTPUT_DIR"] = str(folder / f"{mode}-videos")  # one shared folder
+            team.append(await start_replica(env, port, folder / f"{mode}-replica-{i}.log"))
+        sim.clear()
+        returned: dict[str, tuple[float, float]] = {}  # job id -> (last call started, returned)
+        states: Counter[str] = Counter()
+        numbers = iter(range(jobs))
+        started = time.time()
+
+        async def wait_for(client: Client, job_id: str) -> None:
+            while True:
+                began = time.time()
+                result = await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 50})
+                answer = result.structured_content or {}
+                if answer.get("done"):
+                    returned[job_id] = (began, time.time())
+                    states[str(answer.get("state"))] += 1
+                    return
+
+        async def sender() -> None:
+            async with Client(proxy.url) as client, anyio.create_task_group() as waiters:
+                for i in numbers:
+                    arguments = {**LIGHT, "prompt": f"{mode} bench job {i}", "wait_seconds": 0}
+                    result = await client.call_tool("generate_video", arguments)
+                    if result.is_error or not result.structured_content:
+                        states["refused"] += 1
+                        continue
+                    waiters.start_soon(wait_for, client, result.structured_content["job_id"])
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(CLIENTS):
+                tg.start_soon(sender)
+        wall = time.time() - started
+        rss = [peak_rss_mb(r.process.pid) for r in team]
+    finally:
+        with anyio.CancelScope(shield=True):
+            for replica in team:
+                await stop_replica(replica)
+        proxy.stop()
+
+    log = sim.requests()
+    request_ids = [e["request_id"] for e in log if e.get("kind") == "submit" and "request_id" in e]
+    kinds = Counter(e.get("kind", "?") for e in log)
+    import psycopg
+
+    with psycopg.connect(dsn) as db:
+        rows = db.execute("SELECT request_id, id, history FROM jobs WHERE request_id IS NOT NULL").fetchall()
+    by_request = {rid: (job_id, history) for rid, job_id, history in rows}
+    latencies, notices = [], []
+    for request_id in request_ids:
+        job_id, history = by_request.get(request_id, (None, []))
+        if job_id not in returned:
+            continue
+        began, back = returned[job_id]
+        done = sim.completed_at(request_id)
+        if began >= done:
+            continue  # the call was not yet waiting when the job completed
+        latencies.append((back - done) * 1000)
+        download = next(
+            e["time"] for e in log if e.get("kind") == "download" and e.get("file_id") == request_id
+        )
+        journaled = next(t for state, t, _ in history if state == "completed")
+        # Without the saving itself (download, poster frame, contact sheet), as completion.py does.
+        notices.append((back - done - (journaled - download)) * 1000)
+        result_read = next(
+            e["time"] for e in log if e.get("kind") == "result" and e.get("request_id") == request_id
+        )
+        note(
+            f"{mode} {job_id}: done→result read {1000 * (result_read - done):.0f} ms, →download "
+            f"{1000 * (download - result_read):.0f} ms, →journaled {1000 * (journaled - download):.0f} ms, "
+            f"→call returned {1000 * (back - journaled):.0f} ms"
+        )
+    return {
+        "completed": states.get("completed", 0),
+        "states": dict(states),
+        "wall": wall,
+        "requests_per_job": {k: v / max(1, len(request_ids)) for k, v in sorted(kinds.items())},
+        "rss": rss,
+        "latencies": latencies,
+        "notices": notices,
+    }
+
+
+def report(mode: str, jobs: int, found: dict[str, Any]) -> None:
+    figure(f"team_{mode}_jobs_completed", found["completed"], f"of {jobs}", str(jobs))
+    figure(f"team_{mode}_wall", found["wall"], "s")
+    per_job = found["requests_per_job"]
+    figure(f"team_{mode}_requests_per_job", sum(per_job.values()), "requests")
+    note(f"{mode}: requests per job by kind: " + ", ".join(f"{k} {v:.2f}" for k, v in per_job.items()))
+    for i, rss in enumerate(found["rss"]):
+        figure(f"team_{mode}_peak_rss_replica_{i}", rss, "MB")
+    lat = found["latencies"]
+    if lat:
+        goal = "< 50 ms" if mode == "webhooks" else ""
+        figure(f"team_{mode}_completion_to_return_median", median(lat), "ms")
+        figure(f"team_{mode}_completion_to_return_p95", percentile(lat, 95), "ms")
+        figure(f"team_{mode}_wakeup_median", median(found["notices"]), "ms", goal)
+        figure(f"team_{mode}_wakeup_p95", percentile(found["notices"], 95), "ms")
+        note(f"{mode}: {len(lat)} calls were waiting when their job completed; states {found['states']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--run-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
+    pg = PostgresServer(bindir)
+    pg.start()
+    try:
+        with simulator_process(1.0, args.run_seconds) as sim, tempfile.TemporaryDirectory() as tmp:
+            results = {}
+            for mode in ("webhooks", "streams"):
+                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp))
+                report(mode, args.jobs, results[mode])
+            hooks, streams = results["webhooks"], results["streams"]
+            if hooks["latencies"] and streams["latencies"]:
+                figure(
+                    "team_wakeup_ratio",
+                    median(hooks["latencies"]) / median(streams["latencies"]),
+                    "× streams",
+                )
+            figure(
+                "team_requests_ratio",
+                sum(hooks["requests_per_job"].values()) / sum(streams["requests_per_job"].values()),
+                "× streams",
+            )
+    finally:
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,631 @@
+"""The job journal in PostgreSQL (`SEEDANCE_DATABASE_URL=postgresql://…`): one journal for a team of
+replicas, the `journal_api.JobJournal` interface with the same behaviour as the SQLite journal.
+
+What PostgreSQL adds for several processes:
+- a duplicate claim is one transaction under a transaction-scoped advisory lock on the dedupe key,
+  so identical calls reaching two replicas at once make one job;
+- leases are taken with `FOR UPDATE SKIP LOCKED`: two replicas racing for a job never wait on each
+  other, one of them gets it;
+- every change to a job sends `NOTIFY seedance_jobs, '<job id>'` in its own transaction, and
+  `subscribe` hands those to the process, so a call waiting on replica B wakes when replica A
+  changes the job (no polling). `publish`/`listen` carry other wake-ups (fal webhooks) the same way.
+
+Schema changes are named, recorded migrations, as in SQLite (same names, PostgreSQL's SQL); a
+process opening the database applies the missing ones under an advisory lock, so replicas
+starting together apply each once. Nothing here stores a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from seedance_mcp.server.journal import LOG_LINES_KEPT
+from seedance_mcp.server.journal_api import (
+    JOB_STATES,
+    TERMINAL,
+    JobJournal,
+    JobRecord,
+    JobState,
+    Reservation,
+    SpendRow,
+)
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["JOB_CHANNEL", "MIGRATIONS", "PgJournal", "is_postgres_url"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+JOB_CHANNEL = "seedance_jobs"  # payload: the id of a job that changed
+POOL_MAX = 10  # statements are short; ten connections serve hundreds of followed jobs
+MIGRATION_LOCK = 0x5EED  # advisory lock key: one process migrates at a time
+LISTEN_RETRY_MAX = 30.0
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
+_JSON_FIELDS = frozenset({"arguments", "estimate", "logs", "history"})
+_UPDATABLE = frozenset(_FIELDS) - {"id", "history", "updated_at", "state", "lease_owner", "lease_expires"}
+
+# The same money and follower rules as the SQLite journal, in PostgreSQL's spelling.
+_CERTAIN = "request_id IS NOT NULL"
+_POSSIBLE = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
+_NEEDS_FOLLOWER = (
+    "(state NOT IN ('completed', 'failed', 'cancelled', 'uncertain')"
+    " OR (state = 'completed' AND saved = false AND next_save_at IS NOT NULL))"
+)
+_BLOCKS_DUPLICATE = "state NOT IN ('failed', 'cancelled', 'uncertain')"
+_INSERT = f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('%s' for _ in _FIELDS)})"  # noqa: S608
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+_M001_JOBS = """
+CREATE TABLE jobs (
+    seq BIGSERIAL UNIQUE,
+    id TEXT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    provider TEXT NOT NULL,
+    simulated BOOLEAN NOT NULL,
+    tool TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    arguments JSONB NOT NULL,
+    estimate JSONB NOT NULL,
+    estimate_usd DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL,
+    submission TEXT,
+    request_id TEXT,
+    queue_position INTEGER,
+    logs JSONB NOT NULL,
+    result_url TEXT,
+    seed BIGINT,
+    video_path TEXT,
+    video_sha256 TEXT,
+    video_bytes BIGINT,
+    error TEXT,
+    error_type TEXT,
+    dedupe_key TEXT,
+    group_id TEXT,
+    finished_at DOUBLE PRECISION,
+    history JSONB NOT NULL
+);
+CREATE INDEX jobs_state ON jobs (state);
+CREATE INDEX jobs_created_at ON jobs (created_at);
+CREATE INDEX jobs_dedupe_key ON jobs (dedupe_key, created_at);
+CREATE INDEX jobs_group_id ON jobs (group_id) WHERE group_id IS NOT NULL;
+"""
+
+_M002_LEASES_SAVES_RESERVATIONS = """
+ALTER TABLE jobs
+    ADD COLUMN lease_owner TEXT,
+    ADD COLUMN lease_expires DOUBLE PRECISION,
+    ADD COLUMN saved BOOLEAN,
+    ADD COLUMN save_error TEXT,
+    ADD COLUMN save_attempts INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN next_save_at DOUBLE PRECISION;
+UPDATE jobs SET saved = true WHERE video_path IS NOT NULL;
+UPDATE jobs SET saved = false, next_save_at = 0
+    WHERE state = 'completed' AND video_path IS NULL AND result_url IS NOT NULL;
+CREATE TABLE reservations (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    usd DOUBLE PRECISION NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+"""
+
+# Append only, with the SQLite journal's names: never edit, reorder or remove an entry once released.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("001_jobs", _M001_JOBS),
+    ("002_leases_saves_reservations", _M002_LEASES_SAVES_RESERVATIONS),
+)
+
+
+async def migrate(db: AsyncConnection[Any], migrations: Sequence[tuple[str, str]] = MIGRATIONS) -> list[str]:
+    """Apply the migrations the database lacks, in order, each with its record in one transaction."""
+    async with db.transaction():
+        # IF NOT EXISTS alone races when replicas start together: the lock makes it one at a time.
+        await db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations"
+            " (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+    applied: list[str] = []
+    for name, sql in migrations:
+        async with db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            cur = await db.execute("SELECT 1 FROM migrations WHERE name = %s", (name,))
+            if await cur.fetchone() is None:
+                await db.execute(sql.encode())
+                await db.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (%s, %s)", (name, time.time())
+                )
+                applied.append(name)
+    if applied:
+        log.info("journal migrated: %s", ", ".join(applied))
+    return applied
+
+
+async def applied_migrations(db: AsyncConnection[Any]) -> list[str]:
+    cur = await db.execute("SELECT to_regclass('migrations') IS NOT NULL AS present")
+    row = await cur.fetchone()
+    if row is None or not row["present"]:
+        return []
+    cur = await db.execute("SELECT name FROM migrations ORDER BY name")
+    return [str(r["name"]) for r in await cur.fetchall()]
+
+
+# --- rows <-> records ------------------------------------------------------------------------
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+    return value
+
+
+def _decode(row: dict[str, Any]) -> JobRecord:
+    values = {name: row[name] for name in _FIELDS}
+    values["history"] = [(str(s), float(t), str(n)) for s, t, n in values["history"]]
+    return JobRecord(**values)
+
+
+def _check_state(state: str) -> None:
+    if state not in JOB_STATES:
+        raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(sorted(JOB_STATES))}")
+
+
+def _prepared(record: JobRecord) -> JobRecord:
+    _check_state(record.state)
+    if not record.history:
+        record = replace(record, history=[(record.state, record.created_at, "created")])
+    if len(record.logs) > LOG_LINES_KEPT:
+        record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
+    return record
+
+
+# --- the journal -----------------------------------------------------------------------------
+
+
+class PgJournal(JobJournal):
+    """The job journal in one PostgreSQL database. Open with `await PgJournal.open(dsn)`."""
+
+    def __init__(self, dsn: str, pool: AsyncConnectionPool[Any]) -> None:
+        self.dsn = dsn
+        self._pool: AsyncConnectionPool[Any] | None = pool
+        self._listeners: dict[str, list[Callable[[str], None]]] = {}
+        self._listen_task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    @classmethod
+    async def open(cls, dsn: str) -> PgJournal:
+        """Connect, migrate, and start hearing other processes' changes (`subscribe`)."""
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=POOL_MAX,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open(wait=True, timeout=15)
+        try:
+            async with pool.connection() as db:
+                await migrate(db)
+        except BaseException:
+            await pool.close()
+            raise
+        journal = cls(dsn, pool)
+        journal._listen_task = asyncio.get_running_loop().create_task(journal._listen())
+        await journal._listening.wait()
+        return journal
+
+    async def close(self) -> None:
+        task, self._listen_task = self._listen_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> PgJournal:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection[Any]]:
+        if self._pool is None:
+            raise RuntimeError("the journal is closed")
+        return self._pool.connection()
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[JobRecord]:
+        async with self._connection() as db:
+            cur = await db.execute(sql.encode(), params)
+            return [_decode(r) for r in await cur.fetchall()]
+
+    # -- change notifications --
+
+    def subscribe(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(job_id)` whenever any process changes a job; returns the unsubscribe.
+
+        After the listening connection was lost and is back, `callback("")` says "anything may have
+        changed meanwhile".
+        """
+        return self.listen(JOB_CHANNEL, callback)
+
+    def listen(self, channel: str, callback: Callable[[str], None]) -> Callable[[], None]:
+        callbacks = self._listeners.setdefault(channel, [])
+        callbacks.append(callback)
+        return lambda: callbacks.remove(callback) if callback in callbacks else None
+
+    async def publish(self, channel: str, payload: str) -> None:
+        """Send `payload` to every process's `listen(channel, …)` callbacks (this one's too)."""
+        async with self._connection() as db:
+            await db.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        for callback in list(self._listeners.get(channel, ())):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("journal change listener failed")
+
+    async def _listen(self) -> None:
+        from psycopg import AsyncConnection, OperationalError
+
+        pause = 0.5
+        first = True
+        while True:
+            try:
+                async with await AsyncConnection.connect(self.dsn, autocommit=True) as db:
+                    for channel in (JOB_CHANNEL, *WAKE_CHANNELS):
+                        await db.execute(f'LISTEN "{channel}"'.encode())
+                    self._listening.set()
+                    if not first:
+                        for channel in list(self._listeners):
+                            self._dispatch(channel, "")
+                    first, pause = False, 0.5
+                    async for note in db.notifies():
+                        self._dispatch(note.channel, note.payload)
+            except OperationalError as exc:
+                log.warning("journal: lost the notification connection (%s); reconnecting", exc)
+                self._listening.set()  # open() must not hang on a flaky network: waits fall back to timeouts
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LISTEN_RETRY_MAX)
+
+    # -- writes --
+
+    async def create(self, record: JobRecord) -> None:
+        from psycopg.errors import UniqueViolation
+
+        record = _prepared(record)
+        async with self._connection() as db:
+            try:
+                async with db.transaction():
+                    await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in _FIELDS])
+                    await _notify(db, record.id)
+            except UniqueViolation:
+                raise ValueError(f"a job with id {record.id!r} is already in the journal") from None
+
+    async def update(
+        self, job_id: str, *, state: JobState | None = None, note: str = "", **fields: Any
+    ) -> JobRecord:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"JobRecord fields that cannot be updated: {', '.join(sorted(unknown))}")
+        if state is not None:
+            _check_state(state)
+        if "logs" in fields:
+            fields["logs"] = list(fields["logs"])[-LOG_LINES_KEPT:]
+        async with self._connection() as db, db.transaction():
+            cur = await db.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+            row = await cur.fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            old = _decode(row)
+            now = time.time()
+            changes: dict[str, Any] = dict(fields, updated_at=now)
+            if state is not None and state != old.state:
+                changes["state"] = state
+                changes["history"] = [*old.history, (state, now, note)]
+                if state in TERMINAL and "finished_at" not in fields and old.finished_at is None:
+                    changes["finished_at"] = now
+            new = replace(old, **changes)
+            # Column names come from the dataclass's own fields, never from the caller's text.
+            assignments = ", ".join(f"{name} = %s" for name in changes)
+            await db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = %s".encode(),  # noqa: S608
+                [*(_encode(name, getattr(new, name)) for name in changes), job_id],
+            )
+            await _notify(db, job_id)
+            return new
+
+    # -- reads --
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        found = await self._fetch("SELECT * FROM jobs WHERE id = %s", (job_id,))
+        return found[0] if found else None
+
+    async def list(
+        self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
+    ) -> builtins.list[JobRecord]:
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if states is not None:
+            wanted = sorted(set(states))
+            for s in wanted:
+                _check_state(s)
+            where.append("state = ANY(%s)")
+            params.append(wanted)
+        if since is not None:
+            where.append("created_at >= %s")
+            params.append(since)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        params.append(max(0, limit))
+        sql = f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, seq DESC LIMIT %s"  # noqa: S608
+        return await self._fetch(sql, params)
+
+    async def group(self, group_id: str) -> builtins.list[JobRecord]:
+        return await self._fetch(
+            "SELECT * FROM jobs WHERE group_id = %s ORDER BY created_at, seq", (group_id,)
+        )
+
+    async def unfinished(self) -> builtins.list[JobRecord]:
+        return await self._fetch(
+            "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
+            " ORDER BY created_at, seq"
+        )
+
+    async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None:
+        async with self._connection() as db:
+            return await _duplicate(db, dedupe_key, since)
+
+    # -- one submit per call --
+
+    async def claim(
+        self, intents: Sequence[JobRecord], *, since: float
+    ) -> tuple[builtins.list[JobRecord], bool]:
+        """Insert `intents` unless an identical call's job exists: one transaction, serialised per
+        dedupe key by an advisory lock, so identical calls on two replicas make one job."""
+        keys = {intent.dedupe_key for intent in intents}
+        if len(keys) != 1 or None in keys:
+            raise ValueError("claim needs intents that share one dedupe_key")
+        (key,) = keys
+        rows = [_prepared(intent) for intent in intents]
+        async with self._connection() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+            earlier = await _duplicate(db, str(key), since)
+            if earlier is not None:
+                if earlier.group_id is None:
+                    return [earlier], False
+                cur = await db.execute(
+                    "SELECT * FROM jobs WHERE group_id = %s ORDER BY created_at, seq", (earlier.group_id,)
+                )
+                return [_decode(r) for r in await cur.fetchall()], False
+            for record in rows:
+                await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in _FIELDS])
+                await _notify(db, record.id)
+            return rows, True
+
+    # -- leases --
+
+    async def take_lease(self, job_id: str, owner: str, seconds: float) -> JobRecord | None:
+        now = time.time()
+        async with self._connection() as db, db.transaction():
+            cur = await db.execute(
+                "UPDATE jobs SET lease_owner = %s, lease_expires = %s WHERE id = ("
+                " SELECT id FROM jobs WHERE id = %s"
+                " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
+                " FOR UPDATE SKIP LOCKED) RETURNING *",
+                (owner, now + seconds, job_id, owner, now),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            await _notify(db, job_id)
+            return _decode(row)
+
+    async def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        async with self._connection() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET lease_expires = %s WHERE id = %s AND lease_owner = %s",
+                (time.time() + seconds, job_id, owner),
+            )
+            return cur.rowcount > 0
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        async with self._connection() as db, db.transaction():
+            cur = await db.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = %s AND lease_owner = %s",
+                (job_id, owner),
+            )
+            if cur.rowcount:
+                await _notify(db, job_id)
+
+    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]:
+        """Jobs needing a follower that `owner` may take, oldest first; rows another process is
+        taking right now are skipped, not waited for."""
+        at = time.time() if now is None else now
+        async with self._connection() as db, db.transaction():
+            cur = await db.execute(
+                f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
+                " AND (next_save_at IS NULL OR next_save_at <= %s)"
+                " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
+                " ORDER BY created_at, seq FOR UPDATE SKIP LOCKED",
+                (at, owner, at),
+            )
+            return [_decode(r) for r in await cur.fetchall()]
+
+    async def next_lease_expiry(self, owner: str) -> float | None:
+        async with self._connection() as db:
+            cur = await db.execute(
+                f"SELECT MIN(lease_expires) AS at FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
+                " AND lease_owner IS NOT NULL AND lease_owner <> %s AND lease_expires > %s",
+                (owner, time.time()),
+            )
+            row = await cur.fetchone()
+            return None if row is None or row["at"] is None else float(row["at"])
+
+    # -- money --
+
+    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]:
+        sql = (
+            "SELECT to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"  # noqa: S608
+            " provider, simulated,"
+            f" SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END) AS usd,"
+            f" SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END) AS possible_usd, COUNT(*) AS jobs"
+            f" FROM jobs WHERE created_at >= %s AND (({_CERTAIN}) OR ({_POSSIBLE}))"
+            " GROUP BY day, provider, simulated ORDER BY day, provider"
+        )
+        async with self._connection() as db:
+            cur = await db.execute(sql.encode(), (since,))
+            return [
+                {
+                    "day": r["day"],
+                    "provider": r["provider"],
+                    "simulated": bool(r["simulated"]),
+                    "usd": round(float(r["usd"]), 6),
+                    "possible_usd": round(float(r["possible_usd"]), 6),
+                    "jobs": int(r["jobs"]),
+                }
+                for r in await cur.fetchall()
+            ]
+
+    async def spent_since(self, since: float) -> tuple[float, float]:
+        async with self._connection() as db:
+            return await _spent(db, since)
+
+    async def reserve(
+        self, usd: float, *, owner: str, budget_usd: float | None, since: float, ttl_seconds: float
+    ) -> Reservation:
+        """Hold `usd` against the budget if real spend + every replica's live reservations + `usd` fit.
+
+        The check and the insert are serialised across processes by an exclusive lock on the
+        reservations table (held for one short transaction)."""
+        async with self._connection() as db, db.transaction():
+            await db.execute("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE")
+            now = time.time()
+            await db.execute("DELETE FROM reservations WHERE expires_at <= %s", (now,))
+            certain, possible = await _spent(db, since)
+            spent = round(certain + possible, 6)
+            cur = await db.execute("SELECT COALESCE(SUM(usd), 0) AS held FROM reservations")
+            row = await cur.fetchone()
+            reserved = round(float(row["held"]) if row else 0.0, 6)
+            if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
+                return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
+            rid = "rsv_" + secrets.token_urlsafe(9)
+            await db.execute(
+                "INSERT INTO reservations (id, owner, usd, created_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (rid, owner, usd, now, now + ttl_seconds),
+            )
+            return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
+
+    async def release(self, reservation_id: str) -> None:
+        async with self._connection() as db:
+            await db.execute("DELETE FROM reservations WHERE id = %s", (reservation_id,))
+
+    # -- operations (doctor) --
+
+    async def health(self) -> dict[str, Any]:
+        async with self._connection() as db:
+            return await _health(db)
+
+
+async def inspect_database(dsn: str, timeout: float) -> dict[str, Any]:
+    """For `doctor`: connect (raising psycopg's error when unreachable) and report, changing nothing."""
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+
+    async with await AsyncConnection.connect(
+        dsn, connect_timeout=max(1, int(timeout)), autocommit=True, row_factory=dict_row
+    ) as db:
+        return await _health(db)
+
+
+async def _health(db: AsyncConnection[Any]) -> dict[str, Any]:
+    """Migrations applied/missing, jobs needing a follower, leases held and lapsed."""
+    now = time.time()
+    applied = await applied_migrations(db)
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing:
+        return {
+            "migrations_missing": missing,
+            "jobs_needing_follower": 0,
+            "leases_held": 0,
+            "leases_lapsed": 0,
+            "oldest_lapse_seconds": None,
+        }
+    cur = await db.execute(
+        "SELECT COUNT(*) AS open,"  # noqa: S608
+        " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires > %s) AS held,"
+        " COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s) AS lapsed,"
+        " MIN(lease_expires) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires <= %s)"
+        f" AS oldest_lapse FROM jobs WHERE {_NEEDS_FOLLOWER}",
+        (now, now, now),
+    )
+    row = await cur.fetchone() or {}
+    oldest = row.get("oldest_lapse")
+    return {
+        "migrations_missing": missing,
+        "jobs_needing_follower": int(row.get("open") or 0),
+        "leases_held": int(row.get("held") or 0),
+        "leases_lapsed": int(row.get("lapsed") or 0),
+        "oldest_lapse_seconds": None if oldest is None else round(now - float(oldest), 1),
+    }
+
+
+# Other wake-up channels the listening connection joins (see `server.webhooks`).
+WAKE_CHANNELS: tuple[str, ...] = ("seedance_wake",)
+
+
+async def _notify(db: AsyncConnection[Any], job_id: str) -> None:
+    # Delivered when the transaction commits, and only then: a waiter never sees an uncommitted change.
+    await db.execute("SELECT pg_notify(%s, %s)", (JOB_CHANNEL, job_id))
+
+
+async def _duplicate(db: AsyncConnection[Any], dedupe_key: str, since: float) -> JobRecord | None:
+    cur = await db.execute(
+        f"SELECT * FROM jobs WHERE dedupe_key = %s AND created_at >= %s AND {_BLOCKS_DUPLICATE}"  # noqa: S608
+        " ORDER BY created_at DESC, seq DESC LIMIT 1",
+        (dedupe_key, since),
+    )
+    row = await cur.fetchone()
+    return None if row is None else _decode(row)
+
+
+async def _spent(db: AsyncConnection[Any], since: float) -> tuple[float, float]:
+    cur = await db.execute(
+        f"SELECT COALESCE(SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END), 0) AS certain,"  # noqa: S608
+        f" COALESCE(SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), 0) AS possible"
+        " FROM jobs WHERE created_at >= %s AND NOT simulated",
+        (since,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return round(float(row["certain"]), 6), round(float(row["possible"]), 6)

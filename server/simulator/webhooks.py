@@ -1,0 +1,72 @@
+"""fal's completion webhooks, simulated: a submit with `?fal_webhook=<url>` gets a POST to that URL when
+the job ends, with the request id, the gateway request id, `status` (`OK`/`ERROR`) and the `payload`
+(the result, or the error), retried with growing pauses while the receiver fails, as fal does.
+
+Deliveries are kept in `Engine.webhook_deliveries` (request id, attempt, answer; never the URL,
+whose path holds the receiver's token), so tests can see what was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import anyio
+import httpx
+
+from seedance_mcp.server.simulator.jobs import Engine, Job
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS = 6
+FIRST_PAUSE = 0.5  # then doubling: 0.5, 1, 2, 4, 8 s between attempts
+TICK = 0.05
+
+_pending: set[asyncio.Task[None]] = set()  # strong references: a bare task may be garbage-collected
+
+
+def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
+    """Deliver the webhook for `job` when it ends; `payload_for(view) -> (ok, payload)`."""
+    task = asyncio.get_running_loop().create_task(_deliver(engine, job, url, payload_for))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
+    while not engine.closing.is_set():
+        now = time.time()
+        view = engine.view(job, now)
+        if view.phase == "done":
+            break
+        upcoming = engine.next_change(job, now)
+        await anyio.sleep(TICK if upcoming is None else min(TICK, max(upcoming - now, 0.0)))
+    else:
+        return
+    ok, payload = payload_for(view)
+    body: dict[str, Any] = {
+        "request_id": job.id,
+        "gateway_request_id": job.id,
+        "status": "OK" if ok else "ERROR",
+        "payload": payload,
+    }
+    if not ok:
+        body["error"] = f"Request failed: {payload.get('detail')}" if isinstance(payload, dict) else "failed"
+    pause = FIRST_PAUSE
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                response = await client.post(url, json=body)
+                answer: int | str = response.status_code
+                delivered = response.is_success
+            except httpx.HTTPError as exc:
+                answer, delivered = type(exc).__name__, False
+            engine.webhook_deliveries.append(
+                {"request_id": job.id, "attempt": attempt, "answer": answer, "time": time.time()}
+            )
+            if delivered or engine.closing.is_set():
+                return
+            await anyio.sleep(pause)
+            pause *= 2
+    logger.warning("simulated webhook for %s not accepted after %d attempts", job.id, ATTEMPTS)

@@ -1,0 +1,132 @@
+"""Team mode, wired in one place: the journal (SQLite, or PostgreSQL shared by replicas), fal with
+completion webhooks, saving turned off for replicas without a shared folder, the keys replicas
+share, and the HTTP routes `/healthz` and `/webhooks/fal/<token>`.
+
+A single user sets none of it and gets SQLite, status streams and saved files, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal import Journal
+from seedance_mcp.server.journal_api import JobJournal
+from seedance_mcp.server.providers.base import Provider, VideoOutput
+from seedance_mcp.server.providers.fal import FalProvider
+from seedance_mcp.server.webhooks import WAKE_CHANNEL, WebhookFalProvider, WebhookInbox, add_webhook_route
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from mcp.server.request_state import RequestStateSecurity
+
+    from seedance_mcp.server.delivery import Deliverer
+    from seedance_mcp.server.jobs import Deliverer as SaveVideo
+    from seedance_mcp.server.journal_postgres import PgJournal
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+HEALTH_OPEN_SECONDS = 10.0  # a probe's patience while the journal opens
+
+
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
+class TeamWiring:
+    """Made with the server (routes must exist before it runs); the journal is opened in the lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        secret = settings.team_secret.get_secret_value().encode() if settings.team_secret else None
+        # Without a shared secret each process signs with its own key: fine for one replica.
+        self._secret = secret
+        self.inbox = WebhookInbox(secret or secrets.token_bytes(32))
+        self.journal: Journal | PgJournal | None = None
+        # Set by the app: waits until the journal and provider are open (they open on first need).
+        self.opened: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+
+    def request_state_security(self) -> RequestStateSecurity | None:
+        """A confirmation answered through another replica must unseal there: seal with the shared key."""
+        if self._secret is None:
+            return None  # the SDK's default: a key of this process
+        from mcp.server.request_state import RequestStateSecurity
+
+        return RequestStateSecurity(keys=[self._secret])
+
+    async def open_journal(self, stack: AsyncExitStack) -> JobJournal:
+        database = self.settings.database_url
+        if database is None:
+            journal = await Journal.open(self.settings.home / "journal.sqlite3")
+            stack.push_async_callback(journal.close)
+            self.journal = journal
+            return journal
+        from seedance_mcp.server.journal_postgres import PgJournal
+
+        pg = await PgJournal.open(database.get_secret_value())
+        stack.push_async_callback(pg.close)
+        # Webhooks reach any replica; NOTIFY passes each wake-up to all of them (this one included).
+        pg.listen(WAKE_CHANNEL, self.inbox.wakeups.wake)
+        self.inbox.publish = pg.publish
+        self.journal = pg
+        log.info("journal: PostgreSQL (team mode)")
+        return pg
+
+    def provider(self, provider: Provider) -> Provider:
+        """fal with completion webhooks when this server has a public URL; any other provider as is."""
+        if self.settings.public_url is None or not isinstance(provider, FalProvider):
+            return provider
+        log.info("fal.ai reports finished jobs to %s/webhooks/fal/…", self.settings.public_url.rstrip("/"))
+        return WebhookFalProvider(
+            provider,
+            public_url=self.settings.public_url,
+            tokens=self.inbox.tokens,
+            wakeups=self.inbox.wakeups,
+        )
+
+    def video_saver(self, deliverer: Deliverer) -> SaveVideo:
+        """Save videos into the output folder, or (SEEDANCE_SAVE_VIDEOS=false) keep only their URLs."""
+        if self.settings.save_videos:
+            return deliverer
+
+        async def keep_url_only(job: Any, output: VideoOutput) -> dict[str, Any]:
+            return {}
+
+        return keep_url_only
+
+    def add_routes(self, server: MCPServer[Any]) -> None:
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+
+        @server.custom_route(HEALTH_PATH, methods=["GET"])  # type: ignore[untyped-decorator]
+        async def healthz(request: Request) -> JSONResponse:
+            # The journal opens when first needed (quick start for stdio hosts): a probe needs it now.
+            with anyio.move_on_after(HEALTH_OPEN_SECONDS), contextlib.suppress(Exception):
+                await self.opened()
+            return JSONResponse(*await self.health())
+
+        if self.settings.public_url is not None:
+            add_webhook_route(server, self.inbox)
+
+    async def health(self) -> tuple[dict[str, Any], int]:
+        """For load balancers: 200 when this replica can serve (its journal answers), else 503."""
+        body: dict[str, Any] = {"status": "ok", "time": round(time.time(), 3)}
+        journal = self.journal
+        if journal is None:
+            return {"status": "starting"}, 503
+        body["journal"] = "sqlite" if isinstance(journal, Journal) else "postgresql"
+        try:
+            await journal.get("sd_healthz")
+        except Exception as exc:  # any failure to answer means "do not route here"
+            log.warning("health check: journal unreachable: %s", type(exc).__name__)
+            return {"status": "unavailable", "journal": body["journal"]}, 503
+        return body, 200

@@ -1,0 +1,207 @@
+"""Push completion: with `SEEDANCE_PUBLIC_URL` set, fal tells our HTTP server when a job ends.
+
+Each submit carries `fal_webhook=<public url>/webhooks/fal/<token>`, a token made for that job
+alone (a random nonce and its HMAC under the team secret, so any replica can check it without a
+lookup). A webhook is only a wake-up: the follower then reads the result back from fal with our
+own key, so a forged or replayed webhook can change nothing; at worst it costs one read.
+
+    fal ── POST /webhooks/fal/<token> ──► any replica ── NOTIFY seedance_wake ──► every replica
+                                                                                     │
+                   follower (WebhookFalProvider.watch) ◄── Wakeups.wake(request id) ◄┘
+                   └─► GET result (our key) ─► Finished ─► the job manager saves the video
+
+Without a webhook the follower still finishes: it reads the status once every
+`SAFETY_CHECK_SECONDS` (polling as the fallback), so a lost delivery delays a job, never loses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from seedance_mcp.server.errors import JobFailed
+from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
+from seedance_mcp.server.providers.fal import FalProvider
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PREFIX = "/webhooks/fal/"
+WAKE_CHANNEL = "seedance_wake"  # PostgreSQL NOTIFY channel carrying woken request ids
+# No webhook yet: read the status once (the fallback), then wait again. fal's renders take minutes.
+SAFETY_CHECK_SECONDS = 90.0
+# A wake-up whose read-back found the job unfinished (early, forged or replayed) is followed by
+# this pause, so a flood of fake webhooks cannot turn into a flood of reads.
+FUTILE_WAKE_PAUSE = 5.0
+REMEMBERED_WAKES = 10_000  # webhooks that came before their follower waited (or for another replica)
+
+
+class WebhookTokens:
+    """Per-job URL tokens: `nonce.mac`, checkable by any process holding the same key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def new(self) -> str:
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._mac(nonce)}"
+
+    def valid(self, token: str) -> bool:
+        nonce, dot, mac = token.partition(".")
+        return bool(nonce and dot) and hmac.compare_digest(mac.encode(), self._mac(nonce).encode())
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self._key, b"fal-webhook:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class Wakeups:
+    """Request ids woken by a webhook, and the followers waiting for theirs."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, anyio.Event] = {}
+        self._early: OrderedDict[str, None] = OrderedDict()
+
+    def wake(self, request_id: str) -> None:
+        event = self._waiting.get(request_id)
+        if event is not None:
+            event.set()
+            return
+        self._early[request_id] = None
+        while len(self._early) > REMEMBERED_WAKES:
+            self._early.popitem(last=False)
+
+    async def wait(self, request_id: str, seconds: float) -> bool:
+        """True when a webhook for `request_id` came (before or during the wait); False on timeout."""
+        if self._early.pop(request_id, "absent") is None:
+            return True
+        event = self._waiting.setdefault(request_id, anyio.Event())
+        try:
+            with anyio.move_on_after(seconds):
+                await event.wait()
+        finally:
+            if self._waiting.get(request_id) is event:
+                del self._waiting[request_id]
+        return event.is_set()
+
+
+class WebhookFalProvider:
+    """fal with completion webhooks: submits carry the webhook URL, `watch` waits to be woken.
+
+    On a wake-up the result is read back at once (one request: no status stream, no polling) and
+    kept for the job manager's `result` call that follows.
+    """
+
+    name = "fal"
+
+    def __init__(
+        self,
+        inner: FalProvider,
+        *,
+        public_url: str,
+        tokens: WebhookTokens,
+        wakeups: Wakeups,
+        safety_check_seconds: float = SAFETY_CHECK_SECONDS,
+    ) -> None:
+        self._inner = inner
+        self._public_url = public_url.rstrip("/")
+        self._tokens = tokens
+        self._wakeups = wakeups
+        self._safety_check = safety_check_seconds
+        self._results: dict[str, VideoOutput | JobFailed] = {}
+
+    async def submit(self, spec: JobSpec) -> list[Submission]:
+        url = f"{self._public_url}{WEBHOOK_PREFIX}{self._tokens.new()}"
+        return await self._inner.submit(spec, webhook_url=url)
+
+    async def status(self, submission: Submission) -> QueueState:
+        return await self._inner.status(submission)
+
+    async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
+        last: QueueState | None = None
+        while True:
+            if await self._wakeups.wait(submission.request_id, self._safety_check):
+                finished = await self._read_back(submission)
+                if finished is not None:
+                    yield finished
+                    return
+                await anyio.sleep(FUTILE_WAKE_PAUSE)
+                continue
+            state = await self._inner.status(submission)  # no webhook yet: the fallback
+            if state != last:
+                last = state
+                yield state
+            if isinstance(state, Finished):
+                return
+
+    async def _read_back(self, submission: Submission) -> Finished | None:
+        """Read the result with our key; None when fal says the job is not finished after all."""
+        try:
+            self._results[submission.request_id] = await self._inner.result(submission)
+            return Finished()
+        except JobFailed as exc:
+            if exc.error_type is None:
+                # fal answers "still in progress" like a failure without a type: ask its status.
+                state = await self._inner.status(submission)
+                if not isinstance(state, Finished):
+                    log.warning("webhook for %s, but fal says it is not finished", submission.request_id)
+                    return None
+            if exc.error_type == "client_cancelled":
+                return Finished(error=str(exc), error_type=exc.error_type, cancelled=True)
+            self._results[submission.request_id] = exc
+            return Finished(error=str(exc), error_type=exc.error_type)
+
+    async def result(self, submission: Submission) -> VideoOutput:
+        kept = self._results.pop(submission.request_id, None)
+        if isinstance(kept, JobFailed):
+            raise kept
+        return kept if kept is not None else await self._inner.result(submission)
+
+    async def cancel(self, submission: Submission) -> bool:
+        return await self._inner.cancel(submission)
+
+    async def upload(self, path: Path, content_type: str) -> str:
+        return await self._inner.upload(path, content_type)
+
+
+class WebhookInbox:
+    """What the `/webhooks/fal/<token>` route needs: the token check and where to send wake-ups.
+
+    Made with the server (routes exist before the lifespan runs); `publish` is set once the journal
+    is open: PostgreSQL's NOTIFY reaches every replica, else the wake-up stays in this process.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self.tokens = WebhookTokens(key)
+        self.wakeups = Wakeups()
+        self.publish: Callable[[str, str], Awaitable[None]] | None = None
+
+    async def deliver(self, request_id: str) -> None:
+        if self.publish is not None:
+            await self.publish(WAKE_CHANNEL, request_id)
+        else:
+            self.wakeups.wake(request_id)
+
+
+def add_webhook_route(server: Any, inbox: WebhookInbox) -> None:
+    """`POST /webhooks/fal/{token}` on the HTTP transport (an MCPServer custom route)."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    @server.custom_route(WEBHOOK_PREFIX + "{token}", methods=["POST"])  # type: ignore[untyped-decorator]
+    async def fal_webhook(request: Request) -> JSONResponse:
+        if not inbox.tokens.valid(request.path_params["token"]):
+            return JSONResponse({"error": "unknown webhook"}, status_code=404)
+        try:
+            body = await request.json()
+            request_id = str(body["request_id"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected JSON with a request_id"}, status_code=400)
+        await inbox.deliver(request_id[:200])
+        return JSONResponse({"ok": True})

@@ -1,0 +1,246 @@
+"""The journal interface (`journal_api.JobJournal`) against both implementations, SQLite and PostgreSQL:
+records, claims, leases, reservations, the money rules; and what only PostgreSQL adds for replicas
+(change notifications, migrations applied once by racing processes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from seedance_mcp.server.journal_api import JobJournal, JobRecord, new_job_id
+
+pytestmark = pytest.mark.anyio
+
+T0 = 1_795_000_000.0  # 2026-11-18 07:46:40 UTC
+
+
+@pytest.fixture
+def journal(any_journal: JobJournal) -> JobJournal:
+    if not hasattr(any_journal, "claim"):
+        pytest.skip("this SQLite journal predates the lease interface (journal_api)")
+    return any_journal
+
+
+def make(**overrides: Any) -> JobRecord:
+    values: dict[str, Any] = dict(
+        id=new_job_id(),
+        created_at=T0,
+        updated_at=T0,
+        provider="fal",
+        simulated=False,
+        tool="generate_video",
+        tier="fast",
+        mode="text-to-video",
+        endpoint="bytedance/seedance-2.0/fast/text-to-video",
+        arguments={"prompt": "a red fox in snow é ✓", "duration": "5", "image_url": None},
+        estimate={"tokens": 108_000, "usd": 0.26},
+        estimate_usd=0.26,
+    )
+    values.update(overrides)
+    return JobRecord(**values)
+
+
+async def test_round_trip_update_and_history(journal: JobJournal) -> None:
+    record = make(dedupe_key="k", group_id="g", seed=7, logs=["a"] * 60)
+    await journal.create(record)
+    got = await journal.get(record.id)
+    assert got is not None
+    assert got.arguments == record.arguments and got.logs == ["a"] * 50
+    assert got.history == [("submitting", T0, "created")]
+    with pytest.raises(ValueError, match="already in the journal"):
+        await journal.create(record)
+    new = await journal.update(record.id, state="queued", note="request r1", request_id="r1", submission="{}")
+    assert (
+        new.state == "queued" and new.request_id == "r1" and new.history[-1][::2] == ("queued", "request r1")
+    )
+    done = await journal.update(record.id, state="completed", saved=True, video_path="/v.mp4")
+    assert done.finished_at is not None and done.saved is True
+    assert await journal.get(record.id) == done
+    with pytest.raises(KeyError):
+        await journal.update("sd_missing", state="queued")
+    with pytest.raises(TypeError, match="lease_owner"):
+        await journal.update(record.id, lease_owner="me")
+    assert await journal.get("sd_missing") is None
+
+
+async def test_list_group_unfinished(journal: JobJournal) -> None:
+    a = make(created_at=T0, group_id="g")
+    b = make(created_at=T0 + 1, group_id="g")
+    c = make(created_at=T0 + 2, state="completed")
+    for r in (a, b, c):
+        await journal.create(r)
+    assert [r.id for r in await journal.list()] == [c.id, b.id, a.id]
+    assert [r.id for r in await journal.list(states=["completed"])] == [c.id]
+    assert [r.id for r in await journal.list(since=T0 + 1, limit=1)] == [c.id]
+    assert [r.id for r in await journal.group("g")] == [a.id, b.id]
+    assert [r.id for r in await journal.unfinished()] == [a.id, b.id]
+
+
+async def test_identical_claims_make_one_job(journal: JobJournal) -> None:
+    now = time.time()
+    results: list[tuple[list[JobRecord], bool]] = []
+
+    async def claim() -> None:
+        intents = [make(created_at=now, dedupe_key="same", group_id=None)]
+        results.append(await journal.claim(intents, since=now - 600))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(claim)
+    winners = [jobs for jobs, inserted in results if inserted]
+    assert len(winners) == 1
+    assert {jobs[0].id for jobs, _ in results} == {winners[0][0].id}
+    assert len(await journal.list(limit=100)) == 1
+    # A failed job no longer blocks; an uncertain one never does.
+    await journal.update(winners[0][0].id, state="uncertain")
+    again, inserted = await journal.claim([make(created_at=now, dedupe_key="same")], since=now - 600)
+    assert inserted
+    assert (await journal.find_duplicate("same", now - 600)) == again[0]
+
+
+async def test_leases_one_holder_takeover_after_expiry(journal: JobJournal) -> None:
+    job = make(created_at=time.time(), state="queued", submission="{}", request_id="r")
+    await journal.create(job)
+    assert [r.id for r in await journal.takeable("a")] == [job.id]
+    held = await journal.take_lease(job.id, "a", 30)
+    assert held is not None and held.lease_owner == "a"
+    assert await journal.take_lease(job.id, "b", 30) is None
+    assert await journal.takeable("b") == []
+    assert await journal.renew_lease(job.id, "a", 0.2)
+    assert not await journal.renew_lease(job.id, "b", 30)
+    expiry = await journal.next_lease_expiry("b")
+    assert expiry is not None and expiry <= time.time() + 0.2
+    await anyio.sleep(0.3)
+    assert [r.id for r in await journal.takeable("b")] == [job.id]
+    taken = await journal.take_lease(job.id, "b", 30)
+    assert taken is not None and taken.lease_owner == "b"
+    assert not await journal.renew_lease(job.id, "a", 30)
+    await journal.release_lease(job.id, "a")  # not a's: nothing happens
+    assert (await journal.get(job.id)).lease_owner == "b"  # type: ignore[union-attr]
+    await journal.release_lease(job.id, "b")
+    assert (await journal.get(job.id)).lease_owner is None  # type: ignore[union-attr]
+
+
+async def test_racing_lease_takers_get_one_each(journal: JobJournal) -> None:
+    jobs = [make(created_at=time.time(), state="queued", submission="{}") for _ in range(6)]
+    for j in jobs:
+        await journal.create(j)
+    won: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+
+    async def take(owner: str) -> None:
+        for j in jobs:
+            if await journal.take_lease(j.id, owner, 30) is not None:
+                won[owner].append(j.id)
+
+    async with anyio.create_task_group() as tg:
+        for owner in won:
+            tg.start_soon(take, owner)
+    assert sorted(i for ids in won.values() for i in ids) == sorted(j.id for j in jobs)
+
+
+async def test_a_due_save_needs_a_follower(journal: JobJournal) -> None:
+    now = time.time()
+    job = make(created_at=now, state="completed", request_id="r", result_url="https://x/v.mp4")
+    await journal.create(job)
+    assert await journal.takeable("a") == []
+    await journal.update(job.id, saved=False, save_error="disk full", save_attempts=1, next_save_at=now + 60)
+    assert await journal.takeable("a") == []
+    assert [r.id for r in await journal.takeable("a", now=now + 61)] == [job.id]
+
+
+async def test_budget_reservations_hold_across_callers(journal: JobJournal) -> None:
+    now = time.time()
+    await journal.create(make(created_at=now, request_id="r", estimate_usd=1.0))  # certain
+    await journal.create(make(created_at=now, state="uncertain", estimate_usd=0.5))  # possible
+    await journal.create(make(created_at=now, simulated=True, provider="simulator", estimate_usd=9.0))
+    assert await journal.spent_since(now - 10) == (1.0, 0.5)
+    first = await journal.reserve(1.0, owner="a", budget_usd=3.0, since=now - 10, ttl_seconds=60)
+    assert first.granted and first.id and (first.spent_usd, first.reserved_usd) == (1.5, 0.0)
+    refused = await journal.reserve(1.0, owner="b", budget_usd=3.0, since=now - 10, ttl_seconds=60)
+    assert not refused.granted and refused.id is None and refused.reserved_usd == 1.0
+    await journal.release(first.id)
+    assert (await journal.reserve(1.0, owner="b", budget_usd=3.0, since=now - 10, ttl_seconds=0.1)).granted
+    await anyio.sleep(0.2)  # an expired reservation (its process died) stops counting
+    assert (await journal.reserve(1.5, owner="c", budget_usd=3.0, since=now - 10, ttl_seconds=60)).granted
+
+
+async def test_spend_by_day_separates_simulated(journal: JobJournal) -> None:
+    await journal.create(make(created_at=T0, request_id="r", estimate_usd=1.25))
+    await journal.create(make(created_at=T0, state="submitting", estimate_usd=0.5))
+    await journal.create(make(created_at=T0, state="failed", estimate_usd=7.0))  # never reached fal
+    await journal.create(make(created_at=T0 + 86_400, simulated=True, provider="simulator", request_id="s"))
+    assert await journal.spend_by_day(T0 - 1) == [
+        {
+            "day": "2026-11-18",
+            "provider": "fal",
+            "simulated": False,
+            "usd": 1.25,
+            "possible_usd": 0.5,
+            "jobs": 2,
+        },
+        {
+            "day": "2026-11-19",
+            "provider": "simulator",
+            "simulated": True,
+            "usd": 0.26,
+            "possible_usd": 0.0,
+            "jobs": 1,
+        },
+    ]
+
+
+# --- PostgreSQL only: what replicas rely on --------------------------------------------------
+
+
+async def test_postgres_changes_reach_every_process(postgres_dsn: str) -> None:
+    from seedance_mcp.server.journal_postgres import PgJournal
+
+    async with await PgJournal.open(postgres_dsn) as a, await PgJournal.open(postgres_dsn) as b:
+        heard: list[str] = []
+        changed = anyio.Event()
+
+        def on_change(job_id: str) -> None:
+            heard.append(job_id)
+            changed.set()
+
+        unsubscribe = b.subscribe(on_change)
+        job = make(created_at=time.time())
+        await a.create(job)
+        with anyio.fail_after(10):
+            await changed.wait()
+        assert heard == [job.id]
+        unsubscribe()
+        await a.update(job.id, state="queued")
+        woken = anyio.Event()
+        b.listen("seedance_wake", lambda payload: woken.set() if payload == "r-1" else None)
+        await a.publish("seedance_wake", "r-1")
+        with anyio.fail_after(10):
+            await woken.wait()
+        assert heard == [job.id]  # unsubscribed: the update was not delivered
+
+
+async def test_postgres_replicas_starting_together_migrate_once(postgres_dsn: str) -> None:
+    from seedance_mcp.server.journal_postgres import MIGRATIONS, PgJournal
+
+    opened: list[PgJournal] = []
+
+    async def open_one() -> None:
+        opened.append(await PgJournal.open(postgres_dsn))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(open_one)
+    try:
+        health = await opened[0].health()
+        assert health["migrations_missing"] == []
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(postgres_dsn) as db:
+            cur = await db.execute("SELECT name FROM migrations ORDER BY name")
+            assert [r[0] for r in await cur.fetchall()] == [name for name, _ in MIGRATIONS]
+    finally:
+        for j in opened:
+            await j.close()

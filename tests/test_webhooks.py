@@ -1,0 +1,190 @@
+"""Push completion by fal webhooks: the simulator sends them like fal (retrying), the server's route
+takes them with a per-job token, and a webhook only wakes the job: the result is read back with our
+key, so a forged or replayed one changes nothing. End to end: a real server process, a real MCP
+client over HTTP, the simulator posting to the server over loopback."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+from mcp.client import Client
+
+from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.webhooks import Wakeups, WebhookTokens
+from tests.replicas import free_port, replicas, sim_fal_env
+
+pytestmark = pytest.mark.anyio
+SECRET = "team-secret-for-tests-0123456789"
+
+
+def test_tokens_are_per_job_and_checked() -> None:
+    tokens = WebhookTokens(b"k" * 32)
+    a, b = tokens.new(), tokens.new()
+    assert a != b and tokens.valid(a) and tokens.valid(b)
+    nonce, _, mac = a.partition(".")
+    assert not tokens.valid(f"{nonce}.{mac[:-1]}0" if mac[-1] != "0" else f"{nonce}.{mac[:-1]}1")
+    assert not tokens.valid(nonce) and not tokens.valid("")
+    assert not WebhookTokens(b"other" * 8).valid(a)  # another team's key
+
+
+async def test_wakeups_remember_early_webhooks() -> None:
+    wakeups = Wakeups()
+    wakeups.wake("early")
+    assert await wakeups.wait("early", 0)
+    assert not await wakeups.wait("early", 0.01)  # consumed
+    async with anyio.create_task_group() as tg:
+        woken: list[bool] = []
+
+        async def waiter() -> None:
+            woken.append(await wakeups.wait("late", 10))
+
+        tg.start_soon(waiter)
+        await anyio.sleep(0.05)
+        wakeups.wake("late")
+    assert woken == [True]
+
+
+async def test_simulator_retries_a_failing_webhook_receiver() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    received: list[dict[str, Any]] = []
+    accepted = threading.Event()
+
+    async def hook(request: Request) -> JSONResponse:
+        received.append(await request.json())
+        if len(received) < 3:
+            return JSONResponse({}, status_code=500)
+        accepted.set()
+        return JSONResponse({})
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook/{t}", hook, methods=["POST"])]), port=port, log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        async with Simulator(SimulatorOptions(queue_seconds=0.1, run_seconds=0.3)) as sim:
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(
+                    f"{sim.url}/bytedance/seedance-2.0/fast/text-to-video",
+                    params={"fal_webhook": f"http://127.0.0.1:{port}/hook/secret-token"},
+                    json={"prompt": "a fox", "duration": "4", "resolution": "480p"},
+                    headers={"Authorization": "Key sim-k"},
+                )
+            request_id = answer.json()["request_id"]
+            assert await anyio.to_thread.run_sync(accepted.wait, 30)
+            deliveries = sim.engine.webhook_deliveries
+            log = sim.request_log()
+            sim_url = sim.url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert [d["answer"] for d in deliveries] == [500, 500, 200]
+    first = received[0]
+    assert first["request_id"] == request_id and first["gateway_request_id"] == request_id
+    assert first["status"] == "OK" and first["payload"]["video"]["url"].startswith(sim_url)
+    assert received[0] == received[2]  # the same delivery, retried
+    # The receiver's token is a secret: the simulator's request log never shows the webhook URL.
+    assert "secret-token" not in repr(log) and log[0].get("webhook") is True
+
+
+def kinds_for(log: list[dict[str, Any]], request_id: str, video_path: str) -> list[str]:
+    return [
+        e.get("kind", "?")
+        for e in log
+        if e.get("request_id") == request_id or (e.get("kind") == "download" and e["path"] == video_path)
+    ]
+
+
+@pytest.mark.slow
+async def test_a_60_second_job_with_webhooks_costs_three_requests(tmp_path: Path) -> None:
+    """Submit, result, download: no status stream, no polling. A forged webhook for another running
+    job (valid token, real request id) makes the server read back, find it unfinished, and wait on."""
+    async with Simulator(SimulatorOptions(queue_seconds=1.0, run_seconds=60.0)) as sim:
+        port = free_port()
+        env = {
+            **sim_fal_env(sim.url),
+            "_PORT": str(port),
+            "SEEDANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SEEDANCE_TEAM_SECRET": SECRET,
+            "SEEDANCE_WAIT_SECONDS": "2",
+        }
+        async with replicas([env], tmp_path) as [server], Client(server.url) as client:
+            calls = {}
+            for name in ("clean", "forged"):
+                result = await client.call_tool(
+                    "generate_video",
+                    {"prompt": f"a lighthouse at dawn, {name}", "duration": "4", "resolution": "480p"},
+                )
+                assert not result.is_error, result.content
+                calls[name] = result.structured_content
+            request_ids = {name: _request_id(sim, f"a lighthouse at dawn, {name}") for name in calls}
+
+            # A forged webhook: a well-formed token and the real request id, while the job runs.
+            async with httpx.AsyncClient() as raw:
+                url = f"{server.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new()}"
+                forged = {
+                    "request_id": request_ids["forged"],
+                    "status": "OK",
+                    "payload": {"video": {"url": "x"}},
+                }
+                assert (await raw.post(url, json=forged)).status_code == 200
+                bad = await raw.post(f"{server.base}/webhooks/fal/not-a-token", json=forged)
+                assert bad.status_code == 404
+            await anyio.sleep(1.0)
+            still = await client.call_tool(
+                "check_status", {"job_id": calls["forged"]["job_id"], "wait_seconds": 0}
+            )
+            assert still.structured_content["state"] in {"queued", "running"}, still.structured_content
+
+            finals = {}
+            for name, call in calls.items():
+                with anyio.fail_after(120):
+                    while True:
+                        status = await client.call_tool(
+                            "check_status", {"job_id": call["job_id"], "wait_seconds": 50}
+                        )
+                        if status.structured_content["state"] == "completed":
+                            break
+                finals[name] = status.structured_content
+        log = sim.request_log()
+
+    def video_path(final: dict[str, Any]) -> str:
+        return httpx.URL(final["video_url"]).path
+
+    assert kinds_for(log, request_ids["clean"], video_path(finals["clean"])) == [
+        "submit",
+        "result",
+        "download",
+    ]
+    forged_kinds = kinds_for(log, request_ids["forged"], video_path(finals["forged"]))
+    # The forged wake-up cost one read-back (400: still running) and one status check, nothing more.
+    assert forged_kinds == ["submit", "result", "status", "result", "download"], forged_kinds
+    assert not [e for e in log if e.get("kind") == "stream"]
+    for final in finals.values():
+        assert Path(final["video_path"]).is_file()
+
+
+def _request_id(sim: Simulator, prompt: str) -> str:
+    """The fal request id of the job submitted with `prompt` (from the simulator's log)."""
+    found = [
+        e["request_id"]
+        for e in sim.request_log()
+        if e.get("kind") == "submit" and e["input"]["prompt"] == prompt
+    ]
+    assert len(found) == 1, found
+    return str(found[0])
