@@ -28,22 +28,15 @@ from seedance_mcp.server.inputs.rules import (
     too_big_message,
     wrong_format_message,
 )
-from seedance_mcp.server.media import sniff_kind
+from seedance_mcp.server.media import MIME, sniff_kind
 
-# The mime types a data: URI may declare, and the format each names.
+# The mime types a data: URI may declare, and the format each names: each format's own type, and the
+# other names browsers and tools write for it.
 _MIME_FORMATS: Final[dict[str, str]] = {
-    "image/jpeg": "jpeg",
+    **{mime: fmt for fmt, mime in MIME.items()},
     "image/jpg": "jpeg",
     "image/pjpeg": "jpeg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/gif": "gif",
-    "image/avif": "avif",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
-    "audio/wav": "wav",
     "audio/x-wav": "wav",
     "audio/wave": "wav",
     "audio/vnd.wave": "wav",
@@ -111,7 +104,7 @@ def check_data(field: str, value: str, rules: Rules) -> MediaInput:
 
 
 def _mime_of(fmt: str) -> str:
-    return next((m for m, f in _MIME_FORMATS.items() if f == fmt), "application/octet-stream")
+    return MIME.get(fmt, "application/octet-stream")
 
 
 # One private folder per process for the decoded copies, made on first use and removed at exit.
