@@ -41,6 +41,7 @@ from seedance_mcp.server.journal_api import (
     JobState,
     Reservation,
     SpendRow,
+    changes_for,
     new_job_id,
 )
 
@@ -315,13 +316,7 @@ class Journal(JobJournal):
                 if row is None:
                     raise KeyError(job_id)
                 old = _decode(row)
-                now = time.time()
-                changes: dict[str, Any] = dict(fields, updated_at=now)
-                if state is not None and state != old.state:
-                    changes["state"] = state
-                    changes["history"] = [*old.history, (state, now, note)]
-                    if state in TERMINAL and "finished_at" not in fields and old.finished_at is None:
-                        changes["finished_at"] = now
+                changes = changes_for(old, fields, state, note)
                 new = replace(old, **changes)
                 # Column names come from the dataclass's own fields, never from the caller's text.
                 assignments = ", ".join(f"{name} = ?" for name in changes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
@@ -92,6 +93,21 @@ class Reservation:
     granted: bool
     spent_usd: float  # real spend in the window, certain plus possibly charged
     reserved_usd: float  # other requests' live reservations in the window
+
+
+def changes_for(
+    old: JobRecord, fields: dict[str, Any], state: str | None, note: str | None
+) -> dict[str, Any]:
+    """The columns an update writes: `fields`, the time, and on a new state its history entry (and
+    `finished_at` when the state is terminal and none was given). Shared by every journal."""
+    now = time.time()
+    changes: dict[str, Any] = dict(fields, updated_at=now)
+    if state is not None and state != old.state:
+        changes["state"] = state
+        changes["history"] = [*old.history, (state, now, note)]
+        if state in TERMINAL and "finished_at" not in fields and old.finished_at is None:
+            changes["finished_at"] = now
+    return changes
 
 
 class JobJournal(Protocol):

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from seedance_mcp.server.journal import LOG_LINES_KEPT
 from seedance_mcp.server.journal_api import (
     JOB_STATES,
-    TERMINAL,
     JobJournal,
     JobRecord,
     JobState,
     Reservation,
     SpendRow,
+    changes_for,
 )
 
 if TYPE_CHECKING:
@@ -348,13 +348,7 @@ class PgJournal(JobJournal):
             if row is None:
                 raise KeyError(job_id)
             old = _decode(row)
-            now = time.time()
-            changes: dict[str, Any] = dict(fields, updated_at=now)
-            if state is not None and state != old.state:
-                changes["state"] = state
-                changes["history"] = [*old.history, (state, now, note)]
-                if state in TERMINAL and "finished_at" not in fields and old.finished_at is None:
-                    changes["finished_at"] = now
+            changes = changes_for(old, fields, state, note)
             new = replace(old, **changes)
             # Column names come from the dataclass's own fields, never from the caller's text.
             assignments = ", ".join(f"{name} = %s" for name in changes)
