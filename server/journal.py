@@ -25,7 +25,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -34,7 +34,13 @@ import anyio
 import anyio.to_thread
 
 from seedance_mcp.server.journal_api import (
+    BLOCKS_DUPLICATE_SQL,
+    CERTAIN_SQL,
     JOB_STATES,
+    JSON_FIELDS,
+    LOG_LINES_KEPT,
+    POSSIBLE_SQL,
+    RECORD_FIELDS,
     TERMINAL,
     JobJournal,
     JobRecord,
@@ -42,7 +48,10 @@ from seedance_mcp.server.journal_api import (
     Reservation,
     SpendRow,
     changes_for,
+    check_state,
+    checked_update,
     new_job_id,
+    prepared,
 )
 
 __all__ = [
@@ -63,16 +72,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 JOURNAL_FILENAME = "journal.sqlite3"
-LOG_LINES_KEPT = 50  # enough to show what the provider was doing; a row stays small
 BUSY_TIMEOUT_MS = 10_000  # another process holding the write lock commits in milliseconds; 10 s is ample
 
 T = TypeVar("T")
 
-_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
-_JSON_FIELDS = frozenset({"arguments", "estimate", "logs", "history"})
-# `update` may set these; the id is the key, history/updated_at are kept by the journal itself, and
-# the lease changes only through the lease methods (they are atomic against other processes).
-_UPDATABLE = frozenset(_FIELDS) - {"id", "history", "updated_at", "state", "lease_owner", "lease_expires"}
 # Losing these to a power cut would lose track of a paid job, so their commits are fsynced.
 _DURABLE_FIELDS = frozenset({"submission", "request_id"})
 
@@ -193,7 +196,7 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
 
 
 def _encode(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
+    if name in JSON_FIELDS:
         return json.dumps(value, ensure_ascii=False, sort_keys=name != "history")
     if name == "simulated":
         return int(bool(value))
@@ -203,8 +206,8 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def _decode(row: sqlite3.Row) -> JobRecord:
-    values: dict[str, Any] = {name: row[name] for name in _FIELDS}
-    for name in _JSON_FIELDS:
+    values: dict[str, Any] = {name: row[name] for name in RECORD_FIELDS}
+    for name in JSON_FIELDS:
         values[name] = json.loads(values[name])
     values["history"] = [(str(s), float(t), str(n)) for s, t, n in values["history"]]
     values["simulated"] = bool(values["simulated"])
@@ -212,27 +215,13 @@ def _decode(row: sqlite3.Row) -> JobRecord:
     return JobRecord(**values)
 
 
-def _check_state(state: str) -> None:
-    if state not in JOB_STATES:
-        raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(sorted(JOB_STATES))}")
+_INSERT = f"INSERT INTO jobs ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' for _ in RECORD_FIELDS)})"  # noqa: S608
 
-
-_INSERT = f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' for _ in _FIELDS)})"  # noqa: S608
-
-# Money, by one rule for every report and budget. A job is surely charged once the provider has
-# its request id; it is possibly charged while "submitting" or "uncertain" without one (the submit
-# may have been accepted unseen); a job that failed or was cancelled without one never reached the
-# provider. Simulated jobs are never money: reports show what they would have cost, apart.
-_CERTAIN = "request_id IS NOT NULL"
-_POSSIBLE = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
 # Jobs a follower should hold: still moving at the provider, or finished with a save due.
 _NEEDS_FOLLOWER = (
     "(state NOT IN ('completed', 'failed', 'cancelled', 'uncertain')"
     " OR (state = 'completed' AND saved = 0 AND next_save_at IS NOT NULL))"
 )
-# An identical call is answered with this job instead of a new submit (uncertain ones never block:
-# the user was told "possibly charged" and may decide to try again).
-_BLOCKS_DUPLICATE = "state NOT IN ('failed', 'cancelled', 'uncertain')"
 
 
 # --- the journal -----------------------------------------------------------------------------
@@ -282,8 +271,8 @@ class Journal(JobJournal):
 
         An empty `history` is started with the record's own state. Raises ValueError if the id exists.
         """
-        record = _prepared(record)
-        params = [_encode(name, getattr(record, name)) for name in _FIELDS]
+        record = prepared(record)
+        params = [_encode(name, getattr(record, name)) for name in RECORD_FIELDS]
 
         def write(db: sqlite3.Connection) -> None:
             try:
@@ -301,13 +290,7 @@ class Journal(JobJournal):
         A change of state is appended to `history` with `note`; entering a terminal state sets
         `finished_at` unless given. `logs` keeps its last LOG_LINES_KEPT lines.
         """
-        unknown = set(fields) - _UPDATABLE
-        if unknown:
-            raise TypeError(f"JobRecord fields that cannot be updated: {', '.join(sorted(unknown))}")
-        if state is not None:
-            _check_state(state)
-        if "logs" in fields:
-            fields["logs"] = list(fields["logs"])[-LOG_LINES_KEPT:]
+        fields = checked_update(fields, state)
         durable = not _DURABLE_FIELDS.isdisjoint(fields)
 
         def write(db: sqlite3.Connection) -> JobRecord:
@@ -357,7 +340,7 @@ class Journal(JobJournal):
         if states is not None:
             states = sorted(set(states))
             for s in states:
-                _check_state(s)
+                check_state(s)
             where.append(f"state IN ({', '.join('?' for _ in states)})")
             params.extend(states)
         if since is not None:
@@ -390,7 +373,7 @@ class Journal(JobJournal):
         if len(keys) != 1 or None in keys:
             raise ValueError("claim needs intents that share one dedupe_key")
         (key,) = keys
-        rows = [_prepared(intent) for intent in intents]
+        rows = [prepared(intent) for intent in intents]
 
         def write(db: sqlite3.Connection) -> tuple[builtins.list[JobRecord], bool]:
             def change() -> tuple[builtins.list[JobRecord], bool]:
@@ -401,7 +384,7 @@ class Journal(JobJournal):
                     sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
                     return [_decode(r) for r in db.execute(sql, (earlier.group_id,))], False
                 for record in rows:
-                    db.execute(_INSERT, [_encode(name, getattr(record, name)) for name in _FIELDS])
+                    db.execute(_INSERT, [_encode(name, getattr(record, name)) for name in RECORD_FIELDS])
                 return rows, True
 
             return _write(db, change, durable=True)
@@ -491,9 +474,9 @@ class Journal(JobJournal):
         """
         sql = (
             "SELECT date(created_at, 'unixepoch') AS day, provider, simulated,"  # noqa: S608
-            f" SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END),"
-            f" SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), COUNT(*)"
-            f" FROM jobs WHERE created_at >= ? AND (({_CERTAIN}) OR ({_POSSIBLE}))"
+            f" SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END),"
+            f" SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), COUNT(*)"
+            f" FROM jobs WHERE created_at >= ? AND (({CERTAIN_SQL}) OR ({POSSIBLE_SQL}))"
             " GROUP BY day, provider, simulated ORDER BY day, provider"
         )
 
@@ -558,18 +541,9 @@ class Journal(JobJournal):
         await self._run(write)
 
 
-def _prepared(record: JobRecord) -> JobRecord:
-    _check_state(record.state)
-    if not record.history:
-        record = replace(record, history=[(record.state, record.created_at, "created")])
-    if len(record.logs) > LOG_LINES_KEPT:
-        record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
-    return record
-
-
 def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobRecord | None:
     row = db.execute(
-        f"SELECT * FROM jobs WHERE dedupe_key = ? AND created_at >= ? AND {_BLOCKS_DUPLICATE}"  # noqa: S608
+        f"SELECT * FROM jobs WHERE dedupe_key = ? AND created_at >= ? AND {BLOCKS_DUPLICATE_SQL}"  # noqa: S608
         " ORDER BY created_at DESC, rowid DESC LIMIT 1",
         (dedupe_key, since),
     ).fetchone()
@@ -578,8 +552,8 @@ def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobReco
 
 def _spent(db: sqlite3.Connection, since: float) -> tuple[float, float]:
     sql = (
-        f"SELECT COALESCE(SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END), 0),"  # noqa: S608
-        f" COALESCE(SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), 0)"
+        f"SELECT COALESCE(SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END), 0),"  # noqa: S608
+        f" COALESCE(SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), 0)"
         " FROM jobs WHERE created_at >= ? AND simulated = 0"
     )
     certain, possible = db.execute(sql, (since,)).fetchone()

@@ -13,10 +13,11 @@ The rules that make several processes on one journal safe live here, in the cont
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import secrets
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
@@ -93,6 +94,62 @@ class Reservation:
     granted: bool
     spent_usd: float  # real spend in the window, certain plus possibly charged
     reserved_usd: float  # other requests' live reservations in the window
+
+
+# --- rules every journal keeps the same way ---------------------------------------------------
+
+LOG_LINES_KEPT = 50  # enough to show what the provider was doing; a row stays small
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(JobRecord))
+JSON_FIELDS = frozenset({"arguments", "estimate", "logs", "history"})
+# `update` may set these; the id is the key, history/updated_at are kept by the journal itself, and
+# the lease changes only through the lease methods (they are atomic against other processes).
+UPDATABLE_FIELDS = frozenset(RECORD_FIELDS) - {
+    "id",
+    "history",
+    "updated_at",
+    "state",
+    "lease_owner",
+    "lease_expires",
+}
+
+# Money, by one rule for every report and budget, as SQL both journals speak. A job is surely
+# charged once the provider has its request id; it is possibly charged while "submitting" or
+# "uncertain" without one (the submit may have been accepted unseen); a job that failed or was
+# cancelled without one never reached the provider. Simulated jobs are never money: reports show
+# them apart.
+CERTAIN_SQL = "request_id IS NOT NULL"
+POSSIBLE_SQL = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
+# An identical call is answered with this job instead of a new submit (uncertain ones never block:
+# the user was told "possibly charged" and may decide to try again).
+BLOCKS_DUPLICATE_SQL = "state NOT IN ('failed', 'cancelled', 'uncertain')"
+
+
+def check_state(state: str) -> None:
+    if state not in JOB_STATES:
+        raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(sorted(JOB_STATES))}")
+
+
+def prepared(record: JobRecord) -> JobRecord:
+    """A new record as journals store it: a known state, its first history entry, its last log lines."""
+    check_state(record.state)
+    if not record.history:
+        record = replace(record, history=[(record.state, record.created_at, "created")])
+    if len(record.logs) > LOG_LINES_KEPT:
+        record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
+    return record
+
+
+def checked_update(fields: dict[str, Any], state: str | None) -> dict[str, Any]:
+    """`update`'s fields, refused when not updatable or the state is unknown, `logs` cut to the last
+    LOG_LINES_KEPT lines."""
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise TypeError(f"JobRecord fields that cannot be updated: {', '.join(sorted(unknown))}")
+    if state is not None:
+        check_state(state)
+    if "logs" in fields:
+        fields = dict(fields, logs=list(fields["logs"])[-LOG_LINES_KEPT:])
+    return fields
 
 
 def changes_for(

@@ -24,18 +24,24 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from seedance_mcp.server.journal import LOG_LINES_KEPT
 from seedance_mcp.server.journal_api import (
-    JOB_STATES,
+    BLOCKS_DUPLICATE_SQL,
+    CERTAIN_SQL,
+    JSON_FIELDS,
+    POSSIBLE_SQL,
+    RECORD_FIELDS,
     JobJournal,
     JobRecord,
     JobState,
     Reservation,
     SpendRow,
     changes_for,
+    check_state,
+    checked_update,
+    prepared,
 )
 
 if TYPE_CHECKING:
@@ -53,19 +59,13 @@ POOL_MAX = 10  # statements are short; ten connections serve hundreds of followe
 MIGRATION_LOCK = 0x5EED  # advisory lock key: one process migrates at a time
 LISTEN_RETRY_MAX = 30.0
 
-_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
-_JSON_FIELDS = frozenset({"arguments", "estimate", "logs", "history"})
-_UPDATABLE = frozenset(_FIELDS) - {"id", "history", "updated_at", "state", "lease_owner", "lease_expires"}
 
-# The same money and follower rules as the SQLite journal, in PostgreSQL's spelling.
-_CERTAIN = "request_id IS NOT NULL"
-_POSSIBLE = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
+# Which jobs need a follower, as in the SQLite journal, in PostgreSQL's spelling of false.
 _NEEDS_FOLLOWER = (
     "(state NOT IN ('completed', 'failed', 'cancelled', 'uncertain')"
     " OR (state = 'completed' AND saved = false AND next_save_at IS NOT NULL))"
 )
-_BLOCKS_DUPLICATE = "state NOT IN ('failed', 'cancelled', 'uncertain')"
-_INSERT = f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('%s' for _ in _FIELDS)})"  # noqa: S608
+_INSERT = f"INSERT INTO jobs ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('%s' for _ in RECORD_FIELDS)})"  # noqa: S608
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -177,7 +177,7 @@ async def applied_migrations(db: AsyncConnection[Any]) -> list[str]:
 
 
 def _encode(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
+    if name in JSON_FIELDS:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
@@ -185,23 +185,9 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def _decode(row: dict[str, Any]) -> JobRecord:
-    values = {name: row[name] for name in _FIELDS}
+    values = {name: row[name] for name in RECORD_FIELDS}
     values["history"] = [(str(s), float(t), str(n)) for s, t, n in values["history"]]
     return JobRecord(**values)
-
-
-def _check_state(state: str) -> None:
-    if state not in JOB_STATES:
-        raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(sorted(JOB_STATES))}")
-
-
-def _prepared(record: JobRecord) -> JobRecord:
-    _check_state(record.state)
-    if not record.history:
-        record = replace(record, history=[(record.state, record.created_at, "created")])
-    if len(record.logs) > LOG_LINES_KEPT:
-        record = replace(record, logs=record.logs[-LOG_LINES_KEPT:])
-    return record
 
 
 # --- the journal -----------------------------------------------------------------------------
@@ -323,11 +309,13 @@ class PgJournal(JobJournal):
     async def create(self, record: JobRecord) -> None:
         from psycopg.errors import UniqueViolation
 
-        record = _prepared(record)
+        record = prepared(record)
         async with self._connection() as db:
             try:
                 async with db.transaction():
-                    await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in _FIELDS])
+                    await db.execute(
+                        _INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS]
+                    )
                     await _notify(db, record.id)
             except UniqueViolation:
                 raise ValueError(f"a job with id {record.id!r} is already in the journal") from None
@@ -335,13 +323,7 @@ class PgJournal(JobJournal):
     async def update(
         self, job_id: str, *, state: JobState | None = None, note: str = "", **fields: Any
     ) -> JobRecord:
-        unknown = set(fields) - _UPDATABLE
-        if unknown:
-            raise TypeError(f"JobRecord fields that cannot be updated: {', '.join(sorted(unknown))}")
-        if state is not None:
-            _check_state(state)
-        if "logs" in fields:
-            fields["logs"] = list(fields["logs"])[-LOG_LINES_KEPT:]
+        fields = checked_update(fields, state)
         async with self._connection() as db, db.transaction():
             cur = await db.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
             row = await cur.fetchone()
@@ -373,7 +355,7 @@ class PgJournal(JobJournal):
         if states is not None:
             wanted = sorted(set(states))
             for s in wanted:
-                _check_state(s)
+                check_state(s)
             where.append("state = ANY(%s)")
             params.append(wanted)
         if since is not None:
@@ -410,7 +392,7 @@ class PgJournal(JobJournal):
         if len(keys) != 1 or None in keys:
             raise ValueError("claim needs intents that share one dedupe_key")
         (key,) = keys
-        rows = [_prepared(intent) for intent in intents]
+        rows = [prepared(intent) for intent in intents]
         async with self._connection() as db, db.transaction():
             await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
             earlier = await _duplicate(db, str(key), since)
@@ -422,7 +404,7 @@ class PgJournal(JobJournal):
                 )
                 return [_decode(r) for r in await cur.fetchall()], False
             for record in rows:
-                await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in _FIELDS])
+                await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS])
                 await _notify(db, record.id)
             return rows, True
 
@@ -491,9 +473,9 @@ class PgJournal(JobJournal):
         sql = (
             "SELECT to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"  # noqa: S608
             " provider, simulated,"
-            f" SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END) AS usd,"
-            f" SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END) AS possible_usd, COUNT(*) AS jobs"
-            f" FROM jobs WHERE created_at >= %s AND (({_CERTAIN}) OR ({_POSSIBLE}))"
+            f" SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END) AS usd,"
+            f" SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END) AS possible_usd, COUNT(*) AS jobs"
+            f" FROM jobs WHERE created_at >= %s AND (({CERTAIN_SQL}) OR ({POSSIBLE_SQL}))"
             " GROUP BY day, provider, simulated ORDER BY day, provider"
         )
         async with self._connection() as db:
@@ -605,7 +587,7 @@ async def _notify(db: AsyncConnection[Any], job_id: str) -> None:
 
 async def _duplicate(db: AsyncConnection[Any], dedupe_key: str, since: float) -> JobRecord | None:
     cur = await db.execute(
-        f"SELECT * FROM jobs WHERE dedupe_key = %s AND created_at >= %s AND {_BLOCKS_DUPLICATE}"  # noqa: S608
+        f"SELECT * FROM jobs WHERE dedupe_key = %s AND created_at >= %s AND {BLOCKS_DUPLICATE_SQL}"  # noqa: S608
         " ORDER BY created_at DESC, seq DESC LIMIT 1",
         (dedupe_key, since),
     )
@@ -615,8 +597,8 @@ async def _duplicate(db: AsyncConnection[Any], dedupe_key: str, since: float) ->
 
 async def _spent(db: AsyncConnection[Any], since: float) -> tuple[float, float]:
     cur = await db.execute(
-        f"SELECT COALESCE(SUM(CASE WHEN {_CERTAIN} THEN estimate_usd ELSE 0 END), 0) AS certain,"  # noqa: S608
-        f" COALESCE(SUM(CASE WHEN {_POSSIBLE} THEN estimate_usd ELSE 0 END), 0) AS possible"
+        f"SELECT COALESCE(SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END), 0) AS certain,"  # noqa: S608
+        f" COALESCE(SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), 0) AS possible"
         " FROM jobs WHERE created_at >= %s AND NOT simulated",
         (since,),
     )
