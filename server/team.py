@@ -13,24 +13,26 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal import Journal
-from seedance_mcp.server.journal_api import JobJournal
-from seedance_mcp.server.providers.base import Provider, VideoOutput
-from seedance_mcp.server.providers.fal import FalProvider
-from seedance_mcp.server.webhooks import WAKE_CHANNEL, WebhookFalProvider, WebhookInbox, add_webhook_route
 
+# What serves or opens the journal, the provider and webhooks is imported where it is used: the wiring
+# is made with the server, before `tools/list` is answered, and those imports would slow every start.
 if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp.server.request_state import RequestStateSecurity
 
     from seedance_mcp.server.delivery import Deliverer
     from seedance_mcp.server.jobs import Deliverer as SaveVideo
+    from seedance_mcp.server.journal import Journal
+    from seedance_mcp.server.journal_api import JobJournal
     from seedance_mcp.server.journal_postgres import PgJournal
+    from seedance_mcp.server.providers.base import Provider, VideoOutput
+    from seedance_mcp.server.webhooks import WebhookInbox
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,15 @@ class TeamWiring:
         secret = settings.team_secret.get_secret_value().encode() if settings.team_secret else None
         # Without a shared secret each process signs with its own key: fine for one replica.
         self._secret = secret
-        self.inbox = WebhookInbox(secret or secrets.token_bytes(32))
         self.journal: Journal | PgJournal | None = None
         # Set by the app: waits until the journal and provider are open (they open on first need).
         self.opened: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+
+    @cached_property
+    def inbox(self) -> WebhookInbox:
+        from seedance_mcp.server.webhooks import WebhookInbox
+
+        return WebhookInbox(self._secret or secrets.token_bytes(32))
 
     def request_state_security(self) -> RequestStateSecurity | None:
         """A confirmation answered through another replica must unseal there: seal with the shared key."""
@@ -66,11 +73,14 @@ class TeamWiring:
     async def open_journal(self, stack: AsyncExitStack) -> JobJournal:
         database = self.settings.database_url
         if database is None:
+            from seedance_mcp.server.journal import Journal
+
             journal = await Journal.open(self.settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             self.journal = journal
             return journal
         from seedance_mcp.server.journal_postgres import PgJournal
+        from seedance_mcp.server.webhooks import WAKE_CHANNEL
 
         pg = await PgJournal.open(database.get_secret_value())
         stack.push_async_callback(pg.close)
@@ -83,6 +93,9 @@ class TeamWiring:
 
     def provider(self, provider: Provider) -> Provider:
         """fal with completion webhooks when this server has a public URL; any other provider as is."""
+        from seedance_mcp.server.providers.fal import FalProvider
+        from seedance_mcp.server.webhooks import WebhookFalProvider
+
         if self.settings.public_url is None or not isinstance(provider, FalProvider):
             return provider
         log.info("fal.ai reports finished jobs to %s/webhooks/fal/…", self.settings.public_url.rstrip("/"))
@@ -115,6 +128,8 @@ class TeamWiring:
             return JSONResponse(*await self.health())
 
         if self.settings.public_url is not None:
+            from seedance_mcp.server.webhooks import add_webhook_route
+
             add_webhook_route(server, self.inbox)
 
     async def health(self) -> tuple[dict[str, Any], int]:
@@ -123,7 +138,7 @@ class TeamWiring:
         journal = self.journal
         if journal is None:
             return {"status": "starting"}, 503
-        body["journal"] = "sqlite" if isinstance(journal, Journal) else "postgresql"
+        body["journal"] = "sqlite" if self.settings.database_url is None else "postgresql"
         try:
             await journal.get("sd_healthz")
         except Exception as exc:  # any failure to answer means "do not route here"

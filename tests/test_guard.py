@@ -152,6 +152,23 @@ async def test_daily_budget_counts_running_jobs_and_refuses_the_one_that_passes_
     assert report["by_provider"] == {"fal": pytest.approx(2 * PRICE_5S_720P)}
 
 
+async def test_the_spend_resource_reads_the_journal_in_use_postgresql_too(
+    fal_env: pytest.MonkeyPatch, sim: Simulator, postgres_dsn: str
+) -> None:
+    # Team mode: the spend lives in PostgreSQL, not in a SQLite file under SEEDANCE_HOME.
+    settings = settings_with(fal_env, SEEDANCE_DATABASE_URL=postgres_dsn)
+    async with Client(create_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "Take one", **FIVE_SECONDS_720P})
+        spend = await client.read_resource(SPEND_URI)
+    assert not result.is_error, text_of(result)
+    assert not (settings.home / "journal.sqlite3").exists()
+    content = spend.contents[0]
+    assert isinstance(content, types.TextResourceContents)
+    report = json.loads(content.text)
+    assert report["last_24h_usd"] == pytest.approx(PRICE_5S_720P)
+    assert report["by_provider"] == {"fal": pytest.approx(PRICE_5S_720P)}
+
+
 async def test_concurrent_calls_cannot_both_fit_under_one_budget(
     fal_env: pytest.MonkeyPatch, sim: Simulator, isolated_env: Path
 ) -> None:

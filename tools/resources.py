@@ -8,6 +8,7 @@ secret, because the journal never does.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,8 +16,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal import JOURNAL_FILENAME, TERMINAL, JobRecord, Journal
+from seedance_mcp.server.journal_api import TERMINAL, JobRecord
 from seedance_mcp.server.spend import REPORT_DAYS, SPEND_URI, spend_report
 from seedance_mcp.server.state import AppState
 
@@ -88,11 +88,11 @@ def register_resources(server: MCPServer[AppState]) -> None:
     )(read_job)
 
 
-def register_spend_resource(server: MCPServer[Any], settings: Settings) -> None:
-    """Add `seedance://spend` to `server`: spend by day and provider, as JSON."""
+def register_spend_resource(server: MCPServer[Any], running: Callable[[], AppState]) -> None:
+    """Add `seedance://spend` to `server`: spend by day and provider, as JSON. A static resource is read
+    without a request context: `running` gives the running server's state (once open), so the report
+    comes from the journal in use, SQLite or a team's PostgreSQL."""
 
-    # A static resource is read without a request context, so it reads the journal file itself
-    # (a second connection; the journal is built for several at once).
     @server.resource(
         SPEND_URI,
         name="spend",
@@ -104,9 +104,6 @@ def register_spend_resource(server: MCPServer[Any], settings: Settings) -> None:
         mime_type="application/json",
     )
     async def spend() -> str:
-        journal = await Journal.open(settings.home / JOURNAL_FILENAME)
-        try:
-            report = await spend_report(journal, settings)
-        finally:
-            await journal.close()
+        state = running()
+        report = await spend_report(state.jobs.journal, state.settings)
         return report.model_dump_json(indent=2)

@@ -1,0 +1,134 @@
+"""Opens what the running server holds: the HTTP client, the provider (or the embedded simulator), the
+journal, the job manager and the generation service; holds them until shutdown, then closes them.
+
+Imported only when the lifespan's background task starts, after `tools/list` has been answered: these
+modules and their libraries are a good part of a start's own cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+import anyio
+import httpx
+
+from seedance_mcp.server import __version__
+from seedance_mcp.server.config import Settings
+from seedance_mcp.server.delivery import Deliverer, lasting
+from seedance_mcp.server.generation import Generations
+from seedance_mcp.server.jobs import JobManager
+from seedance_mcp.server.providers.base import Provider
+from seedance_mcp.server.spending import SpendingGuard
+from seedance_mcp.server.state import AppState
+from seedance_mcp.server.team import TeamWiring
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"seedance-mcp/{__version__}"
+
+
+async def open_and_hold(state: AppState, team: TeamWiring) -> None:
+    """Open the HTTP client, provider (or simulator), journal, job manager and generation service, attach
+    them to `state`, and hold them open until cancelled at shutdown; then close them, jobs first."""
+    settings = state.settings
+    async with AsyncExitStack() as stack:
+        try:
+            provider, deliverer = await _open_provider(settings, stack)
+            provider = team.provider(provider)
+            journal = await team.open_journal(stack)
+            jobs_group = await stack.enter_async_context(anyio.create_task_group())
+            jobs = JobManager(
+                provider=provider,
+                journal=journal,
+                task_group=jobs_group,
+                deliver=team.video_saver(deliverer),
+                simulated=settings.simulated,
+                owner=deliverer.owner,
+                leftovers=deliverer,
+                lasting=lasting,
+            )
+            resumed = await jobs.resume()
+            guard = SpendingGuard(settings, journal, owner=jobs.owner)
+        except Exception as exc:
+            log.exception("could not start")
+            state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
+            return
+        if resumed:
+            log.info("following %d unfinished job(s) from an earlier run", resumed)
+        state.attach(jobs=jobs, generations=Generations(settings, jobs, guard), deliverer=deliverer)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            jobs_group.cancel_scope.cancel()
+
+
+async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
+    # Connect fast, read patiently: status streams stay open for minutes between pings.
+    # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
+    # than any account's concurrency, or with 100 jobs running a submit waits for a slot and fails.
+    http = await stack.enter_async_context(
+        httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
+        )
+    )
+    deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=settings.home / "previews")
+    from seedance_mcp.server.providers.fal import FalProvider
+
+    if settings.simulated:
+        from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+
+        # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
+        sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
+        sim = await stack.enter_async_context(sim)
+        log.info("no API key set: using the embedded simulator at %s", sim.url)
+        return (
+            FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
+            deliverer,
+        )
+    if settings.provider == "oxen":
+        return _oxen_provider(settings, http, deliverer)
+    assert settings.fal_key is not None
+    provider = FalProvider(
+        http,
+        key=settings.fal_key.get_secret_value(),
+        queue_url=settings.fal_queue_url,
+        rest_url=settings.fal_rest_url,
+        cdn_url=settings.fal_cdn_url,
+    )
+    return provider, deliverer
+
+
+def _oxen_provider(
+    settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
+) -> tuple[Provider, Deliverer]:
+    from seedance_mcp.server.providers.fal import FalProvider
+    from seedance_mcp.server.providers.oxen import OxenProvider
+
+    assert settings.oxen_api_key is not None
+    fal_upload = None
+    if settings.fal_key is not None:  # fal storage gives Oxen public URLs for local files
+        fal_upload = FalProvider(
+            http,
+            key=settings.fal_key.get_secret_value(),
+            queue_url=settings.fal_queue_url,
+            rest_url=settings.fal_rest_url,
+            cdn_url=settings.fal_cdn_url,
+        ).upload
+    provider = OxenProvider(
+        http,
+        key=settings.oxen_api_key.get_secret_value(),
+        base_url=settings.oxen_url,
+        upload_repo=settings.oxen_upload_repo,
+        fallback_upload=fal_upload,
+    )
+    # Oxen's result URLs may need the key: send it to Oxen's own host only, never to a redirect target.
+    deliverer = Deliverer(
+        http,
+        output_dir=settings.output_dir,
+        preview_dir=settings.home / "previews",
+        headers_for=provider.auth_headers_for,
+    )
+    return provider, deliverer

@@ -1,0 +1,81 @@
+"""The tool list kept between starts, so a start answers `tools/list` without building the tools.
+
+Hosts spawn the server for every conversation and wait for `initialize` and `tools/list`. Building the
+tools (importing their modules and deriving their JSON schemas with pydantic) is most of what a start
+costs beyond the SDK itself, and the list it yields depends only on the code and the active provider. So
+the listed tools are written once to `SEEDANCE_HOME/cache/`, under a name made from a fingerprint of
+what shapes them: this package's version and source files (path, size, modification time), the SDK's
+and pydantic's versions, and the provider. Any change gives a new name, so a stale list is never read;
+a missing or unreadable file just means the tools are built and the list written again. Only the
+listing comes from here: calls always run on the tools built from the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+import pydantic
+from mcp.types import Tool
+
+from seedance_mcp import __version__
+
+log = logging.getLogger(__name__)
+
+PREFIX = "tools-"
+
+
+class ToolCatalogue:
+    """The listed tools of one provider, in `folder`, for the code in the `sources` folders."""
+
+    def __init__(self, folder: Path, provider: str, sources: Sequence[Path]) -> None:
+        self.folder = folder
+        self.provider = provider
+        self.sources = sources
+
+    @cached_property
+    def path(self) -> Path:
+        return self.folder / f"{PREFIX}{self.provider}-{fingerprint(self.sources)}.json"
+
+    def load(self) -> list[Tool] | None:
+        """The kept list, or None when there is none for this code and provider (or it is unreadable)."""
+        try:
+            return [Tool.model_validate(item) for item in json.loads(self.path.read_bytes())]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.debug("tool catalogue %s unreadable (%s): building the tools", self.path.name, exc)
+            return None
+
+    def save(self, listed: list[Tool]) -> None:
+        """Keep `listed`, replacing this provider's lists of other code. Failing to is not an error."""
+        data = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed])
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # Written whole, then renamed: replicas starting together never read half a file.
+            with tempfile.NamedTemporaryFile("w", dir=self.folder, suffix=".part", delete=False) as part:
+                part.write(data)
+            os.replace(part.name, self.path)
+            for old in self.folder.glob(f"{PREFIX}{self.provider}-*.json"):
+                if old != self.path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.debug("tool catalogue not written (%s)", exc)
+
+
+def fingerprint(sources: Sequence[Path]) -> str:
+    """What the listed tools are made from: the code in `sources` and the libraries that derive them."""
+    digest = hashlib.sha256()
+    digest.update(f"{__version__} {metadata.version('mcp')} {pydantic.VERSION}\n".encode())
+    for folder in sources:
+        for path in sorted(folder.rglob("*.py")):
+            stat = path.stat()
+            digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,94 @@
+"""`follow_job`: the job card's own tool (visibility `app`), a job's state waiting briefly for news.
+
+The card (`tools/job_card.py`) keeps following a job after the host's tool call returned by calling
+this tool; hosts hide it from the model, and clients that did not negotiate MCP Apps are not shown it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from seedance_mcp.server.jobs import SETTLED
+from seedance_mcp.server.journal_api import JobRecord
+from seedance_mcp.tools.job_card import FOLLOW_META, FOLLOW_NAME
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+
+NAME = FOLLOW_NAME
+TITLE = "Follow a video job (card)"
+DESCRIPTION = "For the job card only: a job's state, waiting briefly for it to end."
+ANNOTATIONS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True)
+META = FOLLOW_META
+
+MAX_SECONDS = 20.0  # short: the card polls again, and hosts end long calls
+STEP_SECONDS = 1.0  # how often a follow call looks for news
+
+
+class CardRequest(BaseModel):
+    """What the job was asked for, so the card can show it and ask for it again with a new seed."""
+
+    tool: str
+    prompt: str | None = None
+    resolution: str | None = None
+    duration: str | None = None
+    again: dict[str, Any] = Field(description="Arguments for the same tool that repeat the job (minus seed).")
+
+
+class JobCardResult(VideoJobResult):
+    """`check_status`'s result plus the job's request."""
+
+    # Inlined like VideoJobResult.video: some hosts do not resolve $ref in tool schemas.
+    request: Annotated[
+        CardRequest | None,
+        WithJsonSchema({"anyOf": [CardRequest.model_json_schema(), {"type": "null"}]}),
+    ] = None
+
+
+async def follow_job(
+    ctx: ToolContext,
+    job_id: Annotated[str, Field(min_length=1, description="The job the card shows.")],
+    wait_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=MAX_SECONDS,
+            description="Wait up to this long for news.",
+        ),
+    ] = 5.0,
+) -> Annotated[CallToolResult, JobCardResult]:
+    state = app_state(ctx)
+    async with tool_errors():  # check_status's answer, but back as soon as the card has news
+        record = await state.jobs.get(job_id)
+        shown = _shown(record)
+        deadline = anyio.current_time() + wait_seconds
+        while record.state not in SETTLED and _shown(record) == shown and anyio.current_time() < deadline:
+            step_end = min(deadline, anyio.current_time() + STEP_SECONDS)
+            # Not flow.wait: a card that closes (its call cancelled) must not cancel the job.
+            record = await state.jobs.wait(job_id, step_end - anyio.current_time())
+            if record.state not in SETTLED:
+                await anyio.sleep_until(step_end)  # back early only when nobody follows the job
+        answer = render(to_result(record, state), state)
+    arguments = record.arguments
+    again = {k: v for k, v in arguments.items() if k != "seed"} | {"tier": record.tier}
+    request = CardRequest(
+        tool=record.tool,
+        prompt=arguments.get("prompt"),
+        resolution=_text(arguments.get("resolution")),
+        duration=_text(arguments.get("duration")),
+        again=again,
+    )
+    structured = dict(answer.structured_content or {})
+    structured["request"] = request.model_dump(mode="json")
+    return CallToolResult(content=answer.content, structured_content=structured)
+
+
+def _shown(record: JobRecord) -> tuple[Any, ...]:
+    """What the card shows that the job itself changes."""
+    return record.state, record.queue_position, record.logs[-1:]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
