@@ -3,10 +3,10 @@
 Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), read
 GET `/api/ai/queue/{id}`, cancel with DELETE; the result is the generation's `result_url`.
 
-A watcher polls while its generation is queued (the move to processing is the only progress Oxen
-reports, and the queue is the short part), then waits for Oxen's completion event
-(`events.EventStream`) and reads the status once more: the render, minutes long, costs no polls.
-While the event stream is down it polls throughout, as it did before the stream existed.
+With Oxen's event stream up (`events.EventStream`), a watcher reads the status once, then waits for
+the generation's completion event and reads it again: the event only wakes it. The move from queued
+to processing is then seen only at a safety read; that is the price of not polling. While the stream
+is down or missing, the watcher polls, as it did before the stream existed.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ QUEUE_STATES = ("queued", "processing", "succeeded", "failed", "cancelled")
 # low end of Oxen's range.
 POLL_FIRST = 0.5
 POLL_MAX = 10.0
-# With the event stream up, a processing generation is read again this often even without an event,
-# in case one was lost.
+# With the event stream up, a generation is read again this often even without an event, in case one
+# was lost (the stream was up, but the event did not reach us).
 SAFETY_POLL = 60.0
 # Finished generations whose last read is kept for the `result` call that follows (one read saved).
 KEPT_READS = 1000
@@ -162,7 +162,7 @@ class OxenQueue:
                     if state != last:
                         last = state
                         yield state
-                if self._events.live and isinstance(last, Running):
+                if self._events.live:
                     # Woken by the completion event, a cancel, or the stream going down or up.
                     await waiter.wait(self._safety_poll)
                 else:
