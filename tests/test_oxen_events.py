@@ -269,3 +269,19 @@ async def test_an_event_that_never_comes_is_covered_by_the_safety_read(http: htt
         states = await follow(oxen, submission)
         assert isinstance(states[-1], Finished) and states[-1].error is None
         assert [e["status"] for e in of_kind(sim, "events")] == [200]
+
+
+async def test_a_generation_over_before_its_watch_takes_one_read_for_state_and_result(
+    http: httpx.AsyncClient,
+) -> None:
+    async with Simulator(SimulatorOptions(queue_seconds=0.1, run_seconds=0.3)) as sim:
+        oxen = provider(http, sim)
+        [submission] = await oxen.submit(spec())
+        with anyio.fail_after(10):
+            while await oxen.status(submission) != Finished():  # noqa: ASYNC110
+                await anyio.sleep(0.1)
+        before = reads_of(sim, submission.request_id)
+        states = await follow(oxen, submission)  # as after a restart: the completion event is long gone
+        output = await oxen.result(submission)
+        assert states == [Finished()] and output.url.startswith(sim.url + "/api/ai/results/")
+        assert reads_of(sim, submission.request_id) - before == 1
