@@ -23,8 +23,8 @@ class OxenProvider:
     """Seedance 2.0 on Oxen.ai: the queue, or the blocking endpoint when `response_format` is asked for.
 
     Given the process's HTTP client; holds no job state (only the model schemas, read once). Queued
-    generations are followed through Oxen's event stream, one subscription for all of them, by
-    polling while it is down (see `events`).
+    generations are followed through Oxen's event stream, one subscription for all of them, and
+    polled while it is down (see `queue` and `events`).
     """
 
     name = "oxen"

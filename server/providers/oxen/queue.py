@@ -145,8 +145,10 @@ class OxenQueue:
             await self._events.settled()  # read after the stream is up, so no completion falls between
             while True:
                 waiter.rearm()
+                read = False
                 try:
                     state, data = await self._read(submission)
+                    read = True
                 except (ProviderUnreachable, ProviderHTTPError) as exc:
                     if isinstance(exc, ProviderHTTPError) and not exc.retryable:
                         raise
@@ -162,10 +164,10 @@ class OxenQueue:
                     if state != last:
                         last = state
                         yield state
-                if self._events.live:
+                if self._events.live and read:
                     # Woken by the completion event, a cancel, or the stream going down or up.
                     await waiter.wait(self._safety_poll)
-                else:
+                else:  # no stream, or a read to try again soon (the event that asked for it is spent)
                     await waiter.wait(delay)
                     delay = min(delay * 2, self._poll_max)
         finally:
