@@ -81,7 +81,9 @@ async def test_generate_saves_a_video_with_progress(
     data = result.structured_content or {}
     assert data["state"] == "completed" and data["provider"] == provider and not data["simulated"]
     assert Path(data["video_path"]).is_file()
-    assert any("Queued" in m for m in messages) and any("Generating" in m for m in messages)
+    assert any("Queued" in m for m in messages)
+    if provider == "fal":  # Oxen's render is followed by its completion event: no read sees it running
+        assert any("Generating" in m for m in messages)
     assert len(submits(sim, provider)) == 1
     if provider == "oxen":
         # Translated to the live schema the simulator serves: integer duration, audio stated explicitly.

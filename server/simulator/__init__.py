@@ -8,7 +8,7 @@
 One origin serves fal's queue (`POST /bytedance/seedance-2.0/[fast/]{text,image,reference}-to-video`,
 `.../requests/{id}[/status[/stream]|/cancel]`), storage (`/storage/auth/token`, `/files/upload`,
 multipart, the GCS-style fallback), the CDN (`GET`/`HEAD /files/{id}/{name}`) and Oxen's API
-(`/api/ai/...`, `/api/repos/...`; see `server.simulator.oxen`). Jobs render real
+(`/api/ai/...`, the `/api/events` stream, `/api/repos/...`; see `server.simulator.oxen`). Jobs render real
 MP4s (H.264, AAC when `generate_audio`) at the documented size and length, labelled SIMULATED.
 `GET /_simulator/requests` lists what was received (never a credential); `DELETE` clears it.
 

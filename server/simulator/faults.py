@@ -1,12 +1,13 @@
 """The simulator's fault mix: named faults, each a probability per request, drawn from one seeded RNG.
 
-    status_5xx   status and stream requests answer 503 (state unchanged)
+    status_5xx   status, stream and event-stream requests answer 503 (state unchanged)
     result_5xx   result requests answer 503 (state unchanged)
     upload_5xx   storage requests (token, upload, multipart, GCS) answer 503 (nothing stored)
     cancel_5xx   cancel requests answer 503 (nothing cancelled)
     submit_429   submits answer 429 with Retry-After: 1 (no job created)
     submit_5xx   submits answer 503 without a request id, like a flaky ingress (no job created)
-    stream_drop  a status stream closes before its COMPLETED event
+    stream_drop  a status stream closes before its COMPLETED event; Oxen's event stream closes
+                 instead of sending its next completion (that event is lost)
     slow         any request's answer is delayed 0.5–1.5 s
 
 With a seed, the same sequence of requests meets the same faults.
@@ -18,13 +19,13 @@ import random
 from dataclasses import dataclass, field
 
 FAULTS: dict[str, str] = {
-    "status_5xx": "status and stream requests answer 503",
+    "status_5xx": "status, stream and event-stream requests answer 503",
     "result_5xx": "result requests answer 503",
     "upload_5xx": "storage requests answer 503",
     "cancel_5xx": "cancel requests answer 503",
     "submit_429": "submits answer 429 with Retry-After: 1",
     "submit_5xx": "submits answer 503 without a request id",
-    "stream_drop": "status streams close before COMPLETED",
+    "stream_drop": "status streams close before COMPLETED; event streams before a completion",
     "slow": "answers are delayed 0.5-1.5 s",
 }
 
@@ -33,6 +34,7 @@ _BY_KIND: dict[str, tuple[str, ...]] = {
     "submit": ("submit_429", "submit_5xx"),
     "status": ("status_5xx",),
     "stream": ("status_5xx",),
+    "events": ("status_5xx",),
     "result": ("result_5xx",),
     "cancel": ("cancel_5xx",),
     "token": ("upload_5xx",),
@@ -85,7 +87,8 @@ class FaultPlan:
     def draw(self, kind: str) -> Draw:
         # Always the same number of draws per configured fault, so one seed gives one sequence.
         out = Draw()
-        if kind == "stream" and "stream_drop" in self.mix and self._rng.random() < self.mix["stream_drop"]:
+        streams = kind in ("stream", "events")
+        if streams and "stream_drop" in self.mix and self._rng.random() < self.mix["stream_drop"]:
             out.fault = "stream_drop"
         for name in _BY_KIND.get(kind, ()):
             if name in self.mix and self._rng.random() < self.mix[name]:

@@ -19,7 +19,8 @@ class SimulatorOptions:
     run_seconds: float = 4.0  # time a job runs IN_PROGRESS (longer if its render is not ready)
     faults: str = ""  # e.g. "status_5xx=0.3,stream_drop=0.2"; see server.simulator.faults
     seed: int | None = None  # makes faults (and random result seeds) repeatable
-    ping_seconds: float = 15.0  # keep-alive comment interval on status streams
+    ping_seconds: float = 15.0  # keep-alive comment interval on status streams and Oxen's event stream
+    oxen_events: bool = True  # serve Oxen's `GET /api/events`; False answers 404, as a host without it
 
     def __post_init__(self) -> None:
         if self.queue_seconds < 0 or self.run_seconds < 0:

@@ -5,7 +5,9 @@ integer duration with -1 for auto, `adaptive` aspect ratio, audio off by default
 `POST /api/ai/queue` (num_generations 1-4), `GET /api/ai/queue[?status=]`, `GET`/`DELETE
 /api/ai/queue/{id}`, `POST /api/ai/videos/generate` (blocking; `response_format` url or b64_json),
 `GET /api/ai/results/{file_id}/{name}` (result downloads; Bearer key required, as for a private
-repository file) and the repository file API used for uploads (`PUT`/`GET
+repository file), `GET /api/events` (server-sent events: `media_generation_completed` for each
+generation of the key's account that ends, a keep-alive comment every `ping_seconds`; answered 404
+when `SimulatorOptions.oxen_events` is off) and the repository file API used for uploads (`PUT`/`GET
 /api/repos/{namespace}/{repo}/file/{branch}/{path}`).
 
 Both of Oxen's error shapes are spoken: `{"error": {"type", "title", "detail"}, "status": "error",
@@ -17,22 +19,26 @@ Test hooks (prompt markers; the fal ones work too): `[sim:error=insufficient_cre
 "Insufficient credits"; `[sim:expire]` makes a generation answer 404 once it has finished, as Oxen
 does about a day later; `[sim:echo_key]` makes the enqueue answer 400 with an error detail that
 quotes the request's key (see `fal.echo_credentials`). Keys containing `sim-invalid` get 401.
+The event stream meets the `status_5xx` and `stream_drop` faults (see `simulator.faults`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
 import time
 import uuid
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from seedance_mcp.server.model_facts import (
@@ -43,7 +49,14 @@ from seedance_mcp.server.model_facts import (
     RESOLUTIONS,
     Mode,
 )
-from seedance_mcp.server.simulator.fal import ECHO_KEY_MARKER, base_url, echo_credentials, note
+from seedance_mcp.server.simulator.fal import (
+    ECHO_KEY_MARKER,
+    STREAM_TICK,
+    base_url,
+    echo_credentials,
+    note,
+    with_faults,
+)
 from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Job
 from seedance_mcp.server.simulator.storage import StoredFile, safe_name
 from seedance_mcp.server.simulator.validation import Failure
@@ -63,6 +76,7 @@ class _Generation:
     model: str
     prompt: str
     enqueued_at: float
+    account: str  # whose event stream hears of it: a digest of the enqueuing key, never the key
     expire: bool = False
 
 
@@ -105,6 +119,12 @@ def check_bearer(request: Request) -> Response | None:
     if "sim-invalid" in key:
         return error(401, "unauthenticated", "Unauthenticated", "Invalid API key")
     return None
+
+
+def _account(request: Request) -> str:
+    """The account of the request's (already checked) key: one key, one account."""
+    key = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 # --- the model schema ------------------------------------------------------------------------------
@@ -273,6 +293,7 @@ def _start(request: Request, model: str, mode: Mode, body: dict[str, Any]) -> tu
         model=model,
         prompt=str(body.get("prompt") or ""),
         enqueued_at=time.time(),
+        account=_account(request),
         expire="[sim:expire]" in str(body.get("prompt") or ""),
     )
     return generation_id, job
@@ -323,8 +344,6 @@ def generation_body(request: Request, generation_id: str, generation: _Generatio
 # --- queue -----------------------------------------------------------------------------------------
 async def _json_body(request: Request) -> dict[str, Any] | Response:
     try:
-        import json
-
         body = json.loads(await request.body() or b"{}")
     except ValueError:
         return error(400, "invalid_params", "Invalid JSON", "The request body must be a JSON object")
@@ -456,6 +475,80 @@ async def download_result(request: Request) -> Response:
     return FileResponse(stored.path, media_type=stored.content_type, headers={"X-Seedance-Simulated": "true"})
 
 
+# --- the event stream --------------------------------------------------------------------------------
+async def events(request: Request) -> Response:
+    """`GET /api/events`: one `media_generation_completed` per generation of this key's account that
+    ends while the stream is open (those already over when it opens are not told again)."""
+    note(request, kind="events")
+    engine, state = _state(request)
+    if not engine.options.oxen_events:
+        return error(404, "resource_not_found", "Not found", "No route for GET /api/events")
+    if (denied := check_bearer(request)) is not None:
+        return denied
+
+    async def answer(request: Request) -> Response:
+        account = _account(request)
+        # Taken before the answer starts: a generation that ends once the client sees the stream is told.
+        told = {
+            gid
+            for gid, generation in state.generations.items()
+            if generation.account == account and _ended(engine, generation) is not None
+        }
+        entry = request.scope.get("sim.entry") or {}
+        completions = _completions(request, account, told, drop=entry.get("fault") == "stream_drop")
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(completions, media_type="text/event-stream", headers=headers)
+
+    return await with_faults(request, "events", answer)
+
+
+def _ended(engine: Engine, generation: _Generation) -> Job | None:
+    """The generation's job if it has ended (succeeded, failed or cancelled), else None."""
+    job = engine.get(generation.job_id)
+    if job is None or (job.cancelled_at is None and time.time() < job.run_end):
+        return None  # cheap: nothing ends before its run does, unless cancelled
+    return job if _status(engine, job)[0] not in ACTIVE else None
+
+
+async def _completions(request: Request, account: str, told: set[str], *, drop: bool) -> AsyncIterator[str]:
+    engine, state = _state(request)
+    base = base_url(request)
+    ping_every = engine.options.ping_seconds
+    next_ping = anyio.current_time() + ping_every
+    while not engine.closing.is_set():
+        for gid, generation in list(state.generations.items()):
+            if gid in told or generation.account != account:
+                continue
+            job = _ended(engine, generation)
+            if job is None:
+                continue
+            told.add(gid)
+            if drop:
+                return  # a dropped stream closes instead of telling this completion
+            data = json.dumps(_completion(engine, job, gid, generation.model, base))
+            yield f"event: media_generation_completed\ndata: {data}\n\n"
+        if anyio.current_time() >= next_ping:
+            yield ": keep-alive\n\n"
+            next_ping = anyio.current_time() + ping_every
+        await anyio.sleep(STREAM_TICK)
+
+
+def _completion(engine: Engine, job: Job, generation_id: str, model: str, base: str) -> dict[str, Any]:
+    """The documented event data: generation id, status, media type, model, and the url or the error."""
+    status, message, video = _status(engine, job)
+    data: dict[str, Any] = {
+        "generation_id": generation_id,
+        "status": status,
+        "media_type": "video",
+        "model": model,
+    }
+    if video is not None:
+        data["url"] = _result_url(base, video)
+    else:
+        data["error"] = message or status
+    return data
+
+
 # --- repository files (uploads) ----------------------------------------------------------------------
 async def put_file(request: Request) -> Response:
     p = request.path_params
@@ -506,6 +599,7 @@ def routes() -> list[Route]:
         Route("/api/ai/queue/{generation_id}", cancel, methods=["DELETE"]),
         Route("/api/ai/videos/generate", generate, methods=["POST"]),
         Route("/api/ai/results/{file_id}/{name}", download_result, methods=["GET", "HEAD"]),
+        Route("/api/events", events, methods=["GET"]),
         Route("/api/repos/{namespace}/{repo}/file/{resource:path}", put_file, methods=["PUT"]),
         Route("/api/repos/{namespace}/{repo}/file/{resource:path}", get_file, methods=["GET", "HEAD"]),
     ]

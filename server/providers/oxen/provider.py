@@ -14,7 +14,7 @@ from seedance_mcp.server.providers.base import JobSpec, QueueState, Submission, 
 from seedance_mcp.server.providers.oxen import blocking
 from seedance_mcp.server.providers.oxen.connection import OxenConnection
 from seedance_mcp.server.providers.oxen.pricing import OxenPrice, price_of
-from seedance_mcp.server.providers.oxen.queue import POLL_FIRST, POLL_MAX, OxenQueue
+from seedance_mcp.server.providers.oxen.queue import POLL_FIRST, POLL_MAX, SAFETY_POLL, OxenQueue
 from seedance_mcp.server.providers.oxen.schema import ModelCatalog, ModelInfo, model_for, translate
 from seedance_mcp.server.providers.oxen.storage import DATA_URI_MAX_BYTES, OxenStorage, Uploader
 
@@ -22,7 +22,9 @@ from seedance_mcp.server.providers.oxen.storage import DATA_URI_MAX_BYTES, OxenS
 class OxenProvider:
     """Seedance 2.0 on Oxen.ai: the queue, or the blocking endpoint when `response_format` is asked for.
 
-    Given the process's HTTP client; holds no job state (only the model schemas, read once).
+    Given the process's HTTP client; holds no job state (only the model schemas, read once). Queued
+    generations are followed through Oxen's event stream, one subscription for all of them, and
+    polled while it is down (see `queue` and `events`).
     """
 
     name = "oxen"
@@ -38,11 +40,12 @@ class OxenProvider:
         retry: RetryPolicy = DEFAULT_POLICY,
         poll_first: float = POLL_FIRST,
         poll_max: float = POLL_MAX,
+        safety_poll: float = SAFETY_POLL,
         data_uri_max_bytes: int = DATA_URI_MAX_BYTES,
     ) -> None:
         self._oxen = OxenConnection(client, key=key, base_url=base_url, retry=retry)
         self._models = ModelCatalog(self._oxen)
-        self._queue = OxenQueue(self._oxen, poll_first=poll_first, poll_max=poll_max)
+        self._queue = OxenQueue(self._oxen, poll_first=poll_first, poll_max=poll_max, safety_poll=safety_poll)
         self._storage = OxenStorage(
             self._oxen,
             upload_repo=upload_repo,

@@ -1,17 +1,21 @@
-"""Oxen.ai's inference queue: enqueue, poll, result, cancel.
+"""Oxen.ai's inference queue: enqueue, follow, result, cancel.
 
-Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), poll
+Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), read
 GET `/api/ai/queue/{id}`, cancel with DELETE; the result is the generation's `result_url`.
+
+With Oxen's event stream up (`events.EventStream`), a watcher reads the status once, then waits for
+the generation's completion event and reads it again: the event only wakes it. The move from queued
+to processing is then seen only at a safety read; that is the price of not polling. While the stream
+is down or missing, the watcher polls, as it did before the stream existed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
-
-import anyio
 
 from seedance_mcp.server.errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
 from seedance_mcp.server.providers._http import submit_once
@@ -25,15 +29,22 @@ from seedance_mcp.server.providers.base import (
 )
 from seedance_mcp.server.providers.oxen.connection import OxenConnection, json_or_none
 from seedance_mcp.server.providers.oxen.errors import expired, explain, http_error, submit_uncertain
+from seedance_mcp.server.providers.oxen.events import EventStream
 
 logger = logging.getLogger(__name__)
 
 QUEUE_STATES = ("queued", "processing", "succeeded", "failed", "cancelled")
 
-# Oxen suggests polling video jobs every 10-30 s. The first polls come sooner so a short job (and the
-# move from queued to processing) is seen promptly; after that, the low end of Oxen's range.
+# Without the event stream: Oxen suggests polling video jobs every 10-30 s. The first polls come
+# sooner so a short job (and the move from queued to processing) is seen promptly; after that, the
+# low end of Oxen's range.
 POLL_FIRST = 0.5
 POLL_MAX = 10.0
+# With the event stream up, a generation is read again this often even without an event, in case one
+# was lost (the stream was up, but the event did not reach us).
+SAFETY_POLL = 60.0
+# Finished generations whose last read is kept for the `result` call that follows (one read saved).
+KEPT_READS = 1000
 
 
 def parse_status(data: Any) -> QueueState:
@@ -59,14 +70,19 @@ def parse_status(data: Any) -> QueueState:
 
 
 class OxenQueue:
-    """Queued generations. Holds no job state; `_wakeups` only cuts short the poll of a watcher in
-    progress when its generation is cancelled, so the change is seen at once."""
+    """Queued generations. Holds no job state: `_events` only wakes watchers in progress (on a completion
+    event, or a cancel so it is seen at once), and `_kept` holds a finished generation's last read
+    until its `result` is asked for."""
 
-    def __init__(self, connection: OxenConnection, *, poll_first: float, poll_max: float) -> None:
+    def __init__(
+        self, connection: OxenConnection, *, poll_first: float, poll_max: float, safety_poll: float
+    ) -> None:
         self._oxen = connection
         self._poll_first = poll_first
         self._poll_max = poll_max
-        self._wakeups: dict[str, anyio.Event] = {}
+        self._safety_poll = safety_poll
+        self._events = EventStream(connection)
+        self._kept: OrderedDict[str, Any] = OrderedDict()
 
     async def enqueue(self, body: dict[str, Any], *, model: str, provider: str) -> list[Submission]:
         oxen = self._oxen
@@ -107,22 +123,32 @@ class OxenQueue:
         ]
 
     async def status(self, submission: Submission) -> QueueState:
+        return (await self._read(submission))[0]
+
+    async def _read(self, submission: Submission) -> tuple[QueueState, Any]:
+        """The generation's state and the answer it was read from (None when Oxen has forgotten it)."""
         oxen = self._oxen
         response = await oxen.send("GET", submission.status_url, "checking the generation's status")
         if response.status_code == 404:
             # Every generation we poll was enqueued by us: a 404 means Oxen has forgotten it.
-            return Finished(error=expired(submission.request_id), error_type="expired")
+            return Finished(error=expired(submission.request_id), error_type="expired"), None
         if response.status_code != 200:
             raise http_error(response, action=f"checking generation {submission.request_id}", safe=oxen.safe)
-        return parse_status(json_or_none(response))
+        data = json_or_none(response)
+        return parse_status(data), data
 
     async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
         last: QueueState | None = None
         delay = self._poll_first
+        waiter = self._events.join(submission.request_id)
         try:
+            await self._events.settled()  # read after the stream is up, so no completion falls between
             while True:
+                waiter.rearm()
+                read = False
                 try:
-                    state = await self.status(submission)
+                    state, data = await self._read(submission)
+                    read = True
                 except (ProviderUnreachable, ProviderHTTPError) as exc:
                     if isinstance(exc, ProviderHTTPError) and not exc.retryable:
                         raise
@@ -130,28 +156,42 @@ class OxenQueue:
                         "status of %s unavailable (%s); still watching", submission.request_id, exc
                     )
                 else:
+                    if isinstance(state, Finished):
+                        final = state
+                        if not state.cancelled:  # nobody asks for a cancelled one's result
+                            self._keep(submission.request_id, data)
+                        break
                     if state != last:
                         last = state
                         yield state
-                    if isinstance(state, Finished):
-                        return
-                wakeup = self._wakeups.setdefault(submission.request_id, anyio.Event())
-                with anyio.move_on_after(delay):
-                    await wakeup.wait()
-                if wakeup.is_set():
-                    self._wakeups.pop(submission.request_id, None)
-                delay = min(delay * 2, self._poll_max)
+                if self._events.live and read:
+                    # Woken by the completion event, a cancel, or the stream going down or up.
+                    await waiter.wait(self._safety_poll)
+                else:  # no stream, or a read to try again soon (the event that asked for it is spent)
+                    await waiter.wait(delay)
+                    delay = min(delay * 2, self._poll_max)
         finally:
-            self._wakeups.pop(submission.request_id, None)
+            self._events.leave(waiter)  # before the last state: its consumer may never resume us
+        yield final
+
+    def _keep(self, generation_id: str, data: Any) -> None:
+        if isinstance(data, dict):
+            self._kept[generation_id] = data
+            while len(self._kept) > KEPT_READS:
+                self._kept.popitem(last=False)
 
     async def result(self, submission: Submission) -> VideoOutput:
         oxen = self._oxen
-        response = await oxen.send("GET", submission.status_url, "fetching the result")
-        if response.status_code == 404:
-            raise JobFailed(expired(submission.request_id), error_type="expired")
-        if response.status_code != 200:
-            raise http_error(response, action=f"fetching generation {submission.request_id}", safe=oxen.safe)
-        data = json_or_none(response)
+        data = self._kept.pop(submission.request_id, None)
+        if data is None:
+            response = await oxen.send("GET", submission.status_url, "fetching the result")
+            if response.status_code == 404:
+                raise JobFailed(expired(submission.request_id), error_type="expired")
+            if response.status_code != 200:
+                raise http_error(
+                    response, action=f"fetching generation {submission.request_id}", safe=oxen.safe
+                )
+            data = json_or_none(response)
         state = parse_status(data)
         if isinstance(state, Finished) and state.error:
             raise JobFailed(
@@ -170,8 +210,7 @@ class OxenQueue:
         oxen = self._oxen
         response = await oxen.send("DELETE", submission.cancel_url, "cancelling the generation")
         if response.is_success:
-            if (wakeup := self._wakeups.get(submission.request_id)) is not None:
-                wakeup.set()
+            self._events.wake(submission.request_id)
             return True
         if response.status_code == 404:
             return False
