@@ -43,7 +43,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "45",
     ),
     "SEEDANCE_HOME": (
-        "where the job journal and the poster frames and contact sheets shown to the assistant are kept",
+        "where the job journal, the poster frames and contact sheets shown to the assistant, and the tool "
+        "list kept for quick starts (`cache/`) are kept",
         "the user data folder",
     ),
     "SEEDANCE_OUTPUT_DIR": ("where finished videos (MP4 files only) are saved", "`~/Videos/Seedance`"),
