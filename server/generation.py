@@ -138,14 +138,17 @@ class Generations:
 
     async def submit(self, request: GenerationRequest, consent: Consent | None) -> Submitted:
         """Check, price, guard, upload, journal and submit; the jobs are followed from then on."""
+        arguments = request.arguments()
+        # A call identical to one made moments ago (a host re-sending it) gets that call's jobs; its
+        # media were checked then, so they are neither read nor probed again, and nothing is charged.
+        duplicate = await self._jobs.find_duplicate(request.tool, arguments)
+        if duplicate is not None:
+            return Submitted(
+                await self._jobs.group_of(duplicate), [same_request(duplicate)], started_here=False
+            )
         async with self._quoted(request) as quote:
             notes = list(quote.notes)
-            arguments = request.arguments()
-            duplicate = await self._jobs.find_duplicate(request.tool, arguments)
-            if duplicate is not None:
-                notes.append(same_request(duplicate))
-                return Submitted(await self._jobs.group_of(duplicate), notes, started_here=False)
-            # Caps and consent before any upload; a duplicate above costs nothing, so it skips them.
+            # Caps and consent before any upload.
             async with self._guard.reserve(quote.total, consent) as guard_notes:
                 notes.extend(guard_notes)
                 asked_at = time.time()

@@ -26,6 +26,8 @@ from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers.base import JobSpec, VideoOutput
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.media_factory import make_image
+from tests.media_server import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -81,6 +83,27 @@ async def test_a_resent_call_returns_the_first_job(sim: Simulator, tmp_path: Pat
     assert other_seed["job_id"] != first["job_id"] and not other_seed["warnings"]
     assert other_tool["job_id"] not in {first["job_id"], other_seed["job_id"]}
     assert len(log) == 3
+
+
+async def test_a_resent_call_with_url_media_fetches_nothing_again(sim: Simulator, tmp_path: Path) -> None:
+    (tmp_path / "served").mkdir()
+    make_image(tmp_path / "served" / "look.png", "png", 640, 640)
+    with serve(tmp_path / "served") as media:
+        arguments = {
+            "prompt": "A fox in the style of @Image1",
+            "image_urls": [f"{media.url}/look.png"],
+            "duration": "4",
+            "resolution": "480p",
+            "wait_seconds": 0,
+        }
+        async with Client(create_server(fal_settings(sim.url, tmp_path))) as client:
+            first = data(await client.call_tool("reference_video", arguments))
+            probed = len(media.requests)
+            again = data(await client.call_tool("reference_video", arguments))
+    assert probed > 0, "the first call checks the image at its URL"
+    assert again["job_id"] == first["job_id"]
+    assert len(media.requests) == probed, "the re-sent call was answered without reading the URL again"
+    assert len(submits(sim)) == 1
 
 
 async def test_identical_calls_at_the_same_moment_make_one_job(sim: Simulator, tmp_path: Path) -> None:
