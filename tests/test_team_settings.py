@@ -29,6 +29,7 @@ async def test_urls_only_when_saving_is_off(monkeypatch: pytest.MonkeyPatch, tmp
     answer = result.structured_content
     assert answer is not None and answer["state"] == "completed", result.content
     assert answer["video_url"] and answer["video_path"] is None
+    assert answer["saved"] is None and "URLs only" in answer["next_step"], "no failure to retry"
     assert not list(settings.output_dir.rglob("*.mp4"))  # nothing downloaded
 
 

@@ -127,8 +127,14 @@ async def tool_errors() -> AsyncIterator[None]:
 def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> VideoJobResult:
     done = record.state in {"completed", "failed", "cancelled"}
     end = record.finished_at or time.time()
+    url_only = record.state == "completed" and not record.video_path and not state.settings.save_videos
     if record.state == "completed" and record.video_path:
         next_step = "Done. Show the user the saved file; to iterate, change the prompt and generate again."
+    elif url_only:
+        next_step = (
+            "Done. This server keeps videos as URLs only (SEEDANCE_SAVE_VIDEOS=false): give the user the "
+            "video URL and tell them to download it soon, as it expires."
+        )
     elif record.state == "completed":
         retry = (
             f"The server tries again; call check_status with job_id '{record.id}' to try now."
@@ -175,7 +181,7 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         elapsed_seconds=round(end - record.created_at, 1),
         video_url=record.result_url,
         video_path=record.video_path,
-        saved=record.saved,
+        saved=None if url_only else record.saved,  # not saved by choice: nothing to retry
         save_error=record.save_error,
         video_sha256=record.video_sha256,
         video=_facts(record, state),
