@@ -146,8 +146,11 @@ class RoundRobinProxy:
         if self._client is None:  # one pool for the proxy's life, made on its own event loop
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=httpx.Limits())
         client = self._client
-        for _ in range(len(self.backends)):
-            backend = self.backends[next(self._turn) % len(self.backends)]
+        # This request's turn, then the backends after it, each once: requests running at the same
+        # time also take turns, so drawing a turn per attempt could land on a dead backend every time.
+        first = next(self._turn)
+        for step in range(len(self.backends)):
+            backend = self.backends[(first + step) % len(self.backends)]
             request = client.build_request(scope["method"], backend + path, headers=headers, content=body)
             try:
                 response = await client.send(request, stream=True)
