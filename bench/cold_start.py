@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import PYTHON, ROOT, clean_env, figure, keyed_env, median, note
 
-RUNS = 9
+RUNS = 15
 
 
 def start_once(args: list[str], env: dict[str, str]) -> float:
