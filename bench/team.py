@@ -37,7 +37,7 @@ from _common import (
 )
 
 from tests.postgres_server import PostgresServer, find_bindir
-from tests.replicas import RoundRobinProxy, free_port, start_replica, stop_replica
+from tests.replicas import free_port, proxy_process, start_replica, stop_replica
 
 REPLICAS = 3
 CLIENTS = 8  # MCP clients sending the jobs (each also carries its jobs' waiting calls)
@@ -54,14 +54,22 @@ def peak_rss_mb(pid: int) -> float:
 async def run_mode(
     mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path
 ) -> dict[str, Any]:
-    from mcp.client import Client
 
     dsn = pg.create_database()
     ports = [free_port() for _ in range(REPLICAS)]
-    proxy = RoundRobinProxy([f"http://127.0.0.1:{p}" for p in ports]).start()
+    backends = [f"http://127.0.0.1:{p}" for p in ports]
+    async with proxy_process(backends, folder / f"{mode}-proxy.log") as proxy:
+        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder)
+
+
+async def _run_mode(
+    mode: str, jobs: int, sim: SimulatorProcess, dsn: str, ports: list[int], proxy: str, folder: Path
+) -> dict[str, Any]:
+    from mcp.client import Client
+
     extra = {"SEEDANCE_DATABASE_URL": dsn, "SEEDANCE_TEAM_SECRET": SECRET, "SEEDANCE_LOG_LEVEL": "INFO"}
     if mode == "webhooks":
-        extra["SEEDANCE_PUBLIC_URL"] = f"http://127.0.0.1:{proxy.port}"
+        extra["SEEDANCE_PUBLIC_URL"] = proxy
     team = []
     try:
         for i, port in enumerate(ports):
@@ -85,7 +93,7 @@ async def run_mode(
                     return
 
         async def sender() -> None:
-            async with Client(proxy.url) as client, anyio.create_task_group() as waiters:
+            async with Client(f"{proxy}/mcp") as client, anyio.create_task_group() as waiters:
                 for i in numbers:
                     arguments = {**LIGHT, "prompt": f"{mode} bench job {i}", "wait_seconds": 0}
                     result = await client.call_tool("generate_video", arguments)
@@ -103,7 +111,6 @@ async def run_mode(
         with anyio.CancelScope(shield=True):
             for replica in team:
                 await stop_replica(replica)
-        proxy.stop()
 
     log = sim.requests()
     request_ids = [e["request_id"] for e in log if e.get("kind") == "submit" and "request_id" in e]

@@ -9,6 +9,8 @@ whose path holds the receiver's token), so tests can see what was sent.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import logging
 import ssl
@@ -16,6 +18,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx
 
 from seedance_mcp.server.simulator.jobs import Engine, Job
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 ATTEMPTS = 6
 FIRST_PAUSE = 0.5  # then doubling: 0.5, 1, 2, 4, 8 s between attempts
 TICK = 0.05
+RENDER_WAIT = 1.0  # a render's end wakes the sender at once; this only bounds the wait to see `closing`
 
 _pending: set[asyncio.Task[None]] = set()  # strong references: a bare task may be garbage-collected
 
@@ -36,6 +40,20 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+async def _rendered(render: concurrent.futures.Future[Any], seconds: float) -> None:
+    """Wait up to `seconds` for a render to end (without cancelling it when the wait ends first)."""
+    ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def wake(_: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits any more
+            loop.call_soon_threadsafe(ended.set)
+
+    render.add_done_callback(wake)
+    with anyio.move_on_after(seconds):
+        await ended.wait()
+
+
 def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
     """Deliver the webhook for `job` when it ends; `payload_for(view) -> (ok, payload)`."""
     task = asyncio.get_running_loop().create_task(_deliver(engine, job, url, payload_for))
@@ -44,13 +62,19 @@ def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
 
 
 async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
+    # Loaded in a worker thread while the job runs, never on the loop when the job ends.
+    await anyio.to_thread.run_sync(_tls)
     while not engine.closing.is_set():
         now = time.time()
         view = engine.view(job, now)
         if view.phase == "done":
             break
         upcoming = engine.next_change(job, now)
-        await anyio.sleep(TICK if upcoming is None else min(TICK, max(upcoming - now, 0.0)))
+        if upcoming is None and job.render is not None and not job.render.done():
+            # The job ends when its video is rendered: leave as soon as it is, like fal, not a tick later.
+            await _rendered(job.render, RENDER_WAIT)
+        else:
+            await anyio.sleep(TICK if upcoming is None else min(TICK, max(upcoming - now, 0.0)))
     else:
         return
     ok, payload = payload_for(view)
