@@ -1,5 +1,6 @@
 """Team mode: 3 replicas (`seedance-mcp serve --transport http`) on one PostgreSQL server behind a
-round-robin proxy, JOBS jobs through the proxy, the simulator as fal.ai in its own process.
+round-robin proxy, JOBS jobs through the proxy, the simulator as fal.ai. The simulator, the proxy and
+each replica run in processes of their own; the MCP clients in this one.
 
 Run twice in one go: with completion webhooks (`SEEDANCE_PUBLIC_URL` = the proxy, so webhooks land
 on any replica) and, as the baseline, without (status streams). Figures per mode: jobs completed,
@@ -95,7 +96,10 @@ async def _run_mode(
         async def sender() -> None:
             async with Client(f"{proxy}/mcp") as client, anyio.create_task_group() as waiters:
                 for i in numbers:
-                    arguments = {**LIGHT, "prompt": f"{mode} bench job {i}", "wait_seconds": 0}
+                    # One prompt, a seed per job: each is a job of its own (own request, download,
+                    # preview), while the simulator renders the clip once, as fal's GPUs would, off
+                    # the CPUs the replicas are measured on.
+                    arguments = {**LIGHT, "prompt": "team bench job", "seed": i + 1, "wait_seconds": 0}
                     result = await client.call_tool("generate_video", arguments)
                     if result.is_error or not result.structured_content:
                         states["refused"] += 1
