@@ -9,7 +9,10 @@ latency: the simulator marks the job completed (its "Done in" log line; the webh
 → the waiting `check_status` call returns through the proxy, on whichever replica it landed.
 Only calls that were already waiting when the job completed count.
 
-    .venv/bin/python bench/team.py [--jobs 200]
+    .venv/bin/python bench/team.py [--jobs 200] [--one-at-a-time]
+
+`--one-at-a-time` sends each job only once the previous one has returned: the wake-up path alone,
+without the queueing of a dozen jobs finishing in the same instant on the same CPUs.
 """
 
 from __future__ import annotations
@@ -53,18 +56,25 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def run_mode(
-    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path
+    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path, one_at_a_time: bool
 ) -> dict[str, Any]:
 
     dsn = pg.create_database()
     ports = [free_port() for _ in range(REPLICAS)]
     backends = [f"http://127.0.0.1:{p}" for p in ports]
     async with proxy_process(backends, folder / f"{mode}-proxy.log") as proxy:
-        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder)
+        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder, one_at_a_time)
 
 
 async def _run_mode(
-    mode: str, jobs: int, sim: SimulatorProcess, dsn: str, ports: list[int], proxy: str, folder: Path
+    mode: str,
+    jobs: int,
+    sim: SimulatorProcess,
+    dsn: str,
+    ports: list[int],
+    proxy: str,
+    folder: Path,
+    one_at_a_time: bool,
 ) -> dict[str, Any]:
     from mcp.client import Client
 
@@ -104,10 +114,14 @@ async def _run_mode(
                     if result.is_error or not result.structured_content:
                         states["refused"] += 1
                         continue
-                    waiters.start_soon(wait_for, client, result.structured_content["job_id"])
+                    job_id = result.structured_content["job_id"]
+                    if one_at_a_time:  # the path alone: no other job's work to queue behind
+                        await wait_for(client, job_id)
+                    else:
+                        waiters.start_soon(wait_for, client, job_id)
 
         async with anyio.create_task_group() as tg:
-            for _ in range(CLIENTS):
+            for _ in range(1 if one_at_a_time else CLIENTS):
                 tg.start_soon(sender)
         wall = time.time() - started
         rss = [peak_rss_mb(r.process.pid) for r in team]
@@ -181,6 +195,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--run-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="one client, each job sent once the previous one returned",
+    )
     args = parser.parse_args()
     bindir = find_bindir()
     if bindir is None:
@@ -191,7 +210,7 @@ def main() -> None:
         with simulator_process(1.0, args.run_seconds) as sim, tempfile.TemporaryDirectory() as tmp:
             results = {}
             for mode in ("webhooks", "streams"):
-                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp))
+                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp), args.one_at_a_time)
                 report(mode, args.jobs, results[mode])
             hooks, streams = results["webhooks"], results["streams"]
             if hooks["latencies"] and streams["latencies"]:
