@@ -15,6 +15,7 @@ import functools
 import logging
 import ssl
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -31,12 +32,13 @@ TICK = 0.05
 RENDER_WAIT = 1.0  # a render's end wakes the sender at once; this only bounds the wait to see `closing`
 
 _pending: set[asyncio.Task[None]] = set()  # strong references: a bare task may be garbage-collected
+# Per event loop (a simulator runs on one; tests start several): the shared client and who uses it.
+_clients: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, set[object]]] = {}
 
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    """One TLS context for every delivery: building one loads the CA bundle, which blocks the simulator's
-    loop for ~0.1 s each time, and a dozen jobs ending together would hold every webhook back."""
+    """One TLS context for every delivery: building one loads the CA bundle (~0.1 s)."""
     return ssl.create_default_context()
 
 
@@ -61,9 +63,38 @@ def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
     task.add_done_callback(_pending.discard)
 
 
+@contextlib.asynccontextmanager
+async def _client() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client of this event loop's pending deliveries, closed when the last one ends.
+
+    Shared, because building a client costs its loop ~6 ms (a dozen jobs ending together held each
+    other's webhooks back by that much each) and a shared one keeps its connections alive, as fal's
+    sender does."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        context = await anyio.to_thread.run_sync(_tls)  # the CA bundle, loaded off the loop
+        if loop not in _clients:
+            _clients[loop] = (httpx.AsyncClient(timeout=10.0, verify=context), set())
+    client, users = _clients[loop]
+    token = object()
+    users.add(token)
+    try:
+        yield client
+    finally:
+        users.discard(token)
+        if not users:
+            del _clients[loop]
+            await client.aclose()
+
+
 async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
-    # Loaded in a worker thread while the job runs, never on the loop when the job ends.
-    await anyio.to_thread.run_sync(_tls)
+    async with _client() as client:
+        await _send_when_done(engine, job, url, payload_for, client)
+
+
+async def _send_when_done(
+    engine: Engine, job: Job, url: str, payload_for: Any, client: httpx.AsyncClient
+) -> None:
     while not engine.closing.is_set():
         now = time.time()
         view = engine.view(job, now)
@@ -87,19 +118,18 @@ async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None
     if not ok:
         body["error"] = f"Request failed: {payload.get('detail')}" if isinstance(payload, dict) else "failed"
     pause = FIRST_PAUSE
-    async with httpx.AsyncClient(timeout=10.0, verify=_tls()) as client:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                response = await client.post(url, json=body)
-                answer: int | str = response.status_code
-                delivered = response.is_success
-            except httpx.HTTPError as exc:
-                answer, delivered = type(exc).__name__, False
-            engine.webhook_deliveries.append(
-                {"request_id": job.id, "attempt": attempt, "answer": answer, "time": time.time()}
-            )
-            if delivered or engine.closing.is_set():
-                return
-            await anyio.sleep(pause)
-            pause *= 2
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = await client.post(url, json=body)
+            answer: int | str = response.status_code
+            delivered = response.is_success
+        except httpx.HTTPError as exc:
+            answer, delivered = type(exc).__name__, False
+        engine.webhook_deliveries.append(
+            {"request_id": job.id, "attempt": attempt, "answer": answer, "time": time.time()}
+        )
+        if delivered or engine.closing.is_set():
+            return
+        await anyio.sleep(pause)
+        pause *= 2
     logger.warning("simulated webhook for %s not accepted after %d attempts", job.id, ATTEMPTS)
