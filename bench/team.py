@@ -58,7 +58,6 @@ def peak_rss_mb(pid: int) -> float:
 async def run_mode(
     mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path, one_at_a_time: bool
 ) -> dict[str, Any]:
-
     dsn = pg.create_database()
     ports = [free_port() for _ in range(REPLICAS)]
     backends = [f"http://127.0.0.1:{p}" for p in ports]
