@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import sys
 import threading
 
 # Linux nice value for background threads (0 is normal, 19 the lowest priority). 10 leaves a
@@ -24,6 +25,8 @@ def lower_thread_priority() -> None:
 
     A thread can lower its own priority without privileges, never raise it back: use it only on
     threads that do nothing else."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere the id would name a process, not this thread
     with contextlib.suppress(AttributeError, OSError):
         current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, BACKGROUND_NICE))
