@@ -1,5 +1,6 @@
 """Team mode: 3 replicas (`seedance-mcp serve --transport http`) on one PostgreSQL server behind a
-round-robin proxy, JOBS jobs through the proxy, the simulator as fal.ai in its own process.
+round-robin proxy, JOBS jobs through the proxy, the simulator as fal.ai. The simulator, the proxy and
+each replica run in processes of their own; the MCP clients in this one.
 
 Run twice in one go: with completion webhooks (`SEEDANCE_PUBLIC_URL` = the proxy, so webhooks land
 on any replica) and, as the baseline, without (status streams). Figures per mode: jobs completed,
@@ -8,7 +9,10 @@ latency: the simulator marks the job completed (its "Done in" log line; the webh
 → the waiting `check_status` call returns through the proxy, on whichever replica it landed.
 Only calls that were already waiting when the job completed count.
 
-    .venv/bin/python bench/team.py [--jobs 200]
+    .venv/bin/python bench/team.py [--jobs 200] [--one-at-a-time]
+
+`--one-at-a-time` sends each job only once the previous one has returned: the wake-up path alone,
+without the queueing of a dozen jobs finishing in the same instant on the same CPUs.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from _common import (
 )
 
 from tests.postgres_server import PostgresServer, find_bindir
-from tests.replicas import RoundRobinProxy, free_port, start_replica, stop_replica
+from tests.replicas import free_port, proxy_process, start_replica, stop_replica
 
 REPLICAS = 3
 CLIENTS = 8  # MCP clients sending the jobs (each also carries its jobs' waiting calls)
@@ -52,16 +56,30 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def run_mode(
-    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path
+    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path, one_at_a_time: bool
+) -> dict[str, Any]:
+    dsn = pg.create_database()
+    ports = [free_port() for _ in range(REPLICAS)]
+    backends = [f"http://127.0.0.1:{p}" for p in ports]
+    async with proxy_process(backends, folder / f"{mode}-proxy.log") as proxy:
+        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder, one_at_a_time)
+
+
+async def _run_mode(
+    mode: str,
+    jobs: int,
+    sim: SimulatorProcess,
+    dsn: str,
+    ports: list[int],
+    proxy: str,
+    folder: Path,
+    one_at_a_time: bool,
 ) -> dict[str, Any]:
     from mcp.client import Client
 
-    dsn = pg.create_database()
-    ports = [free_port() for _ in range(REPLICAS)]
-    proxy = RoundRobinProxy([f"http://127.0.0.1:{p}" for p in ports]).start()
     extra = {"SEEDANCE_DATABASE_URL": dsn, "SEEDANCE_TEAM_SECRET": SECRET, "SEEDANCE_LOG_LEVEL": "INFO"}
     if mode == "webhooks":
-        extra["SEEDANCE_PUBLIC_URL"] = f"http://127.0.0.1:{proxy.port}"
+        extra["SEEDANCE_PUBLIC_URL"] = proxy
     team = []
     try:
         for i, port in enumerate(ports):
@@ -85,17 +103,24 @@ async def run_mode(
                     return
 
         async def sender() -> None:
-            async with Client(proxy.url) as client, anyio.create_task_group() as waiters:
+            async with Client(f"{proxy}/mcp") as client, anyio.create_task_group() as waiters:
                 for i in numbers:
-                    arguments = {**LIGHT, "prompt": f"{mode} bench job {i}", "wait_seconds": 0}
+                    # One prompt, a seed per job: each is a job of its own (own request, download,
+                    # preview), while the simulator renders the clip once, as fal's GPUs would, off
+                    # the CPUs the replicas are measured on.
+                    arguments = {**LIGHT, "prompt": "team bench job", "seed": i + 1, "wait_seconds": 0}
                     result = await client.call_tool("generate_video", arguments)
                     if result.is_error or not result.structured_content:
                         states["refused"] += 1
                         continue
-                    waiters.start_soon(wait_for, client, result.structured_content["job_id"])
+                    job_id = result.structured_content["job_id"]
+                    if one_at_a_time:  # the path alone: no other job's work to queue behind
+                        await wait_for(client, job_id)
+                    else:
+                        waiters.start_soon(wait_for, client, job_id)
 
         async with anyio.create_task_group() as tg:
-            for _ in range(CLIENTS):
+            for _ in range(1 if one_at_a_time else CLIENTS):
                 tg.start_soon(sender)
         wall = time.time() - started
         rss = [peak_rss_mb(r.process.pid) for r in team]
@@ -103,7 +128,6 @@ async def run_mode(
         with anyio.CancelScope(shield=True):
             for replica in team:
                 await stop_replica(replica)
-        proxy.stop()
 
     log = sim.requests()
     request_ids = [e["request_id"] for e in log if e.get("kind") == "submit" and "request_id" in e]
@@ -170,6 +194,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--run-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="one client, each job sent once the previous one returned",
+    )
     args = parser.parse_args()
     bindir = find_bindir()
     if bindir is None:
@@ -180,7 +209,7 @@ def main() -> None:
         with simulator_process(1.0, args.run_seconds) as sim, tempfile.TemporaryDirectory() as tmp:
             results = {}
             for mode in ("webhooks", "streams"):
-                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp))
+                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp), args.one_at_a_time)
                 report(mode, args.jobs, results[mode])
             hooks, streams = results["webhooks"], results["streams"]
             if hooks["latencies"] and streams["latencies"]:

@@ -17,7 +17,10 @@ courtesy: its failure is logged, never raised.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -31,6 +34,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from seedance_mcp.server.background import background_pool
 from seedance_mcp.server.errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
 from seedance_mcp.server.jobs import PartialFile, new_owner_id
 from seedance_mcp.server.journal_api import JobRecord
@@ -41,8 +45,9 @@ from seedance_mcp.server.video_names import safe_target, video_filename
 log = logging.getLogger(__name__)
 
 DOWNLOAD_ATTEMPTS = 3  # a result URL that fails three times in a row is reported, with the URL kept
-# Previews rendered at once. Each decode peaks at ~15-20 MB; on this box's 2 CPUs a second one at a
-# time added that much to peak RSS with 200 jobs finishing, for no gain in total time.
+# Previews rendered at once in a process. Each decode peaks at ~15-20 MB; on this box's 2 CPUs a second
+# one at a time added that much to peak RSS with 200 jobs finishing, for no gain in total time (and 40
+# at once, anyio's thread default, took a process near 900 MB and stalled its event loop).
 PREVIEW_CONCURRENCY = 1
 # Worker threads for the file I/O of all downloads together (writes, fsyncs, renames). Each chunk is
 # a quick write, so a few threads keep up with 200 downloads; see `Deliverer.__init__` for why few.
@@ -61,6 +66,13 @@ VIDEO_FORMATS = frozenset({"mp4", "mov"})
 _OUR_PART = re.compile(
     r"\.\d{8}-\d{6}_(?P<job>sd_[A-Za-z0-9_-]{12})_[a-z0-9-]+\.mp4\.(?P<owner>p\d+-[0-9a-f]{8})\.[0-9a-f]{12}\.part"
 )
+
+
+@functools.cache
+def _preview_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The process's preview threads, at background priority (`server.background`): a preview is
+    CPU work nobody waits on, and must not delay the webhooks and answers of other jobs."""
+    return background_pool(PREVIEW_CONCURRENCY, "preview")
 
 
 def lasting(exc: BaseException) -> bool:
@@ -91,9 +103,6 @@ class Deliverer:
         self._previews = PreviewFiles(preview_dir)
         self._headers_for = headers_for
         self._backoff = backoff_seconds
-        # Decoding frames for a preview holds tens of MB and the GIL: with 200 jobs finishing together,
-        # 40 at once (anyio's thread default) took the process near 900 MB and stalled the event loop.
-        self._preview_slots = anyio.CapacityLimiter(PREVIEW_CONCURRENCY)
         # Without a limiter each `to_thread` call may start another worker (anyio allows 40), and each
         # new thread gets its own glibc malloc arena, which keeps what a preview freed in it: 200
         # downloads finishing together grew the pool to ~20 threads; bounding it cut 20-35 MB of peak RSS.
@@ -132,7 +141,9 @@ class Deliverer:
     async def render_preview(self, job_id: str, video: Path) -> None:
         """Poster frame, contact sheet and facts next to the journal; a failure never fails the job."""
         try:
-            await anyio.to_thread.run_sync(self._previews.write, job_id, video, limiter=self._preview_slots)
+            work = _preview_pool().submit(self._previews.write, job_id, video)
+            with anyio.CancelScope(shield=True):  # as a worker thread's call: it ends when the work does
+                await asyncio.wrap_future(work)
         except Exception as exc:  # a preview is a courtesy: log it, keep the job
             log.warning("job %s: preview failed: %s", job_id, exc)
 

@@ -501,18 +501,22 @@ class JobManager:
                 job_id, state="failed", finished_at=time.time(), error=str(exc), error_type=exc.error_type
             )
             return
-        await self.journal.update(job_id, result_url=output.url or None, seed=output.seed, note="result")
-        await self._save(job_id, output)
+        record = await self.journal.update(
+            job_id, result_url=output.url or None, seed=output.seed, note="result"
+        )
+        await self._save(job_id, output, record)
 
     # --- saving ---------------------------------------------------------------------------------
 
-    async def _save(self, job_id: str, output: VideoOutput) -> JobRecord:
-        """Save the finished video; on failure record `saved: false`, the reason and the next try."""
+    async def _save(self, job_id: str, output: VideoOutput, record: JobRecord | None = None) -> JobRecord:
+        """Save the finished video; on failure record `saved: false`, the reason and the next try.
+        `record`: the job as just journaled, when the caller has it (one read fewer)."""
         live = self._live.get(job_id)
         if live is not None:
             live.message = "Saving the video"
             live.notify()
-        record = await self.get(job_id)
+        if record is None:
+            record = await self.get(job_id)
         try:
             delivered = await self._deliver(record, output)
         except (SeedanceError, OSError) as exc:

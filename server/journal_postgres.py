@@ -334,11 +334,12 @@ class PgJournal(JobJournal):
             new = replace(old, **changes)
             # Column names come from the dataclass's own fields, never from the caller's text.
             assignments = ", ".join(f"{name} = %s" for name in changes)
+            # The notice in the same statement (one round trip); sent when the transaction commits.
             await db.execute(
-                f"UPDATE jobs SET {assignments} WHERE id = %s".encode(),  # noqa: S608
-                [*(_encode(name, getattr(new, name)) for name in changes), job_id],
+                f"WITH changed AS (UPDATE jobs SET {assignments} WHERE id = %s RETURNING id)"  # noqa: S608
+                " SELECT pg_notify(%s, id) FROM changed".encode(),
+                [*(_encode(name, getattr(new, name)) for name in changes), job_id, JOB_CHANNEL],
             )
-            await _notify(db, job_id)
             return new
 
     # -- reads --

@@ -10,6 +10,9 @@ own key, so a forged or replayed webhook can change nothing; at worst it costs o
                    follower (WebhookFalProvider.watch) ◄── Wakeups.wake(request id) ◄┘
                    └─► GET result (our key) ─► Finished ─► the job manager saves the video
 
+A webhook reaching the replica whose follower is waiting for it wakes that follower directly (no
+round trip through PostgreSQL).
+
 Without a webhook the follower still finishes: it reads the status once every
 `SAFETY_CHECK_SECONDS` (polling as the fallback), so a lost delivery delays a job, never loses it.
 """
@@ -68,10 +71,16 @@ class Wakeups:
         self._waiting: dict[str, anyio.Event] = {}
         self._early: OrderedDict[str, None] = OrderedDict()
 
-    def wake(self, request_id: str) -> None:
+    def wake_here(self, request_id: str) -> bool:
+        """Wake the follower of `request_id` if it waits in this process; False when it does not."""
         event = self._waiting.get(request_id)
-        if event is not None:
-            event.set()
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def wake(self, request_id: str) -> None:
+        if self.wake_here(request_id):
             return
         self._early[request_id] = None
         while len(self._early) > REMEMBERED_WAKES:
@@ -183,6 +192,10 @@ class WebhookInbox:
         self.publish: Callable[[str, str], Awaitable[None]] | None = None
 
     async def deliver(self, request_id: str) -> None:
+        # The job's follower waits in this process: no round trip through PostgreSQL. Otherwise (it is
+        # elsewhere, or busy for a moment) every replica hears it, this one included.
+        if self.wakeups.wake_here(request_id):
+            return
         if self.publish is not None:
             await self.publish(WAKE_CHANNEL, request_id)
         else:

@@ -106,10 +106,10 @@ class RoundRobinProxy:
     refuses the connection (killed) is skipped, as a load balancer's health check would.
     """
 
-    def __init__(self, backends: list[str]) -> None:
+    def __init__(self, backends: list[str], port: int | None = None) -> None:
         self.backends = backends
         self._turn = itertools.count()
-        self.port = free_port()
+        self.port = port or free_port()
         self.sent: dict[str, int] = dict.fromkeys(backends, 0)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -180,10 +180,10 @@ class RoundRobinProxy:
         await send({"type": "http.response.start", "status": 502, "headers": []})
         await send({"type": "http.response.body", "body": b"no backend"})
 
-    def start(self) -> RoundRobinProxy:
+    def _config(self) -> Any:
         import uvicorn
 
-        config = uvicorn.Config(
+        return uvicorn.Config(
             self.app,
             host="127.0.0.1",
             port=self.port,
@@ -192,7 +192,12 @@ class RoundRobinProxy:
             ws="none",
             interface="asgi3",
         )
-        self._server = uvicorn.Server(config)
+
+    def start(self) -> RoundRobinProxy:
+        """Serve from a thread of this process (tests: simple, and the proxy's counts are readable)."""
+        import uvicorn
+
+        self._server = uvicorn.Server(self._config())
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         while not self._server.started:
@@ -204,6 +209,37 @@ class RoundRobinProxy:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+
+
+@asynccontextmanager
+async def proxy_process(backends: list[str], log: Path) -> AsyncIterator[str]:
+    """The round-robin proxy in its own process, as a real load balancer is: the benchmarks' clients
+    then do not share an interpreter (and its GIL) with it. Yields the proxy's base URL."""
+    port = free_port()
+    with log.open("wb") as sink:
+        process = await anyio.open_process(
+            [sys.executable, str(Path(__file__).resolve()), str(port), *backends],
+            cwd=ROOT,
+            stdout=sink,
+            stderr=sink,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if process.returncode is not None:
+                        raise RuntimeError(f"the proxy exited:\n{log.read_text(errors='replace')}") from None
+                    await anyio.sleep(0.05)
+        yield base
+    finally:
+        with anyio.CancelScope(shield=True):
+            process.terminate()
+            with anyio.move_on_after(15):
+                await process.wait()
 
 
 @asynccontextmanager
@@ -249,3 +285,10 @@ async def simulator_requests(url: str) -> list[dict[str, Any]]:
         answer.raise_for_status()
         entries: list[dict[str, Any]] = answer.json()
         return entries
+
+
+if __name__ == "__main__":  # `python tests/replicas.py PORT BACKEND...`: the proxy alone (see proxy_process)
+    import uvicorn
+
+    proxy = RoundRobinProxy(sys.argv[2:], int(sys.argv[1]))
+    uvicorn.Server(proxy._config()).run()

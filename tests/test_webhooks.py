@@ -188,3 +188,74 @@ def _request_id(sim: Simulator, prompt: str) -> str:
     ]
     assert len(found) == 1, found
     return str(found[0])
+
+
+@pytest.mark.slow
+async def test_a_webhook_on_the_other_replica_wakes_the_follower(postgres_dsn: str, tmp_path: Path) -> None:
+    """Two replicas on one PostgreSQL database. The job is submitted and followed by replica A, whose
+    public URL is replica B's address, so fal's webhook lands on B: B passes it on by NOTIFY and A
+    reads the result back. The simulator sees submit, result, download: no status stream or polling.
+    Replaying the webhook afterwards changes nothing."""
+    import psycopg
+
+    async with Simulator(SimulatorOptions(queue_seconds=0.5, run_seconds=3.0)) as sim:
+        ports = [free_port(), free_port()]
+        envs = [
+            {
+                **sim_fal_env(sim.url),
+                "_PORT": str(port),
+                "SEEDANCE_DATABASE_URL": postgres_dsn,
+                "SEEDANCE_PUBLIC_URL": f"http://127.0.0.1:{ports[1]}",  # every webhook reaches B
+                "SEEDANCE_TEAM_SECRET": SECRET,
+                "SEEDANCE_HOME": str(tmp_path / f"home-{i}"),
+                "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
+            }
+            for i, port in enumerate(ports)
+        ]
+        async with replicas(envs, tmp_path) as [a, b]:
+            async with Client(a.url) as on_a:
+                started = await on_a.call_tool(
+                    "generate_video",
+                    {
+                        "prompt": "a heron over a pond",
+                        "duration": "4",
+                        "resolution": "480p",
+                        "wait_seconds": 0,
+                    },
+                )
+            assert not started.is_error, started.content
+            job_id = started.structured_content["job_id"]
+            with psycopg.connect(postgres_dsn) as db:
+                row = db.execute(
+                    "SELECT request_id, lease_owner FROM jobs WHERE id = %s", (job_id,)
+                ).fetchone()
+            assert row is not None
+            request_id, follower = row
+            assert str(follower).startswith(f"p{a.process.pid}-"), follower  # A follows the job
+
+            async with Client(b.url) as on_b:  # the waiting call on B too: woken by A's journal notice
+                with anyio.fail_after(60):  # well inside the 90 s fallback status check
+                    while True:
+                        status = await on_b.call_tool("check_status", {"job_id": job_id, "wait_seconds": 30})
+                        if status.structured_content["state"] in {"completed", "failed"}:
+                            break
+            final = status.structured_content
+            assert final["state"] == "completed", final
+            deliveries = [d for d in sim.engine.webhook_deliveries if d["request_id"] == request_id]
+            assert [d["answer"] for d in deliveries] == [200]
+
+            # A replay of the same delivery, after the job ended: accepted, and nothing more is asked of fal.
+            async with httpx.AsyncClient() as raw:
+                body = {"request_id": request_id, "status": "OK", "payload": {}}
+                url = f"{b.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new()}"
+                assert (await raw.post(url, json=body)).status_code == 200
+            await anyio.sleep(1.0)
+            async with Client(a.url) as on_a:
+                again = await on_a.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0})
+            assert again.structured_content["state"] == "completed"
+            assert again.structured_content["video_path"] == final["video_path"]
+        log = sim.request_log()
+
+    assert kinds_for(log, request_id, httpx.URL(final["video_url"]).path) == ["submit", "result", "download"]
+    assert not [e for e in log if e.get("kind") in {"stream", "status"}]
+    assert Path(final["video_path"]).is_file()

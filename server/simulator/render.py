@@ -27,6 +27,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seedance_mcp.server.background import background_pool
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -271,9 +273,9 @@ class Renderer:
     def __init__(self, directory: Path, max_workers: int = 2) -> None:
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="sim-render"
-        )
+        # Background priority: the simulator stands in for fal's GPUs, so its renders must not take
+        # the CPU from the server it serves (whose webhook and answer latencies are measured).
+        self._pool = background_pool(max_workers, "sim-render")
         self._cache: dict[str, concurrent.futures.Future[Path]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -9,13 +9,17 @@ whose path holds the receiver's token), so tests can see what was sent.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import logging
 import ssl
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx
 
 from seedance_mcp.server.simulator.jobs import Engine, Job
@@ -25,15 +29,31 @@ logger = logging.getLogger(__name__)
 ATTEMPTS = 6
 FIRST_PAUSE = 0.5  # then doubling: 0.5, 1, 2, 4, 8 s between attempts
 TICK = 0.05
+RENDER_WAIT = 1.0  # a render's end wakes the sender at once; this only bounds the wait to see `closing`
 
 _pending: set[asyncio.Task[None]] = set()  # strong references: a bare task may be garbage-collected
+# Per event loop (a simulator runs on one; tests start several): the shared client and who uses it.
+_clients: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, set[object]]] = {}
 
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    """One TLS context for every delivery: building one loads the CA bundle, which blocks the simulator's
-    loop for ~0.1 s each time, and a dozen jobs ending together would hold every webhook back."""
+    """One TLS context for every delivery: building one loads the CA bundle (~0.1 s)."""
     return ssl.create_default_context()
+
+
+async def _rendered(render: concurrent.futures.Future[Any], seconds: float) -> None:
+    """Wait up to `seconds` for a render to end (without cancelling it when the wait ends first)."""
+    ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def wake(_: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits any more
+            loop.call_soon_threadsafe(ended.set)
+
+    render.add_done_callback(wake)
+    with anyio.move_on_after(seconds):
+        await ended.wait()
 
 
 def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
@@ -43,14 +63,49 @@ def schedule(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
     task.add_done_callback(_pending.discard)
 
 
+@contextlib.asynccontextmanager
+async def _client() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client of this event loop's pending deliveries, closed when the last one ends.
+
+    Shared, because building a client costs its loop ~6 ms (a dozen jobs ending together held each
+    other's webhooks back by that much each) and a shared one keeps its connections alive, as fal's
+    sender does."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        context = await anyio.to_thread.run_sync(_tls)  # the CA bundle, loaded off the loop
+        if loop not in _clients:
+            _clients[loop] = (httpx.AsyncClient(timeout=10.0, verify=context), set())
+    client, users = _clients[loop]
+    token = object()
+    users.add(token)
+    try:
+        yield client
+    finally:
+        users.discard(token)
+        if not users:
+            del _clients[loop]
+            await client.aclose()
+
+
 async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None:
+    async with _client() as client:
+        await _send_when_done(engine, job, url, payload_for, client)
+
+
+async def _send_when_done(
+    engine: Engine, job: Job, url: str, payload_for: Any, client: httpx.AsyncClient
+) -> None:
     while not engine.closing.is_set():
         now = time.time()
         view = engine.view(job, now)
         if view.phase == "done":
             break
         upcoming = engine.next_change(job, now)
-        await anyio.sleep(TICK if upcoming is None else min(TICK, max(upcoming - now, 0.0)))
+        if upcoming is None and job.render is not None and not job.render.done():
+            # The job ends when its video is rendered: leave as soon as it is, like fal, not a tick later.
+            await _rendered(job.render, RENDER_WAIT)
+        else:
+            await anyio.sleep(TICK if upcoming is None else min(TICK, max(upcoming - now, 0.0)))
     else:
         return
     ok, payload = payload_for(view)
@@ -63,19 +118,18 @@ async def _deliver(engine: Engine, job: Job, url: str, payload_for: Any) -> None
     if not ok:
         body["error"] = f"Request failed: {payload.get('detail')}" if isinstance(payload, dict) else "failed"
     pause = FIRST_PAUSE
-    async with httpx.AsyncClient(timeout=10.0, verify=_tls()) as client:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                response = await client.post(url, json=body)
-                answer: int | str = response.status_code
-                delivered = response.is_success
-            except httpx.HTTPError as exc:
-                answer, delivered = type(exc).__name__, False
-            engine.webhook_deliveries.append(
-                {"request_id": job.id, "attempt": attempt, "answer": answer, "time": time.time()}
-            )
-            if delivered or engine.closing.is_set():
-                return
-            await anyio.sleep(pause)
-            pause *= 2
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = await client.post(url, json=body)
+            answer: int | str = response.status_code
+            delivered = response.is_success
+        except httpx.HTTPError as exc:
+            answer, delivered = type(exc).__name__, False
+        engine.webhook_deliveries.append(
+            {"request_id": job.id, "attempt": attempt, "answer": answer, "time": time.time()}
+        )
+        if delivered or engine.closing.is_set():
+            return
+        await anyio.sleep(pause)
+        pause *= 2
     logger.warning("simulated webhook for %s not accepted after %d attempts", job.id, ATTEMPTS)
