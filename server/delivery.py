@@ -107,6 +107,7 @@ class Deliverer:
         # new thread gets its own glibc malloc arena, which keeps what a preview freed in it: 200
         # downloads finishing together grew the pool to ~20 threads; bounding it cut 20-35 MB of peak RSS.
         self._io_slots = anyio.CapacityLimiter(IO_CONCURRENCY)
+        self._previews_tried: set[str] = set()  # jobs whose missing preview this process tried to render
 
     async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]:
         """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
@@ -126,8 +127,6 @@ class Deliverer:
         await self.render_preview(job.id, target)
         return {"video_path": str(target), "video_sha256": digest, "video_bytes": size}
 
-    # --- previews and facts ---------------------------------------------------------------------
-
     # --- previews and facts (the files themselves: `PreviewFiles`) -----------------------------------
 
     def preview_paths(self, job_id: str) -> tuple[Path, Path]:
@@ -146,6 +145,15 @@ class Deliverer:
                 await asyncio.wrap_future(work)
         except Exception as exc:  # a preview is a courtesy: log it, keep the job
             log.warning("job %s: preview failed: %s", job_id, exc)
+
+    async def ensure_preview(self, job_id: str, video: Path) -> None:
+        """Render the preview of a saved video that has none here: replicas sharing an output folder keep
+        their previews apart, so a job saved by another one gets its own here. Tried once a process."""
+        if job_id in self._previews_tried or self._previews.facts(job_id) is not None:
+            return
+        self._previews_tried.add(job_id)
+        if await anyio.to_thread.run_sync(video.is_file, limiter=self._io_slots):
+            await self.render_preview(job_id, video)
 
     def _prepare_folder(self) -> Path:
         try:

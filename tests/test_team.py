@@ -136,8 +136,12 @@ async def _every_replica_answers(
     for replica in survivors:
         async with Client(replica.url) as client:
             for job_id in job_ids:
-                answer = await call(client, "check_status", {"job_id": job_id, "wait_seconds": 0})
+                result = await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0})
+                answer = result.structured_content or {}
                 assert answer["state"] == "completed" and answer["video_path"] == finals[job_id]["video_path"]
+                # Whichever replica saved it into the shared folder, this one shows its poster and sheet.
+                assert [c.type for c in result.content].count("image") == 2, (replica.base, job_id)
+                assert answer["video"] is not None
             listed = await client.call_tool("list_jobs", {"limit": 100})
             assert not listed.is_error
             assert len(listed.structured_content["jobs"]) == JOBS  # type: ignore[index]

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from seedance_mcp.tools.job_card import BOUND
 from seedance_mcp.tools.params import WaitSecondsParam
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 from seedance_mcp.tools.waiting import wait
 
 NAME = "check_status"
@@ -33,4 +33,4 @@ async def check_status(
         await state.jobs.get(job_id)
         timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds
         record = await wait(ctx, state, job_id, timeout)
-        return render(to_result(record, state), state)
+        return await answer(record, state)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from seedance_mcp.server.jobs import SETTLED
 from seedance_mcp.server.journal_api import JobRecord
 from seedance_mcp.tools.job_card import FOLLOW_META, FOLLOW_NAME
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, render, to_result, tool_errors
+from seedance_mcp.tools.results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 
 NAME = FOLLOW_NAME
 TITLE = "Follow a video job (card)"
@@ -70,7 +70,7 @@ async def follow_job(
             record = await state.jobs.wait(job_id, step_end - anyio.current_time())
             if record.state not in SETTLED:
                 await anyio.sleep_until(step_end)  # back early only when nobody follows the job
-        answer = render(to_result(record, state), state)
+        answered = await answer(record, state)
     arguments = record.arguments
     again = {k: v for k, v in arguments.items() if k != "seed"} | {"tier": record.tier}
     request = CardRequest(
@@ -80,9 +80,9 @@ async def follow_job(
         duration=_text(arguments.get("duration")),
         again=again,
     )
-    structured = dict(answer.structured_content or {})
+    structured = dict(answered.structured_content or {})
     structured["request"] = request.model_dump(mode="json")
-    return CallToolResult(content=answer.content, structured_content=structured)
+    return CallToolResult(content=answered.content, structured_content=structured)
 
 
 def _shown(record: JobRecord) -> tuple[Any, ...]:

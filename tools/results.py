@@ -282,6 +282,13 @@ def preview_images(paths: tuple[Path, ...]) -> list[ContentBlock]:
     ]
 
 
+async def answer(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> CallToolResult:
+    """`record` as a tool's answer, with the video's poster, contact sheet and facts once it is saved."""
+    if record.state == "completed" and record.video_path:
+        await state.deliverer.ensure_preview(record.id, Path(record.video_path))
+    return render(to_result(record, state, warnings=warnings), state)
+
+
 def render(result: VideoJobResult, state: AppState) -> CallToolResult:
     content: list[ContentBlock] = [TextContent(type="text", text=summary_text(result))]
     if result.video_path:

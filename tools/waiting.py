@@ -17,7 +17,7 @@ from seedance_mcp.server.generation import Submitted
 from seedance_mcp.server.journal import JobRecord
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.host_cancel import host_cancelled
-from seedance_mcp.tools.results import ToolContext, render, to_result
+from seedance_mcp.tools.results import ToolContext, answer, to_result
 
 
 async def answer_submitted(
@@ -30,7 +30,7 @@ async def answer_submitted(
     record = await wait(ctx, state, records[0].id, wait_seconds, cancel_queued=submitted.started_here)
     if record.state == "failed":
         raise ToolError(f"Job {record.id} failed: {record.error}")
-    return render(to_result(record, state, warnings=tuple(notes)), state)
+    return await answer(record, state, warnings=tuple(notes))
 
 
 async def wait(
@@ -68,13 +68,12 @@ async def _grouped_answer(
         f"{len(done)} generations, each its own job and charged separately (estimate up to ${total:.4f} "
         f"in all): {', '.join(r.id for r in done)}."
     )
-    results = [to_result(r, state) for r in done]
-    answer = render(to_result(done[0], state, warnings=tuple(notes)), state)
-    for result in results[1:]:
-        answer.content.extend(render(result, state).content)
-    structured = dict(answer.structured_content or {})
-    structured["group"] = [r.model_dump(mode="json") for r in results]
-    return CallToolResult(content=answer.content, structured_content=structured)
+    first = await answer(done[0], state, warnings=tuple(notes))
+    for record in done[1:]:
+        first.content.extend((await answer(record, state)).content)
+    structured = dict(first.structured_content or {})
+    structured["group"] = [to_result(r, state).model_dump(mode="json") for r in done]
+    return CallToolResult(content=first.content, structured_content=structured)
 
 
 async def _wait_group(
