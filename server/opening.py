@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import anyio
 import httpx
@@ -63,6 +64,14 @@ async def open_and_hold(state: AppState, team: TeamWiring) -> None:
             jobs_group.cancel_scope.cancel()
 
 
+def preview_dir(settings: Settings) -> Path:
+    """Where posters and contact sheets go: beside the journal; for a team saving into one shared
+    folder, into that folder (hidden), so whichever replica answers for a job has them at hand."""
+    if settings.database_url is not None and settings.save_videos:
+        return settings.output_dir / ".previews"
+    return settings.home / "previews"
+
+
 async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Provider, Deliverer]:
     # Connect fast, read patiently: status streams stay open for minutes between pings.
     # Every job in flight holds one stream (a connection) for its whole life: the pool must hold far more
@@ -74,7 +83,7 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
         )
     )
-    deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=settings.home / "previews")
+    deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=preview_dir(settings))
     from seedance_mcp.server.providers.fal import FalProvider
 
     if settings.simulated:
@@ -128,7 +137,7 @@ def _oxen_provider(
     deliverer = Deliverer(
         http,
         output_dir=settings.output_dir,
-        preview_dir=settings.home / "previews",
+        preview_dir=preview_dir(settings),
         headers_for=provider.auth_headers_for,
     )
     return provider, deliverer

@@ -234,6 +234,25 @@ async def test_a_video_that_cannot_be_previewed_is_still_saved(
     assert not any(p.exists() for p in deliver.preview_paths(job().id))
 
 
+async def test_a_video_saved_elsewhere_gets_its_preview_here_once(
+    origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes, tmp_path: Path
+) -> None:
+    # Another process saved the video into a shared folder; this one keeps its previews elsewhere.
+    saver = deliverer(http, folders)
+    fields = await saver(job(), VideoOutput(url=origin.route("/shared.mp4", body(video_bytes))))
+    here = deliverer(http, (folders[0], tmp_path / "previews-here"))
+    assert here.video_facts(job().id) is None
+    await here.ensure_preview(job().id, Path(fields["video_path"]))
+    assert all(p.is_file() for p in here.preview_paths(job().id))
+    assert (here.video_facts(job().id) or {}).get("width") == 320
+    # Not tried again: a missing video, or a preview that could not be made, costs one attempt.
+    other = job().id + "x"
+    await here.ensure_preview(other, tmp_path / "gone.mp4")
+    (tmp_path / "gone.mp4").write_bytes(video_bytes)
+    await here.ensure_preview(other, tmp_path / "gone.mp4")
+    assert not any(p.exists() for p in here.preview_paths(other))
+
+
 # --- failures: retries, cut bodies, no partial file under the final name ------------------------
 
 

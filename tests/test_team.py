@@ -84,6 +84,9 @@ async def test_three_replicas_sixty_jobs_one_killed(sim: str, postgres_dsn: str,
     assert set(downloads) == wanted and set(downloads.values()) == {1}, "each video downloaded exactly once"
     saved = {Path(f["video_path"]) for f in finals.values()}
     assert len(saved) == JOBS and all(p.is_file() and p.parent == videos for p in saved)
+    # Previews are kept in the shared folder: each made once, by the replica that saved the video.
+    assert len(list((videos / ".previews").glob("*-poster.jpg"))) == JOBS
+    assert not any((tmp_path / f"home-{i}" / "previews").exists() for i in range(3))
     # The killed replica's jobs were finished by the others.
     assert all(finals[job_id]["state"] == "completed" for job_id in followed_by_victim)
 
