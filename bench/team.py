@@ -215,7 +215,7 @@ def main() -> None:
             if hooks["latencies"] and streams["latencies"]:
                 figure(
                     "team_wakeup_ratio",
-                    median(hooks["latencies"]) / median(streams["latencies"]),
+                    median(hooks["notices"]) / median(streams["notices"]),
                     "× streams",
                 )
             figure(

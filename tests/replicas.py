@@ -144,7 +144,12 @@ class RoundRobinProxy:
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.lower() not in skip]
         path = scope["path"] + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")
         if self._client is None:  # one pool for the proxy's life, made on its own event loop
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=httpx.Limits())
+            # No cap on connections, as a load balancer has none: with httpx's default of 100, the calls
+            # waiting on their jobs held every slot and the webhooks queued behind them for seconds.
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(None, connect=10.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            )
         client = self._client
         # This request's turn, then the backends after it, each once: requests running at the same
         # time also take turns, so drawing a turn per attempt could land on a dead backend every time.

@@ -74,7 +74,9 @@ async def _client() -> AsyncIterator[httpx.AsyncClient]:
     if loop not in _clients:
         context = await anyio.to_thread.run_sync(_tls)  # the CA bundle, loaded off the loop
         if loop not in _clients:
-            _clients[loop] = (httpx.AsyncClient(timeout=10.0, verify=context), set())
+            # No cap on connections: fal delivers the webhooks of jobs ending together in parallel.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+            _clients[loop] = (httpx.AsyncClient(timeout=10.0, verify=context, limits=limits), set())
     client, users = _clients[loop]
     token = object()
     users.add(token)
