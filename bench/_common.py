@@ -10,10 +10,8 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' helpers: a simulator process, PostgreSQL, replicas
+
+from tests.simulator_process import SimulatorProcess  # noqa: E402
+
 PYTHON = sys.executable
 # Any key works with the simulator; with a key the server uses fal (pointed at the simulator), like a user's.
 BENCH_KEY = "bench-key-id:bench-key-secret"
@@ -83,81 +85,30 @@ def keyed_env(home: Path, sim_url: str, **extra: str) -> dict[str, str]:
     )
 
 
-class SimulatorProcess:
-    """`seedance-mcp simulator` in its own process, so its rendering never counts against the server."""
+def completed_at(sim: SimulatorProcess, request_id: str) -> float:
+    """When the simulator marked a job completed: the timestamp of its closing "Done in" log line."""
+    from datetime import datetime
 
-    def __init__(self, queue_seconds: float, run_seconds: float) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._home = Path(tempfile.mkdtemp(prefix="seedance-bench-sim-"))
-        env = clean_env(
-            self._home,
-            SEEDANCE_SIM_QUEUE_SECONDS=str(queue_seconds),
-            SEEDANCE_SIM_RUN_SECONDS=str(run_seconds),
-        )
-        self._proc = subprocess.Popen(
-            [PYTHON, "-m", "seedance_mcp.server", "simulator", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.requests()
-                return
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("the simulator process did not start") from None
-                time.sleep(0.05)
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The simulator's request log."""
-        with urllib.request.urlopen(f"{self.url}/_simulator/requests", timeout=10) as answer:
-            data: list[dict[str, Any]] = json.loads(answer.read())
-            return data
-
-    def clear(self) -> None:
-        request = urllib.request.Request(f"{self.url}/_simulator/requests", method="DELETE")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-
-    def completed_at(self, request_id: str) -> float:
-        """When the simulator marked a job completed: the timestamp of its closing "Done in" log line."""
-        from datetime import datetime
-
-        request = urllib.request.Request(
-            f"{self.url}/bytedance/seedance-2.0/requests/{request_id}/status?logs=1",
-            headers={"Authorization": f"Key {BENCH_KEY}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            body = json.loads(answer.read())
-        if body.get("status") != "COMPLETED":
-            raise RuntimeError(f"job {request_id} is not completed: {body.get('status')}")
-        done = [line for line in body["logs"] if str(line["message"]).startswith("Done in")]
-        return datetime.fromisoformat(done[-1]["timestamp"]).timestamp()
-
-    def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        import shutil
-
-        shutil.rmtree(self._home, ignore_errors=True)
+    request = urllib.request.Request(
+        f"{sim.url}/bytedance/seedance-2.0/requests/{request_id}/status?logs=1",
+        headers={"Authorization": f"Key {BENCH_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        body = json.loads(answer.read())
+    if body.get("status") != "COMPLETED":
+        raise RuntimeError(f"job {request_id} is not completed: {body.get('status')}")
+    done = [line for line in body["logs"] if str(line["message"]).startswith("Done in")]
+    return datetime.fromisoformat(done[-1]["timestamp"]).timestamp()
 
 
 @contextmanager
 def simulator_process(queue_seconds: float, run_seconds: float) -> Iterator[SimulatorProcess]:
-    sim = SimulatorProcess(queue_seconds, run_seconds)
-    try:
+    """The simulator in its own process, so its rendering never counts against the server."""
+    with (
+        tempfile.TemporaryDirectory(prefix="seedance-bench-sim-") as home,
+        SimulatorProcess(Path(home), queue_seconds=queue_seconds, run_seconds=run_seconds) as sim,
+    ):
         yield sim
-    finally:
-        sim.close()
 
 
 def job_requests(log: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:

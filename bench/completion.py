@@ -25,6 +25,7 @@ from _common import (
     ENDPOINT,
     LIGHT,
     SimulatorProcess,
+    completed_at,
     figure,
     journal_rows,
     keyed_env,
@@ -74,7 +75,7 @@ async def baseline(sim: SimulatorProcess, seeds: list[int]) -> list[float]:
             with anyio.fail_after(60):
                 await handle.get()  # fal_client's default poll interval, 0.1 s
             got = time.time()
-            completed = await anyio.to_thread.run_sync(sim.completed_at, handle.request_id)
+            completed = await anyio.to_thread.run_sync(completed_at, sim, handle.request_id)
             latencies.append(got - completed)
             await anyio.sleep(0.3)
     finally:
@@ -98,14 +99,14 @@ async def measure(sim: SimulatorProcess, home: Path) -> tuple[list[float], list[
     for row in journal_rows(home):
         request_id = row["request_id"]
         seed = row["seed"]
-        completed_at = sim.completed_at(request_id)
+        done_at = completed_at(sim, request_id)
         journal_done = next(t for state, t, _ in row["history"] if state == "completed")
         download = next(
             e["time"] for e in log if e.get("kind") == "download" and e.get("file_id") == request_id
         )
         saved = journal_done - download
         saving.append(saved)
-        latencies.append(returned[seed] - completed_at - saved)
+        latencies.append(returned[seed] - done_at - saved)
     return latencies, base, saving
 
 

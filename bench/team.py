@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL and proxy helpers
-
 from _common import (
     LIGHT,
     SimulatorProcess,
+    completed_at,
     figure,
     keyed_env,
     median,
@@ -143,7 +141,7 @@ async def _run_mode(
         if job_id not in returned:
             continue
         began, back = returned[job_id]
-        done = sim.completed_at(request_id)
+        done = completed_at(sim, request_id)
         if began >= done:
             continue  # the call was not yet waiting when the job completed
         latencies.append((back - done) * 1000)

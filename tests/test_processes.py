@@ -7,12 +7,7 @@ servers pointed at it with a fal key, and an MCP client for each.
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,6 +18,8 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
+
+from tests.simulator_process import SimulatorProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -36,64 +33,13 @@ def data(result: CallToolResult) -> dict[str, Any]:
     return dict(result.structured_content)
 
 
-class StandaloneSimulator:
-    def __init__(self, tmp_path: Path, queue_seconds: float, run_seconds: float) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "SEEDANCE_HOME": str(tmp_path / "sim-home"),
-            "SEEDANCE_SIM_QUEUE_SECONDS": str(queue_seconds),
-            "SEEDANCE_SIM_RUN_SECONDS": str(run_seconds),
-            "SEEDANCE_LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "seedance_mcp.server", "simulator", "--port", str(self.port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.requests()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("the simulator did not start") from None
-                time.sleep(0.05)
-
-    def requests(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/_simulator/requests", timeout=10) as answer:
-            entries: list[dict[str, Any]] = json.loads(answer.read())
-        return entries
-
-    def kind(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.requests() if e.get("kind") == kind]
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[StandaloneSimulator]:
-    simulator = StandaloneSimulator(tmp_path, queue_seconds=1.0, run_seconds=6.0)
-    try:
+def sim(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    with SimulatorProcess(tmp_path / "sim-home", queue_seconds=1.0, run_seconds=6.0) as simulator:
         yield simulator
-    finally:
-        simulator.close()
 
 
-def server_env(sim: StandaloneSimulator, tmp_path: Path) -> dict[str, str]:
+def server_env(sim: SimulatorProcess, tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
         "SEEDANCE_PROVIDER": "fal",
@@ -115,7 +61,7 @@ def server(env: dict[str, str], errlog: Any) -> Client:
 
 
 @pytest.fixture
-async def two_servers(sim: StandaloneSimulator, tmp_path: Path) -> AsyncIterator[tuple[Client, Client]]:
+async def two_servers(sim: SimulatorProcess, tmp_path: Path) -> AsyncIterator[tuple[Client, Client]]:
     env = server_env(sim, tmp_path)
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with AsyncExitStack() as stack:
@@ -130,7 +76,7 @@ def generate(prompt: str, seed: int) -> dict[str, Any]:
 
 
 async def test_identical_calls_to_two_processes_at_once_make_one_job(
-    sim: StandaloneSimulator, two_servers: tuple[Client, Client]
+    sim: SimulatorProcess, two_servers: tuple[Client, Client]
 ) -> None:
     one, two = two_servers
     answers: dict[int, list[str]] = {}
@@ -157,16 +103,13 @@ async def test_identical_calls_to_two_processes_at_once_make_one_job(
 
 
 @pytest.fixture
-def slow_sim(tmp_path: Path) -> Iterator[StandaloneSimulator]:
-    simulator = StandaloneSimulator(tmp_path, queue_seconds=1.0, run_seconds=20.0)
-    try:
+def slow_sim(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    with SimulatorProcess(tmp_path / "sim-home", queue_seconds=1.0, run_seconds=20.0) as simulator:
         yield simulator
-    finally:
-        simulator.close()
 
 
 async def test_jobs_of_a_running_process_are_not_taken_over_by_a_second_one(
-    slow_sim: StandaloneSimulator, tmp_path: Path
+    slow_sim: SimulatorProcess, tmp_path: Path
 ) -> None:
     sim = slow_sim
     env = server_env(sim, tmp_path)
