@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -23,6 +24,10 @@ from seedance_mcp.server.providers.base import Provider
 from seedance_mcp.server.spending import SpendingGuard
 from seedance_mcp.server.state import AppState
 from seedance_mcp.server.team import TeamWiring
+
+if TYPE_CHECKING:
+    from seedance_mcp.server.providers.fal import FalProvider
+    from seedance_mcp.server.providers.oxen import OxenProvider
 
 log = logging.getLogger(__name__)
 
@@ -83,61 +88,49 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
         )
     )
-    deliverer = Deliverer(http, output_dir=settings.output_dir, preview_dir=preview_dir(settings))
-    from seedance_mcp.server.providers.fal import FalProvider
-
+    output_dir, previews = settings.output_dir, preview_dir(settings)
     if settings.simulated:
+        from seedance_mcp.server.providers.fal import FalProvider
         from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
         # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
         sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
         sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
-        return (
-            FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url),
-            deliverer,
-        )
+        provider = FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
+        return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews)
     if settings.provider == "oxen":
-        return _oxen_provider(settings, http, deliverer)
+        oxen = _oxen_provider(settings, http)
+        # Oxen's result URLs may need the key: sent to Oxen's own host only, never to a redirect target.
+        return oxen, Deliverer(
+            http, output_dir=output_dir, preview_dir=previews, headers_for=oxen.auth_headers_for
+        )
+    return _fal_provider(settings, http), Deliverer(http, output_dir=output_dir, preview_dir=previews)
+
+
+def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
+    from seedance_mcp.server.providers.fal import FalProvider
+
     assert settings.fal_key is not None
-    provider = FalProvider(
+    return FalProvider(
         http,
         key=settings.fal_key.get_secret_value(),
         queue_url=settings.fal_queue_url,
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
     )
-    return provider, deliverer
 
 
-def _oxen_provider(
-    settings: Settings, http: httpx.AsyncClient, deliverer: Deliverer
-) -> tuple[Provider, Deliverer]:
-    from seedance_mcp.server.providers.fal import FalProvider
+def _oxen_provider(settings: Settings, http: httpx.AsyncClient) -> OxenProvider:
     from seedance_mcp.server.providers.oxen import OxenProvider
 
     assert settings.oxen_api_key is not None
-    fal_upload = None
-    if settings.fal_key is not None:  # fal storage gives Oxen public URLs for local files
-        fal_upload = FalProvider(
-            http,
-            key=settings.fal_key.get_secret_value(),
-            queue_url=settings.fal_queue_url,
-            rest_url=settings.fal_rest_url,
-            cdn_url=settings.fal_cdn_url,
-        ).upload
-    provider = OxenProvider(
+    # fal storage gives Oxen public URLs for local files
+    fal_upload = _fal_provider(settings, http).upload if settings.fal_key is not None else None
+    return OxenProvider(
         http,
         key=settings.oxen_api_key.get_secret_value(),
         base_url=settings.oxen_url,
         upload_repo=settings.oxen_upload_repo,
         fallback_upload=fal_upload,
     )
-    # Oxen's result URLs may need the key: send it to Oxen's own host only, never to a redirect target.
-    deliverer = Deliverer(
-        http,
-        output_dir=settings.output_dir,
-        preview_dir=preview_dir(settings),
-        headers_for=provider.auth_headers_for,
-    )
-    return provider, deliverer
