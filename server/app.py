@@ -81,6 +81,7 @@ class SeedanceServer(MCPServer[AppState]):
     catalogue: ToolCatalogue | None = None  # set by create_server
     running: AppState | None = None  # the state of the running lifespan, told when tools are listed
     _build: Callable[[], None] | None = None  # builds the tools; None once built
+    _listed: list[MCPTool] | None = None  # the list made from the built tools (they do not change)
 
     def state(self) -> AppState:
         """The running server's state; resource reads and tool calls have waited for it to open."""
@@ -97,12 +98,14 @@ class SeedanceServer(MCPServer[AppState]):
             build()
 
     async def list_tools(self) -> list[MCPTool]:
-        listed = self.catalogue.load() if self._build is not None and self.catalogue else None
+        listed = self._listed
+        if listed is None and self._build is not None and self.catalogue is not None:
+            listed = self.catalogue.load()
         if listed is None:
             self.build_tools()
-            listed = [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+            listed = self._listed = [compact_tool(tool, self.provider) for tool in await super().list_tools()]
             if self.catalogue is not None:
-                self.catalogue.save(listed)
+                self.catalogue.save(listed)  # once a process: for the next start
         if self.running is not None:
             self.running.listed()
         return listed
