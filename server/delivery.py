@@ -107,7 +107,7 @@ class Deliverer:
         # new thread gets its own glibc malloc arena, which keeps what a preview freed in it: 200
         # downloads finishing together grew the pool to ~20 threads; bounding it cut 20-35 MB of peak RSS.
         self._io_slots = anyio.CapacityLimiter(IO_CONCURRENCY)
-        self._previews_tried: set[str] = set()  # jobs whose missing preview this process tried to render
+        self._previews_checked: set[str] = set()  # jobs whose preview this process has made or looked for
 
     async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]:
         """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
@@ -147,12 +147,14 @@ class Deliverer:
             log.warning("job %s: preview failed: %s", job_id, exc)
 
     async def ensure_preview(self, job_id: str, video: Path) -> None:
-        """Render the preview of a saved video that has none here: replicas sharing an output folder keep
-        their previews apart, so a job saved by another one gets its own here. Tried once a process."""
-        if job_id in self._previews_tried or self._previews.facts(job_id) is not None:
+        """Render the preview of a saved video that has none here (saved by another process whose
+        previews this one cannot see). Looked for once a process."""
+        if job_id in self._previews_checked:
             return
-        self._previews_tried.add(job_id)
-        if await anyio.to_thread.run_sync(video.is_file, limiter=self._io_slots):
+        self._previews_checked.add(job_id)
+        if self._previews.facts(job_id) is None and await anyio.to_thread.run_sync(
+            video.is_file, limiter=self._io_slots
+        ):
             await self.render_preview(job_id, video)
 
     def _prepare_folder(self) -> Path:

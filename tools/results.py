@@ -284,9 +284,14 @@ def preview_images(paths: tuple[Path, ...]) -> list[ContentBlock]:
 
 async def answer(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] = ()) -> CallToolResult:
     """`record` as a tool's answer, with the video's poster, contact sheet and facts once it is saved."""
+    await ensure_preview(record, state)
+    return render(to_result(record, state, warnings=warnings), state)
+
+
+async def ensure_preview(record: JobRecord, state: AppState) -> None:
+    """A saved video's preview, made by this process if it has none (another replica saved the video)."""
     if record.state == "completed" and record.video_path:
         await state.deliverer.ensure_preview(record.id, Path(record.video_path))
-    return render(to_result(record, state, warnings=warnings), state)
 
 
 def render(result: VideoJobResult, state: AppState) -> CallToolResult:

@@ -17,7 +17,7 @@ from seedance_mcp.server.generation import Submitted
 from seedance_mcp.server.journal import JobRecord
 from seedance_mcp.server.state import AppState
 from seedance_mcp.tools.host_cancel import host_cancelled
-from seedance_mcp.tools.results import ToolContext, answer, to_result
+from seedance_mcp.tools.results import ToolContext, answer, ensure_preview, render, to_result
 
 
 async def answer_submitted(
@@ -68,12 +68,15 @@ async def _grouped_answer(
         f"{len(done)} generations, each its own job and charged separately (estimate up to ${total:.4f} "
         f"in all): {', '.join(r.id for r in done)}."
     )
-    first = await answer(done[0], state, warnings=tuple(notes))
-    for record in done[1:]:
-        first.content.extend((await answer(record, state)).content)
-    structured = dict(first.structured_content or {})
-    structured["group"] = [to_result(r, state).model_dump(mode="json") for r in done]
-    return CallToolResult(content=first.content, structured_content=structured)
+    for record in done:
+        await ensure_preview(record, state)
+    results = [to_result(r, state) for r in done]
+    answer = render(to_result(done[0], state, warnings=tuple(notes)), state)
+    for result in results[1:]:
+        answer.content.extend(render(result, state).content)
+    structured = dict(answer.structured_content or {})
+    structured["group"] = [r.model_dump(mode="json") for r in results]
+    return CallToolResult(content=answer.content, structured_content=structured)
 
 
 async def _wait_group(
