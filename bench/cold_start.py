@@ -3,7 +3,7 @@
 The baseline (`bare_server.py`) is an MCPServer with one trivial tool on the same SDK. Runs are
 interleaved (bare, ours with a key, ours on the embedded simulator, rotating the order) after one
 warm-up each, so disk caches and machine noise hit all alike. A start lists the tools from the
-catalogue an earlier start kept (`server/tool_catalogue.py`); the fourth kind of run, a first start,
+catalogue an earlier start kept (`server/tool_list_cache.py`); the fourth kind of run, a first start,
 has a new SEEDANCE_HOME every time, so it builds the tools before answering, as right after an install.
 """
 

@@ -34,7 +34,7 @@ def child(folder: str, count: str, crossfade: str) -> None:
     import av  # noqa: F401  (imported before measuring: the libraries are not the stitch's memory)
     import PIL.Image  # noqa: F401
 
-    from seedance_mcp.server.stitching import ClipInput, stitch
+    from seedance_mcp.server.film.stitch import ClipInput, stitch
 
     clips = [ClipInput(path, f"clips[{i}]") for i, path in enumerate(sorted(Path(folder).glob("clip-*.mp4")))]
     clips = clips[: int(count)]

@@ -58,7 +58,7 @@ def media_server(folder: Path) -> Iterator[str]:
 
 async def measure(folder: Path) -> tuple[list[float], list[float]]:
     from seedance_mcp.server.inputs import check_references
-    from seedance_mcp.server.url_media import UrlPolicy
+    from seedance_mcp.server.media.remote import UrlPolicy
 
     images, videos, audios = make_files(folder)
     policy = UrlPolicy(allow_loopback=True)

@@ -8,7 +8,7 @@ settings, and turns the folders passed as arguments (a multi-select setting can 
 arguments, not into one environment variable) into `SEEDANCE_ALLOWED_DIRS`.
 
 It lives in `bundle/`, not in `server/`, because running a file inside the `server` package as a
-script would put that folder first on `sys.path`, where `server/http.py` would shadow the stdlib.
+script would put that folder first on `sys.path`, where `server/web/http.py` would shadow the stdlib.
 The bundle's own `server/` and `tools/` folders are imported as `seedance_mcp.server` and
 `seedance_mcp.tools`, the names the installed package gives them, whatever else is installed.
 """

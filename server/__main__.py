@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from seedance_mcp.server.config import Settings
+    from .config import Settings
 
 DEMO_PROMPT = (
     "A paper boat drifts down a rain-soaked street at dusk, neon signs reflected in the puddles, "
@@ -36,7 +36,7 @@ def port_number(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seedance_mcp import __version__
+    from . import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -160,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
-    from seedance_mcp.server.config import Settings
-    from seedance_mcp.server.errors import ConfigError
+    from .config import Settings
+    from .errors import ConfigError
 
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         if command == "doctor":  # the doctor's job is to show the bad setting with its fix
-            from seedance_mcp.server.doctor import run_doctor
+            from .doctor import run_doctor
 
             return run_doctor(None, dict(os.environ))
         print(f"seedance-mcp: {exc}", file=sys.stderr)
@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":
         return _serve(args, settings)
     if command == "demo":
-        from seedance_mcp.server.demo import run_demo
+        from .demo import run_demo
 
         return run_demo(
             settings,
@@ -198,24 +198,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             aspect_ratio=args.aspect_ratio,
         )
     if command == "simulator":
-        from seedance_mcp.server.simulator import SimulatorOptions, run_forever
+        from .simulator import SimulatorOptions, run_forever
 
         print(f"seedance-mcp simulator on http://127.0.0.1:{args.port} (Ctrl+C to stop)", file=sys.stderr)
         run_forever(args.port, SimulatorOptions.from_settings(settings))
         return 0
-    from seedance_mcp.server.doctor import run_doctor
+    from .doctor import run_doctor
 
     return run_doctor(settings, dict(os.environ))
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from seedance_mcp.server.app import create_server
-    from seedance_mcp.server.errors import ConfigError
+    from .app import create_server
+    from .errors import ConfigError
 
     transport = getattr(args, "transport", "stdio")
     server = create_server(settings)
     if transport == "http":
-        from seedance_mcp.server.http import run_http
+        from .web.http import run_http
 
         try:
             run_http(

@@ -2,7 +2,7 @@
 
 `create_server(settings)` returns a ready `MCPServer`; nothing starts until a transport runs it.
 A start answers `initialize` and `tools/list` before anything slow happens: the tool list comes from
-the catalogue kept by an earlier start (`server/tool_catalogue.py`) when there is one, and the tools
+the catalogue kept by an earlier start (`server/tool_list_cache.py`) when there is one, and the tools
 themselves are built (their modules imported, their schemas derived) after it has gone out, or by the
 first call that needs them. A background task of the lifespan then opens the shared HTTP client, the
 journal, the provider (starting the embedded simulator when no key is set) and the job manager
@@ -26,18 +26,18 @@ from mcp.types import Icon, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl, ValidationError
 
-from seedance_mcp import tools
-from seedance_mcp.server import __version__
-from seedance_mcp.server.arguments import allowed_arguments, explain_validation, make_strict
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.listing import compact_tool
-from seedance_mcp.server.state import AppState, StartupError
-from seedance_mcp.server.team import TeamWiring
-from seedance_mcp.server.tool_catalogue import ToolCatalogue
-from seedance_mcp.tools.job_card import JobCard
-from seedance_mcp.tools.models_resource import register_models_resource
-from seedance_mcp.tools.prompts import register_prompts
-from seedance_mcp.tools.resources import register_resources, register_spend_resource
+from .. import tools
+from ..tools.job_card import JobCard
+from ..tools.models_resource import register_models_resource
+from ..tools.prompts import register_prompts
+from ..tools.resources import register_resources, register_spend_resource
+from . import __version__
+from .arguments import allowed_arguments, explain_validation, make_strict
+from .config import Settings
+from .state import AppState, StartupError
+from .tool_list_cache import ToolCatalogue
+from .tool_listing import compact_tool
+from .web.team import TeamWiring
 
 INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then lengthen. Prices are real \
 (about $0.24 per second at 720p on the fast tier): use estimate_cost when the user cares. Generating tools \
@@ -75,7 +75,7 @@ SOURCES = (Path(__file__).parent, *map(Path, tools.__path__))
 class SeedanceServer(MCPServer[AppState]):
     """An MCPServer whose tools refuse unknown arguments, with errors like the rest (field, limit, fix),
     whose tool list is written compactly, with the active provider's parameters only
-    (`server/listing.py`), and whose tools are built when first needed (see the module's docstring)."""
+    (`server/tool_listing.py`), and whose tools are built when first needed (see the module's docstring)."""
 
     provider: str = "simulator"  # set by create_server
     catalogue: ToolCatalogue | None = None  # set by create_server
@@ -214,6 +214,6 @@ def _add_tools(server: SeedanceServer) -> None:
 async def _open_when_wanted(server: SeedanceServer, state: AppState, team: TeamWiring) -> None:
     await state.wanted(within=OPEN_AFTER_SECONDS, after_listing=OPEN_AFTER_LISTING_SECONDS)
     server.build_tools()  # the list may have come from the catalogue: build them before the first call
-    from seedance_mcp.server.opening import open_and_hold  # slow to import: after the tool list
+    from .opening import open_and_hold  # slow to import: after the tool list
 
     await open_and_hold(state, team)

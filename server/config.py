@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from seedance_mcp.server.errors import ConfigError
-from seedance_mcp.server.model_facts import Tier
+from .catalogue.facts import Tier
+from .errors import ConfigError
 
 Provider = Literal["fal", "oxen", "simulator"]
 ProviderChoice = Literal["auto", "fal", "oxen", "simulator"]

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import anyio
 
-from seedance_mcp.server.config import Settings
+from .config import Settings
 
 BAR_WIDTH = 30
 REDRAW_SECONDS = 0.5
@@ -88,7 +88,7 @@ def run_demo(settings: Settings, prompt: str, *, duration: str, resolution: str,
 async def _demo(settings: Settings, prompt: str, duration: str, resolution: str, aspect_ratio: str) -> int:
     from mcp.client import Client
 
-    from seedance_mcp.server.app import create_server
+    from .app import create_server
 
     out = sys.stdout
     label = (

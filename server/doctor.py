@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TextIO
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.errors import ConfigError
+from .config import Settings
+from .errors import ConfigError
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -63,7 +63,7 @@ def run_doctor(
     """
     env = os.environ if env is None else env
     out = sys.stdout if out is None else out
-    from seedance_mcp.server import __version__
+    from . import __version__
 
     out.write(f"seedance-mcp {__version__} doctor (Python {sys.version.split()[0]}, {sys.platform})\n\n")
     checks = collect_checks(settings, env, timeout=timeout)
@@ -114,11 +114,11 @@ def _database_checks(settings: Settings, timeout: float) -> list[Check]:
         return []
     import anyio
 
-    from seedance_mcp.server.jobs import LEASE_SECONDS
+    from .jobs.manager import LEASE_SECONDS
 
     name = "database (SEEDANCE_DATABASE_URL)"
     try:
-        from seedance_mcp.server.journal_postgres import inspect_database
+        from .journal.postgres import inspect_database
 
         found = anyio.run(inspect_database, settings.database_url.get_secret_value(), timeout)
     except ImportError:
@@ -232,7 +232,7 @@ def _key_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
             )
         else:
             checks.append(Check("ok", variable, "set"))
-    from seedance_mcp.server.http import MIN_TOKEN_LENGTH
+    from .web.http import MIN_TOKEN_LENGTH
 
     token = env.get("SEEDANCE_HTTP_TOKEN", "").strip()
     if token and len(token) < MIN_TOKEN_LENGTH:
@@ -418,7 +418,7 @@ def _simulator_check(settings: Settings, timeout: float) -> Check:
 
     fix = "run `seedance-mcp simulator` to see the error, or set an API key to use a real provider"
     try:
-        from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+        from .simulator import Simulator, SimulatorOptions
 
         with Simulator(SimulatorOptions.from_settings(settings)) as sim:
             answer = httpx.get(f"{sim.url}/_simulator/requests", timeout=timeout)

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from seedance_mcp.server import __version__
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.delivery import Deliverer, lasting
-from seedance_mcp.server.generation import Generations
-from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.providers.base import Provider
-from seedance_mcp.server.spending import SpendingGuard
-from seedance_mcp.server.state import AppState
-from seedance_mcp.server.team import TeamWiring
+from . import __version__
+from .config import Settings
+from .delivery.download import Deliverer, lasting
+from .generation.service import Generations
+from .generation.spending_guard import SpendingGuard
+from .jobs.manager import JobManager
+from .providers.base import Provider
+from .state import AppState
+from .web.team import TeamWiring
 
 if TYPE_CHECKING:
-    from seedance_mcp.server.providers.fal import FalProvider
-    from seedance_mcp.server.providers.oxen import OxenProvider
+    from .providers.fal import FalProvider
+    from .providers.oxen import OxenProvider
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
     )
     output_dir, previews = settings.output_dir, preview_dir(settings)
     if settings.simulated:
-        from seedance_mcp.server.providers.fal import FalProvider
-        from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+        from .providers.fal import FalProvider
+        from .simulator import Simulator, SimulatorOptions
 
         # Its jobs live under SEEDANCE_HOME, so they survive a restart like real ones.
         sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
@@ -109,7 +109,7 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
 
 
 def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
-    from seedance_mcp.server.providers.fal import FalProvider
+    from .providers.fal import FalProvider
 
     assert settings.fal_key is not None
     return FalProvider(
@@ -122,7 +122,7 @@ def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
 
 
 def _oxen_provider(settings: Settings, http: httpx.AsyncClient) -> OxenProvider:
-    from seedance_mcp.server.providers.oxen import OxenProvider
+    from .providers.oxen import OxenProvider
 
     assert settings.oxen_api_key is not None
     # fal storage gives Oxen public URLs for local files

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.errors import SeedanceError
+from .config import Settings
+from .errors import SeedanceError
 
 if TYPE_CHECKING:
-    from seedance_mcp.server.delivery import Deliverer
-    from seedance_mcp.server.generation import Generations
-    from seedance_mcp.server.jobs import JobManager
+    from .delivery.download import Deliverer
+    from .generation.service import Generations
+    from .jobs.manager import JobManager
 
 
 class StartupError(SeedanceError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal_api import JobJournal
+from seedance_mcp.server.journal.api import JobJournal
 from tests.postgres_server import PostgresServer, running_postgres
 
 SETTING_PREFIXES = ("SEEDANCE_", "FAL_", "OXEN_")
@@ -58,11 +58,11 @@ def postgres_dsn(postgres_server: PostgresServer) -> str:
 async def any_journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobJournal]:
     """The same journal tests against both implementations: SQLite, and PostgreSQL (team mode)."""
     if request.param == "sqlite":
-        from seedance_mcp.server.journal import Journal
+        from seedance_mcp.server.journal.sqlite import Journal
 
         opened: JobJournal = await Journal.open(tmp_path / "home" / "journal.sqlite3")
     else:
-        from seedance_mcp.server.journal_postgres import PgJournal
+        from seedance_mcp.server.journal.postgres import PgJournal
 
         opened = await PgJournal.open(request.getfixturevalue("postgres_dsn"))
     try:

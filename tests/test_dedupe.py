@@ -21,8 +21,8 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.jobs import DEDUPE_WINDOW_SECONDS, JobManager, fingerprint
-from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.jobs.manager import DEDUPE_WINDOW_SECONDS, JobManager, fingerprint
+from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers.base import JobSpec, VideoOutput
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions

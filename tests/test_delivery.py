@@ -23,11 +23,11 @@ import httpx
 import pytest
 from anyio.abc import SocketAttribute, SocketStream
 
-from seedance_mcp.server.delivery import Deliverer
+from seedance_mcp.server.delivery.download import Deliverer
+from seedance_mcp.server.delivery.video_names import safe_id, safe_target, slugify, video_filename
 from seedance_mcp.server.errors import ConfigError, ProviderError
-from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
-from seedance_mcp.server.video_names import safe_id, safe_target, slugify, video_filename
 from tests.media_factory import make_video
 
 pytestmark = pytest.mark.anyio
@@ -343,8 +343,8 @@ async def test_an_unwritable_output_folder_is_a_config_error_naming_the_setting(
 KILLED_CHILD = """
 import sys, time, anyio, httpx
 from pathlib import Path
-from seedance_mcp.server.delivery import Deliverer
-from seedance_mcp.server.journal import JobRecord
+from seedance_mcp.server.delivery.download import Deliverer
+from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
 
 async def main():

@@ -13,8 +13,8 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.catalogue.pricing import estimate
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.pricing import estimate
 from tests.media_factory import make_video
 from tests.media_server import serve
 

@@ -308,7 +308,7 @@ async def test_a_film_is_priced_shot_by_shot_with_its_total(settings: Settings, 
 async def test_a_finished_job_without_a_saved_video_is_refused_naming_the_field(
     settings: Settings, isolated_env: Path
 ) -> None:
-    from seedance_mcp.server.journal import JobRecord, Journal
+    from seedance_mcp.server.journal.sqlite import JobRecord, Journal
 
     now = time.time()
     gone = isolated_env / "media" / "moved.mp4"
@@ -374,7 +374,7 @@ async def test_a_continued_shot_is_confirmed_as_image_to_video_and_declining_spe
 def test_a_stopped_stitch_leaves_no_file_behind(isolated_env: Path) -> None:
     import threading
 
-    from seedance_mcp.server.stitching import ClipInput, StitchCancelled, stitch
+    from seedance_mcp.server.film.stitch import ClipInput, StitchCancelled, stitch
 
     media = isolated_env / "media"
     clips = [ClipInput(make_video(media / f"c{i}.mp4", 640, 640, 2.0, fps=12), f"clips[{i}]") for i in (0, 1)]

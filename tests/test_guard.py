@@ -20,13 +20,13 @@ from mcp import types
 from mcp.client import Client
 from mcp.client.context import ClientRequestContext
 
-from seedance_mcp.server import pricing
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.catalogue import pricing
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.generation.spending_guard import usd
+from seedance_mcp.server.journal.spend_report import SPEND_URI, spent_last_24h
+from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
-from seedance_mcp.server.spend import SPEND_URI, spent_last_24h
-from seedance_mcp.server.spending import usd
 from seedance_mcp.tools.confirmation import question
 from tests.media_factory import make_image, make_video
 

@@ -27,7 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from seedance_mcp.server.errors import ConfigError
-from seedance_mcp.server.http import check_exposure, is_loopback, security_settings
+from seedance_mcp.server.web.http import check_exposure, is_loopback, security_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
@@ -38,7 +38,7 @@ import logging, os, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.http import run_http
+from seedance_mcp.server.web.http import run_http
 run_http(create_server(Settings.from_env()), host=sys.argv[1], port=0,
          token=os.environ.get("SEEDANCE_HTTP_TOKEN") or None, stateless=sys.argv[2] == "1")
 """

@@ -16,7 +16,7 @@ import pytest
 
 from seedance_mcp.server.errors import InputError
 from seedance_mcp.server.inputs import check_frames, check_references
-from seedance_mcp.server.url_media import UrlPolicy
+from seedance_mcp.server.media.remote import UrlPolicy
 from tests.media_factory import make_audio, make_image, make_text, make_video, truncate
 from tests.media_server import Served, serve
 

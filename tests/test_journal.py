@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from seedance_mcp.server.journal import (
+from seedance_mcp.server.journal.sqlite import (
     LOG_LINES_KEPT,
     MIGRATIONS,
     JobRecord,
@@ -358,7 +358,7 @@ CRASHING_WRITER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     import anyio
-    from seedance_mcp.server.journal import JobRecord, Journal
+    from seedance_mcp.server.journal.sqlite import JobRecord, Journal
 
     async def main() -> None:
         journal = await Journal.open(Path(sys.argv[1]))

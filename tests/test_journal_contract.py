@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from seedance_mcp.server.journal_api import JobJournal, JobRecord, new_job_id
+from seedance_mcp.server.journal.api import JobJournal, JobRecord, new_job_id
 
 pytestmark = pytest.mark.anyio
 
@@ -196,7 +196,7 @@ async def test_spend_by_day_separates_simulated(journal: JobJournal) -> None:
 
 
 async def test_postgres_changes_reach_every_process(postgres_dsn: str) -> None:
-    from seedance_mcp.server.journal_postgres import PgJournal
+    from seedance_mcp.server.journal.postgres import PgJournal
 
     async with await PgJournal.open(postgres_dsn) as a, await PgJournal.open(postgres_dsn) as b:
         heard: list[str] = []
@@ -223,7 +223,7 @@ async def test_postgres_changes_reach_every_process(postgres_dsn: str) -> None:
 
 
 async def test_postgres_replicas_starting_together_migrate_once(postgres_dsn: str) -> None:
-    from seedance_mcp.server.journal_postgres import MIGRATIONS, PgJournal
+    from seedance_mcp.server.journal.postgres import MIGRATIONS, PgJournal
 
     opened: list[PgJournal] = []
 

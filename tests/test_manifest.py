@@ -169,7 +169,7 @@ async def test_hidden_parameters_are_still_refused_by_name() -> None:
 
 
 def test_compact_listing_keeps_what_validates() -> None:
-    from seedance_mcp.server.listing import compact_schema, outline_schema
+    from seedance_mcp.server.tool_listing import compact_schema, outline_schema
 
     full = {
         "title": "Args",

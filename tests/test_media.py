@@ -1,4 +1,4 @@
-"""server.media: sniffing, probing (content beats name), rotation, previews, damaged files."""
+"""server/media/probe.py: sniffing, probing (content beats name), rotation, previews, damaged files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from seedance_mcp.server.media import MediaError, probe, sniff_kind
-from seedance_mcp.server.previews import render_preview
+from seedance_mcp.server.delivery.previews import render_preview
+from seedance_mcp.server.media.probe import MediaError, probe, sniff_kind
 from tests.media_factory import (
     ImageFormat,
     make_audio,
@@ -168,7 +168,7 @@ def test_sniff_kind(head: bytes, expected: str | None) -> None:
 
 def test_importing_media_stays_cheap() -> None:
     # The server imports this module at start-up; PyAV and Pillow must wait until first use.
-    code = "import sys, server.media; print(sorted(m for m in ('av', 'PIL') if m in sys.modules))"
+    code = "import sys, seedance_mcp.server.media.probe; print(sorted(m for m in ('av', 'PIL') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -10,10 +10,10 @@ import pytest
 from mcp.client import Client
 from mcp.types import TextResourceContents
 
-from seedance_mcp.server import pricing
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.catalogue import pricing
+from seedance_mcp.server.catalogue.facts import OUTPUT_SIZE, RESOLUTIONS
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.model_facts import OUTPUT_SIZE, RESOLUTIONS
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -11,8 +11,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import TextContent, TextResourceContents
 
 from seedance_mcp.server.app import create_server
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.model_facts import (
+from seedance_mcp.server.catalogue.facts import (
     ASPECT_RATIOS,
     DURATIONS,
     MAX_FILES,
@@ -20,7 +19,8 @@ from seedance_mcp.server.model_facts import (
     OUTPUT_SIZE,
     RESOLUTIONS,
 )
-from seedance_mcp.server.pricing import RATES, price_table
+from seedance_mcp.server.catalogue.pricing import RATES, price_table
+from seedance_mcp.server.config import Settings
 from seedance_mcp.server.providers.fal import endpoint_for
 from seedance_mcp.tools.models_resource import models_document
 

@@ -23,8 +23,8 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.journal import JobRecord, Journal, new_job_id
+from seedance_mcp.server.jobs.manager import JobManager
+from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers._http import RetryPolicy
 from seedance_mcp.server.providers.base import JobSpec, Submission, VideoOutput
 from seedance_mcp.server.providers.fal import FalProvider

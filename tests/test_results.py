@@ -16,9 +16,9 @@ from mcp.client import Client
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.catalogue.facts import OUTPUT_SIZE
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.model_facts import OUTPUT_SIZE
-from seedance_mcp.server.previews import POSTER_MAX_WIDTH, SHEET_THUMB_WIDTH
+from seedance_mcp.server.delivery.previews import POSTER_MAX_WIDTH, SHEET_THUMB_WIDTH
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.catalogue.facts import ASPECT_RATIOS, DURATIONS, OUTPUT_SIZE, RESOLUTIONS
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.model_facts import ASPECT_RATIOS, DURATIONS, OUTPUT_SIZE, RESOLUTIONS
 
 pytestmark = pytest.mark.anyio
 

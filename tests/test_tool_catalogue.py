@@ -13,7 +13,7 @@ from mcp.types import Tool
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.tool_catalogue import ToolCatalogue
+from seedance_mcp.server.tool_list_cache import ToolCatalogue
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
-from seedance_mcp.server.webhooks import Wakeups, WebhookTokens
+from seedance_mcp.server.web.webhooks import Wakeups, WebhookTokens
 from tests.replicas import free_port, replicas, sim_fal_env
 
 pytestmark = pytest.mark.anyio

@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from seedance_mcp.server.journal import TERMINAL, JobRecord
-from seedance_mcp.server.spend import charged, possibly_charged
-from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, tool_errors
+from ..server.journal.spend_report import charged, possibly_charged
+from ..server.journal.sqlite import TERMINAL, JobRecord
+from .results import JobStateName, ToolContext, app_state, tool_errors
 
 NAME = "cancel_job"
 TITLE = "Cancel a video job"

@@ -7,10 +7,10 @@ from typing import Annotated
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.tools.job_card import BOUND
-from seedance_mcp.tools.params import WaitSecondsParam
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, answer, app_state, tool_errors
-from seedance_mcp.tools.waiting import wait
+from .job_card import BOUND
+from .params import WaitSecondsParam
+from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
+from .waiting import wait
 
 NAME = "check_status"
 TITLE = "Check a video job"

@@ -21,12 +21,12 @@ from mcp.server.mcpserver import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, PrivateAttr
 
-from seedance_mcp.server.errors import SeedanceError
-from seedance_mcp.server.generation import GenerationRequest
-from seedance_mcp.server.model_facts import MAX_SECONDS, MIN_SECONDS
-from seedance_mcp.server.pricing import Estimate
-from seedance_mcp.server.spending import Consent, usd
-from seedance_mcp.tools.results import ToolContext, app_state
+from ..server.catalogue.facts import MAX_SECONDS, MIN_SECONDS
+from ..server.catalogue.pricing import Estimate
+from ..server.errors import SeedanceError
+from ..server.generation.service import GenerationRequest
+from ..server.generation.spending_guard import Consent, usd
+from .results import ToolContext, app_state
 
 PROMPT_SHOWN = 160  # characters of the prompt quoted in the question: enough to recognise it
 

@@ -7,9 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.generation import GenerationRequest
-from seedance_mcp.server.model_facts import (
+from ..server.catalogue.facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
     AspectRatio,
@@ -17,8 +15,10 @@ from seedance_mcp.server.model_facts import (
     Resolution,
     Tier,
 )
-from seedance_mcp.server.state import AppState
-from seedance_mcp.tools.results import ToolContext, app_state, inline_schema, tool_errors
+from ..server.errors import InputError
+from ..server.generation.service import GenerationRequest
+from ..server.state import AppState
+from .results import ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "estimate_cost"
 TITLE = "Estimate the price of a video"

@@ -12,10 +12,10 @@ import anyio
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server.jobs import SETTLED
-from seedance_mcp.server.journal_api import JobRecord
-from seedance_mcp.tools.job_card import FOLLOW_META, FOLLOW_NAME
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, answer, app_state, tool_errors
+from ..server.jobs.manager import SETTLED
+from ..server.journal.api import JobRecord
+from .job_card import FOLLOW_META, FOLLOW_NAME
+from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 
 NAME = FOLLOW_NAME
 TITLE = "Follow a video job (card)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedance_mcp.tools.results import ToolContext
+from .results import ToolContext
 
 
 def host_cancelled(ctx: ToolContext) -> bool:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from seedance_mcp.server.config import FAL_CDN_URL, OXEN_URL, Settings
+from ..server.config import FAL_CDN_URL, OXEN_URL, Settings
 
 URI = "ui://seedance/job-card.html"
 # What a tool module sets as `META` so hosts show its answers in the card (the stamp `Apps.tool` makes).

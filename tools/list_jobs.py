@@ -8,9 +8,9 @@ from typing import Annotated
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server.journal import TERMINAL, JobRecord
-from seedance_mcp.server.spend import SpendDay, SpendReport, charged, possibly_charged, spend_report
-from seedance_mcp.tools.results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
+from ..server.journal.spend_report import SpendDay, SpendReport, charged, possibly_charged, spend_report
+from ..server.journal.sqlite import TERMINAL, JobRecord
+from .results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "list_jobs"
 TITLE = "List video jobs"

@@ -14,8 +14,9 @@ from typing import Any, Final
 
 from mcp.server import MCPServer
 
-from seedance_mcp.server import model_facts, pricing
-from seedance_mcp.server.config import Settings
+from ..server.catalogue import facts as model_facts
+from ..server.catalogue import pricing
+from ..server.config import Settings
 
 URI: Final = "seedance://models"
 MODES: Final = ("text-to-video", "image-to-video", "reference-to-video")
@@ -27,8 +28,8 @@ TOOL_MODES: Final = {
 
 def endpoints() -> dict[str, dict[str, dict[str, str]]]:
     """Provider -> tier -> mode -> the provider's own model id."""
-    from seedance_mcp.server.providers.fal import endpoint_for
-    from seedance_mcp.server.providers.oxen import model_for
+    from ..server.providers.fal import endpoint_for
+    from ..server.providers.oxen import model_for
 
     return {
         "fal": {tier: {mode: endpoint_for(tier, mode) for mode in MODES} for tier in ("fast", "standard")},

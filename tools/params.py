@@ -1,7 +1,7 @@
 """The documented parameters of Seedance 2.0 as the assistant sees them: types, defaults, descriptions.
 
 Every tool builds its input schema from these aliases; the facts behind them (enums, limits) live in
-`seedance_mcp.server.model_facts`.
+`seedance_mcp.server.catalogue.facts`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
-from seedance_mcp.server.listing import PROVIDER_KEY
-from seedance_mcp.server.model_facts import (
+from ..server.catalogue.facts import (
     MAX_GENERATIONS,
     SEED_MAX,
     SEED_MIN,
@@ -22,6 +21,7 @@ from seedance_mcp.server.model_facts import (
     ResponseFormat,
     Tier,
 )
+from ..server.tool_listing import PROVIDER_KEY
 
 NOT_BLANK_PATTERN = r"\S"  # JSON Schema patterns match anywhere: one visible character
 
@@ -84,7 +84,7 @@ WaitSecondsParam = Annotated[
 ]
 
 # Oxen.ai-only parameters (Oxen's reference-to-video page); refused on any other provider, and listed to
-# hosts only while Oxen is active (the marker is read by server/listing.py).
+# hosts only while Oxen is active (the marker is read by server/tool_listing.py).
 OXEN_ONLY: dict[str, JsonValue] = {PROVIDER_KEY: "oxen"}
 
 NumGenerationsParam = Annotated[

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 from mcp.server import MCPServer
 from pydantic import Field
 
-from seedance_mcp.server.model_facts import (
+from ..server.catalogue.facts import (
     AUDIO_SECONDS_MAX,
     MAX_AUDIOS,
     MAX_FILES,
@@ -23,7 +23,7 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
-from seedance_mcp.server.pricing import estimate
+from ..server.catalogue.pricing import estimate
 
 DRAFT_SECONDS: Final = 5
 

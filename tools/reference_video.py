@@ -8,9 +8,7 @@ from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from seedance_mcp.server.errors import SeedanceError
-from seedance_mcp.server.generation import GenerationRequest, OxenOptions
-from seedance_mcp.server.model_facts import (
+from ..server.catalogue.facts import (
     MAX_AUDIOS,
     MAX_IMAGES,
     MAX_VIDEOS,
@@ -18,11 +16,13 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MIN,
     Tier,
 )
-from seedance_mcp.server.state import AppState
-from seedance_mcp.server.video_sources import StartFrame, last_frame_of
-from seedance_mcp.tools.confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
-from seedance_mcp.tools.job_card import BOUND
-from seedance_mcp.tools.params import (
+from ..server.errors import SeedanceError
+from ..server.generation.service import GenerationRequest, OxenOptions
+from ..server.media.finished_videos import StartFrame, last_frame_of
+from ..server.state import AppState
+from .confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from .job_card import BOUND
+from .params import (
     AspectRatioParam,
     ContinueFromParam,
     DurationParam,
@@ -37,8 +37,8 @@ from seedance_mcp.tools.params import (
     TierParam,
     WaitSecondsParam,
 )
-from seedance_mcp.tools.results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
-from seedance_mcp.tools.waiting import answer_submitted
+from .results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
+from .waiting import answer_submitted
 
 NAME = "reference_video"
 TITLE = "Video from reference media (Seedance 2.0)"

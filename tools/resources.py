@@ -16,9 +16,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from seedance_mcp.server.journal_api import TERMINAL, JobRecord
-from seedance_mcp.server.spend import REPORT_DAYS, SPEND_URI, spend_report
-from seedance_mcp.server.state import AppState
+from ..server.journal.api import TERMINAL, JobRecord
+from ..server.journal.spend_report import REPORT_DAYS, SPEND_URI, spend_report
+from ..server.state import AppState
 
 JOB_URI_TEMPLATE = "seedance://jobs/{job_id}"
 

@@ -19,9 +19,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
-from seedance_mcp.server.errors import SeedanceError
-from seedance_mcp.server.journal import JobRecord
-from seedance_mcp.server.state import AppState
+from ..server.errors import SeedanceError
+from ..server.journal.sqlite import JobRecord
+from ..server.state import AppState
 
 JobStateName = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
 

@@ -13,12 +13,12 @@ import anyio.to_thread
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from seedance_mcp.server.errors import ConfigError
-from seedance_mcp.server.model_facts import AspectRatio
-from seedance_mcp.server.stitching import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
-from seedance_mcp.server.video_names import safe_target, slugify
-from seedance_mcp.server.video_sources import SourceVideo, find_video
-from seedance_mcp.tools.results import (
+from ..server.catalogue.facts import AspectRatio
+from ..server.delivery.video_names import safe_target, slugify
+from ..server.errors import ConfigError
+from ..server.film.stitch import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
+from ..server.media.finished_videos import SourceVideo, find_video
+from .results import (
     ToolContext,
     VideoFacts,
     app_state,

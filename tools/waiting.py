@@ -13,11 +13,11 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
-from seedance_mcp.server.generation import Submitted
-from seedance_mcp.server.journal import JobRecord
-from seedance_mcp.server.state import AppState
-from seedance_mcp.tools.host_cancel import host_cancelled
-from seedance_mcp.tools.results import ToolContext, answer, ensure_preview, render, to_result
+from ..server.generation.service import Submitted
+from ..server.journal.sqlite import JobRecord
+from ..server.state import AppState
+from .host_cancel import host_cancelled
+from .results import ToolContext, answer, ensure_preview, render, to_result
 
 
 async def answer_submitted(

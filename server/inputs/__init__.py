@@ -12,11 +12,11 @@ The rooms: `checks` (the two entry points), `rules` (what each parameter accepts
 `uploads`, and `checked` (the values they pass on).
 """
 
-from seedance_mcp.server.inputs.checked import CheckedInputs, MediaInput, release
-from seedance_mcp.server.inputs.checks import check_frames, check_references
-from seedance_mcp.server.inputs.local_files import local_file
-from seedance_mcp.server.inputs.uploads import upload_inputs
-from seedance_mcp.server.url_media import UrlPolicy
+from ..media.remote import UrlPolicy
+from .checked import CheckedInputs, MediaInput, release
+from .checks import check_frames, check_references
+from .local_files import local_file
+from .uploads import upload_inputs
 
 __all__ = [
     "CheckedInputs",

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from seedance_mcp.server.media import MediaInfo, MediaKind
+from ..media.probe import MediaInfo, MediaKind
 
 Source = Literal["url", "data", "path"]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import anyio
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs.checked import CheckedInputs, MediaInput, release
-from seedance_mcp.server.inputs.combined_limits import check_combined, check_counts
-from seedance_mcp.server.inputs.data_uris import check_data
-from seedance_mcp.server.inputs.local_files import check_path, file_url_path, home_path
-from seedance_mcp.server.inputs.prompt_references import check_prompt_references, references
-from seedance_mcp.server.inputs.rules import AUDIO, END, IMAGE, START, VIDEO, Rules
-from seedance_mcp.server.inputs.urls import check_probe, check_url, probe_urls
-from seedance_mcp.server.url_media import UrlPolicy
+from ..errors import InputError
+from ..media.remote import UrlPolicy
+from .checked import CheckedInputs, MediaInput, release
+from .combined_limits import check_combined, check_counts
+from .data_uris import check_data
+from .local_files import check_path, file_url_path, home_path
+from .prompt_references import check_prompt_references, references
+from .rules import AUDIO, END, IMAGE, START, VIDEO, Rules
+from .urls import check_probe, check_url, probe_urls
 
 
 async def check_frames(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs.checked import MediaInput
-from seedance_mcp.server.inputs.rules import mb
-from seedance_mcp.server.model_facts import (
+from ..catalogue.facts import (
     AUDIO_SECONDS_MAX,
     MAX_AUDIOS,
     MAX_FILES,
@@ -15,6 +12,9 @@ from seedance_mcp.server.model_facts import (
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
+from ..errors import InputError
+from .checked import MediaInput
+from .rules import mb
 
 
 def check_counts(images: list[str], videos: list[str], audios: list[str]) -> None:

@@ -16,10 +16,11 @@ import uuid
 from pathlib import Path
 from typing import Final
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs.checked import MediaInput
-from seedance_mcp.server.inputs.local_files import probe_file
-from seedance_mcp.server.inputs.rules import (
+from ..errors import InputError
+from ..media.probe import MIME, sniff_kind
+from .checked import MediaInput
+from .local_files import probe_file
+from .rules import (
     Rules,
     a_or_an,
     check_info,
@@ -28,7 +29,6 @@ from seedance_mcp.server.inputs.rules import (
     too_big_message,
     wrong_format_message,
 )
-from seedance_mcp.server.media import MIME, sniff_kind
 
 # The mime types a data: URI may declare, and the format each names: each format's own type, and the
 # other names browsers and tools write for it.

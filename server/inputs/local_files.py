@@ -9,9 +9,10 @@ import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs.checked import MediaInput
-from seedance_mcp.server.inputs.rules import (
+from ..errors import InputError
+from ..media.probe import MediaError, MediaInfo, probe, sniff_kind
+from .checked import MediaInput
+from .rules import (
     Rules,
     a_or_an,
     check_info,
@@ -20,7 +21,6 @@ from seedance_mcp.server.inputs.rules import (
     too_big_message,
     wrong_format_message,
 )
-from seedance_mcp.server.media import MediaError, MediaInfo, probe, sniff_kind
 
 
 def file_url_path(field: str, value: str) -> Path:

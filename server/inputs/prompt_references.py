@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.model_facts import MAX_AUDIOS, MAX_IMAGES, MAX_VIDEOS
+from ..catalogue.facts import MAX_AUDIOS, MAX_IMAGES, MAX_VIDEOS
+from ..errors import InputError
 
 MAX_REFERENCE_DIGITS: Final = 3  # "@Image12" is already past every limit; longer numbers are not parsed
 

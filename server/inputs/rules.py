@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.media import KIND, UNSUPPORTED, MediaInfo, MediaKind
-from seedance_mcp.server.model_facts import (
+from ..catalogue.facts import (
     AUDIO_FORMATS,
     FRAME_IMAGE_FORMATS,
     MAX_AUDIO_BYTES,
@@ -19,6 +17,8 @@ from seedance_mcp.server.model_facts import (
     VIDEO_PIXELS_MAX,
     VIDEO_PIXELS_MIN,
 )
+from ..errors import InputError
+from ..media.probe import KIND, UNSUPPORTED, MediaInfo, MediaKind
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Final
 
 import anyio
 
-from seedance_mcp.server.inputs.checked import CheckedInputs, MediaInput, release
+from .checked import CheckedInputs, MediaInput, release
 
 UPLOAD_CONCURRENCY: Final = 4  # a few parallel uploads fill a home uplink; more only queue at the router
 

@@ -1,5 +1,5 @@
 """`https://` inputs: the checks that need no network, then ranged reads of every URL at once
-(`seedance_mcp.server.url_media`); one that cannot be read is passed on with a warning."""
+(`seedance_mcp.server.media.remote`); one that cannot be read is passed on with a warning."""
 
 from __future__ import annotations
 
@@ -10,18 +10,8 @@ from typing import Final
 
 import anyio
 
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs.checked import MediaInput
-from seedance_mcp.server.inputs.rules import (
-    Rules,
-    a_or_an,
-    check_info,
-    describe,
-    names,
-    too_big_message,
-    wrong_format_message,
-)
-from seedance_mcp.server.url_media import (
+from ..errors import InputError
+from ..media.remote import (
     LOOPBACK_HOSTS,
     UrlPolicy,
     UrlProbe,
@@ -29,6 +19,16 @@ from seedance_mcp.server.url_media import (
     credentials_refusal,
     probe_url,
     shared_client,
+)
+from .checked import MediaInput
+from .rules import (
+    Rules,
+    a_or_an,
+    check_info,
+    describe,
+    names,
+    too_big_message,
+    wrong_format_message,
 )
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import httpx
 
-from seedance_mcp.server.errors import (
+from ..errors import (
     RETRYABLE_STATUS,
     SERVER_ERROR_STATUS,
     ProviderError,
@@ -37,7 +37,7 @@ FILE_CHUNK_BYTES = 256 * 1024
 
 
 def user_agent() -> str:
-    from seedance_mcp.server import __version__
+    from .. import __version__
 
     return f"seedance-mcp/{__version__}"
 

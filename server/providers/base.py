@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from seedance_mcp.server.errors import JobFailed
-from seedance_mcp.server.model_facts import Mode, Tier
+from ..catalogue.facts import Mode, Tier
+from ..errors import JobFailed
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """An offline fake of fal.ai's and Oxen.ai's hosted APIs, served over real HTTP on loopback.
 
-    from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+    from . import Simulator, SimulatorOptions
 
     with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=0.6)) as sim:
         ...  # point every fal URL setting (queue, REST, CDN) at sim.url
@@ -35,7 +35,7 @@ Test hooks:
 
 from __future__ import annotations
 
-from seedance_mcp.server.simulator.options import SimulatorOptions
-from seedance_mcp.server.simulator.runner import Simulator, run_forever
+from .options import SimulatorOptions
+from .runner import Simulator, run_forever
 
 __all__ = ["Simulator", "SimulatorOptions", "run_forever"]

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seedance_mcp.server.simulator import fal, oxen
-from seedance_mcp.server.simulator.jobs import Engine
+from . import fal, oxen
+from .jobs import Engine
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from seedance_mcp.server.model_facts import Mode
-from seedance_mcp.server.simulator import webhooks
-from seedance_mcp.server.simulator.jobs import Engine, Job, JobView
-from seedance_mcp.server.simulator.storage import StorageError, safe_name
+from ..catalogue.facts import Mode
+from . import webhooks
+from .jobs import Engine, Job, JobView
+from .storage import StorageError, safe_name
 
 OWNER, APP = "bytedance", "seedance-2.0"
 ENDPOINTS: dict[str, Mode] = {

@@ -29,20 +29,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from seedance_mcp.server.model_facts import (
+from ..catalogue.facts import (
     AUTO_ASPECT_RATIO,
     AUTO_SECONDS,
     FIXED_ASPECT_RATIOS,
     OUTPUT_SIZE,
     Mode,
 )
-from seedance_mcp.server.simulator.faults import FaultPlan
-from seedance_mcp.server.simulator.options import SimulatorOptions
-from seedance_mcp.server.simulator.render import Renderer, RenderSpec
-from seedance_mcp.server.simulator.request_log import RequestLog
-from seedance_mcp.server.simulator.saved_jobs import SavedJobs
-from seedance_mcp.server.simulator.storage import FileStore, StoredFile
-from seedance_mcp.server.simulator.validation import INFRA_ERRORS, Failure, failure_for, media_urls
+from .faults import FaultPlan
+from .options import SimulatorOptions
+from .render import Renderer, RenderSpec
+from .request_log import RequestLog
+from .saved_jobs import SavedJobs
+from .storage import FileStore, StoredFile
+from .validation import INFRA_ERRORS, Failure, failure_for, media_urls
 
 logger = logging.getLogger(__name__)
 

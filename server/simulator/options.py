@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seedance_mcp.server.simulator.faults import parse_faults
+from .faults import parse_faults
 
 if TYPE_CHECKING:
-    from seedance_mcp.server.config import Settings
+    from ..config import Settings
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from seedance_mcp.server.model_facts import (
+from ..catalogue.facts import (
     FIXED_ASPECT_RATIOS,
     MAX_FILES,
     MAX_SECONDS,
@@ -49,7 +49,7 @@ from seedance_mcp.server.model_facts import (
     RESOLUTIONS,
     Mode,
 )
-from seedance_mcp.server.simulator.fal import (
+from .fal import (
     ECHO_KEY_MARKER,
     STREAM_TICK,
     base_url,
@@ -57,9 +57,9 @@ from seedance_mcp.server.simulator.fal import (
     note,
     with_faults,
 )
-from seedance_mcp.server.simulator.jobs import FAILING_RUN_SECONDS, Engine, Job
-from seedance_mcp.server.simulator.storage import StoredFile, safe_name
-from seedance_mcp.server.simulator.validation import Failure
+from .jobs import FAILING_RUN_SECONDS, Engine, Job
+from .storage import StoredFile, safe_name
+from .validation import Failure
 
 MODEL_RE = re.compile(r"bytedance-seedance-2-0-(?:(fast|mini)-)?(text|image|reference)-to-video")
 STATES = ("queued", "processing", "succeeded", "failed", "cancelled")

@@ -27,7 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedance_mcp.server.background import background_pool
+from ..background import background_pool
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio.to_thread
 
-from seedance_mcp.server.simulator.app import build_app
-from seedance_mcp.server.simulator.faults import parse_faults
-from seedance_mcp.server.simulator.jobs import Engine
-from seedance_mcp.server.simulator.options import SimulatorOptions
+from .app import build_app
+from .faults import parse_faults
+from .jobs import Engine
+from .options import SimulatorOptions
 
 logger = logging.getLogger(__name__)
 

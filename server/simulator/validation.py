@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from seedance_mcp.server.model_facts import (
+from ..catalogue.facts import (
     ASPECT_RATIOS,
     DURATIONS,
     MAX_AUDIOS,
@@ -20,7 +20,7 @@ from seedance_mcp.server.model_facts import (
     RESOLUTIONS,
     Mode,
 )
-from seedance_mcp.server.simulator.storage import FileStore
+from .storage import FileStore
 
 # Infrastructure error types -> (HTTP status of the result call, message). fal's documented set.
 INFRA_ERRORS: dict[str, tuple[int, str]] = {

@@ -22,7 +22,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from seedance_mcp.server.simulator.jobs import Engine, Job
+from .jobs import Engine, Job
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from seedance_mcp.server.providers._http import RetryPolicy, send_reachable, user_agent
-from seedance_mcp.server.providers.fal.errors import unreadable
-from seedance_mcp.server.providers.redaction import redact
+from .._http import RetryPolicy, send_reachable, user_agent
+from ..redaction import redact
+from .errors import unreadable
 
 
 class FalConnection:

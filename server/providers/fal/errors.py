@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from seedance_mcp.server.errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
-from seedance_mcp.server.providers._http import read_error
+from ...errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
+from .._http import read_error
 
 KEY_HINT = "check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET); keys are made at https://fal.ai/dashboard/keys"
 BILLING_URL = "https://fal.ai/dashboard/billing"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from seedance_mcp.server.providers._http import DEFAULT_POLICY, RetryPolicy
-from seedance_mcp.server.providers.base import JobSpec, QueueState, Submission, VideoOutput
-from seedance_mcp.server.providers.fal.connection import FalConnection
-from seedance_mcp.server.providers.fal.queue import FalQueue
-from seedance_mcp.server.providers.fal.storage import FalStorage
+from .._http import DEFAULT_POLICY, RetryPolicy
+from ..base import JobSpec, QueueState, Submission, VideoOutput
+from .connection import FalConnection
+from .queue import FalQueue
+from .storage import FalStorage
 
 
 class FalProvider:

@@ -15,18 +15,18 @@ from typing import Any
 import anyio
 import httpx
 
-from seedance_mcp.server.errors import (
+from ...catalogue.facts import Mode, Tier
+from ...errors import (
     JobFailed,
     ProviderError,
     ProviderHTTPError,
     ProviderUnreachable,
 )
-from seedance_mcp.server.model_facts import Mode, Tier
-from seedance_mcp.server.providers._http import read_error, send_with_retry, submit_once
-from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
-from seedance_mcp.server.providers.fal.connection import FalConnection
-from seedance_mcp.server.providers.fal.errors import http_error, result_error, submit_uncertain
-from seedance_mcp.server.providers.fal.states import parse_status
+from .._http import read_error, send_with_retry, submit_once
+from ..base import Finished, JobSpec, QueueState, Submission, VideoOutput
+from .connection import FalConnection
+from .errors import http_error, result_error, submit_uncertain
+from .states import parse_status
 
 logger = logging.getLogger(__name__)
 

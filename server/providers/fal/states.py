@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedance_mcp.server.errors import ProviderError
-from seedance_mcp.server.providers.base import Finished, LogLine, Queued, QueueState, Running
+from ...errors import ProviderError
+from ..base import Finished, LogLine, Queued, QueueState, Running
 
 
 def parse_status(data: Any) -> QueueState:

@@ -18,16 +18,16 @@ from typing import Any
 import anyio
 import httpx
 
-from seedance_mcp.server.errors import ProviderError, ProviderHTTPError
-from seedance_mcp.server.providers._http import (
+from ...errors import ProviderError, ProviderHTTPError
+from .._http import (
     ascii_file_name,
     describe_transport_error,
     file_chunks,
     send_with_retry,
     user_agent,
 )
-from seedance_mcp.server.providers.fal.connection import FalConnection
-from seedance_mcp.server.providers.fal.errors import http_error
+from .connection import FalConnection
+from .errors import http_error
 
 logger = logging.getLogger(__name__)
 

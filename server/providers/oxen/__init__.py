@@ -14,10 +14,10 @@ Wire facts are in `shared/reference/oxen-api.md`. The modules, by concern:
 The API key never appears in a sentence, a log line or a repr.
 """
 
-from seedance_mcp.server.providers.oxen.errors import parse_error
-from seedance_mcp.server.providers.oxen.pricing import OxenPrice
-from seedance_mcp.server.providers.oxen.provider import OxenProvider
-from seedance_mcp.server.providers.oxen.schema import SEED_PROPERTIES, ModelInfo, model_for, translate
+from .errors import parse_error
+from .pricing import OxenPrice
+from .provider import OxenProvider
+from .schema import SEED_PROPERTIES, ModelInfo, model_for, translate
 
 __all__ = [
     "SEED_PROPERTIES",

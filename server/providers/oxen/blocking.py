@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from seedance_mcp.server.errors import JobFailed
-from seedance_mcp.server.providers._http import describe_transport_error
-from seedance_mcp.server.providers.base import (
+from ...errors import JobFailed
+from .._http import describe_transport_error
+from ..base import (
     Finished,
     LogLine,
     PendingCall,
@@ -26,8 +26,8 @@ from seedance_mcp.server.providers.base import (
     Submission,
     VideoOutput,
 )
-from seedance_mcp.server.providers.oxen.connection import OxenConnection, json_or_none
-from seedance_mcp.server.providers.oxen.errors import LOST_BLOCKING, explain, parse_error
+from .connection import OxenConnection, json_or_none
+from .errors import LOST_BLOCKING, explain, parse_error
 
 # The blocking endpoint answers after 1-15 minutes.
 BLOCKING_TIMEOUT = httpx.Timeout(30.0, read=16 * 60.0)

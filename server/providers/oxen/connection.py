@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from seedance_mcp.server.providers._http import RetryPolicy, send_reachable, user_agent
-from seedance_mcp.server.providers.redaction import redact
+from .._http import RetryPolicy, send_reachable, user_agent
+from ..redaction import redact
 
 
 class OxenConnection:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from seedance_mcp.server.errors import ProviderHTTPError, SubmitUncertain
+from ...errors import ProviderHTTPError, SubmitUncertain
 
 KEY_HINT = "check OXEN_API_KEY (keys are in your Oxen.ai account settings)"
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 
-from seedance_mcp.server.providers.oxen.connection import OxenConnection
+from .connection import OxenConnection
 
 logger = logging.getLogger(__name__)
 

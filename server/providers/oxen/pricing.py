@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seedance_mcp.server.providers.oxen.schema import ModelInfo
+from .schema import ModelInfo
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import httpx
 
-from seedance_mcp.server.errors import ProviderError
-from seedance_mcp.server.model_facts import Mode, Tier
-from seedance_mcp.server.providers._http import DEFAULT_POLICY, RetryPolicy
-from seedance_mcp.server.providers.base import JobSpec, QueueState, Submission, VideoOutput
-from seedance_mcp.server.providers.oxen import blocking
-from seedance_mcp.server.providers.oxen.connection import OxenConnection
-from seedance_mcp.server.providers.oxen.pricing import OxenPrice, price_of
-from seedance_mcp.server.providers.oxen.queue import POLL_FIRST, POLL_MAX, SAFETY_POLL, OxenQueue
-from seedance_mcp.server.providers.oxen.schema import ModelCatalog, ModelInfo, model_for, translate
-from seedance_mcp.server.providers.oxen.storage import DATA_URI_MAX_BYTES, OxenStorage, Uploader
+from ...catalogue.facts import Mode, Tier
+from ...errors import ProviderError
+from .._http import DEFAULT_POLICY, RetryPolicy
+from ..base import JobSpec, QueueState, Submission, VideoOutput
+from . import blocking
+from .connection import OxenConnection
+from .pricing import OxenPrice, price_of
+from .queue import POLL_FIRST, POLL_MAX, SAFETY_POLL, OxenQueue
+from .schema import ModelCatalog, ModelInfo, model_for, translate
+from .storage import DATA_URI_MAX_BYTES, OxenStorage, Uploader
 
 
 class OxenProvider:

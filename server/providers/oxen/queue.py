@@ -17,9 +17,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from seedance_mcp.server.errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
-from seedance_mcp.server.providers._http import submit_once
-from seedance_mcp.server.providers.base import (
+from ...errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
+from .._http import submit_once
+from ..base import (
     Finished,
     Queued,
     QueueState,
@@ -27,9 +27,9 @@ from seedance_mcp.server.providers.base import (
     Submission,
     VideoOutput,
 )
-from seedance_mcp.server.providers.oxen.connection import OxenConnection, json_or_none
-from seedance_mcp.server.providers.oxen.errors import expired, explain, http_error, submit_uncertain
-from seedance_mcp.server.providers.oxen.events import EventStream
+from .connection import OxenConnection, json_or_none
+from .errors import expired, explain, http_error, submit_uncertain
+from .events import EventStream
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import anyio
 
-from seedance_mcp.server.errors import ProviderUnreachable
-from seedance_mcp.server.model_facts import Mode, Tier
-from seedance_mcp.server.providers.base import JobSpec
-from seedance_mcp.server.providers.oxen.connection import OxenConnection, json_or_none
+from ...catalogue.facts import Mode, Tier
+from ...errors import ProviderUnreachable
+from ..base import JobSpec
+from .connection import OxenConnection, json_or_none
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from seedance_mcp.server.errors import ConfigError
-from seedance_mcp.server.providers._http import ascii_file_name
-from seedance_mcp.server.providers.oxen.connection import OxenConnection
-from seedance_mcp.server.providers.oxen.errors import http_error
+from ...errors import ConfigError
+from .._http import ascii_file_name
+from .connection import OxenConnection
+from .errors import http_error
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from seedance_mcp.server.media import MediaError, ffmpeg_reason, probe
+from ..media.probe import MediaError, ffmpeg_reason, probe
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -53,7 +53,7 @@ def render_preview(video: Path) -> Preview:
         with av.open(str(video), metadata_errors="ignore") as container:
             stream = container.streams.video[0]
             # Single-threaded decode: frame threads each hold their own frames, for no gain on a clip
-            # of seconds (previews run one at a time; see server/delivery.py).
+            # of seconds (previews run one at a time; see server/delivery/download.py).
             wanted = sorted({poster_time, *sheet_times})
             if duration <= SEQUENTIAL_DECODE_MAX_SECONDS:
                 frames = _frames_in_one_pass(container, stream, wanted)

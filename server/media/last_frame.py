@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from seedance_mcp.server.media import MediaError
+from .probe import MediaError
 
 # Seek this far before the end: past any frame-duration rounding, short of a whole re-decode.
 TAIL_SECONDS: Final = 1.0

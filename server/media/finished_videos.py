@@ -16,13 +16,13 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.frames import extract_last_frame
-from seedance_mcp.server.inputs import local_file
-from seedance_mcp.server.journal_api import JobJournal
-from seedance_mcp.server.media import MediaError, MediaInfo, probe
-from seedance_mcp.server.video_names import safe_id
+from ..config import Settings
+from ..delivery.video_names import safe_id
+from ..errors import InputError
+from ..inputs import local_file
+from ..journal.api import JobJournal
+from .last_frame import extract_last_frame
+from .probe import MediaError, MediaInfo, probe
 
 
 @dataclass(frozen=True)

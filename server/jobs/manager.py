@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from seedance_mcp.server.errors import (
+from ..errors import (
     JobFailed,
     JobNotFound,
     ProviderError,
@@ -45,8 +45,8 @@ from seedance_mcp.server.errors import (
     SeedanceError,
     SubmitUncertain,
 )
-from seedance_mcp.server.journal_api import TERMINAL, JobJournal, JobRecord, new_job_id
-from seedance_mcp.server.providers.base import (
+from ..journal.api import TERMINAL, JobJournal, JobRecord, new_job_id
+from ..providers.base import (
     Finished,
     JobSpec,
     Provider,

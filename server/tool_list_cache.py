@@ -25,7 +25,7 @@ from pathlib import Path
 import pydantic
 from mcp.types import Tool
 
-from seedance_mcp import __version__
+from . import __version__
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import time
 import unicodedata
 from pathlib import Path
 
-from seedance_mcp.server.errors import VideoUnavailable
-from seedance_mcp.server.journal_api import JobRecord
+from ..errors import VideoUnavailable
+from ..journal.api import JobRecord
 
 SLUG_MAX = 48
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")

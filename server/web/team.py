@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from seedance_mcp.server.config import Settings
+from ..config import Settings
 
 # What serves or opens the journal, the provider and webhooks is imported where it is used: the wiring
 # is made with the server, before `tools/list` is answered, and those imports would slow every start.
@@ -26,13 +26,13 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp.server.request_state import RequestStateSecurity
 
-    from seedance_mcp.server.delivery import Deliverer
-    from seedance_mcp.server.jobs import Deliverer as SaveVideo
-    from seedance_mcp.server.journal import Journal
-    from seedance_mcp.server.journal_api import JobJournal
-    from seedance_mcp.server.journal_postgres import PgJournal
-    from seedance_mcp.server.providers.base import Provider, VideoOutput
-    from seedance_mcp.server.webhooks import WebhookInbox
+    from ..delivery.download import Deliverer
+    from ..jobs.manager import Deliverer as SaveVideo
+    from ..journal.api import JobJournal
+    from ..journal.postgres import PgJournal
+    from ..journal.sqlite import Journal
+    from ..providers.base import Provider, VideoOutput
+    from .webhooks import WebhookInbox
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class TeamWiring:
 
     @cached_property
     def inbox(self) -> WebhookInbox:
-        from seedance_mcp.server.webhooks import WebhookInbox
+        from .webhooks import WebhookInbox
 
         return WebhookInbox(self._secret or secrets.token_bytes(32))
 
@@ -73,14 +73,14 @@ class TeamWiring:
     async def open_journal(self, stack: AsyncExitStack) -> JobJournal:
         database = self.settings.database_url
         if database is None:
-            from seedance_mcp.server.journal import Journal
+            from ..journal.sqlite import Journal
 
             journal = await Journal.open(self.settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             self.journal = journal
             return journal
-        from seedance_mcp.server.journal_postgres import PgJournal
-        from seedance_mcp.server.webhooks import WAKE_CHANNEL
+        from ..journal.postgres import PgJournal
+        from .webhooks import WAKE_CHANNEL
 
         pg = await PgJournal.open(database.get_secret_value())
         stack.push_async_callback(pg.close)
@@ -93,8 +93,8 @@ class TeamWiring:
 
     def provider(self, provider: Provider) -> Provider:
         """fal with completion webhooks when this server has a public URL; any other provider as is."""
-        from seedance_mcp.server.providers.fal import FalProvider
-        from seedance_mcp.server.webhooks import WebhookFalProvider
+        from ..providers.fal import FalProvider
+        from .webhooks import WebhookFalProvider
 
         if self.settings.public_url is None or not isinstance(provider, FalProvider):
             return provider
@@ -128,7 +128,7 @@ class TeamWiring:
             return JSONResponse(*await self.health())
 
         if self.settings.public_url is not None:
-            from seedance_mcp.server.webhooks import add_webhook_route
+            from .webhooks import add_webhook_route
 
             add_webhook_route(server, self.inbox)
 

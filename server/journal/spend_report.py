@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.journal_api import JobJournal, JobRecord
+from ..config import Settings
+from .api import JobJournal, JobRecord
 
 DAY_SECONDS = 86_400.0
 REPORT_DAYS = 30  # a month is what a bill covers

@@ -34,13 +34,13 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from seedance_mcp.server.background import background_pool
-from seedance_mcp.server.errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
-from seedance_mcp.server.jobs import PartialFile, new_owner_id
-from seedance_mcp.server.journal_api import JobRecord
-from seedance_mcp.server.preview_files import PreviewFiles
-from seedance_mcp.server.providers.base import VideoOutput
-from seedance_mcp.server.video_names import safe_target, video_filename
+from ..background import background_pool
+from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
+from ..jobs.manager import PartialFile, new_owner_id
+from ..journal.api import JobRecord
+from ..providers.base import VideoOutput
+from .preview_store import PreviewFiles
+from .video_names import safe_target, video_filename
 
 log = logging.getLogger(__name__)
 
@@ -278,14 +278,14 @@ class Deliverer:
 
 
 def _video_format(head: bytes) -> str | None:
-    from seedance_mcp.server.media import sniff_kind
+    from ..media.probe import sniff_kind
 
     fmt = sniff_kind(head)
     return fmt if fmt in VIDEO_FORMATS else None
 
 
 def _check_whole(path: Path) -> None:
-    from seedance_mcp.server.media import MediaError, probe
+    from ..media.probe import MediaError, probe
 
     try:
         probe(path)

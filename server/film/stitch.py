@@ -31,8 +31,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from seedance_mcp.server.errors import InputError, SeedanceError
-from seedance_mcp.server.model_facts import OUTPUT_SIZE
+from ..catalogue.facts import OUTPUT_SIZE
+from ..errors import InputError, SeedanceError
 
 SAMPLE_RATE: Final = 48_000
 CHANNELS: Final = 2
@@ -128,7 +128,7 @@ def stitch(
             _write_film(writer, clips, facts, counts, fade, progress, stop, total)
         os.replace(tmp, target)
     except av.FFmpegError as exc:
-        from seedance_mcp.server.media import MediaError
+        from ..media.probe import MediaError
 
         raise MediaError(f"stitching failed while writing or decoding ({exc})") from None
     finally:
@@ -206,7 +206,7 @@ def _clip_facts(clip: ClipInput) -> ClipFacts:
     """Size, rate, video length and audio presence from the headers (nothing is decoded)."""
     import av
 
-    from seedance_mcp.server.media import MediaError, probe
+    from ..media.probe import MediaError, probe
 
     info = probe(clip.path)
     if info.kind != "video" or not info.width or not info.height:
@@ -274,7 +274,7 @@ class _OpenClip:
                 break
             self._shown, self._shown_fitted, self._upcoming = self._upcoming, None, None
         if self._shown is None:
-            from seedance_mcp.server.media import MediaError
+            from ..media.probe import MediaError
 
             raise MediaError("a clip has no decodable frames")
         if self._shown_fitted is None:

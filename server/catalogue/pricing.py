@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from seedance_mcp.server.model_facts import (
+from .facts import (
     MAX_SECONDS,
     MIN_SECONDS,
     OUTPUT_SIZE,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from seedance_mcp.server.journal_api import (
+from .api import (
     BLOCKS_DUPLICATE_SQL,
     CERTAIN_SQL,
     JSON_FIELDS,

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.media import MediaError, MediaInfo, probe_stream, sniff_kind
+from ..config import Settings
+from .probe import MediaError, MediaInfo, probe_stream, sniff_kind
 
 HEAD_BYTES: Final = 64 * 1024  # the first ranged GET: every signature, an image header, a moov at the front
 BLOCK_BYTES: Final = 64 * 1024  # later ranged reads, aligned so PyAV's small seeks hit the cache

@@ -4,7 +4,7 @@
 container metadata only for video and audio (PyAV), and decodes images (Pillow) so that a truncated
 one is refused; `probe_stream` does the same on any seekable reader, such as ranged reads of a URL.
 Everything here is synchronous; async callers use `anyio.to_thread`. Previews of a finished video
-live in `seedance_mcp.server.previews`.
+live in `seedance_mcp.server.delivery.previews`.
 PyAV and Pillow are imported inside the functions so that importing this module is free.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from seedance_mcp.server.errors import MediaError
+from ..errors import MediaError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -30,9 +30,9 @@ from typing import Any
 
 import anyio
 
-from seedance_mcp.server.errors import JobFailed
-from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
-from seedance_mcp.server.providers.fal import FalProvider
+from ..errors import JobFailed
+from ..providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
+from ..providers.fal import FalProvider
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from seedance_mcp.server.errors import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer

@@ -25,12 +25,12 @@ from typing import Literal
 
 import anyio
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.errors import BudgetError
-from seedance_mcp.server.journal_api import JobJournal
-from seedance_mcp.server.model_facts import MIN_SECONDS
-from seedance_mcp.server.pricing import Estimate
-from seedance_mcp.server.spend import DAY_SECONDS, spent_last_24h
+from ..catalogue.facts import MIN_SECONDS
+from ..catalogue.pricing import Estimate
+from ..config import Settings
+from ..errors import BudgetError
+from ..journal.api import JobJournal
+from ..journal.spend_report import DAY_SECONDS, spent_last_24h
 
 # How the user's consent was settled. "yes"/"no"/"dismissed": asked and answered; the rest were
 # decided without asking (below the threshold, over a cap anyway, or the policy where hosts cannot ask).

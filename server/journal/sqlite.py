@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from seedance_mcp.server.journal_api import (
+from .api import (
     BLOCKS_DUPLICATE_SQL,
     CERTAIN_SQL,
     JOB_STATES,

@@ -15,17 +15,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from seedance_mcp.server.config import Settings
-from seedance_mcp.server.errors import InputError
-from seedance_mcp.server.inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
-from seedance_mcp.server.jobs import JobManager
-from seedance_mcp.server.journal import JobRecord
-from seedance_mcp.server.model_facts import Mode, Tier
-from seedance_mcp.server.pricing import Estimate, Rate, estimate, reference_video_seconds
-from seedance_mcp.server.providers.base import JobSpec
-from seedance_mcp.server.spending import Consent, SpendingGuard
-from seedance_mcp.server.url_media import policy_for
-from seedance_mcp.server.video_sources import allowed_dirs_for
+from ..catalogue.facts import Mode, Tier
+from ..catalogue.pricing import Estimate, Rate, estimate, reference_video_seconds
+from ..config import Settings
+from ..errors import InputError
+from ..inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
+from ..jobs.manager import JobManager
+from ..journal.sqlite import JobRecord
+from ..media.finished_videos import allowed_dirs_for
+from ..media.remote import policy_for
+from ..providers.base import JobSpec
+from .spending_guard import Consent, SpendingGuard
 
 
 @dataclass(frozen=True)

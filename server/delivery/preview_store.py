@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seedance_mcp.server.video_names import safe_id
+from .video_names import safe_id
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ class PreviewFiles:
 
     def write(self, job_id: str, video: Path) -> None:
         """Render and write the preview files of `video` (synchronous: run it in a worker thread)."""
-        from seedance_mcp.server import media, previews
+        from ..media import probe as media
+        from . import previews
 
         self.folder.mkdir(parents=True, exist_ok=True)
         poster, sheet = self.paths(job_id)

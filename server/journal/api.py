@@ -1,4 +1,4 @@
-"""What every job journal offers (SQLite today, PostgreSQL next): the one interface the job manager,
+"""What every job journal offers (SQLite and PostgreSQL): the one interface the job manager,
 the spending guard and the spend report use. See `journal.Journal` for the SQLite implementation.
 
 The rules that make several processes on one journal safe live here, in the contract:

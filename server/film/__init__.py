@@ -1,0 +1,1 @@
+"""Joining finished clips into one film, locally."""

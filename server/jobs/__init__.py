@@ -1,0 +1,1 @@
+"""Jobs over the journal: claimed by one process, followed at the provider, saved once."""

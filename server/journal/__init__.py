@@ -1,0 +1,1 @@
+"""The durable job journal: one interface, SQLite for one machine, PostgreSQL for a team."""
