@@ -217,6 +217,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if transport == "http":
         from .web.http import run_http
 
+        # The HTTP transport checks a call's Mcp-Param headers against the tool's schema before the call;
+        # an HTTP server is long-lived, so its tools are built at once rather than on first use.
+        server.build_tools()
         try:
             run_http(
                 server,

@@ -22,17 +22,18 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import Icon, ToolAnnotations
+from mcp.types import Icon
 from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl, ValidationError
 
 from .. import tools
+from ..tools.host_cancel import record_host_cancels
 from ..tools.job_card import JobCard
 from ..tools.models_resource import register_models_resource
 from ..tools.prompts import register_prompts
 from ..tools.resources import register_resources, register_spend_resource
 from . import __version__
-from .arguments import allowed_arguments, explain_validation, make_strict
+from .arguments import UnknownArguments, checked_arguments, closed, explain_validation
 from .config import Settings
 from .state import AppState, StartupError
 from .tool_list_cache import ToolCatalogue
@@ -82,6 +83,7 @@ class SeedanceServer(MCPServer[AppState]):
     running: AppState | None = None  # the state of the running lifespan, told when tools are listed
     _build: Callable[[], None] | None = None  # builds the tools; None once built
     _listed: list[MCPTool] | None = None  # the list made from the built tools (they do not change)
+    _full: list[MCPTool] | None = None  # the built tools, every provider's parameters included
 
     def state(self) -> AppState:
         """The running server's state; resource reads and tool calls have waited for it to open."""
@@ -102,49 +104,44 @@ class SeedanceServer(MCPServer[AppState]):
         if listed is None and self._build is not None and self.catalogue is not None:
             listed = self.catalogue.load()
         if listed is None:
-            self.build_tools()
-            listed = self._listed = [compact_tool(tool, self.provider) for tool in await super().list_tools()]
+            listed = self._listed = [compact_tool(tool, self.provider) for tool in await self._full_tools()]
             if self.catalogue is not None:
                 self.catalogue.save(listed)  # once a process: for the next start
         if self.running is not None:
             self.running.listed()
         return listed
 
-    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
-        self.build_tools()  # asked before a call over HTTP, to check its Mcp-Param headers
-        return super()._tool_input_schema(name)
-
-    def add_tool(
-        self,
-        fn: Callable[..., Any],
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: ToolAnnotations | None = None,
-        icons: list[Icon] | None = None,
-        meta: dict[str, Any] | None = None,
-        structured_output: bool | None = None,
-    ) -> None:
-        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        tool = self._tool_manager.get_tool(name or fn.__name__)
-        assert tool is not None
-        make_strict(tool)
+    async def _full_tools(self) -> list[MCPTool]:
+        """The built tools as the SDK lists them, their input schemas closed to undeclared arguments."""
+        if self._full is None:
+            self.build_tools()
+            self._full = [
+                tool.model_copy(update={"input_schema": closed(tool.input_schema)})
+                for tool in await super().list_tools()
+            ]
+        return self._full
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> Any:
-        self.build_tools()
+        full = {tool.name: tool for tool in await self._full_tools()}
+        tool = full.get(name)
+        if tool is None:
+            raise ToolError(f"Unknown tool: {name}. This server's tools are: {', '.join(sorted(full))}.")
+        # Offered in refusals: the arguments listed for the active provider.
+        shown = list(compact_tool(tool, self.provider).input_schema.get("properties", {}))
         try:
+            arguments = checked_arguments(name, tool.input_schema, arguments, shown)
             if context is not None:  # the first call waits for the journal and provider to open
                 await context.request_context.lifespan_context.opened()
             return await super().call_tool(name, arguments, context)
+        except UnknownArguments as exc:
+            raise ToolError(str(exc)) from None
         except StartupError as exc:
             raise ToolError(str(exc)) from exc
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                tool = self._tool_manager.get_tool(name)
-                allowed = allowed_arguments(tool) if tool is not None else []
-                raise ToolError(explain_validation(name, exc.__cause__, allowed)) from exc.__cause__
+                raise ToolError(explain_validation(name, exc.__cause__, shown)) from exc.__cause__
             raise
 
     async def read_resource(self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None) -> Any:
@@ -177,7 +174,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         icons=SERVER_ICONS,
         lifespan=lifespan,
         extensions=[job_card],
-        middleware=[job_card.hide_app_only_tools],
+        middleware=[job_card.hide_app_only_tools, record_host_cancels],
         request_state_security=team.request_state_security(),
     )
     server.provider = settings.provider

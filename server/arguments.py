@@ -1,75 +1,71 @@
 """The argument contract of every tool: strict about names, forgiving about lossless spellings.
 
-`make_strict(tool)` is applied once to each registered tool. Its argument model then refuses any
-argument it does not declare (the input schema says `additionalProperties: false`), and accepts the
-spellings an assistant commonly sends where the documented type leaves no doubt: a number for a
-string enum of numbers (`duration: 5` → `"5"`), a single string where a list is expected. Everything
-else still goes through the declared types and bounds. `explain_validation` turns pydantic's errors
-into one sentence per problem, naming the field, what it accepts and, for an unknown name, the
-closest allowed one.
+It works from each tool's listed input schema, the SDK's public view of a tool. `closed(schema)` says in
+the schema that no other argument is accepted (`additionalProperties: false`). `checked_arguments`
+refuses any argument the schema does not declare, naming the closest allowed one, and accepts the
+spellings an assistant commonly sends where the documented type leaves no doubt: a number for a string
+enum of numbers (`duration: 5` → `"5"`), a single string where a list is expected. Everything else
+still goes through the declared types and bounds, in the SDK's own validation. `explain_validation`
+turns pydantic's errors into one sentence per problem, naming the field, what it accepts and, for an
+unknown name, the closest allowed one.
 """
 
 from __future__ import annotations
 
 import difflib
-import types
-import typing
-from typing import Any, Literal, Union, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import ConfigDict, ValidationError, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import ValidationError
 
 SHOWN_INPUT_CHARS = 80  # an echoed wrong value is cut here: a 50 MB data: URI must not come back whole
 
 
-class StrictArguments(ArgModelBase):
-    """Base of every tool's argument model: unknown names are errors; lossless coercions first."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lossless(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        fields = {info.alias or name: info for name, info in cls.model_fields.items()}
-        return {key: _coerce(fields[key], value) if key in fields else value for key, value in data.items()}
+class UnknownArguments(ValueError):
+    """Arguments the tool does not declare; the message names them and the closest allowed ones."""
 
 
-def make_strict(tool: Tool) -> Tool:
-    """Give `tool` a strict argument model and a schema that says so."""
-    loose = tool.fn_metadata.arg_model
-    strict = cast(type[ArgModelBase], types.new_class(loose.__name__, (StrictArguments, loose)))
-    tool.fn_metadata.arg_model = strict
-    tool.parameters = strict.model_json_schema(by_alias=True)
-    return tool
+def closed(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` saying that no undeclared argument is accepted."""
+    return {**schema, "additionalProperties": False}
 
 
-def allowed_arguments(tool: Tool) -> list[str]:
-    return [info.alias or name for name, info in tool.fn_metadata.arg_model.model_fields.items()]
+def checked_arguments(
+    tool: str, schema: Mapping[str, Any], arguments: Mapping[str, Any], shown: Sequence[str]
+) -> dict[str, Any]:
+    """`arguments` with lossless spellings made exact; raises `UnknownArguments` for undeclared names.
+    `shown` are the names to offer in the refusal (the ones listed for the active provider)."""
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    unknown = [name for name in arguments if name not in properties]
+    if unknown:
+        raise UnknownArguments(_sentence(tool, [_unknown(tool, name, shown) for name in unknown]))
+    return {name: _coerce(properties[name], value) for name, value in arguments.items()}
 
 
-def _choices(annotation: Any) -> tuple[Any, ...]:
-    """The members of an annotation, unwrapping Optional/Union (but not Annotated metadata)."""
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return tuple(m for arg in typing.get_args(annotation) for m in _choices(arg))
-    return (annotation,)
+def _unknown(tool: str, name: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"`{name}` is not an argument of {tool}.{hint} Its arguments are: {', '.join(allowed)}"
 
 
-def _coerce(field: FieldInfo, value: Any) -> Any:
-    members = _choices(field.annotation)
-    lists = any(typing.get_origin(m) is list for m in members)
-    if isinstance(value, str) and lists and not any(m is str for m in members):
+def _sentence(tool: str, problems: list[str]) -> str:
+    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [schema, *schema.get("anyOf", ()), *schema.get("oneOf", ())]
+
+
+def _coerce(schema: Mapping[str, Any], value: Any) -> Any:
+    branches = _branches(schema)
+    types = {b.get("type") for b in branches}
+    if isinstance(value, str) and "array" in types and "string" not in types:
         return [value]  # one URL where a list of URLs is expected
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        literals = {v for m in members if typing.get_origin(m) is Literal for v in typing.get_args(m)}
-        if literals and all(isinstance(v, str) for v in literals) and float(value).is_integer():
-            spelled = str(int(value))
-            if spelled in literals:
-                return spelled  # duration: 5 -> "5"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        literals = {v for b in branches if b.get("type") == "string" for v in b.get("enum", ())}
+        spelled = str(int(value))
+        if "integer" not in types and "number" not in types and spelled in literals:
+            return spelled  # duration: 5 -> "5"
     return value
 
 
@@ -81,11 +77,7 @@ def explain_validation(tool: str, error: ValidationError, allowed: list[str]) ->
         context = item.get("ctx", {})
         kind = item["type"]
         if kind == "extra_forbidden":
-            close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
-            hint = f" Did you mean `{close[0]}`?" if close else ""
-            problems.append(
-                f"`{field}` is not an argument of {tool}.{hint} Its arguments are: {', '.join(allowed)}"
-            )
+            problems.append(_unknown(tool, field, allowed))
         elif kind == "blank":
             problems.append(f"{field} {item['msg']}")
         elif kind == "missing":
@@ -102,7 +94,7 @@ def explain_validation(tool: str, error: ValidationError, allowed: list[str]) ->
             problems.append(f"{field} must be {context['expected']}; got {got}")
         else:
             problems.append(f"{field}: {item['msg'].rstrip('.')}; got {got}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems) + ". Fix these and call again."
+    return _sentence(tool, problems)
 
 
 def _shown(value: Any) -> str:
@@ -112,4 +104,4 @@ def _shown(value: Any) -> str:
     return text
 
 
-__all__ = ["StrictArguments", "allowed_arguments", "explain_validation", "make_strict"]
+__all__ = ["UnknownArguments", "checked_arguments", "closed", "explain_validation"]

@@ -117,7 +117,7 @@ def host_can_ask(ctx: ToolContext) -> bool:
         return False
     if is_version_at_least(version, "2026-07-28"):
         return True  # the question rides the tool result (input_required); no back-channel needed
-    return bool(getattr(ctx.session, "can_send_request", True))
+    return bool(ctx.session.can_send_request)
 
 
 def question(

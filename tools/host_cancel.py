@@ -1,25 +1,80 @@
 """Telling the user's cancel apart from every other way a tool call can end early.
 
 A waiting call is cancelled (its task gets a cancellation) when the host sends
-`notifications/cancelled`, but also when a 2026-07-28 HTTP response stream drops, and when the
-server shuts down. Only the first is the user's decision. The SDK's dispatcher marks it: it sets the
-request's `cancel_requested` event before it cancels the handler. The HTTP entry of 2026-07-28 never
-sets it (a client there cancels by closing the stream, which a network blip does too), so on that
-path nothing counts as the user's cancel.
+`notifications/cancelled`, but also when a 2026-07-28 HTTP response stream drops, and when the server
+shuts down. Only the first is the user's decision. `record_host_cancels`, a server middleware (the SDK's
+public hook, which sees inbound notifications too), notes the request ids each connection's host cancelled.
+The SDK cancels the handler before it hands the notification on, so `host_cancelled` waits briefly for
+the note. The HTTP entry of 2026-07-28 has no `notifications/cancelled` (a client there cancels by
+closing the stream, which a network blip does too), so on that path nothing counts as the user's cancel.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.types import RequestId
+
 from .results import ToolContext
 
+# How long a cancelled call waits for the host's notification to be noted. It only waits this long
+# when the host did not cancel (a dropped stream, a shutdown), and then nothing else is waiting on it.
+NOTE_WAIT_SECONDS = 0.5
+KEPT = 256  # connections, and cancels per connection, remembered (older ones are forgotten)
 
-def host_cancelled(ctx: ToolContext) -> bool:
-    """True only when the host sent `notifications/cancelled` for this tool call."""
-    # mcp 2.x hands tools no public handle on the request's dispatch context; the session holds it.
-    # If a later SDK moves it, this answers False: a job is then never cancelled by accident.
-    session: Any = ctx.request_context.session
-    dispatch = getattr(session, "_request_outbound", None)
-    event = getattr(dispatch, "cancel_requested", None)
-    return bool(event is not None and event.is_set())
+
+class _Connection:
+    """The cancels one connection's host sent. The SDK builds a session object per message; the
+    connection's `initialize` parameters are the one public object they all share."""
+
+    def __init__(self, hello: object) -> None:
+        self.hello = hello  # held, so its id is not reused while this entry lives
+        self.cancels: dict[RequestId, anyio.Event] = {}
+
+    def event(self, request_id: RequestId) -> anyio.Event:
+        if request_id not in self.cancels:
+            while len(self.cancels) >= KEPT:
+                self.cancels.pop(next(iter(self.cancels)))
+            self.cancels[request_id] = anyio.Event()
+        return self.cancels[request_id]
+
+
+_connections: dict[int, _Connection] = {}
+
+
+def _connection(session: ServerSession) -> _Connection | None:
+    hello = session.client_params
+    if hello is None:  # no handshake: no `notifications/cancelled` on this path
+        return None
+    found = _connections.pop(id(hello), None) or _Connection(hello)
+    _connections[id(hello)] = found  # most recent last
+    while len(_connections) > KEPT:
+        _connections.pop(next(iter(_connections)))
+    return found
+
+
+async def record_host_cancels(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware: note `notifications/cancelled` per connection, then pass every message on."""
+    if ctx.method == "notifications/cancelled" and ctx.params is not None:
+        request_id = ctx.params.get("requestId")
+        connection = _connection(ctx.session)
+        if connection is not None and isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
+            connection.event(request_id).set()
+    return await call_next(ctx)
+
+
+async def host_cancelled(ctx: ToolContext) -> bool:
+    """True only when the host sent `notifications/cancelled` for this tool call. Call it shielded:
+    the call is being cancelled when this is asked."""
+    request = ctx.request_context
+    connection = _connection(request.session)
+    if connection is None or request.request_id is None:
+        return False
+    event = connection.event(request.request_id)
+    with anyio.move_on_after(NOTE_WAIT_SECONDS):
+        await event.wait()
+    connection.cancels.pop(request.request_id, None)
+    return event.is_set()

@@ -45,9 +45,10 @@ async def wait(
     try:
         return await state.jobs.wait(job_id, wait_seconds, progress)
     except anyio.get_cancelled_exc_class():
-        if cancel_queued and host_cancelled(ctx):
+        if cancel_queued:
             with anyio.CancelScope(shield=True):
-                await state.jobs.cancel_if_queued(job_id)
+                if await host_cancelled(ctx):
+                    await state.jobs.cancel_if_queued(job_id)
         raise
 
 
@@ -100,9 +101,10 @@ async def _wait_group(
             remaining = max(0.0, deadline - time.monotonic())
             records.append(await state.jobs.wait(job_id, remaining, progress))
     except anyio.get_cancelled_exc_class():
-        if cancel_queued and host_cancelled(ctx):
+        if cancel_queued:
             with anyio.CancelScope(shield=True):
-                for job_id in job_ids:
-                    await state.jobs.cancel_if_queued(job_id)
+                if await host_cancelled(ctx):
+                    for job_id in job_ids:
+                        await state.jobs.cancel_if_queued(job_id)
         raise
     return records
