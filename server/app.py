@@ -2,7 +2,7 @@
 
 `create_server(settings)` returns a ready `MCPServer`; nothing starts until a transport runs it.
 A start answers `initialize` and `tools/list` before anything slow happens: the tool list comes from
-the catalogue kept by an earlier start (`server/tool_list_cache.py`) when there is one, and the tools
+the list kept by an earlier start (`server/tool_list_cache.py`) when there is one, and the tools
 themselves are built (their modules imported, their schemas derived) after it has gone out, or by the
 first call that needs them. A background task of the lifespan then opens the shared HTTP client, the
 journal, the provider (starting the embedded simulator when no key is set) and the job manager
@@ -36,7 +36,7 @@ from . import __version__
 from .arguments import UnknownArguments, checked_arguments, closed, explain_validation
 from .config import Settings
 from .state import AppState, StartupError
-from .tool_list_cache import ToolCatalogue
+from .tool_list_cache import ToolListCache
 from .tool_listing import compact_tool
 from .web.team import TeamWiring
 
@@ -69,7 +69,7 @@ TOOL_MODULES = (
     "stitch_videos",
     "follow_job",
 )
-# The code the tool list is made from, for the catalogue's fingerprint.
+# The code the tool list is made from, for the list cache's digest.
 SOURCES = (Path(__file__).parent, *map(Path, tools.__path__))
 
 
@@ -79,7 +79,7 @@ class SeedanceServer(MCPServer[AppState]):
     (`server/tool_listing.py`), and whose tools are built when first needed (see the module's docstring)."""
 
     provider: str = "simulator"  # set by create_server
-    catalogue: ToolCatalogue | None = None  # set by create_server
+    list_cache: ToolListCache | None = None  # set by create_server
     running: AppState | None = None  # the state of the running lifespan, told when tools are listed
     _build: Callable[[], None] | None = None  # builds the tools; None once built
     _listed: list[MCPTool] | None = None  # the list made from the built tools (they do not change)
@@ -101,12 +101,12 @@ class SeedanceServer(MCPServer[AppState]):
 
     async def list_tools(self) -> list[MCPTool]:
         listed = self._listed
-        if listed is None and self._build is not None and self.catalogue is not None:
-            listed = self.catalogue.load()
+        if listed is None and self._build is not None and self.list_cache is not None:
+            listed = self.list_cache.load()
         if listed is None:
             listed = self._listed = [compact_tool(tool, self.provider) for tool in await self._full_tools()]
-            if self.catalogue is not None:
-                self.catalogue.save(listed)  # once a process: for the next start
+            if self.list_cache is not None:
+                self.list_cache.save(listed)  # once a process: for the next start
         if self.running is not None:
             self.running.listed()
         return listed
@@ -178,7 +178,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         request_state_security=team.request_state_security(),
     )
     server.provider = settings.provider
-    server.catalogue = ToolCatalogue(settings.home / "cache", settings.provider, SOURCES)
+    server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES)
 
     async def opened() -> None:
         if server.running is not None:
@@ -210,7 +210,7 @@ def _add_tools(server: SeedanceServer) -> None:
 
 async def _open_when_wanted(server: SeedanceServer, state: AppState, team: TeamWiring) -> None:
     await state.wanted(within=OPEN_AFTER_SECONDS, after_listing=OPEN_AFTER_LISTING_SECONDS)
-    server.build_tools()  # the list may have come from the catalogue: build them before the first call
+    server.build_tools()  # the list may have come from the cache: build them before the first call
     from .opening import open_and_hold  # slow to import: after the tool list
 
     await open_and_hold(state, team)

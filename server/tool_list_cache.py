@@ -3,11 +3,13 @@
 Hosts spawn the server for every conversation and wait for `initialize` and `tools/list`. Building the
 tools (importing their modules and deriving their JSON schemas with pydantic) is most of what a start
 costs beyond the SDK itself, and the list it yields depends only on the code and the active provider. So
-the listed tools are written once to `SEEDANCE_HOME/cache/`, under a name made from a fingerprint of
-what shapes them: this package's version and source files (path, size, modification time), the SDK's
-and pydantic's versions, and the provider. Any change gives a new name, so a stale list is never read;
-a missing or unreadable file just means the tools are built and the list written again. Only the
-listing comes from here: calls always run on the tools built from the code.
+the listed tools are written once to `SEEDANCE_HOME/cache/`, under a name made from a digest of what
+shapes them: the contents of this package's source files (not their sizes or times: `cp -p`, `rsync -a`
+or a re-extracted bundle keep those across an edit), the SDK's and pydantic's versions, and the
+provider. Any change gives a new name, so a stale list is never read; a missing or unreadable file just
+means the tools are built and the list written again. Lists of other code are kept (a few per
+provider), so two installs sharing one `SEEDANCE_HOME` (the bundle and a clone) do not undo each other.
+Only the listing comes from here: calls always run on the tools built from the code.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from . import __version__
 log = logging.getLogger(__name__)
 
 PREFIX = "tools-"
+KEPT_PER_PROVIDER = 8  # lists of other code kept, newest first
 
 
-class ToolCatalogue:
+class ToolListCache:
     """The listed tools of one provider, in `folder`, for the code in the `sources` folders."""
 
     def __init__(self, folder: Path, provider: str, sources: Sequence[Path]) -> None:
@@ -42,7 +45,7 @@ class ToolCatalogue:
 
     @cached_property
     def path(self) -> Path:
-        return self.folder / f"{PREFIX}{self.provider}-{fingerprint(self.sources)}.json"
+        return self.folder / f"{PREFIX}{self.provider}-{code_digest(self.sources)}.json"
 
     def load(self) -> list[Tool] | None:
         """The kept list, or None when there is none for this code and provider (or it is unreadable)."""
@@ -51,11 +54,11 @@ class ToolCatalogue:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.debug("tool catalogue %s unreadable (%s): building the tools", self.path.name, exc)
+            log.debug("tool list %s unreadable (%s): building the tools", self.path.name, exc)
             return None
 
     def save(self, listed: list[Tool]) -> None:
-        """Keep `listed`, replacing this provider's lists of other code. Failing to is not an error."""
+        """Keep `listed`, and the newest few lists of other code. Failing to is not an error."""
         data = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed])
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,19 +66,26 @@ class ToolCatalogue:
             with tempfile.NamedTemporaryFile("w", dir=self.folder, suffix=".part", delete=False) as part:
                 part.write(data)
             os.replace(part.name, self.path)
-            for old in self.folder.glob(f"{PREFIX}{self.provider}-*.json"):
-                if old != self.path:
-                    old.unlink(missing_ok=True)
+            kept = sorted(self.folder.glob(f"{PREFIX}{self.provider}-*.json"), key=_modified, reverse=True)
+            for old in kept[KEPT_PER_PROVIDER:]:
+                old.unlink(missing_ok=True)
         except OSError as exc:
-            log.debug("tool catalogue not written (%s)", exc)
+            log.debug("tool list not written (%s)", exc)
 
 
-def fingerprint(sources: Sequence[Path]) -> str:
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def code_digest(sources: Sequence[Path]) -> str:
     """What the listed tools are made from: the code in `sources` and the libraries that derive them."""
     digest = hashlib.sha256()
     digest.update(f"{__version__} {metadata.version('mcp')} {pydantic.VERSION}\n".encode())
     for folder in sources:
         for path in sorted(folder.rglob("*.py")):
-            stat = path.stat()
-            digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(folder)}\n".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]

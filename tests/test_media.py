@@ -168,7 +168,10 @@ def test_sniff_kind(head: bytes, expected: str | None) -> None:
 
 def test_importing_media_stays_cheap() -> None:
     # The server imports this module at start-up; PyAV and Pillow must wait until first use.
-    code = "import sys, seedance_mcp.server.media.probe; print(sorted(m for m in ('av', 'PIL') if m in sys.modules))"
+    code = (
+        "import sys, seedance_mcp.server.media.probe; "
+        "print(sorted(m for m in ('av', 'PIL') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
