@@ -36,7 +36,7 @@ from . import __version__
 from .arguments import UnknownArguments, checked_arguments, closed, explain_validation
 from .config import Settings
 from .state import AppState, StartupError
-from .tool_list_cache import ToolListCache
+from .tool_list_cache import SHIPPED, ToolListCache
 from .tool_listing import compact_tool
 from .web.team import TeamWiring
 
@@ -178,7 +178,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         request_state_security=team.request_state_security(),
     )
     server.provider = settings.provider
-    server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES)
+    server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES, SHIPPED)
 
     async def opened() -> None:
         if server.running is not None:

@@ -9,7 +9,10 @@ or a re-extracted bundle keep those across an edit), the SDK's and pydantic's ve
 provider. Any change gives a new name, so a stale list is never read; a missing or unreadable file just
 means the tools are built and the list written again. Lists of other code are kept (a few per
 provider), so two installs sharing one `SEEDANCE_HOME` (the bundle and a clone) do not undo each other.
-Only the listing comes from here: calls always run on the tools built from the code.
+The package ships the lists of its own code (`server/tool_lists/`, checked by a test to be what the
+code builds), so even the first start after an install or an upgrade answers without building; that
+list is then kept like any other. Only the listing comes from here: calls always run on the tools
+built from the code.
 """
 
 from __future__ import annotations
@@ -32,16 +35,20 @@ from . import __version__
 log = logging.getLogger(__name__)
 
 PREFIX = "tools-"
+SHIPPED = Path(__file__).parent / "tool_lists"  # the lists of this package's code, per provider
 KEPT_PER_PROVIDER = 8  # lists of other code kept, newest first
 
 
 class ToolListCache:
     """The listed tools of one provider, in `folder`, for the code in the `sources` folders."""
 
-    def __init__(self, folder: Path, provider: str, sources: Sequence[Path]) -> None:
+    def __init__(
+        self, folder: Path, provider: str, sources: Sequence[Path], shipped: Path | None = None
+    ) -> None:
         self.folder = folder
         self.provider = provider
         self.sources = sources
+        self.shipped = shipped
 
     @cached_property
     def path(self) -> Path:
@@ -52,10 +59,22 @@ class ToolListCache:
         try:
             return [Tool.model_validate(item) for item in json.loads(self.path.read_bytes())]
         except FileNotFoundError:
-            return None
+            return self._load_shipped()
         except (OSError, ValueError) as exc:
             log.debug("tool list %s unreadable (%s): building the tools", self.path.name, exc)
             return None
+
+    def _load_shipped(self) -> list[Tool] | None:
+        if self.shipped is None:
+            return None
+        try:
+            listed = [
+                Tool.model_validate(item) for item in json.loads((self.shipped / self.path.name).read_bytes())
+            ]
+        except (OSError, ValueError):
+            return None  # another version's code, or none shipped
+        self.save(listed)
+        return listed
 
     def save(self, listed: list[Tool]) -> None:
         """Keep `listed`, and the newest few lists of other code. Failing to is not an error."""

@@ -13,7 +13,7 @@ from mcp.types import Tool
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.server.tool_list_cache import KEPT_PER_PROVIDER, ToolListCache
+from seedance_mcp.server.tool_list_cache import KEPT_PER_PROVIDER, SHIPPED, ToolListCache
 
 pytestmark = pytest.mark.anyio
 
@@ -135,3 +135,39 @@ def test_a_list_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
     tool = Tool(name="a", input_schema={"type": "object"})
     cache(tmp_path).save([tool])
     assert cache(tmp_path).load() is None
+
+
+@pytest.mark.parametrize("provider", ["simulator", "fal", "oxen"])
+async def test_the_shipped_lists_are_the_lists_the_code_builds(
+    provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first start after an install answers tools/list from the list shipped for this code. After a
+    # change to the code, write them again: WRITE_TOOL_LISTS=1 pytest tests/test_tool_list_cache.py
+    monkeypatch.setenv("SEEDANCE_PROVIDER", provider)
+    monkeypatch.setenv("FAL_KEY", "list-key-id:list-key-secret")
+    monkeypatch.setenv("OXEN_API_KEY", "list-oxen-key")
+    server = create_server(Settings.from_env())
+    server.build_tools()
+    built = wire(await server.list_tools())  # from the code: the tools are built
+    assert server.list_cache is not None
+    shipped = SHIPPED / server.list_cache.path.name
+    if os.environ.get("WRITE_TOOL_LISTS"):
+        for old in SHIPPED.glob(f"tools-{provider}-*.json"):
+            old.unlink()
+        shipped.write_text(json.dumps(built, indent=1) + "\n")
+    assert shipped.exists(), "the code changed: write the shipped tool lists again (see this test)"
+    assert json.loads(shipped.read_text()) == built
+    assert len(list(SHIPPED.glob(f"tools-{provider}-*.json"))) == 1
+
+
+async def test_a_first_start_lists_from_the_shipped_list(settings: Settings, tmp_path: Path) -> None:
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    server = create_server(settings)
+    assert server.list_cache is not None and not server.list_cache.path.exists()
+    marked = [{"name": "shipped_marker", "inputSchema": {"type": "object"}}]
+    (shipped / server.list_cache.path.name).write_text(json.dumps(marked))
+    server.list_cache.shipped = shipped
+    async with Client(server) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["shipped_marker"]
+    assert json.loads(server.list_cache.path.read_text())[0]["name"] == "shipped_marker"  # kept as well
