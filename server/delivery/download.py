@@ -36,7 +36,7 @@ import httpx
 
 from ..background import background_pool
 from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
-from ..jobs.manager import PartialFile, new_owner_id
+from ..jobs.shared import PartialFile, new_owner_id
 from ..journal.api import JobRecord
 from ..providers.base import VideoOutput
 from .preview_store import PreviewFiles
