@@ -203,7 +203,7 @@ async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_pa
     quick = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, retry_after_cap=0.02, deadline=2.0)
     delivered: list[str] = []
 
-    async def deliver(job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+    async def deliver(job: JobRecord, output: VideoOutput, before_commit: Any) -> dict[str, Any]:
         delivered.append(output.url)
         return {}
 

@@ -1,5 +1,6 @@
 """Claiming jobs between processes: work on a job runs under its lease, renewed while it runs and
-let go after; a job whose lease lapsed is taken over, at start and by the lease watcher.
+let go after; a job whose lease lapsed (or whose owner exited on this machine) is taken over, at
+start and by the lease watcher, which also sweeps half-written files now and then.
 """
 
 from __future__ import annotations
@@ -14,28 +15,31 @@ import anyio
 
 from ..providers.base import Submission
 from .following import Following
-from .shared import _Live, _submission_of, uncertain_advice
+from .shared import LeaseLost, _Live, _submission_of, uncertain_advice
 
 log = logging.getLogger(__name__)
-
 
 # A follower renews its lease every third of this; a killed follower's jobs are taken over by
 # another process once it lapses. Short enough that a crash costs seconds, long enough that a busy
 # event loop or disk never loses a lease it is still using.
 LEASE_SECONDS = 10.0
+# Half-written files of owners gone are looked for this often, besides when a job is taken over.
+SWEEP_SECONDS = 60.0
 
 
 class Claiming(Following):
     async def resume(self) -> int:
-        """At start: remove partial downloads whose owner is gone, take over every job nobody holds,
-        then keep watching for jobs whose follower stops renewing its lease. Returns how many were taken."""
-        await self._remove_orphan_partials()
+        """At start: take over every job nobody holds (or whose owner has exited), remove half-written
+        files whose owner is gone, then keep watching for jobs whose follower stops renewing its lease.
+        Returns how many were taken."""
         taken = await self._take_over()
+        await self.sweep_partials()
         self._tg.start_soon(self._watch_leases, name="lease watcher")
         return taken
 
     async def _watch_leases(self) -> None:
         pause = self.lease_seconds / 3
+        next_sweep = time.monotonic() + SWEEP_SECONDS
         while True:
             try:
                 lapse = await self.journal.next_lease_expiry(self.owner)
@@ -46,15 +50,29 @@ class Claiming(Following):
                 taken = await self._take_over()
                 if taken:
                     log.info("following %d unfinished job(s) whose follower stopped", taken)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
+                    await self.sweep_partials()
             except Exception as exc:  # the journal was busy or unreadable for a moment: look again later
                 log.warning("looking for jobs to take over failed: %s", exc)
                 await anyio.sleep(pause)
 
+    async def _free_leases_of_gone_owners(self) -> None:
+        """Leases of owners that ran here and have exited need not lapse: let them go now."""
+        for record in await self.journal.unfinished():
+            owner = record.lease_owner
+            if owner is not None and self._gone(owner):
+                log.info("job %s: its follower (%s) has exited; taking it over now", record.id, owner)
+                await self.journal.release_lease(record.id, owner)
+
     async def _take_over(self) -> int:
+        await self._free_leases_of_gone_owners()
         taken = 0
         for record in await self.journal.takeable(self.owner):
             if record.id in self._busy or record.id in self._not_ours:
                 continue
+            if self._may_still_land(record, time.time()):
+                continue  # looked at again on the watcher's next round
             if record.provider != self.provider_label:
                 # Another provider's job (a paid fal job, and this run has no key): following or saving it
                 # here would send the wrong key to its URLs and fail it. Leave it for a run that has its
@@ -92,6 +110,8 @@ class Claiming(Following):
                 await self.journal.release_lease(held.id, self.owner)
                 continue
             taken += 1
+        if taken:
+            await self.sweep_partials()  # the previous owners' half-written files
         return taken
 
     def _follow(self, job_id: str, submission: Submission) -> None:
@@ -102,12 +122,18 @@ class Claiming(Following):
         self._tg.start_soon(self._leased, job_id, follow, name=f"follow {job_id}")
 
     async def _leased(self, job_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work` for a job whose lease this process holds, renewing it; stop if it is lost."""
+        """Run `work` for a job whose lease this process holds, renewing it; stop if it is lost.
+        Nothing it raises leaves here: one job's trouble never stops the others."""
         try:
             async with self._renewing([job_id]) as lost:
                 await work()
             if lost.is_set():
                 log.warning("job %s: another process took the job over; it follows it now", job_id)
+        except LeaseLost:
+            log.warning("job %s: another process took the job over; its video is saved there", job_id)
+        except Exception:
+            # The lease goes below: the watcher (here or elsewhere) takes the job up again.
+            log.exception("job %s: its work stopped on an unexpected error", job_id)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._let_go(job_id)

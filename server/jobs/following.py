@@ -1,5 +1,6 @@
 """Following a submitted job at the provider: every state it reports is journaled, a finished job's
-result is fetched and saved; an outage of the provider is waited out, never turned into a failed job.
+result is fetched and saved; an outage of the provider or of the journal is waited out, never
+turned into a failed job.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ import time
 
 import anyio
 
-from ..errors import JobFailed, ProviderHTTPError, ProviderUnreachable, SeedanceError
+from ..errors import JobFailed, JournalUnavailable, ProviderHTTPError, ProviderUnreachable, SeedanceError
 from ..providers.base import Finished, Queued, QueueState, Running, Submission
 from .saving import Saving
-from .shared import _Live
+from .shared import LeaseLost, _Live
 
 log = logging.getLogger(__name__)
-
 
 MAX_LOG_LINES = 50
 # When the provider stays unreachable past its own request retries (~30 s), the follower tries again
@@ -37,18 +37,22 @@ class Following(Saving):
                             await self._finish(job_id, submission, state)
                             return
                     return
-                except (ProviderUnreachable, ProviderHTTPError) as exc:
+                except (ProviderUnreachable, ProviderHTTPError, JournalUnavailable) as exc:
                     # The provider's own retries ran out, but the job is still there: a paid job is not
                     # marked failed for an outage. Follow again later; a real refusal (401, 404) ends it.
+                    # Nor for the journal's database being away: nothing is decided until it answers.
                     if isinstance(exc, ProviderHTTPError) and not exc.retryable:
                         raise
+                    away = "journal" if isinstance(exc, JournalUnavailable) else "provider"
                     log.warning(
-                        "job %s: provider unavailable (%s); following again in %.0f s", job_id, exc, pause
+                        "job %s: %s unavailable (%s); following again in %.0f s", job_id, away, exc, pause
                     )
-                    live.message = "Provider unavailable; still following"
+                    live.message = f"{away.capitalize()} unavailable; still following"
                     live.notify()
                     await anyio.sleep(pause)
                     pause = min(pause * 2, max_pause)
+        except LeaseLost:
+            raise
         except SeedanceError as exc:
             log.warning("job %s: following failed: %s", job_id, exc)
             await self.journal.update(job_id, state="failed", note="follow failed", error=str(exc))

@@ -12,9 +12,17 @@ Several processes may share one journal (two windows of a host, a restart while 
 lingers, a host that starts one process per call). One rule covers them all: a job is followed
 (streamed, fetched, downloaded) by the process holding its lease, which renews it while it works;
 any process takes a job over once its lease has lapsed — at start, and whenever a lease it watches
-runs out (a follower was killed). A waiting call in a process that does not follow the job reads
+runs out (a follower was killed) — or at once when its owner ran on this machine and has exited. A
+job whose old owner may still be saving its video (it was paused, not killed) is left to it for a
+grace period past its lease, and an owner commits a saved video only after renewing its lease, so
+each video is downloaded once. A waiting call in a process that does not follow the job reads
 its progress from the journal. A finished job whose video could not be saved stays `completed`
 with `saved: false` and is tried again, with backoff, until it is saved or its URL is gone.
+
+The journal's database going away is an expected event: a follower that cannot reach it waits and
+resumes, never marking a job failed for it, and nothing one job's work raises stops the others.
+Whoever takes a job over removes the old owner's half-written files; a periodic sweep removes the
+rest (`partial_files`).
 
 The manager is built from one module per concern: `claiming` (leases, take-over), `following`
 (watching the provider), `saving` (download, previews, commit); this module starts jobs and waits on
@@ -35,16 +43,16 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..errors import ProviderError, SeedanceError, SubmitUncertain
+from ..errors import JournalUnavailable, ProviderError, SeedanceError, SubmitUncertain
 from ..journal.api import TERMINAL, JobJournal, JobRecord, new_job_id
 from ..providers.base import JobSpec, Provider, Submission
 from .claiming import LEASE_SECONDS, Claiming
 from .following import FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX
+from .owners import new_owner_id
 from .saving import SAVE_RETRY_FIRST, SAVE_RETRY_MAX
-from .shared import Deliverer, Leftovers, _Live, _submission_of, new_owner_id, uncertain_advice
+from .shared import Deliverer, Leftovers, _Live, _submission_of, uncertain_advice
 
 log = logging.getLogger(__name__)
-
 
 # An identical call inside this window returns the job already made instead of paying twice:
 # long enough to cover a host that re-sends a tool call after a dropped stream, short enough that
@@ -95,6 +103,7 @@ class JobManager(Claiming):
         # Jobs this process is working on (submitting, following, saving): never taken over twice.
         self._busy = set()
         self._not_ours = set()  # other providers' jobs, reported once
+        self._gone_owners = set()  # owners seen to have exited (an owner id never comes back)
         self._follow_retry = follow_retry
         self._save_retry = save_retry
 
@@ -185,18 +194,29 @@ class JobManager(Claiming):
             raise
         records = []
         for intent, submission in zip(intents, submissions, strict=False):
-            record = await self.journal.update(
-                intent.id,
-                state="queued",
-                note=f"request {submission.request_id}",
-                submission=submission.to_json(),
-                request_id=submission.request_id,
-                endpoint=submission.endpoint,
-            )
+            record = await self._record_request(intent.id, submission)
             records.append(record)
             self._follow(record.id, submission)
             self._live[record.id].notify()
         return records
+
+    async def _record_request(self, job_id: str, submission: Submission) -> JobRecord:
+        """Journal a request id the provider gave: never lost, so tried until the journal answers."""
+        pause, max_pause = self._follow_retry
+        while True:
+            try:
+                return await self.journal.update(
+                    job_id,
+                    state="queued",
+                    note=f"request {submission.request_id}",
+                    submission=submission.to_json(),
+                    request_id=submission.request_id,
+                    endpoint=submission.endpoint,
+                )
+            except JournalUnavailable as exc:
+                log.warning("job %s: request id not journaled yet (%s); trying again", job_id, exc)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, max_pause)
 
     async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[Submission]:
         try:

@@ -1,13 +1,11 @@
 """What every concern of the job manager shares: the state it works on, how it saves (`Deliverer`) and
-finds partial downloads (`Leftovers`), and what this process knows of a job beyond the journal.
+finds half-written files (`Leftovers`), and what this process knows of a job beyond the journal.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,33 +16,28 @@ from anyio.abc import TaskGroup
 from ..errors import JobNotFound
 from ..journal.api import JobJournal, JobRecord
 from ..providers.base import Provider, Submission, VideoOutput
+from .owners import owner_gone
+from .partial_files import PartialFile
 
 
-def new_owner_id() -> str:
-    """This process's name on leases and partial files: its pid and 32 random bits (file-name safe)."""
-    return f"p{os.getpid()}-{secrets.token_hex(4)}"
+class LeaseLost(Exception):
+    """Raised before a saved video is committed when this process no longer holds the job."""
 
 
 class Deliverer(Protocol):
     """Turns a finished provider output into a saved file; fills `video_path` & co. on the record.
+    Awaits `before_commit` just before the file takes its final name.
 
     Raises a `SeedanceError` or `OSError` when it cannot; `lasting(exc)` tells whether trying again
     could help."""
 
-    async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class PartialFile:
-    """A half-written download: whose it is, so that it can be removed once its owner is gone."""
-
-    path: Path
-    job_id: str
-    owner: str
+    async def __call__(
+        self, job: JobRecord, output: VideoOutput, before_commit: Callable[[], Awaitable[None]]
+    ) -> dict[str, Any]: ...
 
 
 class Leftovers(Protocol):
-    """Where partial downloads are found and removed (the deliverer's output folder)."""
+    """Where half-written files are found and removed (`partial_files.PartialFiles`)."""
 
     async def partial_files(self) -> list[PartialFile]: ...
 
@@ -88,6 +81,7 @@ class JobsBase:
     _live: dict[str, _Live]
     _busy: set[str]  # jobs this process is working on (submitting, following, saving)
     _not_ours: set[str]
+    _gone_owners: set[str]
     _follow_retry: tuple[float, float]
     _save_retry: tuple[float, float]
 
@@ -103,6 +97,14 @@ class JobsBase:
                 f"No job with id {job_id!r}. Call list_jobs to see recent jobs; ids look like 'sd_…'."
             )
         return record
+
+    def _gone(self, owner: str) -> bool:
+        if owner in self._gone_owners:
+            return True
+        if owner != self.owner and owner_gone(owner):
+            self._gone_owners.add(owner)
+            return True
+        return False
 
 
 def uncertain_advice(job_id: str) -> str:
