@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 from _common import LIGHT, PYTHON, ROOT, SimulatorProcess, figure, keyed_env, median, note, simulator_process
 
-from seedance_mcp.server.jobs.manager import LEASE_SECONDS
+from seedance_mcp.server.jobs.claiming import LEASE_SECONDS
 
 PAIRS = 20
 JOBS = 10

@@ -13,6 +13,7 @@ journal, the provider (starting the embedded simulator when no key is set) and t
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +40,8 @@ from .state import AppState, StartupError
 from .tool_list_cache import SHIPPED, ToolListCache
 from .tool_listing import compact_tool
 from .web.team import TeamWiring
+
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = """Seedance 2.0 video generation. Draft with 5-second clips, then lengthen. Prices are real \
 (about $0.24 per second at 720p on the fast tier): use estimate_cost when the user cares. Generating tools \
@@ -160,6 +163,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         state = server.running = AppState(settings=settings)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_open_when_wanted, server, state, team)
+            tg.start_soon(team.watch_health)
             yield state
             tg.cancel_scope.cancel()
 
@@ -213,4 +217,8 @@ async def _open_when_wanted(server: SeedanceServer, state: AppState, team: TeamW
     server.build_tools()  # the list may have come from the cache: build them before the first call
     from .opening import open_and_hold  # slow to import: after the tool list
 
-    await open_and_hold(state, team)
+    try:
+        await open_and_hold(state, team)
+    except Exception:  # never out into the lifespan: the server would answer every request with a 500
+        log.exception("the server's background work stopped")
+        state.fail("The server hit an internal error and stopped working; restart it.")

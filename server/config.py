@@ -96,6 +96,16 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "so any replica accepts them; required with `SEEDANCE_PUBLIC_URL` and a database URL",
         "a key made per process",
     ),
+    "SEEDANCE_LEASE_SECONDS": (
+        "how long a replica's hold on a job lasts unless renewed (renewed every third of it): a replica "
+        "that stops is taken over after this (at once by another process on the same machine)",
+        "10",
+    ),
+    "SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS": (
+        "with a database URL: a replica whose journal has not answered for this long exits with status 75, "
+        "so that its supervisor restarts it (`0`: never)",
+        "120",
+    ),
     "SEEDANCE_SAVE_VIDEOS": (
         "`false`: keep only result URLs (replicas without a shared output folder); fal.ai keeps results "
         "for a limited time",
@@ -103,6 +113,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     ),
     "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
     "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
+    "SEEDANCE_SIM_DOWNLOAD_SECONDS": ("simulator: seconds a result video takes to download", "0"),
     "SEEDANCE_SIM_FAULTS": (
         "simulator: fault mix, e.g. `status_5xx=0.3,stream_drop=0.2,submit_429=0.1`",
         "none",
@@ -128,10 +139,13 @@ FIELD_OF_VARIABLE: dict[str, str] = {
     "SEEDANCE_LOG_LEVEL": "log_level",
     "SEEDANCE_SIM_QUEUE_SECONDS": "sim_queue_seconds",
     "SEEDANCE_SIM_RUN_SECONDS": "sim_run_seconds",
+    "SEEDANCE_SIM_DOWNLOAD_SECONDS": "sim_download_seconds",
     "SEEDANCE_SIM_FAULTS": "sim_faults",
     "SEEDANCE_SIM_SEED": "sim_seed",
     "SEEDANCE_PUBLIC_URL": "public_url",
     "SEEDANCE_SAVE_VIDEOS": "save_videos",
+    "SEEDANCE_LEASE_SECONDS": "lease_seconds",
+    "SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS": "exit_after_unhealthy_seconds",
 }
 
 
@@ -147,6 +161,8 @@ class Settings(BaseModel):
     public_url: str | None = None
     team_secret: SecretStr | None = None
     save_videos: bool = True
+    lease_seconds: float = Field(default=10.0, ge=1, le=600)
+    exit_after_unhealthy_seconds: float = Field(default=120.0, ge=0)
     provider_choice: ProviderChoice = "auto"
     default_tier: Tier = "fast"
     wait_seconds: float = 45.0
@@ -166,6 +182,7 @@ class Settings(BaseModel):
     log_level: LogLevel = "INFO"
     sim_queue_seconds: float = Field(default=2.0, ge=0)
     sim_run_seconds: float = Field(default=4.0, ge=0)
+    sim_download_seconds: float = Field(default=0.0, ge=0, le=600)
     sim_faults: str = ""
     sim_seed: int | None = None
 

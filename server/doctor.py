@@ -114,7 +114,7 @@ def _database_checks(settings: Settings, timeout: float) -> list[Check]:
         return []
     import anyio
 
-    from .jobs.manager import LEASE_SECONDS
+    from .jobs.claiming import LEASE_SECONDS
 
     name = "database (SEEDANCE_DATABASE_URL)"
     try:

@@ -6,6 +6,7 @@
     ├── MediaError                a file is unreadable, truncated, or not a media format we know
     ├── BudgetError               a spending cap or the user's answer stops the request; nothing was spent
     ├── JobNotFound               no job with that id in the journal
+    ├── JournalUnavailable        the shared journal's database did not answer for a while (try again)
     └── ProviderError             the provider said no, or could not be reached
         ├── ProviderHTTPError     an HTTP error answer, with status and the provider's error type
         ├── ProviderUnreachable   no usable answer after every retry: the network or the provider is down
@@ -52,6 +53,11 @@ class BudgetError(SeedanceError):
 
 class JobNotFound(SeedanceError):
     pass
+
+
+class JournalUnavailable(SeedanceError):
+    """The journal's database did not answer through every retry (restarting, stopped, unreachable).
+    Nothing about a job is decided on it: followers wait and resume, a tool call says to try again."""
 
 
 class ProviderError(SeedanceError):

@@ -21,6 +21,8 @@ from .delivery.download import Deliverer, lasting
 from .generation.service import Generations
 from .generation.spending_guard import SpendingGuard
 from .jobs.manager import JobManager
+from .jobs.partial_files import PartialFiles
+from .media.finished_videos import frames_dir
 from .providers.base import Provider
 from .state import AppState
 from .web.team import TeamWiring
@@ -51,7 +53,8 @@ async def open_and_hold(state: AppState, team: TeamWiring) -> None:
                 deliver=team.video_saver(deliverer),
                 simulated=settings.simulated,
                 owner=deliverer.owner,
-                leftovers=deliverer,
+                lease_seconds=settings.lease_seconds,
+                leftovers=PartialFiles([settings.output_dir, preview_dir(settings), frames_dir(settings)]),
                 lasting=lasting,
             )
             resumed = await jobs.resume()

@@ -71,14 +71,40 @@ class PostgresServer:
         if self._as_root:
             shutil.chown(self.root, user=SYSTEM_USER)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start_again()
+
+    def _options(self) -> tuple[str, ...]:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
             # Test data is thrown away: skip the disk flushes (commits still survive a killed client).
             " -c fsync=off -c full_page_writes=off"
         )
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start"
-        )
+        # The log file keeps the server off our pipes (or `subprocess.run` would wait for it to exit).
+        return "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w"
+
+    def start_again(self) -> None:
+        """Start the (initialised, stopped) server on its port."""
+        self._run("pg_ctl", *self._options(), "start")
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every connection is cut, the server is back within a second."""
+        self._run("pg_ctl", *self._options(), "-m", "fast", "restart")
+
+    def stop_for_now(self) -> None:
+        """`pg_ctl stop -m fast`, keeping the data for `start_again`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def terminate_connections(self, database: str) -> int:
+        """`pg_terminate_backend` on every connection to `database` (the server stays up)."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as db:
+            rows = db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchall()
+        return len(rows)
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):

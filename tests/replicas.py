@@ -248,7 +248,9 @@ async def proxy_process(backends: list[str], log: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def simulator_process(folder: Path, *, queue_seconds: float, run_seconds: float) -> AsyncIterator[str]:
+async def simulator_process(
+    folder: Path, *, queue_seconds: float, run_seconds: float, download_seconds: float = 0.0
+) -> AsyncIterator[str]:
     """`seedance-mcp simulator` in its own process (its MP4 rendering stays off the test's GIL);
     yields its URL. Its request log is at `<url>/_simulator/requests`."""
     port = free_port()
@@ -256,6 +258,7 @@ async def simulator_process(folder: Path, *, queue_seconds: float, run_seconds: 
         **os.environ,
         "SEEDANCE_SIM_QUEUE_SECONDS": str(queue_seconds),
         "SEEDANCE_SIM_RUN_SECONDS": str(run_seconds),
+        "SEEDANCE_SIM_DOWNLOAD_SECONDS": str(download_seconds),
     }
     url = f"http://127.0.0.1:{port}"
     with (folder / "simulator.log").open("wb") as sink:

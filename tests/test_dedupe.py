@@ -249,7 +249,7 @@ async def test_identical_submits_at_the_job_layer_make_one_job_across_two_manage
     path = tmp_path / "journal.sqlite3"
     spec = JobSpec(tier="fast", mode="text-to-video", arguments={"prompt": "One fox", "duration": "4"})
 
-    async def deliver(job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+    async def deliver(job: JobRecord, output: VideoOutput, before_commit: Any) -> dict[str, Any]:
         return {}
 
     async with (

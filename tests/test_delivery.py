@@ -26,6 +26,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from seedance_mcp.server.delivery.download import Deliverer
 from seedance_mcp.server.delivery.video_names import safe_id, safe_target, slugify, video_filename
 from seedance_mcp.server.errors import ConfigError, ProviderError
+from seedance_mcp.server.jobs.partial_files import PartialFiles, find_partials
 from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.providers.base import VideoOutput
 from tests.media_factory import make_video
@@ -325,7 +326,7 @@ async def test_every_os_error_while_saving_is_a_config_error_naming_the_setting(
     with pytest.raises(ConfigError, match="SEEDANCE_OUTPUT_DIR") as caught:
         await deliver(record, VideoOutput(url=url))
     assert "tries again" in str(caught.value)
-    assert await deliver.partial_files() == []  # the partial download was removed
+    assert find_partials(out) == []  # the partial download was removed
 
 
 async def test_an_unwritable_output_folder_is_a_config_error_naming_the_setting(
@@ -390,11 +391,11 @@ async def test_a_killed_download_leaves_no_file_under_the_final_name_only_a_part
 
     # The partial file says whose it is, so a process starting up can tell whether its owner still
     # holds the job (see test_recovery); removing it leaves the folder clean.
-    deliver = deliverer(http, folders)
-    [part] = await deliver.partial_files()
+    leftover_files = PartialFiles([out])
+    [part] = await leftover_files.partial_files()
     assert (part.job_id, part.owner, part.path.name) == ("sd_killedmidway", "p4242-0badf00d", leftovers[0])
-    await deliver.remove_partial(part.path)
-    assert names(out) == [] and await deliver.partial_files() == []
+    await leftover_files.remove_partial(part.path)
+    assert names(out) == [] and await leftover_files.partial_files() == []
 
 
 # --- hostile names --------------------------------------------------------------------------------

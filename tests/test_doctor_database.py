@@ -51,6 +51,6 @@ def test_migrations_then_lease_health(monkeypatch: pytest.MonkeyPatch, postgres_
     found = database_checks(monkeypatch, postgres_dsn)
     assert "database migrations" not in found
     assert found["database leases"][0] == "ok"  # lapsed a moment ago: a replica may still take it
-    monkeypatch.setattr("seedance_mcp.server.jobs.manager.LEASE_SECONDS", 0.001)
+    monkeypatch.setattr("seedance_mcp.server.jobs.claiming.LEASE_SECONDS", 0.001)
     status, detail = database_checks(monkeypatch, postgres_dsn)["database leases"]
     assert status == "warn" and "1 waiting for a replica" in detail

@@ -6,15 +6,18 @@ subprocess over stdio with `SEEDANCE_PROVIDER=fal` pointed at it, so nothing is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
+import anyio.abc
 import httpx
 import pytest
 from mcp.client import Client
@@ -170,6 +173,60 @@ async def test_a_job_killed_mid_submit_is_reported_uncertain_and_never_resubmitt
     assert accepted == []
 
 
+async def test_a_job_killed_mid_submit_reads_uncertain_as_soon_as_the_restarted_server_answers(
+    tmp_path: Path,
+) -> None:
+    # The provider takes the submit and never answers: the server is killed while it waits. Its lease
+    # is long (600 s), so only knowing its process is gone can free the job at once.
+    journal_file = tmp_path / "state" / "journal.sqlite3"
+    pidfile = tmp_path / "server.pid"
+
+    async def hold(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                while True:
+                    await stream.receive()
+
+    async with (
+        await anyio.create_tcp_listener(local_host="127.0.0.1") as listener,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(listener.serve, hold)
+        silent = f"http://127.0.0.1:{listener.extra(anyio.abc.SocketAttribute.local_port)}"
+        env = {**server_env(silent, tmp_path), "SEEDANCE_LEASE_SECONDS": "600"}
+        with (tmp_path / "stderr.log").open("w") as errlog:
+            async with launch(env, pidfile, errlog) as client, anyio.create_task_group() as calls:
+
+                async def submit() -> None:
+                    with contextlib.suppress(Exception):  # the server dies under this call
+                        await client.call_tool(
+                            "generate_video", {"prompt": "A lighthouse", "wait_seconds": 0}
+                        )
+
+                calls.start_soon(submit)
+                with anyio.fail_after(60):
+                    while not (submitting := _rows(journal_file, "submitting")):  # noqa: ASYNC110
+                        await anyio.sleep(0.05)
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                calls.cancel_scope.cancel()
+            async with launch(env, pidfile, errlog) as client:
+                [job_id] = submitting
+                job = data(await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0}))
+        tg.cancel_scope.cancel()
+    assert job["state"] == "uncertain" and "may or may not exist" in job["error"]
+
+
+def _rows(journal_file: Path, state: str) -> list[str]:
+    """Ids of the jobs in `state`, read from the SQLite journal another process writes."""
+    if not journal_file.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{journal_file}?mode=ro", uri=True)) as db:
+        try:
+            return [row[0] for row in db.execute("SELECT id FROM jobs WHERE state = ?", (state,))]
+        except sqlite3.OperationalError:  # not created yet
+            return []
+
+
 async def test_a_real_job_is_not_followed_by_a_server_running_the_simulator(settings: Settings) -> None:
     """A paid fal job from a run with a key must not be marked failed by a later keyless run."""
     with Simulator(SimulatorOptions(seed=6)) as elsewhere:  # stands in for fal.ai, which knows the job
@@ -203,7 +260,7 @@ async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_pa
     quick = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, retry_after_cap=0.02, deadline=2.0)
     delivered: list[str] = []
 
-    async def deliver(job: JobRecord, output: VideoOutput) -> dict[str, Any]:
+    async def deliver(job: JobRecord, output: VideoOutput, before_commit: Any) -> dict[str, Any]:
         delivered.append(output.url)
         return {}
 

@@ -120,7 +120,8 @@ async def stitch_videos(
         target = safe_target(folder, f"{film_id}_{slugify(title or 'film')}.mp4")
         reused = await anyio.to_thread.run_sync(target.is_file)
         if not reused:
-            await _stitch(ctx, sources, target, aspect_ratio, crossfade_seconds)
+            await _stitch(ctx, sources, target, aspect_ratio, crossfade_seconds, state.jobs.owner)
+            await state.jobs.sweep_partials()  # what an earlier stitch killed mid-write left behind
         facts = None if not reused else state.deliverer.video_facts(film_id)
         if facts is None:
             await state.deliverer.render_preview(film_id, target)
@@ -151,7 +152,12 @@ async def stitch_videos(
 
 
 async def _stitch(
-    ctx: ToolContext, sources: list[SourceVideo], target: Path, aspect_ratio: str, crossfade: float
+    ctx: ToolContext,
+    sources: list[SourceVideo],
+    target: Path,
+    aspect_ratio: str,
+    crossfade: float,
+    owner: str,
 ) -> Film:
     stop = threading.Event()
     count = len(sources)
@@ -168,6 +174,7 @@ async def _stitch(
             crossfade=crossfade,
             progress=progress,
             stop=stop,
+            owner=owner,
         )
 
     try:

@@ -5,8 +5,11 @@ the output folder, under a name of ours (`video_names`), and then previewed (`pr
 download streams into a hidden temporary file in the same folder (created exclusively, so nothing
 planted there can redirect it) and is renamed into place only when complete and recognisably a video,
 so a killed or cut download never leaves a partial file under the final name. The temporary file's
-name carries the job id and the owner (the process holding the job's lease), so a process starting up
-removes the partial files of owners gone.
+name carries the job id and the owner (the process holding the job's lease), so that the process
+taking the job over removes it (`partial_files`). Before the rename the caller may confirm the job is
+still its own (`before_commit`), so an owner that was paused past its lease never commits over the
+work of the one that took the job over; a video already in place under the job's name (committed by
+an owner that stopped before journaling it) is taken as saved instead of being downloaded again.
 
 Failures: every OS error while saving (disk full, read-only or unwritable folder...) is a
 `ConfigError` naming SEEDANCE_OUTPUT_DIR, and worth another try later; a URL that will never give us
@@ -24,9 +27,7 @@ import functools
 import hashlib
 import logging
 import os
-import re
-import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ import httpx
 
 from ..background import background_pool
 from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavailable
-from ..jobs.manager import PartialFile, new_owner_id
+from ..jobs.owners import new_owner_id
+from ..jobs.partial_files import discard, partial_path
 from ..journal.api import JobRecord
 from ..providers.base import VideoOutput
 from .preview_store import PreviewFiles
@@ -61,11 +63,7 @@ ATTEMPT_SECONDS = 600.0
 MAX_REDIRECTS = 5
 VIDEO_FORMATS = frozenset({"mp4", "mov"})
 
-# Our partial downloads: ".<video file name>.<owner>.<random>.part" (see `Deliverer._tmp_for`), where
-# the video file name is "<date>-<time>_<job id>_<slug>.mp4" and job ids are "sd_" + 12 characters.
-_OUR_PART = re.compile(
-    r"\.\d{8}-\d{6}_(?P<job>sd_[A-Za-z0-9_-]{12})_[a-z0-9-]+\.mp4\.(?P<owner>p\d+-[0-9a-f]{8})\.[0-9a-f]{12}\.part"
-)
+BeforeCommit = Callable[[], Awaitable[None]]  # raises when the file must not be renamed into place
 
 
 @functools.cache
@@ -100,7 +98,7 @@ class Deliverer:
         self._client = client
         self.owner = owner or new_owner_id()  # the lease owner: it names this process's partial files
         self._output_dir = output_dir
-        self._previews = PreviewFiles(preview_dir)
+        self._previews = PreviewFiles(preview_dir, self.owner)
         self._headers_for = headers_for
         self._backoff = backoff_seconds
         # Without a limiter each `to_thread` call may start another worker (anyio allows 40), and each
@@ -109,17 +107,26 @@ class Deliverer:
         self._io_slots = anyio.CapacityLimiter(IO_CONCURRENCY)
         self._previews_checked: set[str] = set()  # jobs whose preview this process has made or looked for
 
-    async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]:
-        """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`."""
+    async def __call__(
+        self, job: JobRecord, output: VideoOutput, before_commit: BeforeCommit | None = None
+    ) -> dict[str, Any]:
+        """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`.
+        `before_commit` is awaited just before the file is renamed into place."""
         folder = await anyio.to_thread.run_sync(self._prepare_folder, limiter=self._io_slots)
         target = safe_target(folder, video_filename(job))
+        confirm = before_commit or _nothing_to_confirm
         try:
-            if output.data is not None:
+            already = await anyio.to_thread.run_sync(_saved_whole, target, limiter=self._io_slots)
+            if already is not None:
+                log.info("job %s: its video is already saved at %s; not downloading it again", job.id, target)
+                digest, size = already
+            elif output.data is not None:
+                await confirm()
                 digest, size = await anyio.to_thread.run_sync(
                     self._write_data, target, output.data, limiter=self._io_slots
                 )
             else:
-                digest, size = await self._download(output.url, target)
+                digest, size = await self._download(output.url, target, confirm)
         except OSError as exc:  # wherever it came from, an OS error while saving is the folder's
             raise _folder_error(folder, exc) from exc
         if output.file_size is not None and output.file_size != size:
@@ -164,26 +171,11 @@ class Deliverer:
         except OSError as exc:
             raise _folder_error(self._output_dir, exc) from exc
 
-    def _tmp_for(self, target: Path) -> Path:
-        # Named for its owner; random per attempt, so two attempts never share a temporary file.
-        return target.with_name(f".{target.name}.{self.owner}.{secrets.token_hex(6)}.part")
-
-    async def partial_files(self) -> list[PartialFile]:
-        """Partial downloads in the output folder, with the job and owner each belongs to."""
-        return await anyio.to_thread.run_sync(_partial_files, self._output_dir, limiter=self._io_slots)
-
-    async def remove_partial(self, path: Path) -> None:
-        def remove() -> None:
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-        await anyio.to_thread.run_sync(remove, limiter=self._io_slots)
-
     def _write_data(self, target: Path, data: bytes) -> tuple[str, int]:
         """Bytes the provider sent inline (Oxen's b64_json), saved like a download."""
         if _video_format(data[:64]) is None:
             raise VideoUnavailable("the provider's answer holds something that is not an MP4 video")
-        tmp = self._tmp_for(target)
+        tmp = partial_path(target, self.owner)
         try:
             with _create_exclusive(tmp) as out:
                 out.write(data)
@@ -191,18 +183,19 @@ class Deliverer:
                 os.fsync(out.fileno())
             _commit(tmp, target)
         finally:
-            _discard(tmp)
+            discard(tmp)
         return hashlib.sha256(data).hexdigest(), len(data)
 
-    async def _download(self, url: str, target: Path) -> tuple[str, int]:
+    async def _download(self, url: str, target: Path, confirm: BeforeCommit) -> tuple[str, int]:
         problem = "no attempt was made"
         for attempt in range(DOWNLOAD_ATTEMPTS):
             if attempt:
                 await anyio.sleep(self._backoff * 2**attempt)
-            tmp = self._tmp_for(target)
+            tmp = partial_path(target, self.owner)  # random per attempt: attempts never share one
             try:
                 with anyio.fail_after(ATTEMPT_SECONDS):
                     digest, size = await self._fetch(url, tmp)
+                await confirm()
                 await anyio.to_thread.run_sync(_commit, tmp, target, limiter=self._io_slots)
                 return digest, size
             except _Retry as exc:
@@ -216,8 +209,10 @@ class Deliverer:
                     f"could not download the video: the provider gave a bad URL ({exc})"
                 ) from None
             finally:
-                # Also on cancellation: whatever happened, the half-written file goes.
-                await anyio.to_thread.run_sync(_discard, tmp, limiter=self._io_slots)
+                # Also on cancellation (a lost lease, shutdown): shielded, or the cancelled scope would
+                # stop the removal before it starts.
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(discard, tmp, limiter=self._io_slots)
             log.info("download attempt %d for %s failed: %s", attempt + 1, target.name, problem)
         raise ProviderError(
             f"could not download the video after {DOWNLOAD_ATTEMPTS} tries ({problem}); "
@@ -331,24 +326,25 @@ def _commit(tmp: Path, target: Path) -> None:
                 os.close(fd)
 
 
-def _partial_files(folder: Path) -> list[PartialFile]:
+async def _nothing_to_confirm() -> None:
+    return None
+
+
+def _saved_whole(target: Path) -> tuple[str, int] | None:
+    """The digest and size of a whole video already at `target` (a regular file, not a link), else None."""
     try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    found = []
-    for entry in entries:
-        match = _OUR_PART.fullmatch(entry.name)
-        with contextlib.suppress(OSError):
-            if match and entry.is_file(follow_symlinks=False):
-                found.append(PartialFile(Path(entry.path), match["job"], match["owner"]))
-    return found
-
-
-def _discard(tmp: Path) -> None:
-    # A read-only folder refuses even to unlink a file that is not there (EROFS): nothing to undo then.
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
+        if not target.is_file() or target.is_symlink():
+            return None
+        _check_whole(target)
+    except (OSError, _Retry):
+        return None
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("rb") as video:
+        while chunk := video.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _folder_error(folder: Path, exc: OSError) -> ConfigError:

@@ -1,6 +1,7 @@
 """A saved video's preview files next to the journal: poster frame, contact sheet and facts (JSON).
 
-Written atomically (a hidden temporary file renamed into place), so a reader never sees half a file.
+Written atomically (a hidden temporary file, named for its owner, renamed into place), so a reader
+never sees half a file and a killed writer's leftovers are swept (`partial_files`).
 """
 
 from __future__ import annotations
@@ -9,20 +10,22 @@ import functools
 import json
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..jobs.owners import new_owner_id
+from ..jobs.partial_files import discard, partial_path
 from .video_names import safe_id
 
 log = logging.getLogger(__name__)
 
 
 class PreviewFiles:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, owner: str | None = None) -> None:
         self.folder = folder
+        self.owner = owner or new_owner_id()  # names the temporary files
 
     def paths(self, job_id: str) -> tuple[Path, Path]:
         """Where the poster frame and the contact sheet of a job are (or will be)."""
@@ -55,8 +58,8 @@ class PreviewFiles:
             info = media.probe(video)
             facts = _facts(info.duration, info.width, info.height, info.fps, info.has_audio, info.size_bytes)
         else:
-            _replace_bytes(poster, preview.poster_jpeg)
-            _replace_bytes(sheet, preview.contact_sheet_jpeg)
+            _replace_bytes(poster, preview.poster_jpeg, self.owner)
+            _replace_bytes(sheet, preview.contact_sheet_jpeg, self.owner)
             facts = _facts(
                 preview.duration,
                 preview.width,
@@ -65,7 +68,7 @@ class PreviewFiles:
                 preview.has_audio,
                 preview.size_bytes,
             )
-        _replace_bytes(self._facts_file(job_id), json.dumps(facts).encode())
+        _replace_bytes(self._facts_file(job_id), json.dumps(facts).encode(), self.owner)
         _release_freed_memory()
 
 
@@ -111,8 +114,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-def _replace_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+def _replace_bytes(path: Path, data: bytes, owner: str) -> None:
+    tmp = partial_path(path, owner)
     # Created exclusively and never through a symlink, as delivery creates its partial downloads.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -120,4 +123,4 @@ def _replace_bytes(path: Path, data: bytes) -> None:
             out.write(data)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)

@@ -15,14 +15,14 @@ once, during a crossfade. Memory therefore stays flat in the number and length o
 
 Synchronous and CPU-bound: async callers run `stitch` in a worker thread; `progress` is called from
 that thread and `stop` is checked between frames. The file is written under a temporary name in the
-target's folder and renamed into place only when complete.
+target's folder, named for its owner (`partial_files`), and renamed into place only when complete; a
+process killed mid-write leaves that file to whoever sweeps after it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import secrets
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +33,8 @@ from typing import Any, Final
 
 from ..catalogue.facts import OUTPUT_SIZE
 from ..errors import InputError, SeedanceError
+from ..jobs.owners import new_owner_id
+from ..jobs.partial_files import discard, partial_path
 
 SAMPLE_RATE: Final = 48_000
 CHANNELS: Final = 2
@@ -98,8 +100,10 @@ def stitch(
     crossfade: float = 0.0,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    owner: str | None = None,
 ) -> Film:
-    """Join `clips` in order into the MP4 `target`. Raises `InputError` (naming the clip) or `MediaError`."""
+    """Join `clips` in order into the MP4 `target`. Raises `InputError` (naming the clip) or `MediaError`.
+    `owner` names the temporary file (the process's lease owner; a new name of this process if None)."""
     import av
 
     if not 0 <= crossfade <= MAX_CROSSFADE_SECONDS:
@@ -122,7 +126,7 @@ def stitch(
     total = sum(counts) - fade * (len(counts) - 1)
     has_audio = any(f.has_audio for f in facts)
 
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    tmp = partial_path(target, owner or new_owner_id())
     try:
         with _Writer(tmp, width, height, fps, has_audio) as writer:
             _write_film(writer, clips, facts, counts, fade, progress, stop, total)
@@ -132,7 +136,7 @@ def stitch(
 
         raise MediaError(f"stitching failed while writing or decoding ({exc})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
     return Film(
         path=target,
         width=width,

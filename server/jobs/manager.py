@@ -12,9 +12,21 @@ Several processes may share one journal (two windows of a host, a restart while 
 lingers, a host that starts one process per call). One rule covers them all: a job is followed
 (streamed, fetched, downloaded) by the process holding its lease, which renews it while it works;
 any process takes a job over once its lease has lapsed — at start, and whenever a lease it watches
-runs out (a follower was killed). A waiting call in a process that does not follow the job reads
+runs out (a follower was killed) — or at once when its owner ran on this machine and has exited. A
+job whose old owner may still be saving its video (it was paused, not killed) is left to it for a
+grace period past its lease, and an owner commits a saved video only after renewing its lease, so
+each video is downloaded once. A waiting call in a process that does not follow the job reads
 its progress from the journal. A finished job whose video could not be saved stays `completed`
 with `saved: false` and is tried again, with backoff, until it is saved or its URL is gone.
+
+The journal's database going away is an expected event: a follower that cannot reach it waits and
+resumes, never marking a job failed for it, and nothing one job's work raises stops the others.
+Whoever takes a job over removes the old owner's half-written files; a periodic sweep removes the
+rest (`partial_files`).
+
+The manager is built from one module per concern: `claiming` (leases, take-over), `following`
+(watching the provider), `saving` (download, previews, commit); this module starts jobs and waits on
+them, and `shared` holds what they share.
 """
 
 from __future__ import annotations
@@ -23,39 +35,22 @@ import hashlib
 import json
 import logging
 import math
-import os
-import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..errors import (
-    JobFailed,
-    JobNotFound,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderUnreachable,
-    SeedanceError,
-    SubmitUncertain,
-)
+from ..errors import JournalUnavailable, ProviderError, SeedanceError, SubmitUncertain
 from ..journal.api import TERMINAL, JobJournal, JobRecord, new_job_id
-from ..providers.base import (
-    Finished,
-    JobSpec,
-    Provider,
-    Queued,
-    QueueState,
-    Running,
-    Submission,
-    VideoOutput,
-)
+from ..providers.base import JobSpec, Provider, Submission
+from .claiming import LEASE_SECONDS, Claiming
+from .following import FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX
+from .owners import new_owner_id
+from .saving import SAVE_RETRY_FIRST, SAVE_RETRY_MAX
+from .shared import Deliverer, Leftovers, _Live, _submission_of, uncertain_advice
 
 log = logging.getLogger(__name__)
 
@@ -63,80 +58,15 @@ log = logging.getLogger(__name__)
 # long enough to cover a host that re-sends a tool call after a dropped stream, short enough that
 # "make it again" later does make it again. A different seed always makes a new job.
 DEDUPE_WINDOW_SECONDS = 600.0
+
 # How often a waiting call hears "Generating, 35 s" when the provider is silent (and, for a job
 # another process follows, how often the journal is read).
 HEARTBEAT_SECONDS = 1.0
-MAX_LOG_LINES = 50
-# When the provider stays unreachable past its own request retries (~30 s), the follower tries again
-# after this pause, doubling up to the cap: soon enough for a blip, cheap during an outage.
-FOLLOW_RETRY_FIRST = 2.0
-FOLLOW_RETRY_MAX = 60.0
-# A follower renews its lease every third of this; a killed follower's jobs are taken over by
-# another process once it lapses. Short enough that a crash costs seconds, long enough that a busy
-# event loop or disk never loses a lease it is still using.
-LEASE_SECONDS = 10.0
-# A video that could not be saved (disk full, folder not writable) is tried again after this pause,
-# doubling up to the cap, until saved or the URL answers that it is gone (fal keeps results for
-# hours to days); after a day, nobody expects it any more.
-SAVE_RETRY_FIRST = 5.0
-SAVE_RETRY_MAX = 300.0
-SAVE_GIVE_UP_SECONDS = 86_400.0
+
 # States in which nothing more will happen by itself: waiting on them is pointless.
 SETTLED = TERMINAL | {"uncertain"}
 
 ProgressSink = Callable[[float, float, str], Awaitable[None]]
-
-
-def new_owner_id() -> str:
-    """This process's name on leases and partial files: its pid and 32 random bits (file-name safe)."""
-    return f"p{os.getpid()}-{secrets.token_hex(4)}"
-
-
-class Deliverer(Protocol):
-    """Turns a finished provider output into a saved file; fills `video_path` & co. on the record.
-
-    Raises a `SeedanceError` or `OSError` when it cannot; `lasting(exc)` tells whether trying again
-    could help."""
-
-    async def __call__(self, job: JobRecord, output: VideoOutput) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class PartialFile:
-    """A half-written download: whose it is, so that it can be removed once its owner is gone."""
-
-    path: Path
-    job_id: str
-    owner: str
-
-
-class Leftovers(Protocol):
-    """Where partial downloads are found and removed (the deliverer's output folder)."""
-
-    async def partial_files(self) -> list[PartialFile]: ...
-
-    async def remove_partial(self, path: Path) -> None: ...
-
-
-@dataclass
-class _Live:
-    """What this process's follower knows beyond the journal: the wake-up event and phase timing."""
-
-    changed: anyio.Event = field(default_factory=anyio.Event)
-    phase: str = "queued"
-    phase_started: float = field(default_factory=time.monotonic)
-    message: str = ""
-
-    def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
-
-    @classmethod
-    def seen_in(cls, record: JobRecord) -> _Live:
-        """The phase timing of a job followed elsewhere, from its journaled history."""
-        started = next((t for s, t, _ in reversed(record.history) if s == record.state), record.created_at)
-        phase = "running" if record.state == "running" else "queued"
-        return cls(phase=phase, phase_started=time.monotonic() - max(0.0, time.time() - started))
 
 
 def fingerprint(tool: str, provider: str, arguments: dict[str, Any]) -> str:
@@ -144,7 +74,7 @@ def fingerprint(tool: str, provider: str, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class JobManager:
+class JobManager(Claiming):
     def __init__(
         self,
         *,
@@ -169,17 +99,13 @@ class JobManager:
         self._deliver = deliver
         self._leftovers = leftovers
         self._lasting = lasting
-        self._live: dict[str, _Live] = {}
+        self._live = {}
         # Jobs this process is working on (submitting, following, saving): never taken over twice.
-        self._busy: set[str] = set()
-        self._not_ours: set[str] = set()  # other providers' jobs, reported once
+        self._busy = set()
+        self._not_ours = set()  # other providers' jobs, reported once
+        self._gone_owners = set()  # owners seen to have exited (an owner id never comes back)
         self._follow_retry = follow_retry
         self._save_retry = save_retry
-
-    @property
-    def provider_label(self) -> str:
-        """What the journal calls this run's provider: "simulator" when the embedded simulator serves it."""
-        return "simulator" if self.simulated else self.provider.name
 
     # --- starting jobs -------------------------------------------------------------------------
 
@@ -268,18 +194,29 @@ class JobManager:
             raise
         records = []
         for intent, submission in zip(intents, submissions, strict=False):
-            record = await self.journal.update(
-                intent.id,
-                state="queued",
-                note=f"request {submission.request_id}",
-                submission=submission.to_json(),
-                request_id=submission.request_id,
-                endpoint=submission.endpoint,
-            )
+            record = await self._record_request(intent.id, submission)
             records.append(record)
             self._follow(record.id, submission)
             self._live[record.id].notify()
         return records
+
+    async def _record_request(self, job_id: str, submission: Submission) -> JobRecord:
+        """Journal a request id the provider gave: never lost, so tried until the journal answers."""
+        pause, max_pause = self._follow_retry
+        while True:
+            try:
+                return await self.journal.update(
+                    job_id,
+                    state="queued",
+                    note=f"request {submission.request_id}",
+                    submission=submission.to_json(),
+                    request_id=submission.request_id,
+                    endpoint=submission.endpoint,
+                )
+            except JournalUnavailable as exc:
+                log.warning("job %s: request id not journaled yet (%s); trying again", job_id, exc)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, max_pause)
 
     async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[Submission]:
         try:
@@ -305,263 +242,7 @@ class JobManager:
                     )
             raise
 
-    async def resume(self) -> int:
-        """At start: remove partial downloads whose owner is gone, take over every job nobody holds,
-        then keep watching for jobs whose follower stops renewing its lease. Returns how many were taken."""
-        await self._remove_orphan_partials()
-        taken = await self._take_over()
-        self._tg.start_soon(self._watch_leases, name="lease watcher")
-        return taken
-
-    async def _watch_leases(self) -> None:
-        pause = self.lease_seconds / 3
-        while True:
-            try:
-                lapse = await self.journal.next_lease_expiry(self.owner)
-                # Wake just after the first lease held elsewhere lapses: a killed follower's jobs move
-                # on within one lease period.
-                delay = pause if lapse is None else min(pause, max(0.01, lapse - time.time() + 0.01))
-                await anyio.sleep(delay)
-                taken = await self._take_over()
-                if taken:
-                    log.info("following %d unfinished job(s) whose follower stopped", taken)
-            except Exception as exc:  # the journal was busy or unreadable for a moment: look again later
-                log.warning("looking for jobs to take over failed: %s", exc)
-                await anyio.sleep(pause)
-
-    async def _take_over(self) -> int:
-        taken = 0
-        for record in await self.journal.takeable(self.owner):
-            if record.id in self._busy or record.id in self._not_ours:
-                continue
-            if record.provider != self.provider_label:
-                # Another provider's job (a paid fal job, and this run has no key): following or saving it
-                # here would send the wrong key to its URLs and fail it. Leave it for a run that has its
-                # provider.
-                self._not_ours.add(record.id)
-                log.warning(
-                    "job %s belongs to %s, but this server runs %s: not following it",
-                    record.id,
-                    record.provider,
-                    self.provider_label,
-                )
-                continue
-            held = await self.journal.take_lease(record.id, self.owner, self.lease_seconds)
-            if held is None:
-                continue  # another process was quicker
-            if held.state == "completed":
-                self._busy.add(held.id)
-                self._tg.start_soon(
-                    self._leased, held.id, partial(self._save_again, held.id), name=f"save {held.id}"
-                )
-            elif held.submission:
-                self._follow(held.id, _submission_of(held))
-            elif held.state == "submitting":
-                # Its submitter stopped renewing the lease mid-submit: it was killed.
-                await self.journal.update(
-                    held.id,
-                    state="uncertain",
-                    note="server stopped while submitting",
-                    error="The server stopped while this job was being submitted, so it may or may not "
-                    "exist at the provider. " + uncertain_advice(held.id),
-                )
-                await self.journal.release_lease(held.id, self.owner)
-                continue
-            else:
-                await self.journal.release_lease(held.id, self.owner)
-                continue
-            taken += 1
-        return taken
-
-    # --- following ------------------------------------------------------------------------------
-
-    def _follow(self, job_id: str, submission: Submission) -> None:
-        self._live.setdefault(job_id, _Live())
-        self._busy.add(job_id)
-
-        follow = partial(self._run_follower, job_id, submission)
-        self._tg.start_soon(self._leased, job_id, follow, name=f"follow {job_id}")
-
-    async def _leased(self, job_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work` for a job whose lease this process holds, renewing it; stop if it is lost."""
-        try:
-            async with self._renewing([job_id]) as lost:
-                await work()
-            if lost.is_set():
-                log.warning("job %s: another process took the job over; it follows it now", job_id)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._let_go(job_id)
-
-    @asynccontextmanager
-    async def _renewing(self, job_ids: Sequence[str]) -> AsyncIterator[anyio.Event]:
-        """Renew the leases of `job_ids` every third of the lease period while the block runs. If one is
-        lost (another process took the job over after this one stalled), the block is cancelled and
-        the yielded event is set."""
-        lost = anyio.Event()
-        renewer = anyio.CancelScope()
-        with anyio.CancelScope() as block:
-
-            async def renew() -> None:
-                with renewer:
-                    while True:
-                        await anyio.sleep(self.lease_seconds / 3)
-                        for job_id in job_ids:
-                            try:
-                                kept = await self.journal.renew_lease(job_id, self.owner, self.lease_seconds)
-                            except Exception as exc:  # a busy journal: the lease has time left to retry
-                                log.warning("job %s: lease not renewed: %s", job_id, exc)
-                                continue
-                            if not kept:
-                                lost.set()
-                                block.cancel()
-                                return
-
-            self._tg.start_soon(renew, name="lease renewal")
-            try:
-                yield lost
-            finally:
-                renewer.cancel()
-
-    async def _let_go(self, job_id: str) -> None:
-        self._busy.discard(job_id)
-        live = self._live.pop(job_id, None)
-        try:
-            await self.journal.release_lease(job_id, self.owner)
-        except Exception as exc:  # the journal closing or busy: the lease lapses by itself
-            log.debug("job %s: lease not released: %s", job_id, exc)
-        if live is not None:
-            live.notify()
-
-    async def _run_follower(self, job_id: str, submission: Submission) -> None:
-        live = self._live.setdefault(job_id, _Live())
-        pause, max_pause = self._follow_retry
-        try:
-            while True:
-                try:
-                    async for state in self.provider.watch(submission):
-                        await self._on_state(job_id, live, state)
-                        if isinstance(state, Finished):
-                            await self._finish(job_id, submission, state)
-                            return
-                    return
-                except (ProviderUnreachable, ProviderHTTPError) as exc:
-                    # The provider's own retries ran out, but the job is still there: a paid job is not
-                    # marked failed for an outage. Follow again later; a real refusal (401, 404) ends it.
-                    if isinstance(exc, ProviderHTTPError) and not exc.retryable:
-                        raise
-                    log.warning(
-                        "job %s: provider unavailable (%s); following again in %.0f s", job_id, exc, pause
-                    )
-                    live.message = "Provider unavailable; still following"
-                    live.notify()
-                    await anyio.sleep(pause)
-                    pause = min(pause * 2, max_pause)
-        except SeedanceError as exc:
-            log.warning("job %s: following failed: %s", job_id, exc)
-            await self.journal.update(job_id, state="failed", note="follow failed", error=str(exc))
-        except Exception:
-            log.exception("job %s: follower crashed", job_id)
-            await self.journal.update(
-                job_id,
-                state="failed",
-                note="follower crashed",
-                error="internal error while following the job",
-            )
-        finally:
-            live.notify()
-
-    async def _on_state(self, job_id: str, live: _Live, state: QueueState) -> None:
-        if isinstance(state, Queued):
-            live.message = f"Queued, position {state.position}" if state.position is not None else "Queued"
-            await self.journal.update(job_id, state="queued", queue_position=state.position)
-        elif isinstance(state, Running):
-            if live.phase != "running":
-                live.phase, live.phase_started = "running", time.monotonic()
-            record = await self.journal.get(job_id)
-            logs = list(record.logs) if record else []
-            new = [line.message for line in state.logs]
-            # Providers resend the whole log on every status: keep only what is new.
-            fresh = new[len(logs) :] if new[: len(logs)] == logs else new
-            if fresh:
-                live.message = fresh[-1]
-            await self.journal.update(
-                job_id, state="running", queue_position=None, logs=(logs + fresh)[-MAX_LOG_LINES:]
-            )
-        live.notify()
-
-    async def _finish(self, job_id: str, submission: Submission, state: Finished) -> None:
-        if state.cancelled:
-            await self.journal.update(job_id, state="cancelled", finished_at=time.time(), error=state.error)
-            return
-        try:
-            output = await self.provider.result(submission)
-        except JobFailed as exc:
-            await self.journal.update(
-                job_id, state="failed", finished_at=time.time(), error=str(exc), error_type=exc.error_type
-            )
-            return
-        record = await self.journal.update(
-            job_id, result_url=output.url or None, seed=output.seed, note="result"
-        )
-        await self._save(job_id, output, record)
-
-    # --- saving ---------------------------------------------------------------------------------
-
-    async def _save(self, job_id: str, output: VideoOutput, record: JobRecord | None = None) -> JobRecord:
-        """Save the finished video; on failure record `saved: false`, the reason and the next try.
-        `record`: the job as just journaled, when the caller has it (one read fewer)."""
-        live = self._live.get(job_id)
-        if live is not None:
-            live.message = "Saving the video"
-            live.notify()
-        if record is None:
-            record = await self.get(job_id)
-        try:
-            delivered = await self._deliver(record, output)
-        except (SeedanceError, OSError) as exc:
-            # The video exists at the provider: a failed save keeps the URL and is tried again.
-            reason = str(exc) if isinstance(exc, SeedanceError) else (exc.strerror or type(exc).__name__)
-            attempts = record.save_attempts + 1
-            first, cap = self._save_retry
-            finished = record.finished_at or time.time()
-            fresh = time.time() - finished < SAVE_GIVE_UP_SECONDS
-            again = bool(output.url) and fresh and not self._lasting(exc)
-            log.warning("job %s: saving the video failed (try %d): %s", job_id, attempts, reason)
-            return await self.journal.update(
-                job_id,
-                state="completed",
-                note="not saved",
-                saved=False,
-                save_error=reason,
-                save_attempts=attempts,
-                next_save_at=time.time() + min(cap, first * 2 ** (attempts - 1)) if again else None,
-            )
-        return await self.journal.update(
-            job_id,
-            state="completed",
-            note="saved",
-            saved=True,
-            save_error=None,
-            next_save_at=None,
-            save_attempts=record.save_attempts + 1,
-            **delivered,
-        )
-
-    async def _save_again(self, job_id: str) -> None:
-        record = await self.get(job_id)
-        if record.saved is not False or not record.result_url:
-            return
-        output = VideoOutput(url=record.result_url, seed=record.seed)
-        if record.simulated and record.submission and record.provider == self.provider_label:
-            # The URL names the simulator of the process that saw the job finish; ask this one's.
-            try:
-                output = await self.provider.result(_submission_of(record))
-            except SeedanceError as exc:
-                log.warning("job %s: the simulator did not give the result again: %s", job_id, exc)
-            else:
-                await self.journal.update(job_id, result_url=output.url or None)
-        await self._save(job_id, output)
+    # --- waiting --------------------------------------------------------------------------------
 
     async def save_now(self, job_id: str) -> JobRecord:
         """Try a pending save at once (check_status asks), unless another process is saving it."""
@@ -573,29 +254,6 @@ class JobManager:
         self._busy.add(job_id)
         await self._leased(job_id, partial(self._save_again, job_id))
         return await self.get(job_id)
-
-    async def _remove_orphan_partials(self) -> None:
-        if self._leftovers is None:
-            return
-        for part in await self._leftovers.partial_files():
-            record = await self.journal.get(part.job_id)
-            held = (
-                record is not None
-                and record.lease_owner == part.owner
-                and (record.lease_expires or 0) > time.time()
-            )
-            if not held:
-                await self._leftovers.remove_partial(part.path)
-
-    # --- waiting --------------------------------------------------------------------------------
-
-    async def get(self, job_id: str) -> JobRecord:
-        record = await self.journal.get(job_id)
-        if record is None:
-            raise JobNotFound(
-                f"No job with id {job_id!r}. Call list_jobs to see recent jobs; ids look like 'sd_…'."
-            )
-        return record
 
     async def wait(self, job_id: str, seconds: float, progress: ProgressSink | None = None) -> JobRecord:
         """Wait up to `seconds` for the job to end, reporting progress; return its record.
@@ -678,27 +336,6 @@ class JobManager:
             await self.cancel(job_id)
         except ProviderError as exc:
             log.warning("job %s: cancel after the host cancelled the call failed: %s", job_id, exc)
-
-
-def uncertain_advice(job_id: str) -> str:
-    """What to do about a job that is possibly charged: how to check, and how to submit again."""
-    return (
-        f"Job {job_id} is recorded as 'uncertain' (possibly charged, shown apart from certain spend). "
-        "Check the provider's dashboard for a new request; if there is none, call the tool again with "
-        "the same arguments to submit it again (an uncertain job does not block an identical call)."
-    )
-
-
-def _submission_of(record: JobRecord) -> Submission:
-    assert record.submission is not None
-    submission = Submission.from_json(record.submission)
-    if record.simulated:
-        # The embedded simulator that answered may have been another process's, on another port: reach
-        # the job through this process's simulator, which reads the same state under SEEDANCE_HOME.
-        return Submission(
-            provider=submission.provider, request_id=submission.request_id, endpoint=submission.endpoint
-        )
-    return submission
 
 
 class _ProgressReporter:

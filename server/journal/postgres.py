@@ -10,6 +10,11 @@ What PostgreSQL adds for several processes:
   `subscribe` hands those to the process, so a call waiting on replica B wakes when replica A
   changes the job (no polling). `publish`/`listen` carry other wake-ups (fal webhooks) the same way.
 
+The database going away (restarted, stopped a while, its connections killed) is an expected event:
+the pool checks a connection before lending it and replaces dead ones, and every operation is tried
+again, with backoff, for up to `retry_seconds`; past that it raises `JournalUnavailable`, and the
+job manager waits and resumes instead of deciding anything on it.
+
 Schema changes are named, recorded migrations, as in SQLite (same names, PostgreSQL's SQL); a
 process opening the database applies the missing ones under an advisory lock, so replicas
 starting together apply each once. Nothing here stores a secret.
@@ -23,10 +28,11 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import JournalUnavailable
 from .api import (
     BLOCKS_DUPLICATE_SQL,
     CERTAIN_SQL,
@@ -58,6 +64,14 @@ JOB_CHANNEL = "seedance_jobs"  # payload: the id of a job that changed
 POOL_MAX = 10  # statements are short; ten connections serve hundreds of followed jobs
 MIGRATION_LOCK = 0x5EED  # advisory lock key: one process migrates at a time
 LISTEN_RETRY_MAX = 30.0
+# A pooled connection is lent only after a round trip proves it alive; a caller waits this long for one
+# (the pool reconnects in the background meanwhile).
+POOL_WAIT_SECONDS = 5.0
+# An operation is tried again while the database is away, pausing 0.2 s, 0.4 s, ... up to 2 s, for this
+# long in all: a restart (well under a second) or a failover passes unseen; a longer outage is reported.
+RETRY_SECONDS = 20.0
+RETRY_FIRST = 0.2
+RETRY_MAX = 2.0
 
 
 # Which jobs need a follower, as in the SQLite journal, in PostgreSQL's spelling of false.
@@ -196,15 +210,18 @@ def _decode(row: dict[str, Any]) -> JobRecord:
 class PgJournal(JobJournal):
     """The job journal in one PostgreSQL database. Open with `await PgJournal.open(dsn)`."""
 
-    def __init__(self, dsn: str, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(
+        self, dsn: str, pool: AsyncConnectionPool[Any], retry_seconds: float = RETRY_SECONDS
+    ) -> None:
         self.dsn = dsn
+        self.retry_seconds = retry_seconds
         self._pool: AsyncConnectionPool[Any] | None = pool
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         self._listen_task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
     @classmethod
-    async def open(cls, dsn: str) -> PgJournal:
+    async def open(cls, dsn: str, retry_seconds: float = RETRY_SECONDS) -> PgJournal:
         """Connect, migrate, and start hearing other processes' changes (`subscribe`)."""
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
@@ -215,6 +232,8 @@ class PgJournal(JobJournal):
             max_size=POOL_MAX,
             kwargs={"autocommit": True, "row_factory": dict_row},
             open=False,
+            check=AsyncConnectionPool.check_connection,
+            timeout=POOL_WAIT_SECONDS,
         )
         await pool.open(wait=True, timeout=15)
         try:
@@ -223,7 +242,7 @@ class PgJournal(JobJournal):
         except BaseException:
             await pool.close()
             raise
-        journal = cls(dsn, pool)
+        journal = cls(dsn, pool, retry_seconds)
         journal._listen_task = asyncio.get_running_loop().create_task(journal._listen())
         await journal._listening.wait()
         return journal
@@ -249,10 +268,35 @@ class PgJournal(JobJournal):
             raise RuntimeError("the journal is closed")
         return self._pool.connection()
 
+    async def _with_db(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run `work` on a pooled connection, again on another one while the database is away.
+
+        `work` is one transaction (or one statement): a try that failed committed nothing, unless the
+        connection broke while the commit's answer was on its way; each operation below is safe to
+        repeat in that case (an update writes the same values, a claim recognises its own rows)."""
+        from psycopg import OperationalError
+
+        pause, deadline = RETRY_FIRST, time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                async with self._connection() as db:
+                    return await work(db)
+            except OperationalError as exc:  # connection lost or refused, server shutting down, pool empty
+                if time.monotonic() + pause > deadline:
+                    raise JournalUnavailable(
+                        f"the job journal's database did not answer for {self.retry_seconds:.0f} s "
+                        f"({type(exc).__name__}); try again in a moment"
+                    ) from exc
+                log.warning("journal: database unavailable (%s); trying again", type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX)
+
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[JobRecord]:
-        async with self._connection() as db:
+        async def fetch(db: AsyncConnection[Any]) -> builtins.list[JobRecord]:
             cur = await db.execute(sql.encode(), params)
             return [_decode(r) for r in await cur.fetchall()]
+
+        return await self._with_db(fetch)
 
     # -- change notifications --
 
@@ -271,8 +315,11 @@ class PgJournal(JobJournal):
 
     async def publish(self, channel: str, payload: str) -> None:
         """Send `payload` to every process's `listen(channel, …)` callbacks (this one's too)."""
-        async with self._connection() as db:
+
+        async def send(db: AsyncConnection[Any]) -> None:
             await db.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+        await self._with_db(send)
 
     def _dispatch(self, channel: str, payload: str) -> None:
         for callback in list(self._listeners.get(channel, ())):
@@ -310,37 +357,42 @@ class PgJournal(JobJournal):
         from psycopg.errors import UniqueViolation
 
         record = prepared(record)
-        async with self._connection() as db:
-            try:
-                async with db.transaction():
-                    await db.execute(
-                        _INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS]
-                    )
-                    await _notify(db, record.id)
-            except UniqueViolation:
-                raise ValueError(f"a job with id {record.id!r} is already in the journal") from None
+
+        async def insert(db: AsyncConnection[Any]) -> None:
+            async with db.transaction():
+                await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS])
+                await _notify(db, record.id)
+
+        try:
+            await self._with_db(insert)
+        except UniqueViolation:
+            raise ValueError(f"a job with id {record.id!r} is already in the journal") from None
 
     async def update(
         self, job_id: str, *, state: JobState | None = None, note: str = "", **fields: Any
     ) -> JobRecord:
         fields = checked_update(fields, state)
-        async with self._connection() as db, db.transaction():
-            cur = await db.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
-            row = await cur.fetchone()
-            if row is None:
-                raise KeyError(job_id)
-            old = _decode(row)
-            changes = changes_for(old, fields, state, note)
-            new = replace(old, **changes)
-            # Column names come from the dataclass's own fields, never from the caller's text.
-            assignments = ", ".join(f"{name} = %s" for name in changes)
-            # The notice in the same statement (one round trip); sent when the transaction commits.
-            await db.execute(
-                f"WITH changed AS (UPDATE jobs SET {assignments} WHERE id = %s RETURNING id)"  # noqa: S608
-                " SELECT pg_notify(%s, id) FROM changed".encode(),
-                [*(_encode(name, getattr(new, name)) for name in changes), job_id, JOB_CHANNEL],
-            )
-            return new
+
+        async def write(db: AsyncConnection[Any]) -> JobRecord:
+            async with db.transaction():
+                cur = await db.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+                row = await cur.fetchone()
+                if row is None:
+                    raise KeyError(job_id)
+                old = _decode(row)
+                changes = changes_for(old, fields, state, note)
+                new = replace(old, **changes)
+                # Column names come from the dataclass's own fields, never from the caller's text.
+                assignments = ", ".join(f"{name} = %s" for name in changes)
+                # The notice in the same statement (one round trip); sent when the transaction commits.
+                await db.execute(
+                    f"WITH changed AS (UPDATE jobs SET {assignments} WHERE id = %s RETURNING id)"  # noqa: S608
+                    " SELECT pg_notify(%s, id) FROM changed".encode(),
+                    [*(_encode(name, getattr(new, name)) for name in changes), job_id, JOB_CHANNEL],
+                )
+                return new
+
+        return await self._with_db(write)
 
     # -- reads --
 
@@ -379,8 +431,7 @@ class PgJournal(JobJournal):
         )
 
     async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None:
-        async with self._connection() as db:
-            return await _duplicate(db, dedupe_key, since)
+        return await self._with_db(lambda db: _duplicate(db, dedupe_key, since))
 
     # -- one submit per call --
 
@@ -394,72 +445,95 @@ class PgJournal(JobJournal):
             raise ValueError("claim needs intents that share one dedupe_key")
         (key,) = keys
         rows = [prepared(intent) for intent in intents]
-        async with self._connection() as db, db.transaction():
-            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
-            earlier = await _duplicate(db, str(key), since)
-            if earlier is not None:
-                if earlier.group_id is None:
-                    return [earlier], False
-                cur = await db.execute(
-                    "SELECT * FROM jobs WHERE group_id = %s ORDER BY created_at, seq", (earlier.group_id,)
-                )
-                return [_decode(r) for r in await cur.fetchall()], False
-            for record in rows:
-                await db.execute(_INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS])
-                await _notify(db, record.id)
-            return rows, True
+        ours = {record.id for record in rows}
+
+        async def insert(db: AsyncConnection[Any]) -> tuple[builtins.list[JobRecord], bool]:
+            async with db.transaction():
+                await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+                earlier = await _duplicate(db, str(key), since)
+                if earlier is not None:
+                    found = [earlier]
+                    if earlier.group_id is not None:
+                        cur = await db.execute(
+                            "SELECT * FROM jobs WHERE group_id = %s ORDER BY created_at, seq",
+                            (earlier.group_id,),
+                        )
+                        found = [_decode(r) for r in await cur.fetchall()]
+                    # Our own rows, from a try whose commit went through unanswered: still our claim.
+                    return found, {record.id for record in found} == ours
+                for record in rows:
+                    await db.execute(
+                        _INSERT.encode(), [_encode(n, getattr(record, n)) for n in RECORD_FIELDS]
+                    )
+                    await _notify(db, record.id)
+                return rows, True
+
+        return await self._with_db(insert)
 
     # -- leases --
 
     async def take_lease(self, job_id: str, owner: str, seconds: float) -> JobRecord | None:
-        now = time.time()
-        async with self._connection() as db, db.transaction():
-            cur = await db.execute(
-                "UPDATE jobs SET lease_owner = %s, lease_expires = %s WHERE id = ("
-                " SELECT id FROM jobs WHERE id = %s"
-                " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
-                " FOR UPDATE SKIP LOCKED) RETURNING *",
-                (owner, now + seconds, job_id, owner, now),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            await _notify(db, job_id)
-            return _decode(row)
+        async def take(db: AsyncConnection[Any]) -> JobRecord | None:
+            now = time.time()
+            async with db.transaction():
+                cur = await db.execute(
+                    "UPDATE jobs SET lease_owner = %s, lease_expires = %s WHERE id = ("
+                    " SELECT id FROM jobs WHERE id = %s"
+                    " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
+                    " FOR UPDATE SKIP LOCKED) RETURNING *",
+                    (owner, now + seconds, job_id, owner, now),
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                await _notify(db, job_id)
+                return _decode(row)
+
+        return await self._with_db(take)
 
     async def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
-        async with self._connection() as db:
+        async def renew(db: AsyncConnection[Any]) -> bool:
             cur = await db.execute(
                 "UPDATE jobs SET lease_expires = %s WHERE id = %s AND lease_owner = %s",
                 (time.time() + seconds, job_id, owner),
             )
             return cur.rowcount > 0
 
+        return await self._with_db(renew)
+
     async def release_lease(self, job_id: str, owner: str) -> None:
-        async with self._connection() as db, db.transaction():
-            cur = await db.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = %s AND lease_owner = %s",
-                (job_id, owner),
-            )
-            if cur.rowcount:
-                await _notify(db, job_id)
+        async def release(db: AsyncConnection[Any]) -> None:
+            async with db.transaction():
+                cur = await db.execute(
+                    "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL"
+                    " WHERE id = %s AND lease_owner = %s",
+                    (job_id, owner),
+                )
+                if cur.rowcount:
+                    await _notify(db, job_id)
+
+        await self._with_db(release)
 
     async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]:
         """Jobs needing a follower that `owner` may take, oldest first; rows another process is
         taking right now are skipped, not waited for."""
         at = time.time() if now is None else now
-        async with self._connection() as db, db.transaction():
-            cur = await db.execute(
-                f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
-                " AND (next_save_at IS NULL OR next_save_at <= %s)"
-                " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
-                " ORDER BY created_at, seq FOR UPDATE SKIP LOCKED",
-                (at, owner, at),
-            )
-            return [_decode(r) for r in await cur.fetchall()]
+
+        async def select(db: AsyncConnection[Any]) -> builtins.list[JobRecord]:
+            async with db.transaction():
+                cur = await db.execute(
+                    f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
+                    " AND (next_save_at IS NULL OR next_save_at <= %s)"
+                    " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
+                    " ORDER BY created_at, seq FOR UPDATE SKIP LOCKED",
+                    (at, owner, at),
+                )
+                return [_decode(r) for r in await cur.fetchall()]
+
+        return await self._with_db(select)
 
     async def next_lease_expiry(self, owner: str) -> float | None:
-        async with self._connection() as db:
+        async def select(db: AsyncConnection[Any]) -> float | None:
             cur = await db.execute(
                 f"SELECT MIN(lease_expires) AS at FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
                 " AND lease_owner IS NOT NULL AND lease_owner <> %s AND lease_expires > %s",
@@ -467,6 +541,8 @@ class PgJournal(JobJournal):
             )
             row = await cur.fetchone()
             return None if row is None or row["at"] is None else float(row["at"])
+
+        return await self._with_db(select)
 
     # -- money --
 
@@ -479,7 +555,8 @@ class PgJournal(JobJournal):
             f" FROM jobs WHERE created_at >= %s AND (({CERTAIN_SQL}) OR ({POSSIBLE_SQL}))"
             " GROUP BY day, provider, simulated ORDER BY day, provider"
         )
-        async with self._connection() as db:
+
+        async def select(db: AsyncConnection[Any]) -> builtins.list[SpendRow]:
             cur = await db.execute(sql.encode(), (since,))
             return [
                 {
@@ -493,9 +570,10 @@ class PgJournal(JobJournal):
                 for r in await cur.fetchall()
             ]
 
+        return await self._with_db(select)
+
     async def spent_since(self, since: float) -> tuple[float, float]:
-        async with self._connection() as db:
-            return await _spent(db, since)
+        return await self._with_db(lambda db: _spent(db, since))
 
     async def reserve(
         self, usd: float, *, owner: str, budget_usd: float | None, since: float, ttl_seconds: float
@@ -504,34 +582,39 @@ class PgJournal(JobJournal):
 
         The check and the insert are serialised across processes by an exclusive lock on the
         reservations table (held for one short transaction)."""
-        async with self._connection() as db, db.transaction():
-            await db.execute("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE")
-            now = time.time()
-            await db.execute("DELETE FROM reservations WHERE expires_at <= %s", (now,))
-            certain, possible = await _spent(db, since)
-            spent = round(certain + possible, 6)
-            cur = await db.execute("SELECT COALESCE(SUM(usd), 0) AS held FROM reservations")
-            row = await cur.fetchone()
-            reserved = round(float(row["held"]) if row else 0.0, 6)
-            if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
-                return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
-            rid = "rsv_" + secrets.token_urlsafe(9)
-            await db.execute(
-                "INSERT INTO reservations (id, owner, usd, created_at, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (rid, owner, usd, now, now + ttl_seconds),
-            )
-            return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
+
+        async def hold(db: AsyncConnection[Any]) -> Reservation:
+            async with db.transaction():
+                await db.execute("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE")
+                now = time.time()
+                await db.execute("DELETE FROM reservations WHERE expires_at <= %s", (now,))
+                certain, possible = await _spent(db, since)
+                spent = round(certain + possible, 6)
+                cur = await db.execute("SELECT COALESCE(SUM(usd), 0) AS held FROM reservations")
+                row = await cur.fetchone()
+                reserved = round(float(row["held"]) if row else 0.0, 6)
+                if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
+                    return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
+                rid = "rsv_" + secrets.token_urlsafe(9)
+                await db.execute(
+                    "INSERT INTO reservations (id, owner, usd, created_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (rid, owner, usd, now, now + ttl_seconds),
+                )
+                return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
+
+        return await self._with_db(hold)
 
     async def release(self, reservation_id: str) -> None:
-        async with self._connection() as db:
+        async def delete(db: AsyncConnection[Any]) -> None:
             await db.execute("DELETE FROM reservations WHERE id = %s", (reservation_id,))
+
+        await self._with_db(delete)
 
     # -- operations (doctor) --
 
     async def health(self) -> dict[str, Any]:
-        async with self._connection() as db:
-            return await _health(db)
+        return await self._with_db(_health)
 
 
 async def inspect_database(dsn: str, timeout: float) -> dict[str, Any]:

@@ -8,12 +8,13 @@ PyAV and Pillow are imported inside the function so importing this module is fre
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from ..jobs.owners import new_owner_id
+from ..jobs.partial_files import discard, partial_path
 from .probe import MediaError
 
 # Seek this far before the end: past any frame-duration rounding, short of a whole re-decode.
@@ -29,8 +30,9 @@ class LastFrame:
     height: int
 
 
-def extract_last_frame(video: Path, target: Path) -> LastFrame:
-    """Write the last decodable frame of `video` to `target` (PNG, atomically). Raises `MediaError`."""
+def extract_last_frame(video: Path, target: Path, owner: str | None = None) -> LastFrame:
+    """Write the last decodable frame of `video` to `target` (PNG, atomically, the temporary file named
+    for `owner`, see `partial_files`). Raises `MediaError`."""
     import av
 
     try:
@@ -48,12 +50,12 @@ def extract_last_frame(video: Path, target: Path) -> LastFrame:
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if rotation:  # PyAV gives the counterclockwise angle of the display matrix, as PIL rotates
         image = image.rotate(rotation, expand=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    tmp = partial_path(target, owner or new_owner_id())
     try:
         image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
     return LastFrame(target, seconds, image.width, image.height)
 
 

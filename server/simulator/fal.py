@@ -497,8 +497,27 @@ async def download(request: Request) -> Response:
     stored = engine.store.get(file_id, name)
     if stored is None or not stored.path.exists():
         return _detail(404, "File not found")
-    headers = {"X-Seedance-Simulated": "true"} if stored.content_type == "video/mp4" else None
+    headers = {"X-Seedance-Simulated": "true"} if stored.content_type == "video/mp4" else {}
+    seconds = engine.options.download_seconds
+    if seconds and request.method == "GET" and stored.content_type == "video/mp4":
+        return _slow_file(stored.path.read_bytes(), stored.content_type, headers, seconds)
     return FileResponse(stored.path, media_type=stored.content_type, headers=headers)
+
+
+DOWNLOAD_PIECES = 20
+
+
+def _slow_file(data: bytes, content_type: str, headers: dict[str, str], seconds: float) -> Response:
+    """The body in pieces spread over `seconds`, its whole length declared (a slow CDN)."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        step = -(-len(data) // DOWNLOAD_PIECES)
+        for start in range(0, len(data), step):
+            yield data[start : start + step]
+            await anyio.sleep(seconds / DOWNLOAD_PIECES)
+
+    headers = {**headers, "Content-Length": str(len(data))}
+    return StreamingResponse(pieces(), media_type=content_type, headers=headers)
 
 
 def storage_routes() -> list[Route]:

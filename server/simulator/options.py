@@ -17,14 +17,15 @@ class SimulatorOptions:
 
     queue_seconds: float = 2.0  # time a job waits IN_QUEUE
     run_seconds: float = 4.0  # time a job runs IN_PROGRESS (longer if its render is not ready)
+    download_seconds: float = 0.0  # a result video's body is spread over this long (0: at once)
     faults: str = ""  # e.g. "status_5xx=0.3,stream_drop=0.2"; see server.simulator.faults
     seed: int | None = None  # makes faults (and random result seeds) repeatable
     ping_seconds: float = 15.0  # keep-alive comment interval on status streams and Oxen's event stream
     oxen_events: bool = True  # serve Oxen's `GET /api/events`; False answers 404, as a host without it
 
     def __post_init__(self) -> None:
-        if self.queue_seconds < 0 or self.run_seconds < 0:
-            raise ValueError("simulator queue_seconds and run_seconds must not be negative")
+        if self.queue_seconds < 0 or self.run_seconds < 0 or self.download_seconds < 0:
+            raise ValueError("simulator queue_seconds, run_seconds and download_seconds must not be negative")
         if self.ping_seconds <= 0:
             raise ValueError("simulator ping_seconds must be positive")
         parse_faults(self.faults)
@@ -38,6 +39,7 @@ class SimulatorOptions:
         return cls(
             queue_seconds=settings.sim_queue_seconds,
             run_seconds=settings.sim_run_seconds,
+            download_seconds=settings.sim_download_seconds,
             faults=settings.sim_faults,
             seed=settings.sim_seed,
         )

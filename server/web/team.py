@@ -2,6 +2,10 @@
 completion webhooks, saving turned off for replicas without a shared folder, the keys replicas
 share, and the HTTP routes `/healthz` and `/webhooks/fal/<token>`.
 
+A replica that cannot serve says so: `/healthz` answers 503 within a couple of seconds, whatever the
+database does, and once its journal has not answered for SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS the
+process exits with status 75 so that its supervisor starts a fresh one (`watch_health`).
+
 A single user sets none of it and gets SQLite, status streams and saved files, as before.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +32,7 @@ if TYPE_CHECKING:
     from mcp.server.request_state import RequestStateSecurity
 
     from ..delivery.download import Deliverer
-    from ..jobs.manager import Deliverer as SaveVideo
+    from ..jobs.shared import Deliverer as SaveVideo
     from ..journal.api import JobJournal
     from ..journal.postgres import PgJournal
     from ..journal.sqlite import Journal
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 HEALTH_OPEN_SECONDS = 10.0  # a probe's patience while the journal opens
+HEALTH_CHECK_SECONDS = 2.0  # ...and with the journal's answer: an outage is reported, not waited out
+WATCH_EVERY_SECONDS = 5.0
+EXIT_UNHEALTHY = 75  # EX_TEMPFAIL: a failure worth a restart
 
 
 async def _nothing_to_wait_for() -> None:
@@ -111,7 +119,7 @@ class TeamWiring:
         if self.settings.save_videos:
             return deliverer
 
-        async def keep_url_only(job: Any, output: VideoOutput) -> dict[str, Any]:
+        async def keep_url_only(job: Any, output: VideoOutput, before_commit: Any) -> dict[str, Any]:
             return {}
 
         return keep_url_only
@@ -139,9 +147,32 @@ class TeamWiring:
         if journal is None:
             return {"status": "starting"}, 503
         body["journal"] = "sqlite" if self.settings.database_url is None else "postgresql"
-        try:
-            await journal.get("sd_healthz")
-        except Exception as exc:  # any failure to answer means "do not route here"
-            log.warning("health check: journal unreachable: %s", type(exc).__name__)
-            return {"status": "unavailable", "journal": body["journal"]}, 503
-        return body, 200
+        problem = f"no answer within {HEALTH_CHECK_SECONDS:.0f} s"
+        with anyio.move_on_after(HEALTH_CHECK_SECONDS):
+            try:
+                await journal.get("sd_healthz")
+                return body, 200
+            except Exception as exc:  # any failure to answer means "do not route here"
+                problem = type(exc).__name__
+        log.warning("health check: journal unreachable: %s", problem)
+        return {"status": "unavailable", "journal": body["journal"]}, 503
+
+    async def watch_health(self) -> None:
+        """With a database: exit (status 75) once the journal has not answered for the configured time.
+        A replica that lingers unable to serve would hold its socket and fail every request, and its
+        supervisor (systemd's `Restart=`, compose's `restart:`) restarts only a process that exits."""
+        limit = self.settings.exit_after_unhealthy_seconds
+        if self.settings.database_url is None or not limit:
+            return
+        healthy_at = time.monotonic()
+        while True:
+            await anyio.sleep(min(WATCH_EVERY_SECONDS, limit / 4))
+            if (await self.health())[1] == 200:
+                healthy_at = time.monotonic()
+            elif time.monotonic() - healthy_at >= limit:
+                log.critical(
+                    "the journal has not answered for %.0f s: exiting so that a fresh process takes over",
+                    limit,
+                )
+                logging.shutdown()
+                os._exit(EXIT_UNHEALTHY)
