@@ -40,6 +40,11 @@ class InputError(SeedanceError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.problem = message
+
+    def within(self, prefix: str) -> InputError:
+        """The same refusal for a field nested under `prefix` (`shots[2].`)."""
+        return InputError(prefix + self.field, self.problem)
 
 
 class MediaError(SeedanceError):

@@ -22,7 +22,6 @@ from seedance_mcp.server.providers.base import (
     QueueState,
     Running,
     Submission,
-    Tier,
 )
 from seedance_mcp.server.providers.fal import (
     MODES,
@@ -77,7 +76,7 @@ def _assert_no_key(sim: Simulator, *texts: str) -> None:
 def test_endpoint_ids() -> None:
     assert endpoint_for("fast", "text-to-video") == "bytedance/seedance-2.0/fast/text-to-video"
     assert endpoint_for("standard", "reference-to-video") == "bytedance/seedance-2.0/reference-to-video"
-    tiers: tuple[Tier, ...] = ("fast", "standard")
+    tiers: tuple[str, ...] = ("fast", "standard")
     ids = {endpoint_for(t, m) for t in tiers for m in MODES}
     assert len(ids) == 6 and all(i.startswith("bytedance/seedance-2.0/") for i in ids)
 

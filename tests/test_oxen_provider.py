@@ -10,6 +10,7 @@ import anyio
 import httpx
 import pytest
 
+from seedance_mcp.server.catalogue.endpoints import endpoint
 from seedance_mcp.server.errors import ConfigError, JobFailed, ProviderHTTPError
 from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission
 from seedance_mcp.server.providers.oxen import (
@@ -179,8 +180,10 @@ async def test_both_error_shapes_parse() -> None:
 
 async def test_pricing_comes_from_the_model(http: httpx.AsyncClient, sim: Simulator) -> None:
     oxen = provider(http, sim)
-    high = await oxen.price("fast", "text-to-video", resolution="720p", generate_audio=True)
-    low = await oxen.price("fast", "text-to-video", resolution="480p", generate_audio=False)
+    fast_text = endpoint("2.0", "fast", "text-to-video")
+    assert fast_text is not None
+    high = await oxen.price(fast_text, {"resolution": "720p", "generate_audio": True})
+    low = await oxen.price(fast_text, {"resolution": "480p", "generate_audio": False})
     assert high is not None and low is not None and high.usd_per_second > low.usd_per_second
     assert "Oxen.ai pricing" in high.source
 

@@ -86,13 +86,13 @@ async def test_the_models_resource_states_endpoints_limits_and_prices(settings: 
     assert doc["default_tier"] == settings.default_tier
     for tier in ("fast", "standard"):
         for mode in ("text-to-video", "image-to-video", "reference-to-video"):
-            assert doc["endpoints"]["fal"][tier][mode] == endpoint_for(tier, mode)
-            assert doc["endpoints"]["oxen"][tier][mode].startswith("bytedance-seedance-2-0-")
+            assert doc["endpoints"]["fal"]["2.0"][tier][mode] == endpoint_for(tier, mode)
+            assert doc["endpoints"]["oxen"]["2.0"][tier][mode].startswith("bytedance-seedance-2-0-")
     assert doc["endpoints_in_force"] == doc["endpoints"]["fal"]  # the simulator speaks fal's protocol
     assert doc["parameters"]["resolution"]["values"] == list(RESOLUTIONS)
     assert doc["parameters"]["duration"]["values"] == list(DURATIONS)
     assert doc["parameters"]["aspect_ratio"]["values"] == list(ASPECT_RATIOS)
-    assert doc["output_sizes"]["720p"]["16:9"] == "{}x{}".format(*OUTPUT_SIZE["720p"]["16:9"])
+    assert doc["output_sizes"]["2.0 fast"]["720p"]["16:9"] == "{}x{}".format(*OUTPUT_SIZE["720p"]["16:9"])
     assert doc["reference_limits"]["images"]["max"] == MAX_IMAGES
     assert doc["reference_limits"]["max_files"] == MAX_FILES
 
@@ -101,7 +101,8 @@ async def test_the_models_resource_states_endpoints_limits_and_prices(settings: 
     assert [(row["tier"], row["resolution"], row["usd"]) for row in table] == [
         (row.tier, row.resolution, list(row.usd)) for row in price_table()
     ]
-    assert doc["pricing"]["rates"]["fast"]["usd_per_1k_tokens"] == RATES["fast"].usd_per_1k_tokens
+    fast = RATES[("2.0", "fast")]
+    assert doc["pricing"]["rates"]["2.0"]["fast"]["usd_per_1k_tokens"] == fast.usd_per_1k_tokens
     assert "nothing is charged" in doc["pricing"]["note"]
 
 

@@ -66,7 +66,4 @@ AUDIO_FORMATS: Final = ("mp3", "wav")
 # journal (SQLite integers) certainly accept.
 SEED_MIN, SEED_MAX = 0, 2**31 - 1
 
-# Oxen.ai-only parameters (Oxen's reference-to-video page); refused when the provider is fal.
-OXEN_ONLY_PARAMS: Final = ("num_generations", "response_format", "target_namespace")
-MAX_GENERATIONS: Final = 4
-ResponseFormat = Literal["url", "b64_json"]
+MAX_GENERATIONS: Final = 4  # videos one Oxen.ai call may make (its reference-to-video page)

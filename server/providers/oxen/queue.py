@@ -1,6 +1,6 @@
 """Oxen.ai's inference queue: enqueue, follow, result, cancel.
 
-Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), read
+Enqueue with POST `/api/ai/queue` (1-4 generations of one body, one generation id each), read
 GET `/api/ai/queue/{id}`, cancel with DELETE; the result is the generation's `result_url`.
 
 With Oxen's event stream up (`events.EventStream`), a watcher reads the status once, then waits for
@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...catalogue.endpoints import counting_param
 from ...errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
 from .._http import submit_once
 from ..base import (
@@ -84,10 +85,13 @@ class OxenQueue:
         self._events = EventStream(connection)
         self._kept: OrderedDict[str, Any] = OrderedDict()
 
-    async def enqueue(self, body: dict[str, Any], *, model: str, provider: str) -> list[Submission]:
+    async def enqueue(
+        self, body: dict[str, Any], *, model: str, provider: str, count: int = 1
+    ) -> list[Submission]:
+        """Enqueue `count` generations of one body (the catalogue's job-count parameter, in Oxen's name)."""
         oxen = self._oxen
         url = f"{oxen.base}/api/ai/queue"
-        content = json.dumps(body).encode()
+        content = json.dumps({**body, counting_param().name_for("oxen"): count}).encode()
         response = await submit_once(
             oxen.client,
             lambda: oxen.client.build_request(
