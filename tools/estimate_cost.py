@@ -119,8 +119,7 @@ Shot = arguments_model(
     "Shot",
     _priced(shot=True),
     doc=(
-        "One shot of a film, with the fields of a single request; a field left out takes the top-level "
-        "value."
+        "One shot of a film, with the fields of a single request; a field left out takes the top-level value."
     ),
 )
 ShotsParam = Annotated[

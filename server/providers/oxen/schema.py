@@ -117,7 +117,7 @@ def translate(spec: JobSpec, info: ModelInfo) -> dict[str, Any]:
     body: dict[str, Any] = {"model": info.name}
     dropped: list[str] = []
     for param in spec.endpoint.params:
-        value = args.get(param.name)
+        value: Any = args.get(param.name)
         if value is None or param.counts_jobs or "oxen" not in param.providers:
             continue
         name = param.name_for("oxen")
