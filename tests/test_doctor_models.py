@@ -20,20 +20,21 @@ from seedance_mcp.server.doctor import run_models_check
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "doctor-models-id:doctor-models-secret"
-SIX = [e.endpoint_id for e in declared_endpoints("fal")]
-STANDARD = [i for i in SIX if "/fast/" not in i]
+ALL = [e.endpoint_id for e in declared_endpoints("fal")]
+MODES = ("text-to-video", "image-to-video", "reference-to-video")
+# Seedance 2.0's standard and fast endpoints, standard first, each in MODES order.
+SIX = sorted(
+    (i for i in ALL if i.startswith("bytedance/seedance-2.0/") and "/mini/" not in i),
+    key=lambda i: ("/fast/" in i, MODES.index(i.rsplit("/", 1)[1])),
+)
+DRAFTING = [i for i in ALL if i.startswith("bytedance/seedance-2.5/")]
 
-# What the simulator describes (fal as it serves Seedance 2.0 in December 2026) that the server's facts
-# do not know yet: issue 24 adds both to the catalogue, and then this table is empty. Any other
-# difference, on either side, fails the comparison test.
+# What the simulator describes (fal as it serves Seedance in December 2026) that the catalogue does not
+# declare yet: 2.5's draft mode (issue 24's draft-then-finish). Any other difference, on either side,
+# fails the comparison test.
 NOT_DECLARED_YET = {
-    endpoint_id: sorted(
-        [
-            "new parameter `bitrate_mode`: string ('standard', 'high'), default 'standard'",
-            *(["`resolution` allows new values: '1080p'"] if endpoint_id in STANDARD else []),
-        ]
-    )
-    for endpoint_id in SIX
+    endpoint_id: ["new parameter `draft`: boolean, default False"] if endpoint_id in DRAFTING else []
+    for endpoint_id in ALL
 }
 
 
@@ -67,10 +68,9 @@ def input_patch(sim: Simulator, endpoint_id: str, properties: dict[str, Any]) ->
 
 
 def as_today(sim: Simulator, drift: Any) -> None:
-    """Make the simulator describe the six endpoints exactly as the server's facts do today."""
-    for endpoint_id in SIX:
-        resolution = {"enum": ["480p", "720p"]}
-        drift(endpoint_id, input_patch(sim, endpoint_id, {"bitrate_mode": None, "resolution": resolution}))
+    """Make the simulator describe every endpoint exactly as the catalogue does today."""
+    for endpoint_id in DRAFTING:
+        drift(endpoint_id, input_patch(sim, endpoint_id, {"draft": None}))
 
 
 def settings_for(sim: Simulator, tmp_path: Any, *, key: str | None = KEY) -> Settings:
@@ -101,7 +101,7 @@ def test_the_simulators_description_of_todays_six_endpoints_matches_the_servers_
 def test_one_line_when_nothing_differs(sim: Simulator, drift: Any, tmp_path: Any) -> None:
     as_today(sim, drift)
     code, text = report(settings_for(sim, tmp_path))
-    assert (code, text) == (0, "All 6 fal endpoints match fal.ai's descriptions.\n")
+    assert (code, text) == (0, f"All {len(ALL)} fal endpoints match fal.ai's descriptions.\n")
     code, text = report(settings_for(sim, tmp_path, key=None))
     assert code == 0 and text.count("\n") == 1 and "prices not compared: set FAL_KEY" in text
 
@@ -128,8 +128,9 @@ def test_each_kind_of_difference_is_printed_under_its_endpoint(
         f"{fast_i2v}\n  - `generate_audio` default changed: True → False\n"
         "  - removed parameter `end_user_id`: the provider's schema no longer has it\n"
         f"{fast_r2v}\n  - `image_urls` limit changed: at most 9 → 6\n"
-        "\n6 of 6 fal endpoints differ from fal.ai's descriptions: the provider may have changed; requests "
-        "using what changed may be refused until the server's facts (server/catalogue) are updated.\n"
+        f"\n6 of {len(ALL)} fal endpoints differ from fal.ai's descriptions: the provider may have "
+        "changed; requests using what changed may be refused until the server's facts (server/catalogue) "
+        "are updated.\n"
     )
     assert KEY not in text
 
@@ -162,4 +163,4 @@ def test_the_simulator_provider_checks_against_an_embedded_simulator(tmp_path: A
         home=tmp_path, output_dir=tmp_path, allowed_dirs=(tmp_path,), provider_choice="simulator"
     )
     code, text = report(settings)
-    assert code == 1 and "new parameter `bitrate_mode`" in text and "the simulator's descriptions" in text
+    assert code == 1 and "new parameter `draft`" in text and "the simulator's descriptions" in text

@@ -12,7 +12,6 @@ from mcp.types import TextResourceContents
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.catalogue import pricing
-from seedance_mcp.server.catalogue.facts import OUTPUT_SIZE, RESOLUTIONS
 from seedance_mcp.server.config import Settings
 
 README = Path(__file__).parent.parent / "README.md"
@@ -31,14 +30,21 @@ def test_readme_price_table_is_generated_from_the_rate_table() -> None:
 def test_every_tier_and_resolution_is_priced_by_the_estimator() -> None:
     rows = pricing.price_table()
     assert [(r.family, r.tier, r.resolution) for r in rows] == [
-        (family, tier, r) for family, tier in pricing.RATES for r in RESOLUTIONS
+        (family, tier, r)
+        for (family, tier), entry in pricing.TIER_ENDPOINTS.items()
+        for r in entry.output_sizes
     ]
     for row in rows:
-        assert (row.width, row.height) == OUTPUT_SIZE[row.resolution][pricing.PRICE_TABLE_ASPECT_RATIO]
+        sizes = pricing.TIER_ENDPOINTS[(row.family, row.tier)].output_sizes
+        assert (row.width, row.height) == sizes[row.resolution][pricing.PRICE_TABLE_ASPECT_RATIO]
         assert row.usd_per_1k_tokens == pricing.RATES[(row.family, row.tier)].usd_per_1k_tokens
         for seconds, usd in zip(pricing.PRICE_TABLE_SECONDS, row.usd, strict=True):
             estimate = pricing.estimate(
-                tier=row.tier, resolution=row.resolution, duration=str(seconds), aspect_ratio="16:9"
+                family=row.family,
+                tier=row.tier,
+                resolution=row.resolution,
+                duration=str(seconds),
+                aspect_ratio="16:9",
             )
             assert usd == estimate.max_usd == estimate.min_usd
             assert usd == pytest.approx(row.usd_per_second * seconds, abs=0.001)

@@ -7,14 +7,16 @@ from typing import Annotated, Any, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from ..server.catalogue.endpoints import PARAMS, TIERS
+from ..server.catalogue.endpoints import FAMILIES, PARAMS, TIERS, default_tier
 from ..server.catalogue.facts import VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
 from ..server.errors import InputError
 from ..server.generation.service import GenerationRequest
 from ..server.state import AppState
+from ..server.tool_listing import PROVIDER_KEY
 from .params import (
     TOOL_MODES,
     Fields,
+    Model,
     Tier,
     allowed_values,
     arguments_model,
@@ -109,11 +111,16 @@ def _priced(*, shot: bool) -> Fields:
         fields.append((param.name, annotation, default))
         if shot and param.name == "end_image_url":
             fields.append(("continue_from", _CONTINUE_FROM, None))
-    return [*fields, ("tier", _TIER, None), ("input_video_seconds", InputVideoSecondsParam, None)]
+    model = ("model", _SHOT_MODEL, None) if shot else ("model", _MODEL, FAMILIES[0])
+    return [*fields, model, ("tier", _TIER, None), ("input_video_seconds", InputVideoSecondsParam, None)]
 
 
 _PROMPT = Annotated[str | None, Field(description="Optional; the price does not depend on it.")]
 _TIER = Annotated[Tier | None, Field(description="As in generate_video.")]
+_MODEL = Annotated[Model, Field(description="As in generate_video.", json_schema_extra={PROVIDER_KEY: "fal"})]
+_SHOT_MODEL = Annotated[
+    Model | None, Field(description="Default: the top-level model.", json_schema_extra={PROVIDER_KEY: "fal"})
+]
 _CONTINUE_FROM = Annotated[str | None, Field(description="As in generate_video.")]
 Shot = arguments_model(
     "Shot",
@@ -163,7 +170,8 @@ declare(estimate_cost, FIELDS)
 
 async def _price(state: AppState, values: dict[str, Any], *, field: str) -> PriceBreakdown:
     """One request's price through the server's one price function; `field` prefixes refusals (shots[i].)."""
-    chosen_tier = values["tier"] or state.settings.default_tier
+    family = values["model"]
+    chosen_tier = values["tier"] or default_tier(family, state.settings.default_tier)
     is_reference = any(values.get(name) for name in REFERENCE_MEDIA)
     framed = next((name for name in FRAME_MEDIA if values.get(name)), None)
     if is_reference and framed:
@@ -179,7 +187,7 @@ async def _price(state: AppState, values: dict[str, Any], *, field: str) -> Pric
     try:
         request = GenerationRequest.of(
             "reference_video" if is_reference else "generate_video",
-            family="2.0",
+            family=family,
             tier=chosen_tier,
             mode=request_mode,
             values=values,
@@ -210,7 +218,7 @@ async def _price(state: AppState, values: dict[str, Any], *, field: str) -> Pric
         min_usd=est.min_usd,
         max_usd=est.max_usd,
         is_range=est.is_range,
-        summary=f"{est.describe()} ({chosen_tier} {mode}, {request.resolution})",
+        summary=f"{est.describe()} ({request.endpoint.label}, {request.resolution})",
         tier=chosen_tier,
         mode=mode,
         resolution=request.resolution,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 
+from ..server.catalogue.endpoints import default_tier
 from ..server.errors import InputError
 from ..server.generation.service import GenerationRequest
 from ..server.media.finished_videos import StartFrame, last_frame_of
@@ -19,10 +20,11 @@ from .results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
-DESCRIPTION = """Make a video with Seedance 2.0 from a text prompt, or animate `image_url` (URL, data: \
-URI or local path). Next shot of a film: `continue_from` the previous job id, then stitch_videos. Costs \
-money: about $0.24/s at 720p fast ($1.21 for 5 s); use estimate_cost when price matters, draft with \
-duration "5". Takes 1-5 min: waits up to `wait_seconds`, then returns a job_id for check_status."""
+DESCRIPTION = """Make a video with Seedance from a text prompt, or animate `image_url` (URL, data: URI \
+or local path). Next shot of a film: `continue_from` the previous job id, then stitch_videos. Costs \
+money: about $0.24/s at 720p fast ($1.21 for 5 s); use estimate_cost when price matters. Draft with \
+duration "5" or tier "mini"; 1080p: tier "standard"; over 15 s: model "2.5". Takes 1-5 min: waits up \
+to `wait_seconds`, then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
@@ -39,8 +41,8 @@ async def prepare_generate_video(ctx: ToolContext, **arguments: Any) -> Prepared
         framed = bool(values.get("image_url"))
         request = GenerationRequest.of(
             NAME,
-            family="2.0",
-            tier=arguments["tier"] or state.settings.default_tier,
+            family=arguments["model"],
+            tier=arguments["tier"] or default_tier(arguments["model"], state.settings.default_tier),
             mode="image-to-video" if framed else "text-to-video",
             values=values,
         )

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from ..server.catalogue.declaration import Param
-from ..server.catalogue.endpoints import PARAMS, TIERS, endpoints_for
+from ..server.catalogue.endpoints import FAMILIES, PARAMS, TIERS, endpoints_for
 from ..server.tool_listing import PROVIDER_KEY
 
 NOT_BLANK_PATTERN = r"\S"  # JSON Schema patterns match anywhere: one visible character
@@ -36,16 +36,24 @@ def not_blank(text: str) -> str:
 
 
 Tier = Literal[TIERS]  # type: ignore[valid-type]  # the catalogue's tiers
+Model = Literal[FAMILIES]  # type: ignore[valid-type]  # the catalogue's model families
 TierParam = Annotated[
     Tier | None,
-    Field(description='"fast": cheaper, quicker. Default: the server\'s.'),
+    Field(description='"mini": cheapest; "standard": 1080p. Default: the server\'s.'),
+]
+ModelParam = Annotated[
+    Model,
+    Field(
+        description='"2.5": up to 30 s, dearer.',
+        json_schema_extra={PROVIDER_KEY: "fal"},  # only fal serves another model than 2.0
+    ),
 ]
 WaitSecondsParam = Annotated[
     float | None,
     Field(
         ge=0,
         le=600,
-        description=("Then return a job_id (0: at once; default: the server's; hosts often stop at 60 s)."),
+        description="Then return a job_id (0: at once; hosts often stop at 60 s).",
     ),
 ]
 ContinueFromParam = Annotated[
@@ -129,6 +137,7 @@ def generating_fields(tool: str) -> Fields:
         *inputs,
         ("continue_from", ContinueFromParam, None),
         *common,
+        ("model", ModelParam, FAMILIES[0]),
         ("tier", TierParam, None),
         ("wait_seconds", WaitSecondsParam, None),
         *own,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 
+from ..server.catalogue.endpoints import default_tier
 from ..server.generation.service import GenerationRequest
 from ..server.media.finished_videos import last_frame_of
 from .confirmation import SpendApproval, SpendConfirmation, confirm
@@ -17,12 +18,12 @@ from .results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "reference_video"
 TITLE = "Video from reference media (Seedance 2.0)"
-DESCRIPTION = """Make a video guided by up to 9 images, 3 videos and 3 audio clips (URLs, data: URIs or \
-local paths), named in the prompt in order as @Image1, @Video1, @Audio1..., e.g. "The character from \
-@Image1 dances like @Video1 to @Audio1": consistent characters, motion transfer, editing or extending \
-clips. `continue_from` adds a job's last frame as the last image. Costs money: about $0.24/s at 720p \
-fast, 0.6x with reference videos but their seconds count: call estimate_cost first. Takes 1-5 min: \
-waits up to `wait_seconds`, then returns a job_id for check_status."""
+DESCRIPTION = """Make a video guided by up to 9 images, 3 videos and 3 audio clips (model "2.5": 12, \
+5, 5; URLs, data: URIs or local paths), named in the prompt in order as @Image1, @Video1, @Audio1, \
+e.g. "The character from @Image1 dances like @Video1 to @Audio1". `continue_from` adds a job's last \
+frame as the last image. Costs money: about $0.24/s at 720p fast, 0.6x with reference videos but \
+their seconds count: call estimate_cost first. Takes 1-5 min: waits up to `wait_seconds`, then \
+returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
@@ -45,8 +46,8 @@ async def prepare_reference_video(ctx: ToolContext, **arguments: Any) -> Prepare
             values["image_urls"] = [*(arguments["image_urls"] or []), str(start.image)]
         request = GenerationRequest.of(
             NAME,
-            family="2.0",
-            tier=arguments["tier"] or state.settings.default_tier,
+            family=arguments["model"],
+            tier=arguments["tier"] or default_tier(arguments["model"], state.settings.default_tier),
             mode="reference-to-video",
             values=values,
         )

@@ -11,6 +11,7 @@ parameter the tools can take, in the order the tools list them.
 
 from __future__ import annotations
 
+import dataclasses
 from types import MappingProxyType
 from typing import Final
 
@@ -31,9 +32,26 @@ FAL_R2V = Source("https://fal.ai/models/bytedance/seedance-2.0/reference-to-vide
 FAL_FAST_R2V = Source("https://fal.ai/models/bytedance/seedance-2.0/fast/reference-to-video", READ_SEEDS)
 OXEN_R2V = Source("https://docs.oxen.ai/examples/models/seedance-2-0-reference-to-video", READ_SEEDS)
 OURS = Source("seedance-mcp (a bound of ours, not the vendor's)", READ_SEEDS)
+# Issue 24's field notes (December 2026); each to be confirmed by `seedance-mcp doctor --models`.
+READ_FIELD = "2026-12-07"
+FAL_R2V_1080 = Source(
+    "https://fal.ai/models/bytedance/seedance-2.0/reference-to-video ('Output up to 1080p'); sizes from a "
+    "third-party audit of fal's queue schemas",
+    READ_FIELD,
+    third_party=True,
+)
+AUDIT = Source("a third-party audit of fal's queue schemas (issue 24)", READ_FIELD, third_party=True)
+MINI = Source(
+    "public code calling bytedance/seedance-2.0/mini/* on fal and integrators' price quotes (issue 24)",
+    READ_FIELD,
+    third_party=True,
+)
+SEEDANCE_2_5 = Source(
+    "third-party listings of bytedance/seedance-2.5/* on fal (issue 24)", READ_FIELD, third_party=True
+)
 
-FAMILIES: Final = ("2.0",)
-TIERS: Final = ("standard", "fast")
+FAMILIES: Final = ("2.0", "2.5")
+TIERS: Final = ("standard", "fast", "mini")
 MODES: Final = ("text-to-video", "image-to-video", "reference-to-video")
 
 # --- parameters ---------------------------------------------------------------------------------------
@@ -100,7 +118,7 @@ RESOLUTION = Param(
 DURATION = Param(
     "duration",
     "choice",
-    'Seconds ("auto": the model picks; billed as 15). Price scales with seconds: draft with "5".',
+    'Seconds ("auto": the model picks, billed as the most); draft with "5".',
     FAL_T2V,
     values=facts.DURATIONS,
     default="auto",
@@ -109,7 +127,7 @@ DURATION = Param(
 ASPECT_RATIO = Param(
     "aspect_ratio",
     "choice",
-    '"auto": the model chooses from the inputs.',
+    '"auto": the model chooses.',
     FAL_T2V,
     values=facts.ASPECT_RATIOS,
     default="auto",
@@ -126,13 +144,20 @@ GENERATE_AUDIO = Param(
 SEED = Param(
     "seed",
     "integer",
-    "Repeatable result (roughly); a new seed, a new take.",
+    "Repeatable result (roughly).",
     OURS,  # the seeds type it as a bare integer; a signed 32-bit non-negative one every provider takes
     minimum=facts.SEED_MIN,
     maximum=facts.SEED_MAX,
 )
-END_USER_ID = Param(
-    "end_user_id", "text", "Your end customer's id (fal B2B only).", FAL_T2V, providers=("fal",)
+END_USER_ID = Param("end_user_id", "text", "Your end customer's id (B2B).", FAL_T2V, providers=("fal",))
+BITRATE_MODE = Param(
+    "bitrate_mode",
+    "choice",
+    '"high": crisper, larger file.',
+    AUDIT,
+    values=("standard", "high"),
+    default="standard",
+    providers=("fal",),
 )
 # A provider's own options: listed and accepted only while that provider is active. Oxen.ai's are from
 # its reference-to-video page.
@@ -150,7 +175,7 @@ NUM_GENERATIONS = Param(
 RESPONSE_FORMAT = Param(
     "response_format",
     "choice",
-    "Blocking call, not the queue: one video, not cancellable.",
+    "Blocking call: one video, not cancellable.",
     OXEN_R2V,
     values=("url", "b64_json"),
     providers=("oxen",),
@@ -164,7 +189,7 @@ TARGET_NAMESPACE = Param(
     providers=("oxen",),
 )
 
-SETTINGS: Final = (RESOLUTION, DURATION, ASPECT_RATIO, GENERATE_AUDIO, SEED, END_USER_ID)
+SETTINGS: Final = (RESOLUTION, DURATION, ASPECT_RATIO, GENERATE_AUDIO, SEED, BITRATE_MODE, END_USER_ID)
 PROVIDER_OPTIONS: Final = (NUM_GENERATIONS, RESPONSE_FORMAT, TARGET_NAMESPACE)
 MODE_MEDIA: Final = {
     "text-to-video": (),
@@ -202,6 +227,37 @@ PRICE_2_0: Final = MappingProxyType(
 )
 
 
+# 1080p on the standard 2.0 tier and on 2.5 (fal's reference-to-video page; sizes third party).
+SIZES_1080P: Final = MappingProxyType(
+    {
+        "21:9": (2206, 946),
+        "16:9": (1920, 1080),
+        "4:3": (1664, 1248),
+        "1:1": (1440, 1440),
+        "3:4": (1248, 1664),
+        "9:16": (1080, 1920),
+    }
+)
+SIZES_UP_TO_1080P: Final = MappingProxyType({**facts.OUTPUT_SIZE, "1080p": SIZES_1080P})
+RESOLUTION_1080P = dataclasses.replace(
+    RESOLUTION,
+    values=(*facts.RESOLUTIONS, "1080p"),
+    description='"480p" is cheapest; "1080p" dearest.',
+    source=FAL_R2V_1080,
+)
+SECONDS_2_5: Final = (4, 30)
+DURATION_2_5 = dataclasses.replace(
+    DURATION,
+    values=("auto", *(str(s) for s in range(SECONDS_2_5[0], SECONDS_2_5[1] + 1))),
+    source=SEEDANCE_2_5,
+)
+LIMITS_2_5 = dataclasses.replace(
+    LIMITS_2_0, max_images=12, max_videos=5, max_audios=5, max_files=20, source=SEEDANCE_2_5
+)
+PRICE_MINI = TokenPrice(0.007, 0.155, MINI, note="quoted $0.072/s at 480p")
+PRICE_2_5 = TokenPrice(0.0214, None, SEEDANCE_2_5)
+
+
 def _fal_id(family: str, tier: str, mode: str) -> str:
     app = f"bytedance/seedance-{family}"
     return f"{app}/{mode}" if tier == "standard" else f"{app}/{tier}/{mode}"
@@ -213,22 +269,59 @@ def _oxen_id(family: str, tier: str, mode: str) -> str:
 
 
 def _seedance_2_0(tier: str, mode: str) -> Endpoint:
+    wide = tier == "standard"  # 1080p on the standard tier only
+    fal_only = tier == "mini"  # Oxen serves the standard and fast tiers
+    ids = (
+        {"fal": _fal_id("2.0", tier, mode)}
+        if fal_only
+        else {
+            "fal": _fal_id("2.0", tier, mode),
+            "oxen": _oxen_id("2.0", tier, mode),
+        }
+    )
+    resolution = RESOLUTION_1080P if wide else RESOLUTION
+    settings = tuple(resolution if p is RESOLUTION else p for p in SETTINGS)
     return Endpoint(
         family="2.0",
         tier=tier,
         mode=mode,
-        ids=MappingProxyType({"fal": _fal_id("2.0", tier, mode), "oxen": _oxen_id("2.0", tier, mode)}),
-        params=(PROMPT, *MODE_MEDIA[mode], *SETTINGS, *PROVIDER_OPTIONS),
-        output_sizes=facts.OUTPUT_SIZE,
+        ids=MappingProxyType(ids),
+        params=(PROMPT, *MODE_MEDIA[mode], *settings, *PROVIDER_OPTIONS),
+        output_sizes=SIZES_UP_TO_1080P if wide else facts.OUTPUT_SIZE,
         limits=LIMITS_2_0,
-        price=PRICE_2_0[tier],
-        sources=(FAL_T2V, FAL_R2V, FAL_FAST_R2V, OXEN_R2V),
+        price=PRICE_MINI if tier == "mini" else PRICE_2_0[tier],
+        sources=(
+            FAL_T2V,
+            FAL_R2V,
+            FAL_FAST_R2V,
+            OXEN_R2V,
+            *((FAL_R2V_1080,) if wide else ()),
+            *((MINI,) if fal_only else ()),
+        ),
         auto_seconds=(facts.MIN_SECONDS, facts.MAX_SECONDS),
     )
 
 
-ENDPOINTS: Final[tuple[Endpoint, ...]] = tuple(
-    _seedance_2_0(tier, mode) for tier in ("fast", "standard") for mode in MODES
+def _seedance_2_5(mode: str) -> Endpoint:
+    """Seedance 2.5 on fal: one tier, clips of 4-30 s, more references, up to 1080p."""
+    swap = {"resolution": RESOLUTION_1080P, "duration": DURATION_2_5}
+    return Endpoint(
+        family="2.5",
+        tier="standard",
+        mode=mode,
+        ids=MappingProxyType({"fal": _fal_id("2.5", "standard", mode)}),
+        params=(PROMPT, *MODE_MEDIA[mode], *(swap.get(p.name, p) for p in SETTINGS)),
+        output_sizes=SIZES_UP_TO_1080P,
+        limits=LIMITS_2_5,
+        price=PRICE_2_5,
+        sources=(SEEDANCE_2_5,),
+        auto_seconds=SECONDS_2_5,
+    )
+
+
+ENDPOINTS: Final[tuple[Endpoint, ...]] = (
+    *(_seedance_2_0(tier, mode) for tier in TIERS for mode in MODES),
+    *(_seedance_2_5(mode) for mode in MODES),
 )
 _BY_KEY: Final = {e.key: e for e in ENDPOINTS}
 
@@ -248,6 +341,16 @@ PARAMS: Final[tuple[Param, ...]] = (
 def api_of(provider: str) -> str:
     """Whose endpoints and parameters a provider setting means: the simulator serves fal's API."""
     return "oxen" if provider == "oxen" else "fal"
+
+
+def tiers_of(family: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(e.tier for e in ENDPOINTS if e.family == family))
+
+
+def default_tier(family: str, preferred: str) -> str:
+    """`preferred` (the server's default tier) where the family has it, else the family's first tier."""
+    tiers = tiers_of(family)
+    return preferred if preferred in tiers else tiers[0]
 
 
 def endpoint(family: str, tier: str, mode: str) -> Endpoint | None:

@@ -23,15 +23,8 @@ from urllib.parse import quote
 
 import httpx
 
-from .facts import (
-    ASPECT_RATIOS,
-    DURATIONS,
-    MAX_AUDIOS,
-    MAX_IMAGES,
-    MAX_VIDEOS,
-    RESOLUTIONS,
-)
-from .pricing import RATES
+from .declaration import Endpoint
+from .endpoints import ENDPOINTS
 
 FAL_SITE_URL: Final = "https://fal.ai"
 FAL_API_URL: Final = "https://api.fal.ai"
@@ -70,61 +63,42 @@ class Finding:
 
 # --- what we declare (the one adapter over the server's facts) --------------------------------------
 def declared_endpoints(provider: str) -> list[DeclaredEndpoint]:
-    """Every endpoint the server calls on `provider`, with its parameters in that provider's terms."""
-    out = []
-    for tier in ("standard", "fast"):
-        for mode in ("text-to-video", "image-to-video", "reference-to-video"):
-            if provider == "fal":
-                out.append(_fal_declared(tier, mode))
-            elif provider == "oxen":
-                out.append(_oxen_declared(tier, mode))
-    return out
+    """Every endpoint the server calls on `provider`, with its parameters in that provider's terms,
+    read from the catalogue."""
+    return [_declared(entry, provider) for entry in ENDPOINTS if entry.id_for(provider) is not None]
 
 
-def _fal_declared(tier: str, mode: str) -> DeclaredEndpoint:
-    params = {
-        "prompt": DeclaredParam("string", required=True),
-        "resolution": DeclaredParam("string", RESOLUTIONS, "720p"),
-        "duration": DeclaredParam("string", DURATIONS, "auto"),
-        "aspect_ratio": DeclaredParam("string", ASPECT_RATIOS, "auto"),
-        "generate_audio": DeclaredParam("boolean", default=True),
-        "seed": DeclaredParam("integer"),
-        "end_user_id": DeclaredParam("string"),
-    }
-    if mode == "image-to-video":
-        params["image_url"] = DeclaredParam("string", required=True)
-        params["end_image_url"] = DeclaredParam("string")
-    elif mode == "reference-to-video":
-        params["image_urls"] = DeclaredParam("array", max_items=MAX_IMAGES)
-        params["video_urls"] = DeclaredParam("array", max_items=MAX_VIDEOS)
-        params["audio_urls"] = DeclaredParam("array", max_items=MAX_AUDIOS)
-    rate = RATES[tier].usd_per_1k_tokens
-    endpoint_id = f"bytedance/seedance-2.0/{'fast/' if tier == 'fast' else ''}{mode}"
+_JSON_TYPES: Final = {"text": "string", "choice": "string", "integer": "integer", "boolean": "boolean"}
+
+
+def _declared(entry: Endpoint, provider: str) -> DeclaredEndpoint:
+    limits = entry.limits
+    most = {"image_urls": limits.max_images, "video_urls": limits.max_videos, "audio_urls": limits.max_audios}
+    params: dict[str, DeclaredParam] = {}
+    if provider == "oxen":
+        params["model"] = DeclaredParam("string", required=True)
+    for param in entry.params:
+        if provider not in param.providers or (provider == "oxen" and param.counts_jobs):
+            continue  # Oxen's job count is a field of its queue, not of the model's schema
+        name = param.name_for(provider)
+        if param.kind == "media" and name != param.name:  # frames share Oxen's input_images
+            frames = sum(1 for p in entry.params if p.kind == "media")
+            params[name] = DeclaredParam("array", max_items=frames)
+            continue
+        kind = _JSON_TYPES.get(param.kind, "string" if param.kind == "media" else "array")
+        params[name] = DeclaredParam(
+            kind,
+            param.values,
+            NO_DEFAULT if param.default is None else param.default,
+            max_items=most.get(param.name),
+            # an image-to-video endpoint needs its start frame, though the tool does not
+            required=param.required or (param.name == "image_url" and entry.mode == "image-to-video"),
+        )
+    if provider != "fal":
+        return DeclaredEndpoint(provider, entry.ids[provider], params)
+    rate = entry.price.usd_per_1k_tokens
     per_second = 1280 * 720 * 24 / 1024 / 1000 * rate
-    return DeclaredEndpoint("fal", endpoint_id, params, rate, per_second)
-
-
-def _oxen_declared(tier: str, mode: str) -> DeclaredEndpoint:
-    # The seeds' shape in Oxen's names (what the server sends when it cannot read the live schema).
-    params = {
-        "model": DeclaredParam("string", required=True),
-        "prompt": DeclaredParam("string", required=True),
-        "resolution": DeclaredParam("string", RESOLUTIONS, "720p"),
-        "duration": DeclaredParam("string", DURATIONS, "auto"),
-        "aspect_ratio": DeclaredParam("string", ASPECT_RATIOS, "auto"),
-        "generate_audio": DeclaredParam("boolean", default=True),
-        "seed": DeclaredParam("integer"),
-        "response_format": DeclaredParam("string", ("url", "b64_json"), "url"),
-        "target_namespace": DeclaredParam("string"),
-    }
-    if mode == "image-to-video":
-        params["input_images"] = DeclaredParam("array", max_items=2)
-    elif mode == "reference-to-video":
-        params["input_images"] = DeclaredParam("array", max_items=MAX_IMAGES)
-        params["input_videos"] = DeclaredParam("array", max_items=MAX_VIDEOS)
-        params["input_audios"] = DeclaredParam("array", max_items=MAX_AUDIOS)
-    name = f"bytedance-seedance-2-0-{'fast-' if tier == 'fast' else ''}{mode}"
-    return DeclaredEndpoint("oxen", name, params)
+    return DeclaredEndpoint("fal", entry.ids["fal"], params, rate, per_second)
 
 
 # --- reading and comparing --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..catalogue.declaration import Endpoint
-from ..catalogue.endpoints import api_of, counting_param, endpoint
+from ..catalogue.endpoints import FAMILIES, api_of, counting_param, endpoint, tiers_of
 from ..catalogue.pricing import Estimate, estimate, reference_video_seconds
 from ..config import Settings
 from ..errors import InputError
@@ -59,7 +59,11 @@ class GenerationRequest:
         the endpoint of `family`, `tier` and `mode`; refused naming the field when none serves it."""
         entry = endpoint(family, tier, mode)
         if entry is None:
-            raise InputError("tier", f"Seedance {family} has no {tier} tier for {mode}")
+            tiers = ", ".join(tiers_of(family))
+            raise InputError(
+                "tier",
+                f"Seedance {family} has no {tier} tier for {mode}; its tiers: {tiers}. Pick one of those.",
+            )
         known = {
             p.name: values[p.name] if values.get(p.name) is not None else p.default for p in entry.params
         }
@@ -111,11 +115,12 @@ class GenerationRequest:
         ]
 
     def arguments(self, media: Mapping[str, str | list[str]] | None = None) -> dict[str, Any]:
-        """The provider arguments in the seeds' names, leaving out what was not given (and a count
-        left at one); `media` replaces the inputs as given with the URLs they were uploaded to."""
+        """The provider arguments in the seeds' names, leaving out what was not given and a provider's
+        own option left at its default (a count of one, fal's standard bitrate: what the provider does
+        anyway); `media` replaces the inputs as given with the URLs they were uploaded to."""
         values: dict[str, Any] = {**self.values, **(media or {})}
         for p in self.endpoint.params:
-            if p.counts_jobs and values.get(p.name) == p.default:
+            if p.only_for() is not None and values.get(p.name) == p.default:
                 del values[p.name]
             elif p.kind == "media_list" and p.name in values and values[p.name] is not None:
                 values[p.name] = list(values[p.name])
@@ -236,6 +241,13 @@ class Generations:
 
     def _check_options(self, request: GenerationRequest) -> None:
         provider = api_of(self._settings.provider)
+        if request.endpoint.id_for(provider) is None:
+            served = "model" if request.endpoint.family != FAMILIES[0] else "tier"
+            raise InputError(
+                served,
+                f"{self._settings.provider} does not serve {request.endpoint.label}; use fal.ai "
+                "(SEEDANCE_PROVIDER=fal with FAL_KEY), or another model or tier",
+            )
         given = request.given_options(provider)
         if given:
             names = ", ".join(given)
@@ -282,6 +294,7 @@ class Generations:
                 list(request.media("audio_urls")),
                 allowed_dirs=allowed,
                 urls=urls,
+                limits=request.endpoint.limits,
             )
         if frame:
             return await check_frames(
