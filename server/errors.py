@@ -83,9 +83,13 @@ class SubmitUncertain(ProviderError):
 
 
 class JobFailed(ProviderError):
-    def __init__(self, message: str, *, error_type: str | None = None) -> None:
+    """A job that ended in an error. `charged` False: a refusal the provider does not bill (the model
+    never ran), so it counts nothing against budgets."""
+
+    def __init__(self, message: str, *, error_type: str | None = None, charged: bool = True) -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.charged = charged
 
 
 class VideoUnavailable(ProviderError):

@@ -503,8 +503,14 @@ class JobManager:
         try:
             output = await self.provider.result(submission)
         except JobFailed as exc:
+            unbilled = {} if exc.charged else {"estimate_usd": 0.0}  # the spend rule counts estimate_usd
             await self.journal.update(
-                job_id, state="failed", finished_at=time.time(), error=str(exc), error_type=exc.error_type
+                job_id,
+                state="failed",
+                finished_at=time.time(),
+                error=str(exc),
+                error_type=exc.error_type,
+                **unbilled,
             )
             return
         record = await self.journal.update(

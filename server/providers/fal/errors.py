@@ -15,6 +15,7 @@ import httpx
 
 from ...errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
 from .._http import read_error
+from ..refusals import LIKENESS_ADVICE, REAL_PERSON_LIKENESS
 
 KEY_HINT = "check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET); keys are made at https://fal.ai/dashboard/keys"
 BILLING_URL = "https://fal.ai/dashboard/billing"
@@ -164,6 +165,13 @@ def result_error(request_id: str, response: httpx.Response, *, safe: Safe) -> Pr
     if isinstance(body.detail, list) and body.detail:
         types = [str(d.get("type")) for d in body.detail if isinstance(d, dict) and d.get("type")]
         rendered = safe(render_detail_list(body.detail))
+        reasons = [d.get("ctx", {}).get("reason") for d in body.detail if isinstance(d, dict)]
+        if REAL_PERSON_LIKENESS in reasons:
+            return JobFailed(
+                f"fal.ai refused job {request_id}: {rendered}. {LIKENESS_ADVICE}",
+                error_type=REAL_PERSON_LIKENESS,
+                charged=False,
+            )
         if "content_policy_violation" in types:
             return JobFailed(
                 f"fal.ai refused job {request_id} under its content policy: {rendered}",

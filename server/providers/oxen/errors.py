@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from ...errors import ProviderHTTPError, SubmitUncertain
+from ..refusals import LIKENESS_ADVICE, is_likeness
 
 KEY_HINT = "check OXEN_API_KEY (keys are in your Oxen.ai account settings)"
 
@@ -46,6 +47,8 @@ Safe = Callable[[str], str]
 def explain(message: str) -> str:
     """Oxen's message with the fix for the documented ones, and the schema hint for a refused field."""
     key = message.strip().rstrip(".").lower()
+    if is_likeness(key):
+        return f"{message} {LIKENESS_ADVICE}"
     fix = DOCUMENTED_FIXES.get(key)
     if _SCHEMA_REFUSAL.fullmatch(key):
         fix = f"{fix}; {SCHEMA_HINT}" if fix else SCHEMA_HINT

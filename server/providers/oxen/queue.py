@@ -28,6 +28,7 @@ from ..base import (
     Submission,
     VideoOutput,
 )
+from ..refusals import REAL_PERSON_LIKENESS, is_likeness
 from .connection import OxenConnection, json_or_none
 from .errors import expired, explain, http_error, submit_uncertain
 from .events import EventStream
@@ -198,9 +199,11 @@ class OxenQueue:
             data = json_or_none(response)
         state = parse_status(data)
         if isinstance(state, Finished) and state.error:
+            refused = is_likeness(state.error)  # a refusal Oxen does not bill: the model never ran
             raise JobFailed(
                 f"Oxen.ai generation {submission.request_id} failed: {oxen.safe(state.error)}",
-                error_type=state.error_type,
+                error_type=REAL_PERSON_LIKENESS if refused else state.error_type,
+                charged=not refused,
             )
         url = data.get("result_url") if isinstance(data, dict) else None
         if not isinstance(state, Finished) or not isinstance(url, str) or not url:
