@@ -39,7 +39,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`auto`, `fal`, `oxen` or `simulator`",
         "`auto`: fal if its key is set, else oxen if its key is set, else the simulator",
     ),
-    "SEEDANCE_DEFAULT_TIER": ("`fast` or `standard` endpoints when a call names none", "`fast`"),
+    "SEEDANCE_DEFAULT_TIER": (
+        "`fast`, `standard` or `mini` endpoints when a call names none (a model without it uses its own)",
+        "`fast`",
+    ),
     "SEEDANCE_WAIT_SECONDS": (
         "how long a tool call waits for the video before returning a job id (0–600)",
         "45",

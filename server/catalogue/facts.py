@@ -12,7 +12,7 @@ from typing import Final, Literal, get_args
 Resolution = Literal["480p", "720p"]
 Duration = Literal["auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"]
 AspectRatio = Literal["auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"]
-Tier = Literal["standard", "fast"]
+Tier = Literal["standard", "fast", "mini"]  # the catalogue's tiers (endpoints.TIERS)
 Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
 
 RESOLUTIONS: Final[tuple[str, ...]] = get_args(Resolution)
