@@ -35,6 +35,7 @@ from ..tools.prompts import register_prompts
 from ..tools.resources import register_resources, register_spend_resource
 from . import __version__
 from .arguments import UnknownArguments, checked_arguments, closed, explain_validation
+from .catalogue.endpoints import api_of
 from .config import Settings
 from .state import AppState, StartupError
 from .tool_list_cache import SHIPPED, ToolListCache
@@ -181,7 +182,7 @@ def create_server(settings: Settings) -> SeedanceServer:
         middleware=[job_card.hide_app_only_tools, record_host_cancels],
         request_state_security=team.request_state_security(),
     )
-    server.provider = settings.provider
+    server.provider = api_of(settings.provider)  # whose parameters are listed
     server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES, SHIPPED)
 
     async def opened() -> None:

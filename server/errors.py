@@ -41,6 +41,11 @@ class InputError(SeedanceError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.problem = message
+
+    def within(self, prefix: str) -> InputError:
+        """The same refusal for a field nested under `prefix` (`shots[2].`)."""
+        return InputError(prefix + self.field, self.problem)
 
 
 class MediaError(SeedanceError):
@@ -84,9 +89,13 @@ class SubmitUncertain(ProviderError):
 
 
 class JobFailed(ProviderError):
-    def __init__(self, message: str, *, error_type: str | None = None) -> None:
+    """A job that ended in an error. `charged` False: a refusal the provider does not bill (the model
+    never ran), so it counts nothing against budgets."""
+
+    def __init__(self, message: str, *, error_type: str | None = None, charged: bool = True) -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.charged = charged
 
 
 class VideoUnavailable(ProviderError):

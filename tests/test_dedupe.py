@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 
 KEY = "test-key-dedupe-4b8c1f"
 ARGS = {"prompt": "A fox in fresh snow", "duration": "4", "resolution": "480p", "wait_seconds": 0}
+FAST_TEXT = "bytedance/seedance-2.0/fast/text-to-video"  # the endpoint ARGS go to (the default tier)
 
 
 def data(result: CallToolResult) -> dict[str, Any]:
@@ -132,7 +133,7 @@ async def test_failed_jobs_and_old_jobs_are_not_reused(sim: Simulator, tmp_path:
         "aspect_ratio": "auto",
         "generate_audio": True,
     }
-    key = fingerprint("generate_video", "fal", arguments)
+    key = fingerprint("generate_video", "fal", arguments, FAST_TEXT)
     async with await Journal.open(settings.home / "journal.sqlite3") as journal:
         # Identical calls made just outside the window, and inside it but failed: neither is reused.
         await journal.create(_record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS - 5, state="queued"))
@@ -151,7 +152,7 @@ async def test_the_fingerprint_matches_what_the_tool_records(sim: Simulator, tmp
         "aspect_ratio": "auto",
         "generate_audio": True,
     }
-    key = fingerprint("generate_video", "fal", arguments)
+    key = fingerprint("generate_video", "fal", arguments, FAST_TEXT)
     async with await Journal.open(settings.home / "journal.sqlite3") as journal:
         earlier = _record(key, created_at=time.time() - DEDUPE_WINDOW_SECONDS + 30, state="running")
         await journal.create(earlier)
@@ -269,7 +270,7 @@ async def test_identical_submits_at_the_job_layer_make_one_job_across_two_manage
             [record] = await jobs.submit(
                 tool="generate_video",
                 spec=spec,
-                dedupe_arguments=spec.arguments,
+                key=jobs.dedupe_key("generate_video", spec.endpoint, spec.arguments),
                 estimate={},
                 estimate_usd=1.0,
             )

@@ -62,3 +62,13 @@ def test_registry_entry_agrees_with_the_package() -> None:
 
     for variable in kinds["pypi"]["environmentVariables"]:
         assert variable["name"] in SETTINGS_DOC, variable["name"]
+
+
+def test_readme_parameter_table_is_generated_from_the_catalogue() -> None:
+    from seedance_mcp.server.catalogue.tables import parameter_table_markdown
+
+    table = re.search(
+        r"<!-- parameter-table:start -->\n(.*?)\n<!-- parameter-table:end -->", README.read_text(), re.S
+    )
+    assert table is not None, "README.md lacks the parameter-table markers"
+    assert table.group(1) == parameter_table_markdown(), "regenerate it from catalogue.tables"

@@ -19,7 +19,7 @@ from seedance_mcp.server.catalogue.facts import (
     OUTPUT_SIZE,
     RESOLUTIONS,
 )
-from seedance_mcp.server.catalogue.pricing import RATES, price_table
+from seedance_mcp.server.catalogue.pricing import RATES, TIER_ENDPOINTS, price_table
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.providers.fal import endpoint_for
 from seedance_mcp.tools.models_resource import models_document
@@ -86,22 +86,23 @@ async def test_the_models_resource_states_endpoints_limits_and_prices(settings: 
     assert doc["default_tier"] == settings.default_tier
     for tier in ("fast", "standard"):
         for mode in ("text-to-video", "image-to-video", "reference-to-video"):
-            assert doc["endpoints"]["fal"][tier][mode] == endpoint_for(tier, mode)
-            assert doc["endpoints"]["oxen"][tier][mode].startswith("bytedance-seedance-2-0-")
+            assert doc["endpoints"]["fal"]["2.0"][tier][mode] == endpoint_for(tier, mode)
+            assert doc["endpoints"]["oxen"]["2.0"][tier][mode].startswith("bytedance-seedance-2-0-")
     assert doc["endpoints_in_force"] == doc["endpoints"]["fal"]  # the simulator speaks fal's protocol
-    assert doc["parameters"]["resolution"]["values"] == list(RESOLUTIONS)
+    assert doc["parameters"]["resolution"]["values"] == list(RESOLUTIONS)  # 2.0's; 1080p per endpoint
     assert doc["parameters"]["duration"]["values"] == list(DURATIONS)
     assert doc["parameters"]["aspect_ratio"]["values"] == list(ASPECT_RATIOS)
-    assert doc["output_sizes"]["720p"]["16:9"] == "{}x{}".format(*OUTPUT_SIZE["720p"]["16:9"])
+    assert doc["output_sizes"]["2.0 fast"]["720p"]["16:9"] == "{}x{}".format(*OUTPUT_SIZE["720p"]["16:9"])
     assert doc["reference_limits"]["images"]["max"] == MAX_IMAGES
     assert doc["reference_limits"]["max_files"] == MAX_FILES
 
     table = doc["pricing"]["table"]
-    assert len(table) == len(RATES) * len(RESOLUTIONS)
+    assert len(table) == sum(len(entry.output_sizes) for entry in TIER_ENDPOINTS.values())
     assert [(row["tier"], row["resolution"], row["usd"]) for row in table] == [
         (row.tier, row.resolution, list(row.usd)) for row in price_table()
     ]
-    assert doc["pricing"]["rates"]["fast"]["usd_per_1k_tokens"] == RATES["fast"].usd_per_1k_tokens
+    fast = RATES[("2.0", "fast")]
+    assert doc["pricing"]["rates"]["2.0"]["fast"]["usd_per_1k_tokens"] == fast.usd_per_1k_tokens
     assert "nothing is charged" in doc["pricing"]["note"]
 
 

@@ -288,7 +288,7 @@ async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_pa
                 tier="fast", mode="text-to-video", arguments={"prompt": "A storm", "duration": "4"}
             )
             [job] = await jobs.submit(
-                tool="generate_video", spec=spec, dedupe_arguments={}, estimate={}, estimate_usd=0.97
+                tool="generate_video", spec=spec, key="", estimate={}, estimate_usd=0.97
             )
             with anyio.fail_after(20):
                 # Two rounds of the provider's own retries have run out against the outage...

@@ -1,8 +1,8 @@
 """Asking the user before spending: the confirmation question of the generating tools (MCP elicitation).
 
 A question must be asked before the tool body runs, so each generating tool has a hidden parameter
-resolved by its `confirm_*` resolver: from the call's arguments it builds the same `GenerationRequest` the
-tool will, prices it with the one price function (`Generations.price`), and either decides without asking
+resolved by its `confirm_*` resolver: it reads the call prepared once for both it and the tool body
+(`tools/preparing.py`: the request, its checked media and its quote) and either decides without asking
 (below the threshold; over a cap anyway; the host cannot ask) or returns `Elicit(question, ...)`. The
 question is a pure function of the arguments and settings, because on protocol 2026-07-28 the resolver
 runs again when the client retries with the answer and must ask the same thing. The tool body then hands
@@ -21,10 +21,8 @@ from mcp.server.mcpserver import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, PrivateAttr
 
-from ..server.catalogue.facts import MAX_SECONDS, MIN_SECONDS
 from ..server.catalogue.pricing import Estimate
-from ..server.errors import SeedanceError
-from ..server.generation.service import GenerationRequest
+from ..server.generation.service import GenerationRequest, Prepared
 from ..server.generation.spending_guard import Consent, usd
 from .results import ToolContext, app_state
 
@@ -70,20 +68,16 @@ def consent_of(approval: SpendApproval | None) -> Consent | None:
 
 
 async def confirm(
-    ctx: ToolContext, request: GenerationRequest, what: str
+    ctx: ToolContext, prepared: Prepared, what: str
 ) -> SpendConfirmation | Elicit[SpendConfirmation]:
     """Decide without asking where possible, else the question for the host to put to the user."""
     state = app_state(ctx)
     settings = state.settings
     threshold = settings.confirm_above_usd
-    if threshold is None:
+    if threshold is None or prepared.quote is None:  # no threshold, or an earlier call's job: no spend
         return SpendConfirmation.decided("not_needed")
-    try:
-        quote = await state.generations.price(request)
-    except SeedanceError:
-        # The tool body raises the same error with its fix; asking the user first would be noise.
-        return SpendConfirmation.decided("over_limit")
-    total = quote.total
+    request = prepared.request
+    total = prepared.quote.total
     if total.max_usd <= threshold:
         return SpendConfirmation.decided("not_needed")
     if await state.generations.guard.refusal(total) is not None:
@@ -140,11 +134,10 @@ def question(
 
 def describe(request: GenerationRequest, what: str) -> str:
     """`what` ("image-to-video from your start frame", ...) with the request's size, length and sound."""
-    length = (
-        f"{MIN_SECONDS}–{MAX_SECONDS} s (auto)" if request.duration == "auto" else f"{request.duration} s"
-    )
+    low, high = request.endpoint.auto_seconds
+    length = f"{low}–{high} s (auto)" if request.duration == "auto" else f"{request.duration} s"
     ratio = "aspect ratio auto" if request.aspect_ratio == "auto" else request.aspect_ratio
-    sound = "with audio" if request.generate_audio else "silent"
+    sound = "with audio" if request.values.get("generate_audio") else "silent"
     return f"{request.tier}-tier {what}, {request.resolution}, {ratio}, {length}, {sound}"
 
 

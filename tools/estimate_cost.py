@@ -7,17 +7,23 @@ from typing import Annotated, Any, Literal
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from ..server.catalogue.facts import (
-    VIDEO_SECONDS_MAX,
-    VIDEO_SECONDS_MIN,
-    AspectRatio,
-    Duration,
-    Resolution,
-    Tier,
-)
+from ..server.catalogue.endpoints import FAMILIES, PARAMS, TIERS, default_tier
+from ..server.catalogue.facts import VIDEO_SECONDS_MAX, VIDEO_SECONDS_MIN
 from ..server.errors import InputError
 from ..server.generation.service import GenerationRequest
 from ..server.state import AppState
+from ..server.tool_listing import PROVIDER_KEY
+from .params import (
+    TOOL_MODES,
+    Fields,
+    Model,
+    Tier,
+    allowed_values,
+    arguments_model,
+    catalogue_params,
+    declare,
+    field_of,
+)
 from .results import ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "estimate_cost"
@@ -30,6 +36,8 @@ FORMULA = (
     "usd = tokens / 1000 x rate x multiplier"
 )
 MAX_SHOTS = 50
+FRAME_MEDIA = tuple(p.name for p in catalogue_params(("image-to-video",)) if p.kind == "media")
+REFERENCE_MEDIA = tuple(p.name for p in catalogue_params(("reference-to-video",)) if p.kind == "media_list")
 InputVideoSecondsParam = Annotated[
     float | None,
     Field(
@@ -41,21 +49,6 @@ InputVideoSecondsParam = Annotated[
         ),
     ),
 ]
-# The generating tools' arguments, described there (the model has read them): same types, short words.
-_AS_IN_GENERATE = Field(description="As in generate_video.")
-_AS_IN_REFERENCE = Field(description="As in reference_video.")
-ImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
-EndImageUrlParam = Annotated[str | None, _AS_IN_GENERATE]
-ImageUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
-VideoUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
-AudioUrlsParam = Annotated[list[str] | None, _AS_IN_REFERENCE]
-ResolutionParam = Annotated[Resolution, _AS_IN_GENERATE]
-DurationParam = Annotated[Duration, Field(description='As in generate_video; "auto" gives a range.')]
-AspectRatioParam = Annotated[AspectRatio, Field(description='As in generate_video; "auto" gives a range.')]
-GenerateAudioParam = Annotated[bool, Field(description="As in generate_video; same price either way.")]
-TierParam = Annotated[Tier | None, _AS_IN_GENERATE]
-ContinueFromParam = Annotated[str | None, _AS_IN_GENERATE]
-
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -78,7 +71,7 @@ class _Price(BaseModel):
 
 
 class PriceBreakdown(_Price):
-    tier: Literal["standard", "fast"]
+    tier: Tier
     resolution: str
     usd_per_1k_tokens: float
     multiplier: float = Field(description="0.6 with reference videos, else 1.")
@@ -87,7 +80,9 @@ class PriceBreakdown(_Price):
 class CostEstimate(_Price):
     """One request's price; with `shots`, the film's total (its fields summed) and each shot's price."""
 
-    tier: Literal["standard", "fast", "mixed"] = Field(description='"mixed" when a film\'s shots differ.')
+    tier: Literal[(*TIERS, "mixed")] = Field(  # type: ignore[valid-type]
+        description='"mixed" when a film\'s shots differ.'
+    )
     resolution: str = Field(description='"mixed" when a film\'s shots differ.')
     usd_per_1k_tokens: float | None = Field(description="Null when a film's shots use different rates.")
     multiplier: float | None = Field(description="0.6 with reference videos, else 1; null when shots differ.")
@@ -99,28 +94,43 @@ class CostEstimate(_Price):
     ] = Field(default=None, description="With `shots`: each shot's price, in order.")
 
 
-class Shot(BaseModel):
-    """One shot of a film, with the fields of a single request; a field left out takes the top-level value."""
+def _priced(*, shot: bool) -> Fields:
+    """The arguments that can change a price, as in the generating tools (described there: the model
+    has read them), from the catalogue; a film's shot leaves each to the top-level value."""
+    fields: Fields = [("prompt", _PROMPT, None)]
+    for param in PARAMS:
+        if param.price_note is None:
+            continue
+        tool = next(t for t, modes in TOOL_MODES.items() if param in catalogue_params(modes))
+        modes = tuple(m for ms in TOOL_MODES.values() for m in ms)
+        if shot and param.kind not in ("media", "media_list"):
+            text = f"Default: the top-level {param.name}."
+        else:
+            text = f"As in {tool}{'; ' + param.price_note if param.price_note else '.'}"
+        annotation, default = field_of(param, allowed_values(param, modes), description=text, optional=shot)
+        fields.append((param.name, annotation, default))
+        if shot and param.name == "end_image_url":
+            fields.append(("continue_from", _CONTINUE_FROM, None))
+    model = ("model", _SHOT_MODEL, None) if shot else ("model", _MODEL, FAMILIES[0])
+    return [*fields, model, ("tier", _TIER, None), ("input_video_seconds", InputVideoSecondsParam, None)]
 
-    prompt: Annotated[str | None, Field(description="Optional; the price does not depend on it.")] = None
-    image_url: ImageUrlParam = None
-    end_image_url: EndImageUrlParam = None
-    continue_from: ContinueFromParam = None
-    image_urls: ImageUrlsParam = None
-    video_urls: VideoUrlsParam = None
-    audio_urls: AudioUrlsParam = None
-    resolution: Annotated[Resolution | None, Field(description="Default: the top-level resolution.")] = None
-    duration: Annotated[Duration | None, Field(description="Default: the top-level duration.")] = None
-    aspect_ratio: Annotated[AspectRatio | None, Field(description="Default: the top-level aspect_ratio.")] = (
-        None
-    )
-    generate_audio: Annotated[bool | None, Field(description="Costs the same either way.")] = None
-    tier: TierParam = None
-    input_video_seconds: InputVideoSecondsParam = None
 
-
+_PROMPT = Annotated[str | None, Field(description="Optional; the price does not depend on it.")]
+_TIER = Annotated[Tier | None, Field(description="As in generate_video.")]
+_MODEL = Annotated[Model, Field(description="As in generate_video.", json_schema_extra={PROVIDER_KEY: "fal"})]
+_SHOT_MODEL = Annotated[
+    Model | None, Field(description="Default: the top-level model.", json_schema_extra={PROVIDER_KEY: "fal"})
+]
+_CONTINUE_FROM = Annotated[str | None, Field(description="As in generate_video.")]
+Shot = arguments_model(
+    "Shot",
+    _priced(shot=True),
+    doc=(
+        "One shot of a film, with the fields of a single request; a field left out takes the top-level value."
+    ),
+)
 ShotsParam = Annotated[
-    list[Shot] | None,
+    list[Shot] | None,  # type: ignore[valid-type]
     WithJsonSchema({"anyOf": [{"type": "array", "items": inline_schema(Shot)}, {"type": "null"}]}),
     Field(
         min_length=1,
@@ -131,131 +141,69 @@ ShotsParam = Annotated[
         ),
     ),
 ]
+FIELDS = [*_priced(shot=False), ("shots", ShotsParam, None)]
+MEDIA = tuple(p.name for p in PARAMS if p.kind in ("media", "media_list"))
 
 
-async def estimate_cost(
-    ctx: ToolContext,
-    prompt: Annotated[str | None, Field(description="Optional; the price does not depend on it.")] = None,
-    image_url: ImageUrlParam = None,
-    end_image_url: EndImageUrlParam = None,
-    image_urls: ImageUrlsParam = None,
-    video_urls: VideoUrlsParam = None,
-    audio_urls: AudioUrlsParam = None,
-    resolution: ResolutionParam = "720p",
-    duration: DurationParam = "auto",
-    aspect_ratio: AspectRatioParam = "auto",
-    generate_audio: GenerateAudioParam = True,
-    tier: TierParam = None,
-    input_video_seconds: InputVideoSecondsParam = None,
-    shots: ShotsParam = None,
-) -> CostEstimate:
+async def estimate_cost(ctx: ToolContext, **arguments: Any) -> CostEstimate:
     state = app_state(ctx)
     async with tool_errors():
+        shots = arguments.pop("shots")
         if shots is None:
-            one = await _price(
-                state,
-                Shot(
-                    prompt=prompt,
-                    image_url=image_url,
-                    end_image_url=end_image_url,
-                    image_urls=image_urls,
-                    video_urls=video_urls,
-                    audio_urls=audio_urls,
-                    input_video_seconds=input_video_seconds,
-                ),
-                resolution=resolution,
-                duration=duration,
-                aspect_ratio=aspect_ratio,
-                generate_audio=generate_audio,
-                tier=tier,
-                field="",
-            )
+            one = await _price(state, arguments, field="")
             return CostEstimate(**one.model_dump())
-        given = [
-            name
-            for name, value in (
-                ("image_url", image_url),
-                ("end_image_url", end_image_url),
-                ("image_urls", image_urls),
-                ("video_urls", video_urls),
-                ("audio_urls", audio_urls),
-                ("input_video_seconds", input_video_seconds),
-            )
-            if value is not None
-        ]
+        given = [name for name in (*MEDIA, "input_video_seconds") if arguments[name] is not None]
         if given:
             raise InputError(
                 given[0],
                 "with shots, give each shot's media inside that shot (shots[i]), not at the top level",
             )
-        prices = [
-            await _price(
-                state,
-                shot,
-                resolution=shot.resolution or resolution,
-                duration=shot.duration or duration,
-                aspect_ratio=shot.aspect_ratio or aspect_ratio,
-                generate_audio=generate_audio if shot.generate_audio is None else shot.generate_audio,
-                tier=shot.tier or tier,
-                field=f"shots[{i}].",
-            )
-            for i, shot in enumerate(shots)
-        ]
+        prices = []
+        for i, shot in enumerate(shots):
+            own = {name: value for name, value in shot.model_dump().items() if value is not None}
+            prices.append(await _price(state, {**arguments, **own}, field=f"shots[{i}]."))
         return _film_total(prices, simulated=state.settings.simulated)
 
 
-async def _price(
-    state: AppState,
-    shot: Shot,
-    *,
-    resolution: Resolution,
-    duration: Duration,
-    aspect_ratio: AspectRatio,
-    generate_audio: bool,
-    tier: Tier | None,
-    field: str,
-) -> PriceBreakdown:
+declare(estimate_cost, FIELDS)
+
+
+async def _price(state: AppState, values: dict[str, Any], *, field: str) -> PriceBreakdown:
     """One request's price through the server's one price function; `field` prefixes refusals (shots[i].)."""
-    chosen_tier = tier or state.settings.default_tier
-    is_reference = bool(shot.image_urls or shot.video_urls or shot.audio_urls)
-    if is_reference and (shot.image_url or shot.end_image_url):
-        frame = "image_url" if shot.image_url else "end_image_url"
+    family = values["model"]
+    chosen_tier = values["tier"] or default_tier(family, state.settings.default_tier)
+    is_reference = any(values.get(name) for name in REFERENCE_MEDIA)
+    framed = next((name for name in FRAME_MEDIA if values.get(name)), None)
+    if is_reference and framed:
         raise InputError(
-            field + frame,
-            f"{frame} belongs to generate_video and image_urls/video_urls/audio_urls to reference_video; "
+            field + framed,
+            f"{framed} belongs to generate_video and image_urls/video_urls/audio_urls to reference_video; "
             "no single call takes both. Price one tool's arguments at a time.",
         )
-    request = GenerationRequest(
-        tool="reference_video" if is_reference else "generate_video",
-        prompt=shot.prompt or "",
-        tier=chosen_tier,
-        resolution=resolution,
-        duration=duration,
-        aspect_ratio=aspect_ratio,
-        generate_audio=generate_audio,
-        image_url=shot.image_url,
-        end_image_url=shot.end_image_url,
-        image_urls=tuple(shot.image_urls or ()),
-        video_urls=tuple(shot.video_urls or ()),
-        audio_urls=tuple(shot.audio_urls or ()),
-        stated_video_seconds=shot.input_video_seconds,
-    )
     # A shot continuing another starts on its last frame; that shot may not exist yet, and the price
     # does not depend on the frame, so it is not looked at here.
-    mode = "image-to-video" if shot.continue_from and not is_reference else request.mode
+    request_mode = "reference-to-video" if is_reference else "image-to-video" if framed else "text-to-video"
+    mode = "image-to-video" if values.get("continue_from") and not is_reference else request_mode
     try:
+        request = GenerationRequest.of(
+            "reference_video" if is_reference else "generate_video",
+            family=family,
+            tier=chosen_tier,
+            mode=request_mode,
+            values=values,
+            stated_video_seconds=values.get("input_video_seconds"),
+        )
         quote = await state.generations.price(request)
     except InputError as exc:
-        if not field:
-            raise
-        raise InputError(field + exc.field, str(exc).split(": ", 1)[1]) from None
+        raise exc.within(field) if field else exc from None
     est = quote.total
     seconds = est.input_video_seconds
+    low, high = request.endpoint.auto_seconds
     open_ends = [
         name
         for name, is_open in (
-            ("duration is auto (4-15 s)", duration == "auto"),
-            ("aspect_ratio is auto (any of six sizes)", aspect_ratio == "auto"),
+            (f"duration is auto ({low}-{high} s)", request.duration == "auto"),
+            ("aspect_ratio is auto (any of six sizes)", request.aspect_ratio == "auto"),
             ("reference video length unknown (2-15 s)", seconds[0] != seconds[1]),
         )
         if is_open
@@ -270,10 +218,10 @@ async def _price(
         min_usd=est.min_usd,
         max_usd=est.max_usd,
         is_range=est.is_range,
-        summary=f"{est.describe()} ({chosen_tier} {mode}, {resolution})",
+        summary=f"{est.describe()} ({request.endpoint.label}, {request.resolution})",
         tier=chosen_tier,
         mode=mode,
-        resolution=resolution,
+        resolution=request.resolution,
         sizes=[f"{w}x{h}" for w, h in est.sizes],
         output_seconds=list(est.output_seconds),
         input_video_seconds=list(est.input_video_seconds),

@@ -2,132 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
 
-from ..server.catalogue.facts import Tier
-from ..server.errors import InputError, SeedanceError
-from ..server.generation.service import GenerationRequest, OxenOptions
+from ..server.catalogue.endpoints import default_tier
+from ..server.errors import InputError
+from ..server.generation.service import GenerationRequest
 from ..server.media.finished_videos import StartFrame, last_frame_of
 from ..server.state import AppState
-from .confirmation import SpendApproval, SpendConfirmation, confirm, consent_of
+from .confirmation import SpendApproval, SpendConfirmation, confirm
 from .job_card import BOUND
-from .params import (
-    AspectRatioParam,
-    ContinueFromParam,
-    DurationParam,
-    EndUserIdParam,
-    GenerateAudioParam,
-    NumGenerationsParam,
-    PromptParam,
-    ResolutionParam,
-    ResponseFormatParam,
-    SeedParam,
-    TargetNamespaceParam,
-    TierParam,
-    WaitSecondsParam,
-)
-from .results import ToolContext, VideoJobResult, app_state, tool_errors, with_note
-from .waiting import answer_submitted
+from .params import declare, generating_fields
+from .preparing import PreparedCall, submit_prepared
+from .results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
-DESCRIPTION = """Make a video with Seedance 2.0 from a text prompt, or animate `image_url` (URL, data: \
-URI or local path). Next shot of a film: `continue_from` the previous job id, then stitch_videos. Costs \
-money: about $0.24/s at 720p fast ($1.21 for 5 s); use estimate_cost when price matters, draft with \
-duration "5". Takes 1-5 min: waits up to `wait_seconds`, then returns a job_id for check_status."""
+DESCRIPTION = """Make a video with Seedance from a text prompt, or animate `image_url` (URL, data: URI \
+or local path). Next shot of a film: `continue_from` the previous job id, then stitch_videos. Costs \
+money: about $0.24/s at 720p fast ($1.21 for 5 s); use estimate_cost when price matters. Draft with \
+duration "5" or tier "mini"; 1080p: tier "standard"; over 15 s: model "2.5". Takes 1-5 min: waits up \
+to `wait_seconds`, then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
 META = BOUND  # hosts with MCP Apps show the answer in the job card
-
-ImageUrlParam = Annotated[
-    str | None,
-    Field(description=("Start frame: JPEG, PNG, WebP, GIF or AVIF, at most 30 MB.")),
-]
-EndImageUrlParam = Annotated[
-    str | None,
-    Field(description="End frame, as image_url; needs image_url."),
-]
+FIELDS = generating_fields(NAME)
 
 
-def _request(
-    state: AppState,
-    prompt: str,
-    image_url: str | None,
-    end_image_url: str | None,
-    resolution: str,
-    duration: str,
-    aspect_ratio: str,
-    generate_audio: bool,
-    seed: int | None,
-    end_user_id: str | None,
-    tier: Tier | None,
-    num_generations: int,
-    response_format: str | None,
-    target_namespace: str | None,
-) -> GenerationRequest:
-    return GenerationRequest(
-        tool=NAME,
-        prompt=prompt,
-        tier=tier or state.settings.default_tier,
-        resolution=resolution,
-        duration=duration,
-        aspect_ratio=aspect_ratio,
-        generate_audio=generate_audio,
-        seed=seed,
-        end_user_id=end_user_id,
-        image_url=image_url,
-        end_image_url=end_image_url,
-        oxen=OxenOptions(num_generations, response_format, target_namespace),
-    )
+async def prepare_generate_video(ctx: ToolContext, **arguments: Any) -> PreparedCall:
+    """The call made ready once (see tools/preparing.py): its start frame, request, media and price."""
+    state = app_state(ctx)
+    async with tool_errors():
+        start = await _start_frame(state, arguments["continue_from"], arguments["image_url"])
+        values = {**arguments, "image_url": str(start.image)} if start else arguments
+        framed = bool(values.get("image_url"))
+        request = GenerationRequest.of(
+            NAME,
+            family=arguments["model"],
+            tier=arguments["tier"] or default_tier(arguments["model"], state.settings.default_tier),
+            mode="image-to-video" if framed else "text-to-video",
+            values=values,
+        )
+        prepared = await state.generations.prepare(request)
+    what = "image-to-video from your start frame" if framed else request.mode
+    return PreparedCall(prepared, what, start.description if start else None)
+
+
+declare(prepare_generate_video, FIELDS)
 
 
 async def confirm_generate_video(
-    ctx: ToolContext,
-    prompt: str,
-    image_url: str | None,
-    end_image_url: str | None,
-    continue_from: str | None,
-    resolution: str,
-    duration: str,
-    aspect_ratio: str,
-    generate_audio: bool,
-    seed: int | None,
-    end_user_id: str | None,
-    tier: Tier | None,
-    num_generations: int,
-    response_format: str | None,
-    target_namespace: str | None,
+    ctx: ToolContext, call: Annotated[PreparedCall, Resolve(prepare_generate_video)]
 ) -> SpendConfirmation | Elicit[SpendConfirmation]:
-    """Resolver of the hidden approval: the request the tool will make, priced the same way."""
-    state = app_state(ctx)
-    try:
-        start = await _start_frame(state, continue_from, image_url)
-    except SeedanceError:  # the tool body refuses with the same error and its fix
-        return SpendConfirmation.decided("over_limit")
-    request = _request(
-        state,
-        prompt,
-        str(start.image) if start else image_url,
-        end_image_url,
-        resolution,
-        duration,
-        aspect_ratio,
-        generate_audio,
-        seed,
-        end_user_id,
-        tier,
-        num_generations,
-        response_format,
-        target_namespace,
-    )
-    return await confirm(
-        ctx, request, "image-to-video from your start frame" if request.image_url else request.mode
-    )
+    """Resolver of the hidden approval: the prepared call's quote, asked about when it must be."""
+    return await confirm(ctx, call.prepared, call.what)
 
 
 async def _start_frame(
@@ -145,43 +76,11 @@ async def _start_frame(
 
 async def generate_video(
     ctx: ToolContext,
+    call: Annotated[PreparedCall, Resolve(prepare_generate_video)],  # hidden; the call made ready
     approval: Annotated[SpendApproval, Resolve(confirm_generate_video)],  # hidden; the user's OK to spend
-    prompt: PromptParam,
-    image_url: ImageUrlParam = None,
-    end_image_url: EndImageUrlParam = None,
-    continue_from: ContinueFromParam = None,
-    resolution: ResolutionParam = "720p",
-    duration: DurationParam = "auto",
-    aspect_ratio: AspectRatioParam = "auto",
-    generate_audio: GenerateAudioParam = True,
-    seed: SeedParam = None,
-    end_user_id: EndUserIdParam = None,
-    tier: TierParam = None,
-    wait_seconds: WaitSecondsParam = None,
-    num_generations: NumGenerationsParam = 1,
-    response_format: ResponseFormatParam = None,
-    target_namespace: TargetNamespaceParam = None,
+    **arguments: Any,
 ) -> Annotated[CallToolResult, VideoJobResult]:
-    state = app_state(ctx)
-    async with tool_errors():
-        start = await _start_frame(state, continue_from, image_url)
-        request = _request(
-            state,
-            prompt,
-            str(start.image) if start else image_url,
-            end_image_url,
-            resolution,
-            duration,
-            aspect_ratio,
-            generate_audio,
-            seed,
-            end_user_id,
-            tier,
-            num_generations,
-            response_format,
-            target_namespace,
-        )
-        submitted = await state.generations.submit(request, consent_of(approval))
-        wait = state.settings.wait_seconds if wait_seconds is None else wait_seconds
-        answer = await answer_submitted(ctx, state, submitted, wait)
-        return with_note(answer, start.description) if start else answer
+    return await submit_prepared(ctx, call, approval, arguments["wait_seconds"])
+
+
+declare(generate_video, FIELDS)

@@ -2,8 +2,8 @@
 
 An assistant reads it to plan a request without spending anything: which endpoint a tool and tier
 map to, the documented enums and output sizes, the reference-file limits, and what 5, 10 and 15 s
-clips cost. Everything is built from `tools.params` and `tools.pricing` (what the tools enforce and
-bill with) and from the provider modules' own endpoint functions, so it cannot drift from the code.
+clips cost. Everything is read from the catalogue (`server/catalogue/`) and the prices it gives, which
+is what the tools enforce, bill with and send, so it cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -14,31 +14,52 @@ from typing import Any, Final
 
 from mcp.server import MCPServer
 
+from ..server.catalogue import endpoints as catalogue
 from ..server.catalogue import facts as model_facts
 from ..server.catalogue import pricing
 from ..server.config import Settings
 
 URI: Final = "seedance://models"
-MODES: Final = ("text-to-video", "image-to-video", "reference-to-video")
 TOOL_MODES: Final = {
     "generate_video": ["text-to-video", "image-to-video (when image_url is given)"],
     "reference_video": ["reference-to-video"],
 }
 
 
-def endpoints() -> dict[str, dict[str, dict[str, str]]]:
-    """Provider -> tier -> mode -> the provider's own model id."""
-    from ..server.providers.fal import endpoint_for
-    from ..server.providers.oxen import model_for
+def endpoints() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+    """Provider -> model family -> tier -> mode -> the provider's own endpoint id or model name."""
+    listed: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for entry in catalogue.ENDPOINTS:
+        for provider, provider_id in entry.ids.items():
+            tiers = listed.setdefault(provider, {}).setdefault(entry.family, {})
+            tiers.setdefault(entry.tier, {})[entry.mode] = provider_id
+    return listed
 
-    return {
-        "fal": {tier: {mode: endpoint_for(tier, mode) for mode in MODES} for tier in ("fast", "standard")},
-        "oxen": {tier: {mode: model_for(tier, mode) for mode in MODES} for tier in ("fast", "standard")},
-    }
+
+def parameters() -> dict[str, dict[str, Any]]:
+    """Each request parameter: what it takes, its default, its providers' names, where it is from."""
+    described: dict[str, dict[str, Any]] = {}
+    for param in catalogue.PARAMS:
+        fact: dict[str, Any] = {"kind": param.kind, "description": param.description}
+        if param.values:
+            fact["values"] = list(param.values)
+        if param.minimum is not None or param.maximum is not None:
+            fact["range"] = [param.minimum, param.maximum]
+        if param.default is not None:
+            fact["default"] = param.default
+        if param.names:
+            fact["provider_names"] = dict(param.names)
+        if param.only_for():
+            fact["only_on"] = param.only_for()
+        fact["source"] = param.source.cite()
+        described[param.name] = fact
+    return described
 
 
 def models_document(settings: Settings) -> dict[str, Any]:
     provider = settings.provider
+    listed = endpoints()
+    limits = catalogue.LIMITS_2_0
     return {
         "model": "ByteDance Seedance 2.0",
         "provider": provider,
@@ -49,54 +70,51 @@ def models_document(settings: Settings) -> dict[str, Any]:
             "standard": "the reference endpoints; dearer",
         },
         "tools": TOOL_MODES,
-        "endpoints": endpoints(),
-        "endpoints_in_force": endpoints().get(provider, {}) if not settings.simulated else endpoints()["fal"],
-        "parameters": {
-            "resolution": {"values": list(model_facts.RESOLUTIONS), "default": "720p"},
-            "duration": {
-                "values": list(model_facts.DURATIONS),
-                "default": "auto",
-                "seconds": [model_facts.MIN_SECONDS, model_facts.MAX_SECONDS],
-            },
-            "aspect_ratio": {"values": list(model_facts.ASPECT_RATIOS), "default": "auto"},
-            "generate_audio": {"default": True, "note": "costs the same either way"},
-            "seed": "optional integer; results may still vary slightly",
-        },
+        "endpoints": listed,
+        "endpoints_in_force": listed[catalogue.api_of(provider)],
+        "parameters": parameters(),
         "output_sizes": {
-            resolution: {ratio: f"{w}x{h}" for ratio, (w, h) in sizes.items()}
-            for resolution, sizes in model_facts.OUTPUT_SIZE.items()
+            f"{family} {tier}": {
+                resolution: {ratio: f"{w}x{h}" for ratio, (w, h) in sizes.items()}
+                for resolution, sizes in entry.output_sizes.items()
+            }
+            for (family, tier), entry in pricing.TIER_ENDPOINTS.items()
         },
         "reference_limits": {
             "images": {
-                "max": model_facts.MAX_IMAGES,
-                "max_bytes_each": model_facts.MAX_IMAGE_BYTES,
+                "max": limits.max_images,
+                "max_bytes_each": limits.max_image_bytes,
                 "formats": list(model_facts.REFERENCE_IMAGE_FORMATS),
                 "label": "@Image1, @Image2, ...",
             },
             "videos": {
-                "max": model_facts.MAX_VIDEOS,
-                "max_total_bytes": model_facts.MAX_VIDEO_TOTAL_BYTES,
-                "total_seconds": [model_facts.VIDEO_SECONDS_MIN, model_facts.VIDEO_SECONDS_MAX],
-                "pixels": [model_facts.VIDEO_PIXELS_MIN, model_facts.VIDEO_PIXELS_MAX],
+                "max": limits.max_videos,
+                "max_total_bytes": limits.max_video_total_bytes,
+                "total_seconds": list(limits.video_seconds),
+                "pixels": list(limits.video_pixels),
                 "formats": list(model_facts.VIDEO_FORMATS),
                 "label": "@Video1, @Video2, ...",
             },
             "audio": {
-                "max": model_facts.MAX_AUDIOS,
-                "max_bytes_each": model_facts.MAX_AUDIO_BYTES,
-                "max_total_seconds": model_facts.AUDIO_SECONDS_MAX,
+                "max": limits.max_audios,
+                "max_bytes_each": limits.max_audio_bytes,
+                "max_total_seconds": limits.audio_seconds_max,
                 "formats": list(model_facts.AUDIO_FORMATS),
                 "needs": "at least one reference image or video",
                 "label": "@Audio1, @Audio2, ...",
             },
-            "max_files": model_facts.MAX_FILES,
+            "max_files": limits.max_files,
             "frame_image_formats": list(model_facts.FRAME_IMAGE_FORMATS),
+            "source": limits.source.cite(),
         },
         "pricing": {
             "formula": "tokens = width x height x (input video seconds + output seconds) x 24 / 1024; "
             "usd = tokens / 1000 x rate",
             "video_input_multiplier": pricing.VIDEO_INPUT_MULTIPLIER,
-            "rates": {tier: asdict(rate) for tier, rate in pricing.RATES.items()},
+            "rates": {
+                family: {tier: asdict(rate) for (f, tier), rate in pricing.RATES.items() if f == family}
+                for family in dict.fromkeys(f for f, _ in pricing.RATES)
+            },
             "table_aspect_ratio": pricing.PRICE_TABLE_ASPECT_RATIO,
             "table_seconds": list(pricing.PRICE_TABLE_SECONDS),
             "table": [asdict(row) for row in pricing.price_table()],

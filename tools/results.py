@@ -86,7 +86,7 @@ class VideoJobResult(BaseModel):
     next_step: str
     group: list[dict[str, Any]] | None = Field(
         default=None,
-        description="With num_generations > 1 (Oxen.ai): every job of the request, each like this result.",
+        description="When one call made several videos (Oxen.ai): every job, each like this result.",
     )
 
 

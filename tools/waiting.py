@@ -60,7 +60,7 @@ async def _grouped_answer(
     notes: list[str],
     cancel_queued: bool,
 ) -> CallToolResult:
-    """One answer for num_generations > 1: the first job's result with every job listed under `group`."""
+    """One answer for a call that made several videos: the first job's result, every job under `group`."""
     done = await _wait_group(ctx, state, [r.id for r in records], wait_seconds, cancel_queued)
     if all(r.state == "failed" for r in done):
         raise ToolError("All generations failed: " + "; ".join(f"job {r.id}: {r.error}" for r in done))

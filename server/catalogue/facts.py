@@ -12,7 +12,7 @@ from typing import Final, Literal, get_args
 Resolution = Literal["480p", "720p"]
 Duration = Literal["auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"]
 AspectRatio = Literal["auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"]
-Tier = Literal["standard", "fast"]
+Tier = Literal["standard", "fast", "mini"]  # the catalogue's tiers (endpoints.TIERS)
 Mode = Literal["text-to-video", "image-to-video", "reference-to-video"]
 
 RESOLUTIONS: Final[tuple[str, ...]] = get_args(Resolution)
@@ -66,7 +66,4 @@ AUDIO_FORMATS: Final = ("mp3", "wav")
 # journal (SQLite integers) certainly accept.
 SEED_MIN, SEED_MAX = 0, 2**31 - 1
 
-# Oxen.ai-only parameters (Oxen's reference-to-video page); refused when the provider is fal.
-OXEN_ONLY_PARAMS: Final = ("num_generations", "response_format", "target_namespace")
-MAX_GENERATIONS: Final = 4
-ResponseFormat = Literal["url", "b64_json"]
+MAX_GENERATIONS: Final = 4  # videos one Oxen.ai call may make (its reference-to-video page)

@@ -1,13 +1,10 @@
-"""Prices of Seedance 2.0, from one table and the seeds' token formula.
+"""Prices from the catalogue's token prices and fal's token formula:
 
     tokens = height × width × (input video seconds + output seconds) × 24 / 1024
-    price  = tokens / 1000 × rate per 1,000 tokens × (0.6 when video inputs are given)
+    price  = tokens / 1000 × rate per 1,000 tokens × (the multiplier when video inputs are given)
 
-The seeds quote two per-second prices for 720p with audio: $0.3034/s standard and $0.2419/s fast.
-The fast figure is what the formula gives at $0.0112 per 1,000 tokens. For the standard tier the fast
-page also lists $0.014 per 1,000 tokens, which gives $0.3024/s at 1280×720, a cent off the quoted
-$0.3034. We bill with the token rate (the formula is what fal states it charges) and name the source
-in every estimate, so a correction is one edit here.
+Each rate, its source and any quoted figure that disagrees with it are in `catalogue/endpoints.py`, so
+a correction is one edit there; every estimate names its source.
 """
 
 from __future__ import annotations
@@ -15,43 +12,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from .facts import (
-    MAX_SECONDS,
-    MIN_SECONDS,
-    OUTPUT_SIZE,
-    VIDEO_SECONDS_MAX,
-    VIDEO_SECONDS_MIN,
-)
+from .declaration import Endpoint
+from .endpoints import ENDPOINTS, LIMITS_2_0
 
 TOKENS_PER_PIXEL_SECOND: Final = 24 / 1024
-VIDEO_INPUT_MULTIPLIER: Final = 0.6
 
 
 @dataclass(frozen=True)
 class Rate:
     tier: str
     usd_per_1k_tokens: float
-    quoted_usd_per_second_720p: float
+    quoted_usd_per_second_720p: float | None
     source: str
+    family: str = "2.0"
+    video_input_multiplier: float = 0.6
 
 
-RATES: Final[dict[str, Rate]] = {
-    "fast": Rate(
-        tier="fast",
-        usd_per_1k_tokens=0.0112,
-        quoted_usd_per_second_720p=0.2419,
-        source="fal fast/reference-to-video page: $0.0112 per 1,000 tokens ($0.2419/s at 720p)",
-    ),
-    "standard": Rate(
-        tier="standard",
-        usd_per_1k_tokens=0.014,
-        quoted_usd_per_second_720p=0.3034,
-        source=(
-            "fal fast/reference-to-video page token table: $0.014 per 1,000 tokens "
-            "(= $0.3024/s at 720p; the text-to-video page quotes $0.3034/s)"
-        ),
-    ),
-}
+def _rate(entry: Endpoint) -> Rate:
+    price = entry.price
+    return Rate(
+        tier=entry.tier,
+        usd_per_1k_tokens=price.usd_per_1k_tokens,
+        quoted_usd_per_second_720p=price.quoted_usd_per_second_720p,
+        source=price.cite(),
+        family=entry.family,
+        video_input_multiplier=price.video_input_multiplier,
+    )
+
+
+# One price per model family and tier (its modes share it), from the catalogue.
+TIER_ENDPOINTS: Final[dict[tuple[str, str], Endpoint]] = {}
+for _entry in ENDPOINTS:
+    TIER_ENDPOINTS.setdefault((_entry.family, _entry.tier), _entry)
+RATES: Final[dict[tuple[str, str], Rate]] = {key: _rate(entry) for key, entry in TIER_ENDPOINTS.items()}
+VIDEO_INPUT_MULTIPLIER: Final = RATES[("2.0", "fast")].video_input_multiplier
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ class Estimate:
 def reference_video_seconds(measured: float | None) -> float | tuple[float, float]:
     """Reference video seconds to bill: as measured when every clip is a local file, else the whole
     allowed 2–15 s range, since a URL's length is unknown without downloading it."""
-    return measured if measured is not None else (VIDEO_SECONDS_MIN, VIDEO_SECONDS_MAX)
+    return measured if measured is not None else LIMITS_2_0.video_seconds
 
 
 def token_count(width: int, height: int, seconds: float) -> float:
@@ -113,27 +107,32 @@ def token_count(width: int, height: int, seconds: float) -> float:
 
 
 def estimate(
+    entry: Endpoint | None = None,
     *,
-    tier: str,
+    tier: str | None = None,
+    family: str = "2.0",
     resolution: str,
     duration: str,
     aspect_ratio: str,
     input_video_seconds: float | tuple[float, float] = 0.0,
     has_video_input: bool = False,
 ) -> Estimate:
-    """Price one generation. A range wherever the request leaves a number open: "auto" duration or
-    aspect ratio, or reference videos whose length is not known (pass `(low, high)` seconds)."""
-    rate = RATES[tier]
-    sizes_by_ratio = OUTPUT_SIZE[resolution]
+    """Price one generation on `entry` (or on `family`'s `tier`). A range wherever the request leaves a
+    number open: "auto" duration or aspect ratio, or reference videos whose length is not known (pass
+    `(low, high)` seconds)."""
+    if entry is None:
+        entry = TIER_ENDPOINTS[(family, tier or "fast")]
+    rate = RATES[(entry.family, entry.tier)]
+    sizes_by_ratio = entry.output_sizes[resolution]
     sizes = tuple(sizes_by_ratio.values()) if aspect_ratio == "auto" else (sizes_by_ratio[aspect_ratio],)
-    seconds = (MIN_SECONDS, MAX_SECONDS) if duration == "auto" else (int(duration), int(duration))
+    seconds = entry.auto_seconds if duration == "auto" else (int(duration), int(duration))
     pixels = sorted(w * h for w, h in sizes)
     video_in = (
         (float(input_video_seconds), float(input_video_seconds))
         if isinstance(input_video_seconds, (int, float))
         else (float(input_video_seconds[0]), float(input_video_seconds[1]))
     )
-    multiplier = VIDEO_INPUT_MULTIPLIER if has_video_input or video_in[1] > 0 else 1.0
+    multiplier = rate.video_input_multiplier if has_video_input or video_in[1] > 0 else 1.0
     low_tokens = pixels[0] * (video_in[0] + seconds[0]) * TOKENS_PER_PIXEL_SECOND
     high_tokens = pixels[-1] * (video_in[1] + seconds[1]) * TOKENS_PER_PIXEL_SECOND
 
@@ -141,7 +140,7 @@ def estimate(
         return round(tokens / 1000 * rate.usd_per_1k_tokens * multiplier, 4)
 
     return Estimate(
-        tier=tier,
+        tier=entry.tier,
         resolution=resolution,
         min_usd=usd(low_tokens),
         max_usd=usd(high_tokens),
@@ -162,6 +161,7 @@ PRICE_TABLE_ASPECT_RATIO: Final = "16:9"
 
 @dataclass(frozen=True)
 class PriceRow:
+    family: str
     tier: str
     resolution: str
     width: int
@@ -172,19 +172,23 @@ class PriceRow:
 
 
 def price_table() -> list[PriceRow]:
-    """The price of a 5, 10 and 15 s clip at 16:9 for every tier and resolution (no video inputs)."""
+    """The price of a 5, 10 and 15 s clip at 16:9 for every model, tier and resolution (no video
+    inputs)."""
     rows = []
-    for tier, rate in RATES.items():
-        for resolution, sizes in OUTPUT_SIZE.items():
+    for (family, tier), rate in RATES.items():
+        entry = TIER_ENDPOINTS[(family, tier)]
+        for resolution, sizes in entry.output_sizes.items():
             width, height = sizes[PRICE_TABLE_ASPECT_RATIO]
             prices = tuple(
                 estimate(
-                    tier=tier, resolution=resolution, duration=str(s), aspect_ratio=PRICE_TABLE_ASPECT_RATIO
+                    entry, resolution=resolution, duration=str(s), aspect_ratio=PRICE_TABLE_ASPECT_RATIO
                 ).max_usd
                 for s in PRICE_TABLE_SECONDS
             )
             per_second = round(token_count(width, height, 1) / 1000 * rate.usd_per_1k_tokens, 4)
-            rows.append(PriceRow(tier, resolution, width, height, rate.usd_per_1k_tokens, per_second, prices))
+            rows.append(
+                PriceRow(family, tier, resolution, width, height, rate.usd_per_1k_tokens, per_second, prices)
+            )
     return rows
 
 
@@ -193,14 +197,14 @@ def price_table_markdown() -> str:
     seconds = " | ".join(f"{s} s" for s in PRICE_TABLE_SECONDS)
     size = f"size ({PRICE_TABLE_ASPECT_RATIO})"
     lines = [
-        f"| tier | resolution | {size} | per 1,000 tokens | per second | {seconds} |",
-        "|---|---|---|---|---|" + "---|" * len(PRICE_TABLE_SECONDS),
+        f"| model | tier | resolution | {size} | per 1,000 tokens | per second | {seconds} |",
+        "|---|---|---|---|---|---|" + "---|" * len(PRICE_TABLE_SECONDS),
     ]
     for row in price_table():
         prices = " | ".join(f"${usd:.4f}" for usd in row.usd)
         lines.append(
-            f"| {row.tier} | {row.resolution} | {row.width}×{row.height} | ${row.usd_per_1k_tokens} "
-            f"| ${row.usd_per_second:.4f} | {prices} |"
+            f"| {row.family} | {row.tier} | {row.resolution} | {row.width}×{row.height} "
+            f"| ${row.usd_per_1k_tokens} | ${row.usd_per_second:.4f} | {prices} |"
         )
     lines += [
         "",
@@ -209,7 +213,7 @@ def price_table_markdown() -> str:
         "the same. Duration or aspect ratio `auto` is billed for what the model makes; before submitting, "
         "the limits count the upper bound (15 s, the largest size).",
         "",
-        *(f"- {tier}: {rate.source}" for tier, rate in RATES.items()),
+        *(f"- {family} {tier}: {rate.source}" for (family, tier), rate in RATES.items()),
     ]
     return "\n".join(lines)
 

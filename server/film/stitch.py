@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from ..catalogue.facts import OUTPUT_SIZE
+from ..catalogue.endpoints import SIZES_UP_TO_1080P
 from ..errors import InputError, SeedanceError
 from ..jobs.owners import new_owner_id
 from ..jobs.partial_files import discard, partial_path
@@ -88,7 +88,7 @@ def frame_size(first: tuple[int, int], aspect_ratio: str | None) -> tuple[int, i
     if aspect_ratio is None or aspect_ratio == "auto":
         return max(2, width - width % 2), max(2, height - height % 2)
     pixels = width * height
-    sizes = [by_aspect[aspect_ratio] for by_aspect in OUTPUT_SIZE.values()]
+    sizes = [by_aspect[aspect_ratio] for by_aspect in SIZES_UP_TO_1080P.values()]  # every model's
     return min(sizes, key=lambda size: abs(math.log(size[0] * size[1] / pixels)))
 
 

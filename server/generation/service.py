@@ -1,22 +1,24 @@
 """The one door every generation goes through: check → price → guard → upload → journal → submit → follow.
 
-Tools build a `GenerationRequest` from their parameters and hand it here; nothing else uploads to or
-submits to a provider. Everything that can refuse a request (limits, prices, caps) runs before anything
-is uploaded or submitted, so a refused call costs nothing. `price` is the one price function: the
-generating tools, their confirmation questions and `estimate_cost` all call it.
+Tools build a `GenerationRequest` from their arguments and the catalogue, `prepare` it once (dedupe,
+checks, media, price: shared by the confirmation question and the submit), then `submit` it; nothing
+else uploads to or submits to a provider. Everything that can refuse a request (limits, prices, caps)
+runs before anything is uploaded or submitted, so a refused call costs nothing. `estimate_cost` prices
+with `price`, the same checks and formula without holding anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from ..catalogue.facts import Mode, Tier
-from ..catalogue.pricing import Estimate, Rate, estimate, reference_video_seconds
+from ..catalogue.declaration import Endpoint
+from ..catalogue.endpoints import FAMILIES, api_of, counting_param, endpoint, tiers_of
+from ..catalogue.pricing import Estimate, estimate, reference_video_seconds
 from ..config import Settings
 from ..errors import InputError
 from ..inputs import CheckedInputs, check_frames, check_references, release, upload_inputs
@@ -27,87 +29,128 @@ from ..media.remote import policy_for
 from ..providers.base import JobSpec
 from .spending_guard import Consent, SpendingGuard
 
-
-@dataclass(frozen=True)
-class OxenOptions:
-    """Oxen.ai-only parameters; refused on any other provider."""
-
-    num_generations: int = 1
-    response_format: str | None = None
-    target_namespace: str | None = None
-
-    def given(self) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "response_format": self.response_format,
-            "target_namespace": self.target_namespace,
-        }
-        if self.num_generations != 1:
-            values["num_generations"] = self.num_generations
-        return {name: value for name, value in values.items() if value is not None}
+# A provider's name in messages, and the setting that selects it.
+PROVIDER_KEYS = {"oxen": ("Oxen.ai", "OXEN_API_KEY"), "fal": ("fal.ai", "FAL_KEY")}
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One request as the user made it, in the documented parameters (media as given: URL, data, path)."""
+    """One request as the user made it: the endpoint chosen, and the values of its catalogue parameters
+    in the seeds' names (media as given: URL, data, path), with the defaults filled in."""
 
     tool: str  # "generate_video" or "reference_video": part of the de-duplication key
-    prompt: str
-    tier: Tier
-    resolution: str = "720p"
-    duration: str = "auto"
-    aspect_ratio: str = "auto"
-    generate_audio: bool = True
-    seed: int | None = None
-    end_user_id: str | None = None
-    image_url: str | None = None  # image-to-video start frame
-    end_image_url: str | None = None
-    image_urls: tuple[str, ...] = ()  # reference-to-video
-    video_urls: tuple[str, ...] = ()
-    audio_urls: tuple[str, ...] = ()
-    oxen: OxenOptions = field(default_factory=OxenOptions)
+    endpoint: Endpoint
+    values: Mapping[str, Any]
     # Only for pricing: the combined seconds of reference videos whose length cannot be measured.
     stated_video_seconds: float | None = None
 
+    @classmethod
+    def of(
+        cls,
+        tool: str,
+        *,
+        family: str,
+        tier: str,
+        mode: str,
+        values: Mapping[str, Any],
+        stated_video_seconds: float | None = None,
+    ) -> GenerationRequest:
+        """The request for `values` (tool arguments; names the catalogue does not know are ignored) on
+        the endpoint of `family`, `tier` and `mode`; refused naming the field when none serves it."""
+        entry = endpoint(family, tier, mode)
+        if entry is None:
+            tiers = ", ".join(tiers_of(family))
+            raise InputError(
+                "tier",
+                f"Seedance {family} has no {tier} tier for {mode}; its tiers: {tiers}. Pick one of those.",
+            )
+        known = {
+            p.name: values[p.name] if values.get(p.name) is not None else p.default for p in entry.params
+        }
+        return cls(tool, entry, MappingProxyType(known), stated_video_seconds)
+
     @property
-    def mode(self) -> Mode:
-        if self.tool == "reference_video":
-            return "reference-to-video"
-        return "image-to-video" if self.image_url else "text-to-video"
+    def tier(self) -> str:
+        return self.endpoint.tier
+
+    @property
+    def mode(self) -> str:
+        return self.endpoint.mode
+
+    @property
+    def prompt(self) -> str:
+        return str(self.values.get("prompt") or "")
+
+    @property
+    def resolution(self) -> str:
+        return str(self.values["resolution"])
+
+    @property
+    def duration(self) -> str:
+        return str(self.values["duration"])
+
+    @property
+    def aspect_ratio(self) -> str:
+        return str(self.values["aspect_ratio"])
+
+    def media(self, name: str) -> tuple[str, ...]:
+        """A media parameter's inputs as given (one for a frame, any number for a list)."""
+        value = self.values.get(name)
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else tuple(value)
 
     @property
     def count(self) -> int:
-        return self.oxen.num_generations
+        """How many jobs (and charges) the call makes."""
+        counting = counting_param()
+        return int(self.values.get(counting.name) or 1) if self.endpoint.param(counting.name) else 1
 
-    def arguments(self, media: dict[str, str | list[str]] | None = None) -> dict[str, Any]:
-        """The provider arguments in the seeds' names, leaving out what was not given; `media` replaces
-        the inputs as given with the URLs they were uploaded to."""
-        values: dict[str, Any] = {
-            "prompt": self.prompt,
-            "image_url": self.image_url,
-            "end_image_url": self.end_image_url,
-            "image_urls": list(self.image_urls),
-            "video_urls": list(self.video_urls),
-            "audio_urls": list(self.audio_urls),
-            "resolution": self.resolution,
-            "duration": self.duration,
-            "aspect_ratio": self.aspect_ratio,
-            "generate_audio": self.generate_audio,
-            "seed": self.seed,
-            "end_user_id": self.end_user_id,
-            **self.oxen.given(),
-            **(media or {}),
-        }
+    def given_options(self, provider: str) -> list[str]:
+        """The parameters given a value other than their default that `provider` does not take."""
+        return [
+            p.name
+            for p in self.endpoint.params
+            if provider not in p.providers and self.values.get(p.name) not in (None, p.default)
+        ]
+
+    def arguments(self, media: Mapping[str, str | list[str]] | None = None) -> dict[str, Any]:
+        """The provider arguments in the seeds' names, leaving out what was not given and a provider's
+        own option left at its default (a count of one, fal's standard bitrate: what the provider does
+        anyway); `media` replaces the inputs as given with the URLs they were uploaded to."""
+        values: dict[str, Any] = {**self.values, **(media or {})}
+        for p in self.endpoint.params:
+            if p.only_for() is not None and values.get(p.name) == p.default:
+                del values[p.name]
+            elif p.kind == "media_list" and p.name in values and values[p.name] is not None:
+                values[p.name] = list(values[p.name])
         return {name: value for name, value in values.items() if value is not None and value != []}
 
 
 @dataclass(frozen=True)
 class Quote:
-    """The price of a request: one job's, and the whole request's (Oxen's num_generations)."""
+    """The price of a request: one job's, and the whole request's (a call that makes several jobs)."""
 
     per_job: Estimate
     total: Estimate
     notes: tuple[str, ...] = ()
     checked: CheckedInputs | None = None  # the media as checked, when the request has any
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call made ready to submit: checked, its media probed and held, priced, its dedupe key known.
+    Or, when an identical call was made moments ago, that call's job (`duplicate`), with nothing read."""
+
+    request: GenerationRequest
+    key: str  # the de-duplication fingerprint
+    quote: Quote | None = None
+    duplicate: JobRecord | None = None
+
+    def release(self) -> None:
+        """Delete the temp copies of data: URIs, when the call will not be submitted."""
+        if self.quote is not None and self.quote.checked is not None:
+            release(self.quote.checked)
 
 
 @dataclass(frozen=True)
@@ -133,112 +176,147 @@ class Generations:
 
     async def price(self, request: GenerationRequest) -> Quote:
         """Check and price a request without uploading or submitting anything."""
-        async with self._quoted(request) as quote:
-            return dataclasses.replace(quote, checked=None)
+        self._check_options(request)
+        checked = await self._check_media(request)
+        try:
+            return dataclasses.replace(await self._quote(request, checked), checked=None)
+        finally:
+            if checked is not None:
+                release(checked)
 
-    async def submit(self, request: GenerationRequest, consent: Consent | None) -> Submitted:
-        """Check, price, guard, upload, journal and submit; the jobs are followed from then on."""
-        arguments = request.arguments()
-        # A call identical to one made moments ago (a host re-sending it) gets that call's jobs; its
-        # media were checked then, so they are neither read nor probed again, and nothing is charged.
-        duplicate = await self._jobs.find_duplicate(request.tool, arguments)
+    async def prepare(self, request: GenerationRequest) -> Prepared:
+        """The one preparation of a call, shared by its confirmation and its submit: cheap checks, the
+        media (probed once), the price. A call identical to one made moments ago (a host re-sending it)
+        is answered from the journal first, before anything is read or fetched."""
+        key = self._jobs.dedupe_key(request.tool, request.endpoint, request.arguments())
+        duplicate = await self._jobs.find_duplicate(key)
+        if duplicate is not None:
+            return Prepared(request, key, duplicate=duplicate)
+        self._check_options(request)
+        checked = await self._check_media(request)
+        try:
+            quote = await self._quote(request, checked)
+        except BaseException:
+            if checked is not None:
+                release(checked)
+            raise
+        return Prepared(request, key, quote=quote)
+
+    async def submit(self, prepared: Prepared, consent: Consent | None) -> Submitted:
+        """Guard, upload, journal and submit a prepared call; the jobs are followed from then on."""
+        duplicate = prepared.duplicate
         if duplicate is not None:
             return Submitted(
                 await self._jobs.group_of(duplicate), [same_request(duplicate)], started_here=False
             )
-        async with self._quoted(request) as quote:
+        request, quote = prepared.request, prepared.quote
+        assert quote is not None
+        try:
             notes = list(quote.notes)
             # Caps and consent before any upload.
             async with self._guard.reserve(quote.total, consent) as guard_notes:
                 notes.extend(guard_notes)
                 asked_at = time.time()
-                media = await self._upload(request, quote.checked)
+                media = await self._upload(quote.checked)
                 spec = JobSpec(
                     tier=request.tier,
                     mode=request.mode,
+                    family=request.endpoint.family,
                     arguments=request.arguments(media),
                     count=request.count,
                 )
                 records = await self._jobs.submit(
                     tool=request.tool,
                     spec=spec,
-                    dedupe_arguments=arguments,
+                    key=prepared.key,
                     estimate=quote.per_job.as_dict(),
                     estimate_usd=quote.per_job.max_usd,
                 )
-            if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
-                notes.append(same_request(records[0]))
-                return Submitted(records, notes, started_here=False)
-            return Submitted(records, notes)
-
-    @asynccontextmanager
-    async def _quoted(self, request: GenerationRequest) -> AsyncIterator[Quote]:
-        """Cheap checks first, then the media, then the price; temp copies of data: URIs live as long as
-        the block (the upload removes them earlier)."""
-        self._check_options(request)
-        checked = await self._check_media(request)
-        try:
-            yield await self._quote(request, checked)
         finally:
-            if checked is not None:
-                release(checked)
+            prepared.release()
+        if records[0].created_at < asked_at:  # an identical call got there first: its job is ours
+            notes.append(same_request(records[0]))
+            return Submitted(records, notes, started_here=False)
+        return Submitted(records, notes)
 
     def _check_options(self, request: GenerationRequest) -> None:
-        given = request.oxen.given()
-        provider = self._settings.provider
-        if given and provider != "oxen":
+        provider = api_of(self._settings.provider)
+        if request.endpoint.id_for(provider) is None:
+            served = "model" if request.endpoint.family != FAMILIES[0] else "tier"
+            raise InputError(
+                served,
+                f"{self._settings.provider} does not serve {request.endpoint.label}; use fal.ai "
+                "(SEEDANCE_PROVIDER=fal with FAL_KEY), or another model or tier",
+            )
+        given = request.given_options(provider)
+        if given:
             names = ", ".join(given)
             one = len(given) == 1
+            first = request.endpoint.param(given[0])
+            owner = (first.only_for() if first is not None else None) or provider
+            label, key = PROVIDER_KEYS.get(owner, (owner, "its key"))
             raise InputError(
-                next(iter(given)),
-                f"{names} {'is' if one else 'are'} Oxen.ai-only, and this server uses {provider}. "
-                f"Drop {'it' if one else 'them'}, or set SEEDANCE_PROVIDER=oxen (with OXEN_API_KEY).",
+                given[0],
+                f"{names} {'is' if one else 'are'} {label}-only, and this server uses "
+                f"{self._settings.provider}. Drop {'it' if one else 'them'}, or set "
+                f"SEEDANCE_PROVIDER={owner} (with {key}).",
             )
-        if request.oxen.response_format and request.count > 1:
+        for name in ("resolution", "duration", "aspect_ratio"):
+            allowed = request.endpoint.values(name)
+            if allowed and request.values[name] not in allowed:
+                raise InputError(
+                    name,
+                    f"{request.endpoint.label} takes {', '.join(map(repr, allowed))}; got "
+                    f"{request.values[name]!r}. Pick one of those, or another model or tier.",
+                )
+        if request.values.get("response_format") and request.count > 1:
             raise InputError(
                 "response_format",
                 "Oxen's blocking endpoint makes one video per call; drop response_format to use the queue "
-                "for num_generations > 1",
+                "for several videos",
             )
-        if request.end_image_url and not request.image_url:
+        if request.media("end_image_url") and not request.media("image_url"):
             raise InputError(
                 "end_image_url",
                 "an end frame needs a start frame: also pass image_url, or drop end_image_url",
             )
 
     async def _check_media(self, request: GenerationRequest) -> CheckedInputs | None:
-        media = (request.image_url, request.end_image_url, *request.image_urls)
-        allowed = allowed_dirs_for(self._settings, [m for m in media if m])
+        frame, end_frame = request.media("image_url"), request.media("end_image_url")
+        images = request.media("image_urls")
+        allowed = allowed_dirs_for(self._settings, [*frame, *end_frame, *images])
         urls = policy_for(self._settings)
         if request.mode == "reference-to-video":
             return await check_references(
                 request.prompt,
-                list(request.image_urls),
-                list(request.video_urls),
-                list(request.audio_urls),
+                list(images),
+                list(request.media("video_urls")),
+                list(request.media("audio_urls")),
                 allowed_dirs=allowed,
                 urls=urls,
+                limits=request.endpoint.limits,
             )
-        if request.image_url:
+        if frame:
             return await check_frames(
-                request.prompt, request.image_url, request.end_image_url, allowed_dirs=allowed, urls=urls
+                request.prompt, frame[0], end_frame[0] if end_frame else None, allowed_dirs=allowed, urls=urls
             )
         return None
 
     async def _quote(self, request: GenerationRequest, checked: CheckedInputs | None) -> Quote:
         video_seconds: float | tuple[float, float] = 0.0
-        if request.video_urls:
+        videos = request.media("video_urls")
+        if videos:
             measured = checked.input_video_seconds if checked is not None else None
             video_seconds = reference_video_seconds(
                 measured if measured is not None else request.stated_video_seconds
             )
         per_job = estimate(
-            tier=request.tier,
+            request.endpoint,
             resolution=request.resolution,
             duration=request.duration,
             aspect_ratio=request.aspect_ratio,
             input_video_seconds=video_seconds,
-            has_video_input=bool(request.video_urls),
+            has_video_input=bool(videos),
         )
         per_job, notes = await self._provider_price(request, per_job)
         if checked is not None:
@@ -252,20 +330,15 @@ class Generations:
         price_of = getattr(self._jobs.provider, "price", None)
         if price_of is None:
             return per_job, ()
-        price = await price_of(
-            request.tier, request.mode, resolution=request.resolution, generate_audio=request.generate_audio
-        )
+        price = await price_of(request.endpoint, request.values)
         if price is None:
             return per_job, (
                 "Oxen.ai publishes no per-second price for this model that we understand; the estimate uses "
                 "fal.ai's rate table, which may differ from what Oxen charges.",
             )
         low, high = per_job.output_seconds
-        rate = Rate(
-            tier=request.tier,
-            usd_per_1k_tokens=per_job.rate.usd_per_1k_tokens,
-            quoted_usd_per_second_720p=price.usd_per_second,
-            source=price.source,
+        rate = dataclasses.replace(
+            per_job.rate, quoted_usd_per_second_720p=price.usd_per_second, source=price.source
         )
         priced = dataclasses.replace(
             per_job,
@@ -276,16 +349,14 @@ class Generations:
         )
         return priced, ()
 
-    async def _upload(
-        self, request: GenerationRequest, checked: CheckedInputs | None
-    ) -> dict[str, str | list[str]]:
+    async def _upload(self, checked: CheckedInputs | None) -> dict[str, str | list[str]]:
         """Each media parameter with its inputs as public URLs (local files and data URIs uploaded)."""
         if checked is None:
             return {}
         urls = await upload_inputs(checked, self._jobs.provider.upload)
         media: dict[str, str | list[str]] = {}
         for item, url in zip(checked.inputs, urls, strict=True):
-            if item.param in ("image_urls", "video_urls", "audio_urls"):
+            if item.many:
                 listed = media.setdefault(item.param, [])
                 assert isinstance(listed, list)
                 listed.append(url)

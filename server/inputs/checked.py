@@ -20,6 +20,7 @@ class MediaInput:
     source: Source
     value: str  # the URL as given, or the real path of the local file (a private temp file for data:)
     info: MediaInfo | None  # probed; None only for a URL that could not be read (see the warnings)
+    many: bool = False  # one of a list parameter's inputs (a reference), not a single frame
 
 
 @dataclass(frozen=True)

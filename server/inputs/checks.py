@@ -9,6 +9,8 @@ from pathlib import Path
 
 import anyio
 
+from ..catalogue.declaration import MediaLimits
+from ..catalogue.endpoints import LIMITS_2_0
 from ..errors import InputError
 from ..media.remote import UrlPolicy
 from .checked import CheckedInputs, MediaInput, release
@@ -57,12 +59,14 @@ async def check_references(
     *,
     allowed_dirs: Sequence[Path],
     urls: UrlPolicy | None = None,
+    limits: MediaLimits = LIMITS_2_0,
 ) -> CheckedInputs:
-    """Check reference-to-video media against every documented limit; nothing is uploaded.
+    """Check reference-to-video media against every documented limit of the endpoint (`limits`);
+    nothing is uploaded.
 
     `urls` as for `check_frames`; a probed URL video's duration counts in `input_video_seconds`."""
     images, videos, audios = list(image_urls or ()), list(video_urls or ()), list(audio_urls or ())
-    check_counts(images, videos, audios)
+    check_counts(images, videos, audios, limits)
     warnings = check_prompt_references(prompt, len(images), len(videos), len(audios))
     wanted = [
         *((f"image_urls[{i}]", v, IMAGE) for i, v in enumerate(images)),

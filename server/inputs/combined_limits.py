@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from ..catalogue.declaration import MediaLimits
+from ..catalogue.endpoints import LIMITS_2_0
 from ..catalogue.facts import (
     AUDIO_SECONDS_MAX,
-    MAX_AUDIOS,
-    MAX_FILES,
-    MAX_IMAGES,
     MAX_VIDEO_TOTAL_BYTES,
-    MAX_VIDEOS,
     VIDEO_SECONDS_MAX,
     VIDEO_SECONDS_MIN,
 )
@@ -17,11 +15,14 @@ from .checked import MediaInput
 from .rules import mb
 
 
-def check_counts(images: list[str], videos: list[str], audios: list[str]) -> None:
+def check_counts(
+    images: list[str], videos: list[str], audios: list[str], limits: MediaLimits = LIMITS_2_0
+) -> None:
+    """The counts `limits` (the endpoint's) allow; Seedance 2.0's when not given."""
     for values, limit, noun, param in (
-        (images, MAX_IMAGES, "image", "image_urls"),
-        (videos, MAX_VIDEOS, "video", "video_urls"),
-        (audios, MAX_AUDIOS, "audio clip", "audio_urls"),
+        (images, limits.max_images, "image", "image_urls"),
+        (videos, limits.max_videos, "video", "video_urls"),
+        (audios, limits.max_audios, "audio clip", "audio_urls"),
     ):
         if len(values) > limit:
             extra = len(values) - limit
@@ -31,12 +32,12 @@ def check_counts(images: list[str], videos: list[str], audios: list[str]) -> Non
                 f"Remove {extra} {noun}{'s' if extra > 1 else ''}.",
             )
     total = len(images) + len(videos) + len(audios)
-    if total > MAX_FILES:
-        extra = total - MAX_FILES
+    if total > limits.max_files:
+        extra = total - limits.max_files
         raise InputError(
             "image_urls+video_urls+audio_urls",
             f"Too many input files: {total} given, and images, videos and audio together may not exceed "
-            f"{MAX_FILES}. Remove {extra} file{'s' if extra > 1 else ''}.",
+            f"{limits.max_files}. Remove {extra} file{'s' if extra > 1 else ''}.",
         )
     if audios and not images and not videos:
         raise InputError(

@@ -99,7 +99,13 @@ def check_data(field: str, value: str, rules: Rules) -> MediaInput:
             path.unlink()
         raise
     return MediaInput(
-        field=field, param=rules.param, kind=rules.kind, source="data", value=str(path), info=info
+        field=field,
+        param=rules.param,
+        kind=rules.kind,
+        source="data",
+        value=str(path),
+        info=info,
+        many=rules.many,
     )
 
 

@@ -90,7 +90,13 @@ def check_path(
     info = probe_file(field, real, given)
     check_info(field, info, rules, given)
     return MediaInput(
-        field=field, param=rules.param, kind=rules.kind, source="path", value=str(real), info=info
+        field=field,
+        param=rules.param,
+        kind=rules.kind,
+        source="path",
+        value=str(real),
+        info=info,
+        many=rules.many,
     )
 
 

@@ -28,6 +28,7 @@ class Rules:
     max_bytes: int  # per file; videos are limited in total, so a single one may use the whole budget
     what: str  # "reference image", "start frame", ...
     param: str
+    many: bool = True  # the parameter is a list of inputs (a frame is one)
 
 
 def names(formats: Sequence[str]) -> str:
@@ -43,8 +44,8 @@ IMAGE = Rules("image", REFERENCE_IMAGE_FORMATS, MAX_IMAGE_BYTES, "reference imag
 VIDEO = Rules("video", VIDEO_FORMATS, MAX_VIDEO_TOTAL_BYTES, "reference video", "video_urls")
 AUDIO = Rules("audio", AUDIO_FORMATS, MAX_AUDIO_BYTES, "reference audio clip", "audio_urls")
 # The seeds give no size limit for start and end frames; the reference images' 30 MB is the safe bet.
-START = Rules("image", FRAME_IMAGE_FORMATS, MAX_IMAGE_BYTES, "start frame", "image_url")
-END = Rules("image", FRAME_IMAGE_FORMATS, MAX_IMAGE_BYTES, "end frame", "end_image_url")
+START = Rules("image", FRAME_IMAGE_FORMATS, MAX_IMAGE_BYTES, "start frame", "image_url", many=False)
+END = Rules("image", FRAME_IMAGE_FORMATS, MAX_IMAGE_BYTES, "end frame", "end_image_url", many=False)
 
 
 _FORMAT_KIND: Final[dict[str, str]] = {

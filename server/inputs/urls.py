@@ -136,4 +136,6 @@ def check_url(field: str, value: str, scheme: str, rules: Rules) -> MediaInput:
         raise InputError(
             field, wrong_format_message(f"the URL names a .{ext} file ({describe(fmt)})", fmt, rules)
         )
-    return MediaInput(field=field, param=rules.param, kind=rules.kind, source="url", value=value, info=None)
+    return MediaInput(
+        field=field, param=rules.param, kind=rules.kind, source="url", value=value, info=None, many=rules.many
+    )

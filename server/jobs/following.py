@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import anyio
 
@@ -93,8 +94,16 @@ class Following(Saving):
         try:
             output = await self.provider.result(submission)
         except JobFailed as exc:
+            unbilled: dict[str, Any] = (
+                {} if exc.charged else {"estimate_usd": 0.0}
+            )  # spend counts estimate_usd
             await self.journal.update(
-                job_id, state="failed", finished_at=time.time(), error=str(exc), error_type=exc.error_type
+                job_id,
+                state="failed",
+                finished_at=time.time(),
+                error=str(exc),
+                error_type=exc.error_type,
+                **unbilled,
             )
             return
         record = await self.journal.update(

@@ -43,6 +43,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from ..catalogue.declaration import Endpoint
 from ..errors import JournalUnavailable, ProviderError, SeedanceError, SubmitUncertain
 from ..journal.api import TERMINAL, JobJournal, JobRecord, new_job_id
 from ..providers.base import JobSpec, Provider, Submission
@@ -69,8 +70,11 @@ SETTLED = TERMINAL | {"uncertain"}
 ProgressSink = Callable[[float, float, str], Awaitable[None]]
 
 
-def fingerprint(tool: str, provider: str, arguments: dict[str, Any]) -> str:
-    canonical = json.dumps({"tool": tool, "provider": provider, "arguments": arguments}, sort_keys=True)
+def fingerprint(tool: str, provider: str, arguments: dict[str, Any], endpoint: str) -> str:
+    """The de-duplication key of a call: the same arguments to another endpoint (tier, model) differ."""
+    canonical = json.dumps(
+        {"tool": tool, "provider": provider, "endpoint": endpoint, "arguments": arguments}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -109,8 +113,11 @@ class JobManager(Claiming):
 
     # --- starting jobs -------------------------------------------------------------------------
 
-    async def find_duplicate(self, tool: str, arguments: dict[str, Any]) -> JobRecord | None:
-        key = fingerprint(tool, self.provider.name, arguments)
+    def dedupe_key(self, tool: str, endpoint: Endpoint, arguments: dict[str, Any]) -> str:
+        return fingerprint(tool, self.provider.name, arguments, endpoint.ids["fal"])
+
+    async def find_duplicate(self, key: str) -> JobRecord | None:
+        """A journaled call with this key inside the dedupe window."""
         return await self.journal.find_duplicate(key, since=time.time() - DEDUPE_WINDOW_SECONDS)
 
     async def submit(
@@ -118,7 +125,7 @@ class JobManager(Claiming):
         *,
         tool: str,
         spec: JobSpec,
-        dedupe_arguments: dict[str, Any],
+        key: str,
         estimate: dict[str, Any],
         estimate_usd: float,
     ) -> list[JobRecord]:
@@ -128,7 +135,6 @@ class JobManager(Claiming):
         another process) was journaled inside the dedupe window, returns that call's jobs instead of
         submitting.
         """
-        key = fingerprint(tool, self.provider.name, dedupe_arguments)
         intents = self._intents(tool, spec, key, estimate, estimate_usd)
         records, claimed = await self.journal.claim(intents, since=time.time() - DEDUPE_WINDOW_SECONDS)
         if not claimed:

@@ -123,7 +123,7 @@ def _m001_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_state ON jobs (state)")
     db.execute("CREATE INDEX jobs_created_at ON jobs (created_at)")
     db.execute("CREATE INDEX jobs_dedupe_key ON jobs (dedupe_key, created_at)")
-    # Oxen's num_generations makes a group of jobs that are read together.
+    # One call that makes several videos (Oxen) makes a group of jobs that are read together.
     db.execute("CREATE INDEX jobs_group_id ON jobs (group_id) WHERE group_id IS NOT NULL")
 
 
@@ -323,7 +323,7 @@ class Journal(JobJournal):
         return await self._run(read)
 
     async def group(self, group_id: str) -> builtins.list[JobRecord]:
-        """The jobs made by one request (Oxen's num_generations), oldest first."""
+        """The jobs made by one request (several videos of one Oxen call), oldest first."""
         sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
         return await self._run(lambda db: [_decode(r) for r in db.execute(sql, (group_id,))])
 

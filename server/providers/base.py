@@ -15,18 +15,28 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..catalogue.facts import Mode, Tier
+from ..catalogue.declaration import Endpoint
+from ..catalogue.endpoints import endpoint
 from ..errors import JobFailed
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What to generate, in the seeds' parameter names (media already as public URLs)."""
+    """What to generate on which catalogue endpoint, in the seeds' parameter names (media already as
+    public URLs)."""
 
-    tier: Tier
-    mode: Mode
+    tier: str
+    mode: str
     arguments: dict[str, Any]
-    count: int = 1  # Oxen's num_generations; fal always makes one
+    count: int = 1  # jobs to make in one request (Oxen only); fal always makes one
+    family: str = "2.0"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        entry = endpoint(self.family, self.tier, self.mode)
+        if entry is None:
+            raise ValueError(f"no Seedance {self.family} {self.tier} {self.mode} endpoint")
+        return entry
 
 
 @dataclass

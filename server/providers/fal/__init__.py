@@ -12,9 +12,10 @@ Wire facts are in `shared/reference/fal-queue-protocol.md`. The modules, by conc
 The API key never appears in a sentence, a log line or a repr.
 """
 
+from ...catalogue.endpoints import MODES
 from .errors import render_detail_list
 from .provider import FalProvider
-from .queue import MODES, endpoint_for
+from .queue import endpoint_for
 from .states import parse_status
 
 __all__ = ["MODES", "FalProvider", "endpoint_for", "parse_status", "render_detail_list"]

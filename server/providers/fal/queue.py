@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import httpx
 
-from ...catalogue.facts import Mode, Tier
+from ...catalogue.endpoints import endpoint
 from ...errors import (
     JobFailed,
     ProviderError,
@@ -30,8 +30,6 @@ from .states import parse_status
 
 logger = logging.getLogger(__name__)
 
-APP = "bytedance/seedance-2.0"
-MODES: tuple[Mode, ...] = ("text-to-video", "image-to-video", "reference-to-video")
 
 # Polling between stream attempts: as soon as fal's JS client would poll, backing off so a broken
 # stream costs a request every few seconds at most.
@@ -44,11 +42,13 @@ STREAM_GIVE_UP_AFTER = 3
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=60.0)
 
 
-def endpoint_for(tier: Tier, mode: Mode) -> str:
-    """fal's endpoint id for a tier and mode, e.g. `bytedance/seedance-2.0/fast/text-to-video`."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}")
-    return f"{APP}/fast/{mode}" if tier == "fast" else f"{APP}/{mode}"
+def endpoint_for(tier: str, mode: str, family: str = "2.0") -> str:
+    """fal's endpoint id from the catalogue, e.g. `bytedance/seedance-2.0/fast/text-to-video`."""
+    entry = endpoint(family, tier, mode)
+    fal_id = entry.id_for("fal") if entry is not None else None
+    if fal_id is None:
+        raise ValueError(f"fal serves no Seedance {family} {tier} {mode}")
+    return fal_id
 
 
 class FalQueue:
@@ -64,7 +64,7 @@ class FalQueue:
         self, spec: JobSpec, *, provider: str, webhook_url: str | None = None
     ) -> list[Submission]:
         fal = self._fal
-        endpoint = endpoint_for(spec.tier, spec.mode)
+        endpoint = endpoint_for(spec.tier, spec.mode, spec.family)
         url = f"{self._queue_url}/{endpoint}"
         body = json.dumps(spec.arguments).encode()
         params = {"fal_webhook": webhook_url} if webhook_url else None

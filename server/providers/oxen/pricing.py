@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .schema import ModelInfo
 
@@ -15,16 +17,17 @@ class OxenPrice:
     source: str
 
 
-def price_of(info: ModelInfo, *, resolution: str, generate_audio: bool) -> OxenPrice | None:
-    """Per-second price from the model's pricing object; None when Oxen gives none we understand."""
+def price_of(info: ModelInfo, values: Mapping[str, Any]) -> OxenPrice | None:
+    """Per-second price from the model's pricing object for a request's `values` (the seeds' names);
+    None when Oxen gives none we understand."""
     pricing = info.pricing or {}
     if pricing.get("method") != "per_video_output_second":
         return None
     rates = {k: v for k, v in pricing.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     candidates = [rates.get("cost_per_second")]
-    if generate_audio:
+    if values.get("generate_audio"):
         candidates.append(rates.get("cost_per_second_with_audio"))
-    if resolution == "720p":
+    if values.get("resolution") != "480p":
         candidates.append(rates.get("cost_per_second_high_res"))
     known = [float(c) for c in candidates if c is not None]
     if not known:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from ...catalogue.facts import Mode, Tier
+from ...catalogue.declaration import Endpoint
 from ...errors import ProviderError
 from .._http import DEFAULT_POLICY, RetryPolicy
 from ..base import JobSpec, QueueState, Submission, VideoOutput
@@ -64,22 +65,21 @@ class OxenProvider:
         """The model's live schema and pricing (cached), or the seeds' shape when it cannot be read."""
         return await self._models.get(model)
 
-    async def price(
-        self, tier: Tier, mode: Mode, *, resolution: str, generate_audio: bool
-    ) -> OxenPrice | None:
+    async def price(self, entry: Endpoint, values: Mapping[str, Any]) -> OxenPrice | None:
         """Per-second price from the model's pricing object; None when Oxen gives none we understand."""
-        info = await self._models.get(model_for(tier, mode))
-        return price_of(info, resolution=resolution, generate_audio=generate_audio)
+        oxen_id = entry.id_for("oxen")
+        if oxen_id is None:
+            return None
+        return price_of(await self._models.get(oxen_id), values)
 
     async def submit(self, spec: JobSpec) -> list[Submission]:
-        model = model_for(spec.tier, spec.mode)
+        model = model_for(spec.tier, spec.mode, spec.family)
         body = translate(spec, await self._models.get(model))
         if body.get("response_format"):
             if spec.count > 1:
-                raise ProviderError("num_generations works only through Oxen's queue: drop response_format")
+                raise ProviderError("several videos per call need Oxen's queue: drop response_format")
             return [blocking.prepare(self._oxen, body, model=model, provider=self.name)]
-        body["num_generations"] = spec.count
-        return await self._queue.enqueue(body, model=model, provider=self.name)
+        return await self._queue.enqueue(body, model=model, provider=self.name, count=spec.count)
 
     async def status(self, submission: Submission) -> QueueState:
         if blocking.is_blocking(submission):

@@ -1,6 +1,6 @@
 """Oxen.ai's inference queue: enqueue, follow, result, cancel.
 
-Enqueue with POST `/api/ai/queue` (`num_generations` 1-4, one generation id each), read
+Enqueue with POST `/api/ai/queue` (1-4 generations of one body, one generation id each), read
 GET `/api/ai/queue/{id}`, cancel with DELETE; the result is the generation's `result_url`.
 
 With Oxen's event stream up (`events.EventStream`), a watcher reads the status once, then waits for
@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...catalogue.endpoints import counting_param
 from ...errors import JobFailed, ProviderError, ProviderHTTPError, ProviderUnreachable
 from .._http import submit_once
 from ..base import (
@@ -27,6 +28,7 @@ from ..base import (
     Submission,
     VideoOutput,
 )
+from ..refusals import REAL_PERSON_LIKENESS, is_likeness
 from .connection import OxenConnection, json_or_none
 from .errors import expired, explain, http_error, submit_uncertain
 from .events import EventStream
@@ -84,10 +86,13 @@ class OxenQueue:
         self._events = EventStream(connection)
         self._kept: OrderedDict[str, Any] = OrderedDict()
 
-    async def enqueue(self, body: dict[str, Any], *, model: str, provider: str) -> list[Submission]:
+    async def enqueue(
+        self, body: dict[str, Any], *, model: str, provider: str, count: int = 1
+    ) -> list[Submission]:
+        """Enqueue `count` generations of one body (the catalogue's job-count parameter, in Oxen's name)."""
         oxen = self._oxen
         url = f"{oxen.base}/api/ai/queue"
-        content = json.dumps(body).encode()
+        content = json.dumps({**body, counting_param().name_for("oxen"): count}).encode()
         response = await submit_once(
             oxen.client,
             lambda: oxen.client.build_request(
@@ -194,9 +199,11 @@ class OxenQueue:
             data = json_or_none(response)
         state = parse_status(data)
         if isinstance(state, Finished) and state.error:
+            refused = is_likeness(state.error)  # a refusal Oxen does not bill: the model never ran
             raise JobFailed(
                 f"Oxen.ai generation {submission.request_id} failed: {oxen.safe(state.error)}",
-                error_type=state.error_type,
+                error_type=REAL_PERSON_LIKENESS if refused else state.error_type,
+                charged=not refused,
             )
         url = data.get("result_url") if isinstance(data, dict) else None
         if not isinstance(state, Finished) or not isinstance(url, str) or not url:

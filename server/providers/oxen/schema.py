@@ -15,45 +15,47 @@ from urllib.parse import quote
 
 import anyio
 
-from ...catalogue.facts import Mode, Tier
+from ...catalogue.endpoints import endpoint
 from ...errors import ProviderUnreachable
 from ..base import JobSpec
 from .connection import OxenConnection, json_or_none
 
 logger = logging.getLogger(__name__)
 
-MODEL_PREFIX = "bytedance-seedance-2-0-"
-
-# The seeds' request shape: used when a model's live schema cannot be read.
-SEED_PROPERTIES: dict[str, Any] = {
-    "model": {"type": "string"},
-    "prompt": {"type": "string"},
-    "input_images": {"type": "array"},
-    "input_videos": {"type": "array"},
-    "input_audios": {"type": "array"},
-    "resolution": {"type": "string", "enum": ["480p", "720p"], "default": "720p"},
-    "duration": {"type": "string", "enum": ["auto", *(str(s) for s in range(4, 16))], "default": "auto"},
-    "generate_audio": {"type": "boolean", "default": True},
-    "aspect_ratio": {
-        "type": "string",
-        "enum": ["auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"],
-        "default": "auto",
-    },
-    "seed": {"type": "integer"},
-    "response_format": {"type": "string", "enum": ["url", "b64_json"]},
-    "target_namespace": {"type": "string"},
-}
-
-# The seeds' parameter names -> Oxen's.
-MEDIA_FIELDS = {"image_urls": "input_images", "video_urls": "input_videos", "audio_urls": "input_audios"}
-OXEN_ONLY = ("response_format", "target_namespace")
+_JSON_TYPES = {"text": "string", "choice": "string", "integer": "integer", "boolean": "boolean"}
 
 
-def model_for(tier: Tier, mode: Mode) -> str:
-    """Oxen's model name, e.g. `bytedance-seedance-2-0-fast-text-to-video`."""
-    if mode not in ("text-to-video", "image-to-video", "reference-to-video"):
-        raise ValueError(f"unknown mode {mode!r}")
-    return f"{MODEL_PREFIX}{'fast-' if tier == 'fast' else ''}{mode}"
+def documented_properties() -> dict[str, Any]:
+    """Oxen's documented request shape, from the catalogue (its reference-to-video entry, the one Oxen
+    documents): used when a model's live schema cannot be read."""
+    entry = endpoint("2.0", "standard", "reference-to-video")
+    assert entry is not None
+    props: dict[str, Any] = {"model": {"type": "string"}}
+    for param in entry.params:
+        if "oxen" not in param.providers:
+            continue
+        prop: dict[str, Any] = {"type": _JSON_TYPES.get(param.kind, "array")}
+        if param.values:
+            prop["enum"] = list(param.values)
+        if param.default is not None:
+            prop["default"] = param.default
+        props[param.name_for("oxen")] = prop
+    return props
+
+
+SEED_PROPERTIES: dict[str, Any] = documented_properties()
+
+# Sent in Oxen's shape, below: values Oxen's live schema spells differently.
+CONVERTED = ("duration", "aspect_ratio")
+
+
+def model_for(tier: str, mode: str, family: str = "2.0") -> str:
+    """Oxen's model name from the catalogue, e.g. `bytedance-seedance-2-0-fast-text-to-video`."""
+    entry = endpoint(family, tier, mode)
+    name = entry.id_for("oxen") if entry is not None else None
+    if name is None:
+        raise ValueError(f"Oxen serves no Seedance {family} {tier} {mode}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -105,45 +107,34 @@ class ModelCatalog:
 
 
 def translate(spec: JobSpec, info: ModelInfo) -> dict[str, Any]:
-    """The seeds' arguments as a request body for the model's schema."""
+    """The seeds' arguments as a request body for the model's schema, in the catalogue's Oxen names.
+
+    A frame and the reference images share Oxen's `input_images` (in order: start frame, end frame);
+    where a live schema still has fal's frame names, those are used. A parameter the live schema does
+    not list is left out (and logged); one job-count parameter rides in `count`, set by the queue."""
     props = info.properties
     args = spec.arguments
-    body: dict[str, Any] = {"model": info.name, "prompt": args.get("prompt", "")}
-
-    def allowed(name: str) -> bool:
-        return name in props or not info.live
-
-    for name in ("resolution", "seed", *OXEN_ONLY):
-        if args.get(name) is not None and allowed(name):
-            body[name] = args[name]
-    if "generate_audio" in args:
-        # Sent even at its default: the live schema's default (off) differs from the documented one (on).
-        body["generate_audio"] = bool(args["generate_audio"])
-    if "duration" in args:
-        value = _duration(str(args["duration"]), props.get("duration") or SEED_PROPERTIES["duration"])
-        if value is not None:
-            body["duration"] = value
-    if "aspect_ratio" in args:
-        value = _aspect_ratio(str(args["aspect_ratio"]), props.get("aspect_ratio") or {})
-        if value is not None:
-            body["aspect_ratio"] = value
-    if spec.mode == "image-to-video":
-        frames = [args[k] for k in ("image_url", "end_image_url") if args.get(k)]
-        if "input_images" in props or not info.live:
-            body["input_images"] = frames
-        elif "image_url" in props:
-            body["image_url"] = frames[0]
-            if len(frames) > 1:
-                body["end_image_url"] = frames[1]
-    for ours, theirs in MEDIA_FIELDS.items():
-        if args.get(ours):
-            body[theirs] = list(args[ours])
-    dropped = sorted(
-        set(args)
-        - {"prompt", "duration", "aspect_ratio", "generate_audio", "image_url"}
-        - {"end_image_url", *MEDIA_FIELDS}
-        - set(body)
-    )
+    body: dict[str, Any] = {"model": info.name}
+    dropped: list[str] = []
+    for param in spec.endpoint.params:
+        value: Any = args.get(param.name)
+        if value is None or param.counts_jobs or "oxen" not in param.providers:
+            continue
+        name = param.name_for("oxen")
+        if param.kind == "media" and info.live and name not in props and param.name in props:
+            name = param.name  # an older live schema: image_url / end_image_url
+        if info.live and name not in props:
+            dropped.append(param.name)
+            continue
+        if param.name in CONVERTED:
+            value = _CONVERT[param.name](str(value), props.get(param.name) or SEED_PROPERTIES[param.name])
+            if value is None:
+                continue
+        if param.kind == "media" and name != param.name:
+            body.setdefault(name, []).append(value)
+        else:
+            body[name] = list(value) if param.kind == "media_list" else value
+    body.setdefault("prompt", "")
     if dropped:
         logger.info("not sent to Oxen.ai (not in %s's schema): %s", info.name, ", ".join(dropped))
     return body
@@ -168,3 +159,6 @@ def _aspect_ratio(value: str, prop: dict[str, Any]) -> str | None:
     if value == "auto":
         return "adaptive" if "adaptive" in enum else None
     return value  # let Oxen name the problem
+
+
+_CONVERT = {"duration": _duration, "aspect_ratio": _aspect_ratio}
