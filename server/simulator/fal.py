@@ -16,17 +16,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..catalogue.facts import Mode
 from . import webhooks
+from .descriptions import FalEndpoint
 from .jobs import Engine, Job, JobView
 from .storage import StorageError, safe_name
+from .validation import Failure, check_input
 
-OWNER, APP = "bytedance", "seedance-2.0"
-ENDPOINTS: dict[str, Mode] = {
-    f"{tier}{mode}": mode
-    for tier in ("", "fast/")
-    for mode in ("text-to-video", "image-to-video", "reference-to-video")
-}
 STREAM_TICK = 0.05  # how often a status stream looks for changes
 
 _INGRESS_503 = (
@@ -105,13 +100,14 @@ async def with_faults(request: Request, kind: str, answer: Handler) -> Response:
     return await answer(request)
 
 
-def job_urls(base: str, job_id: str) -> dict[str, str]:
-    root = f"{base}/{OWNER}/{APP}/requests/{job_id}"
+def job_urls(base: str, job: Job) -> dict[str, str]:
+    owner_app = "/".join(job.endpoint.split("/")[:2])
+    root = f"{base}/{owner_app}/requests/{job.id}"
     return {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
 
 
 def status_body(job: Job, view: JobView, base: str, with_logs: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "", "request_id": job.id, **job_urls(base, job.id)}
+    body: dict[str, Any] = {"status": "", "request_id": job.id, **job_urls(base, job)}
     if view.phase == "queued":
         body.update(status="IN_QUEUE", queue_position=view.position, logs=None)
         return body
@@ -134,12 +130,13 @@ def _wants_logs(request: Request) -> bool:
 
 
 def _job(request: Request) -> Job | None:
-    if request.path_params["owner"] != OWNER or request.path_params["app"] != APP:
-        return None
+    """The job a status, result or cancel URL names: its id, under its endpoint's own `owner/app`."""
     engine: Engine = request.app.state.engine
     job = engine.get(request.path_params["request_id"])
-    if job is not None:
-        note(request, request_id=job.id)
+    owner_app = f"{request.path_params['owner']}/{request.path_params['app']}/"
+    if job is None or not job.endpoint.startswith(owner_app):
+        return None
+    note(request, request_id=job.id)
     return job
 
 
@@ -150,8 +147,9 @@ async def submit(request: Request) -> Response:
     note(request, kind="submit", endpoint=endpoint)
     if (denied := check_key(request)) is not None:
         return denied
-    mode = ENDPOINTS.get(sub) if (owner, app) == (OWNER, APP) else None
-    if mode is None:
+    engine: Engine = request.app.state.engine
+    described = engine.descriptions.fal(endpoint)
+    if described is None:
         return _detail(404, f"Application '{endpoint}' not found")
 
     async def answer(request: Request) -> Response:
@@ -168,8 +166,7 @@ async def submit(request: Request) -> Response:
         note(request, input=args)
         if ECHO_KEY_MARKER in str(args.get("prompt") or ""):
             return _detail(400, echo_credentials(request))
-        engine: Engine = request.app.state.engine
-        job = engine.submit(endpoint, mode, args, base_url(request))
+        job = _accept(engine, described, args, base_url(request))
         note(request, request_id=job.id)
         webhook = request.query_params.get("fal_webhook")
         if webhook:
@@ -182,12 +179,67 @@ async def submit(request: Request) -> Response:
         body: dict[str, Any] = {
             "status": "IN_QUEUE",
             "request_id": job.id,
-            **job_urls(base_url(request), job.id),
+            **job_urls(base_url(request), job),
         }
         body["queue_position"] = view.position if view.position is not None else 0
         return JSONResponse(body, headers={"x-fal-request-id": job.id})
 
     return await with_faults(request, "submit", answer)
+
+
+def _accept(engine: Engine, endpoint: FalEndpoint, args: dict[str, Any], base: str) -> Job:
+    """Queue one job on `endpoint`: a take, a draft, or the finish of an earlier draft."""
+    issues = check_input(endpoint, args)
+    defaults = {n: p["default"] for n, p in endpoint.input_schema["properties"].items() if "default" in p}
+    mode = endpoint.mode
+    if mode is not None:
+        draft = endpoint.draft if args.get("draft") is True else None
+        return engine.submit(
+            endpoint.endpoint_id,
+            mode,
+            args,
+            base,
+            issues=issues,
+            sizes=endpoint.output_sizes,
+            defaults=defaults,
+            draft=None
+            if draft is None
+            else (str(draft["resolution"]), float(draft["expires_after_days"]) * 86400),
+        )
+    # A draft finish: the draft's own input (prompt, seed, duration, framing) at the asked resolution.
+    draft_job, failure = None, None
+    if not issues:
+        draft_job, failure = _finishable(engine, endpoint, str(args.get("draft_id")))
+    if draft_job is None:
+        return engine.submit(
+            endpoint.endpoint_id, "text-to-video", args, base, issues=issues, sizes={}, failure=failure
+        )
+    finish = {**draft_job.input, "draft": False, "seed": draft_job.seed, "draft_id": args["draft_id"]}
+    finish["resolution"] = args.get("resolution", defaults.get("resolution"))
+    return engine.submit(
+        endpoint.endpoint_id, draft_job.mode, finish, base, issues=[], sizes=endpoint.output_sizes
+    )
+
+
+def _finishable(engine: Engine, endpoint: FalEndpoint, draft_id: str) -> tuple[Job | None, Failure | None]:
+    """The finished draft `draft_id` names, or why it cannot be finished (a 422 on `draft_id`)."""
+    job = engine.draft(draft_id)
+    family = endpoint.finishes_drafts_of or ""
+    if job is None or not job.endpoint.startswith(family + "/"):
+        return None, _draft_failure(draft_id, "draft_not_found", f"No draft {draft_id!r} was found")
+    if job.draft_expires is not None and time.time() > job.draft_expires:
+        return None, _draft_failure(draft_id, "draft_expired", f"Draft {draft_id!r} has expired")
+    view = engine.view(job)
+    if view.phase != "done" or view.failure is not None:
+        return None, _draft_failure(
+            draft_id, "draft_not_ready", f"Draft {draft_id!r} has no finished take to complete"
+        )
+    return job, None
+
+
+def _draft_failure(draft_id: str, kind: str, message: str) -> Failure:
+    issue = {"loc": ["body", "draft_id"], "msg": message, "type": kind, "input": draft_id}
+    return Failure(422, kind, f"draft_id: {message}", [issue])
 
 
 async def status(request: Request) -> Response:
@@ -284,7 +336,7 @@ async def result(request: Request) -> Response:
 def result_body(job: Job, view: JobView, base: str) -> dict[str, Any]:
     assert view.video is not None
     video = view.video
-    return {
+    body: dict[str, Any] = {
         "video": {
             "url": base + video.url_path,
             "content_type": video.content_type,
@@ -293,6 +345,10 @@ def result_body(job: Job, view: JobView, base: str) -> dict[str, Any]:
         },
         "seed": job.seed,
     }
+    if job.draft_id is not None and job.draft_expires is not None:
+        body["draft_id"] = job.draft_id
+        body["draft_expires_at"] = datetime.fromtimestamp(job.draft_expires, timezone.utc).isoformat()
+    return body
 
 
 def webhook_payload(job: Job, view: JobView, base: str) -> tuple[bool, dict[str, Any]]:

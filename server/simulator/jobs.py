@@ -29,13 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from ..catalogue.facts import (
-    AUTO_ASPECT_RATIO,
-    AUTO_SECONDS,
-    FIXED_ASPECT_RATIOS,
-    OUTPUT_SIZE,
-    Mode,
-)
+from .descriptions import Descriptions, Mode, OutputSizes
 from .faults import FaultPlan
 from .options import SimulatorOptions
 from .render import Renderer, RenderSpec
@@ -48,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 Phase = Literal["queued", "running", "done"]
 
+# What "auto" becomes when the simulator must pick a number (a real model decides from the prompt).
+AUTO_SECONDS = 5
+AUTO_ASPECT_RATIO = "16:9"
 QUEUE_DEPTH = 3  # positions a job passes through while queued: 2, 1, 0
 FAILING_RUN_SECONDS = 0.5  # a job whose input is rejected fails fast, like fal's model does
 
@@ -92,6 +89,8 @@ class Job:
     cancel_requested_at: float | None = None
     render_ready_at: float | None = None
     video: StoredFile | None = None
+    draft_id: str | None = None  # set for a draft take, which a later job may finish
+    draft_expires: float | None = None  # until when the draft can be finished
     script: list[tuple[float, str, str]] = field(default_factory=list)  # (fraction of run, level, message)
 
     @property
@@ -133,21 +132,46 @@ class Engine:
         self._saved = SavedJobs(state_dir) if state_dir is not None else None
         self.closing = threading.Event()
         self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
+        self.descriptions = Descriptions()  # what each endpoint accepts and costs; tests may patch it
 
     # --- jobs ---------------------------------------------------------------------------------
-    def submit(self, endpoint: str, mode: Mode, args: dict[str, Any], base_url: str) -> Job:
-        """Accept a job the way fal does: bad input is accepted here and fails when the job runs."""
+    def submit(
+        self,
+        endpoint: str,
+        mode: Mode,
+        args: dict[str, Any],
+        base_url: str,
+        *,
+        issues: list[dict[str, Any]],
+        sizes: OutputSizes,
+        defaults: dict[str, Any] | None = None,
+        failure: Failure | None = None,
+        draft: tuple[str, float] | None = None,
+    ) -> Job:
+        """Accept a job the way fal does: bad input is accepted here and fails when the job runs.
+
+        `issues` are the protocol's validation issues for `args`; `sizes` the endpoint's output sizes;
+        `defaults` what the endpoint assumes for fields left out; `failure` a reason found elsewhere
+        (e.g. an unknown draft); `draft` = (resolution, seconds it can be finished for) makes the job a
+        draft rendered at that resolution (fewer seconds when `SimulatorOptions.draft_seconds` says so).
+        """
         now = time.time()
-        failure = failure_for(mode, args, base_url, self.store)
+        failure = failure or failure_for(issues, args, base_url, self.store)
         seed = args.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = self._seeds.randrange(1, 2**31)
-        spec = None if failure is not None else self._spec(mode, args, base_url)
+        spec = None
+        if failure is None:
+            shaped = {**(defaults or {}), **args}
+            if draft is not None:
+                shaped["resolution"] = draft[0]
+            spec = self._spec(mode, shaped, base_url, sizes)
         run_seconds = self.options.run_seconds
         if failure is not None and failure.status == 422:
             run_seconds = min(run_seconds, FAILING_RUN_SECONDS)
+        job_id = str(uuid.uuid4())
         job = Job(
-            id=str(uuid.uuid4()),
+            id=job_id,
             endpoint=endpoint,
             mode=mode,
             input=args,
@@ -158,10 +182,18 @@ class Engine:
             spec=spec,
             failure=failure,
         )
+        if draft is not None and failure is None:
+            job.draft_id = f"draft_{job_id}"
+            job.draft_expires = now + min(draft[1], self.options.draft_seconds)
         self._start(job)
         self._jobs[job.id] = job
         self._save(job)
         return job
+
+    def draft(self, draft_id: str) -> Job | None:
+        """The draft job behind `draft_id`, if this simulator made it."""
+        job = self.get(draft_id.removeprefix("draft_")) if draft_id.startswith("draft_") else None
+        return job if job is not None and job.draft_id == draft_id else None
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
@@ -179,7 +211,7 @@ class Engine:
     def _save(self, job: Job) -> None:
         if self._saved is None:
             return
-        failure = job.failure
+        failure, spec = job.failure, job.spec
         failed = (
             None if failure is None else [failure.status, failure.error_type, failure.message, failure.detail]
         )
@@ -195,6 +227,8 @@ class Engine:
             "failure": failed,
             "cancelled_at": job.cancelled_at,
             "cancel_requested_at": job.cancel_requested_at,
+            "render": None if spec is None else [spec.width, spec.height, spec.seconds, spec.audio],
+            "draft": None if job.draft_id is None else [job.draft_id, job.draft_expires],
         }
         self._saved.write(job.id, state)
 
@@ -203,6 +237,15 @@ class Engine:
         if state is None:
             return None
         failure = None if state["failure"] is None else Failure(*state["failure"])
+        render = state.get("render")
+        spec = None
+        if failure is None and render is not None:
+            # The origin the frames were uploaded to is gone with the old process: render without them.
+            width, height, seconds, audio = render
+            spec = RenderSpec(str(state["input"].get("prompt", "")), width, height, seconds, audio)
+        elif failure is None:  # kept by a simulator that did not record its render
+            status, message = INFRA_ERRORS["runner_server_error"]
+            failure = Failure(status, "runner_server_error", message, message)
         job = Job(
             id=state["id"],
             endpoint=state["endpoint"],
@@ -212,12 +255,13 @@ class Engine:
             queue_seconds=state["queue_seconds"],
             run_seconds=state["run_seconds"],
             seed=state["seed"],
-            # The origin the frames were uploaded to is gone with the old process: render without them.
-            spec=None if failure is not None else self._spec(state["mode"], state["input"], ""),
+            spec=spec,
             failure=failure,
             cancelled_at=state["cancelled_at"],
             cancel_requested_at=state["cancel_requested_at"],
         )
+        if state.get("draft"):
+            job.draft_id, job.draft_expires = state["draft"]
         self._start(job)
         return self._jobs.setdefault(job.id, job)
 
@@ -290,15 +334,16 @@ class Engine:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _spec(self, mode: Mode, args: dict[str, Any], base_url: str) -> RenderSpec:
+    def _spec(self, mode: Mode, args: dict[str, Any], base_url: str, sizes: OutputSizes) -> RenderSpec:
         start = end = None
         if mode == "image-to-video":
             start = self._local_frame(args.get("image_url"), base_url)
             end = self._local_frame(args.get("end_image_url"), base_url)
+        by_ratio = sizes[args.get("resolution", "720p")]
         aspect = args.get("aspect_ratio", "auto")
         if aspect == "auto":  # like the model: the start frame's shape, else the default
-            aspect = _nearest_aspect(start) if start is not None else AUTO_ASPECT_RATIO
-        width, height = OUTPUT_SIZE[args.get("resolution", "720p")][aspect]
+            aspect = _nearest_aspect(start, tuple(by_ratio)) if start is not None else AUTO_ASPECT_RATIO
+        width, height = by_ratio[aspect]
         duration = args.get("duration", "auto")
         seconds = AUTO_SECONDS if duration == "auto" else int(duration)
         audio = bool(args.get("generate_audio", True))
@@ -355,8 +400,8 @@ class Engine:
         return job.video
 
 
-def _nearest_aspect(image: Path) -> str:
-    """The documented aspect ratio closest to the image's own shape (16:9 if it cannot be read)."""
+def _nearest_aspect(image: Path, ratios: tuple[str, ...]) -> str:
+    """The aspect ratio of `ratios` closest to the image's own shape (16:9 if it cannot be read)."""
     from PIL import Image
 
     try:
@@ -364,7 +409,7 @@ def _nearest_aspect(image: Path) -> str:
             width, height = opened.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return AUTO_ASPECT_RATIO
-    return min(FIXED_ASPECT_RATIOS, key=lambda a: abs(math.log(width / height / _ratio(a))))
+    return min(ratios, key=lambda a: abs(math.log(width / height / _ratio(a))))
 
 
 def _ratio(aspect: str) -> float:
@@ -387,9 +432,9 @@ def _script(job: Job, args: dict[str, Any]) -> list[tuple[float, str, str]]:
     spec = job.spec
     if spec is not None:
         audio = "on" if spec.audio else "off"
-        size = f"{spec.width}x{spec.height}, {spec.seconds} s at 24 fps"
+        size = f"{spec.width}x{spec.height}, {spec.seconds} s at {spec.fps} fps"
         lines.append((0.05, "INFO", f"Output {size}, audio {audio}, seed {job.seed}"))
-    media = len(media_urls(job.mode, args))
+    media = len(media_urls(args))
     if media:
         lines.append((0.1, "INFO", f"Downloaded {media} input file(s)"))
     prompt_tokens = len(json.dumps(args.get("prompt", "")).split())

@@ -21,10 +21,13 @@ class SimulatorOptions:
     seed: int | None = None  # makes faults (and random result seeds) repeatable
     ping_seconds: float = 15.0  # keep-alive comment interval on status streams and Oxen's event stream
     oxen_events: bool = True  # serve Oxen's `GET /api/events`; False answers 404, as a host without it
+    draft_seconds: float = 7 * 86400  # at most this long a draft can be finished (tests shorten it)
 
     def __post_init__(self) -> None:
         if self.queue_seconds < 0 or self.run_seconds < 0:
             raise ValueError("simulator queue_seconds and run_seconds must not be negative")
+        if self.draft_seconds < 0:
+            raise ValueError("simulator draft_seconds must not be negative")
         if self.ping_seconds <= 0:
             raise ValueError("simulator ping_seconds must be positive")
         parse_faults(self.faults)

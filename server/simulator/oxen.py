@@ -1,7 +1,8 @@
 """Oxen.ai's inference API over the simulator's job engine, on the same origin as the fal fake.
 
-Routes (see shared/reference/oxen-api.md): `GET /api/ai/models/{model}` (the *drifted* live schema:
-integer duration with -1 for auto, `adaptive` aspect ratio, audio off by default, plus pricing),
+Routes (see shared/reference/oxen-api.md): `GET /api/ai/models/{model}` (the model's description from
+`endpoints/oxen/`: the *drifted* live schema, integer duration with -1 for auto, `adaptive` aspect
+ratio, audio off by default, plus pricing; requests are validated against it),
 `POST /api/ai/queue` (num_generations 1-4), `GET /api/ai/queue[?status=]`, `GET`/`DELETE
 /api/ai/queue/{id}`, `POST /api/ai/videos/generate` (blocking; `response_format` url or b64_json),
 `GET /api/ai/results/{file_id}/{name}` (result downloads; Bearer key required, as for a private
@@ -27,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import time
 import uuid
 import weakref
@@ -41,14 +41,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..catalogue.facts import (
-    FIXED_ASPECT_RATIOS,
-    MAX_FILES,
-    MAX_SECONDS,
-    MIN_SECONDS,
-    RESOLUTIONS,
-    Mode,
-)
+from .descriptions import Mode, OxenModel
 from .fal import (
     ECHO_KEY_MARKER,
     STREAM_TICK,
@@ -61,13 +54,10 @@ from .jobs import FAILING_RUN_SECONDS, Engine, Job
 from .storage import StoredFile, safe_name
 from .validation import Failure
 
-MODEL_RE = re.compile(r"bytedance-seedance-2-0-(?:(fast|mini)-)?(text|image|reference)-to-video")
 STATES = ("queued", "processing", "succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "processing")
 SYNC_TICK = 0.05  # how often the blocking endpoint looks at its job
-
-# Per-second prices served by the models endpoint (made up for the simulator, near fal's).
-PRICES: dict[str, tuple[float, float]] = {"": (0.15, 0.30), "fast": (0.12, 0.24), "mini": (0.08, 0.16)}
+MEDIA = ("input_images", "input_videos", "input_audios", "input_face_images", "input_face_videos")
 
 
 @dataclass
@@ -128,48 +118,9 @@ def _account(request: Request) -> str:
 
 
 # --- the model schema ------------------------------------------------------------------------------
-def request_schema(mode: Mode) -> dict[str, Any]:
-    """The live (drifted) request schema of one model, as JSON Schema."""
-    uris = {"type": "array", "items": {"type": "string", "format": "uri"}}
-    props: dict[str, Any] = {
-        "model": {"type": "string"},
-        "prompt": {"type": "string", "minLength": 1},
-        "resolution": {"type": "string", "enum": list(RESOLUTIONS), "default": "720p"},
-        "duration": {
-            "type": "integer",
-            "enum": [-1, *range(MIN_SECONDS, MAX_SECONDS + 1)],
-            "default": -1,
-            "description": "Seconds, or -1 to let the model decide",
-        },
-        "aspect_ratio": {"type": "string", "enum": ["adaptive", *FIXED_ASPECT_RATIOS], "default": "adaptive"},
-        "generate_audio": {"type": "boolean", "default": False},
-        "watermark": {"type": "boolean", "default": False},
-        "seed": {"type": "integer"},
-        "response_format": {"type": "string", "enum": ["url", "b64_json"], "default": "url"},
-        "target_namespace": {"type": "string"},
-    }
-    if mode == "image-to-video":
-        props["input_images"] = {
-            **uris,
-            "minItems": 1,
-            "maxItems": 2,
-            "description": "Start frame, end frame",
-        }
-    elif mode == "reference-to-video":
-        props["input_images"] = {**uris, "maxItems": 9}
-        props["input_videos"] = {**uris, "maxItems": 3}
-        props["input_audios"] = {**uris, "maxItems": 3}
-        props["input_face_images"] = {**uris, "maxItems": 9}
-        props["input_face_videos"] = {**uris, "maxItems": 3}
-    return {"type": "object", "properties": props, "required": ["model", "prompt"]}
-
-
-def _parse_model(name: str) -> tuple[str, Mode] | None:
-    match = MODEL_RE.fullmatch(name)
-    if match is None:
-        return None
-    mode: Mode = f"{match.group(2)}-to-video"  # type: ignore[assignment]
-    return match.group(1) or "", mode
+def _model(request: Request, name: str) -> OxenModel | None:
+    engine: Engine = request.app.state.engine
+    return engine.descriptions.oxen(name)
 
 
 async def model_info(request: Request) -> Response:
@@ -177,56 +128,49 @@ async def model_info(request: Request) -> Response:
     if (denied := check_bearer(request)) is not None:
         return denied
     name = request.path_params["model"]
-    parsed = _parse_model(name)
-    if parsed is None:
+    model = _model(request, name)
+    if model is None:
         return error(404, "resource_not_found", "Not found", f"Model {name!r} not found")
-    variant, mode = parsed
-    low, high = PRICES[variant]
-    return JSONResponse(
-        {
-            "name": name,
-            "media_type": "video",
-            "request_schema": request_schema(mode),
-            "pricing": {
-                "method": "per_video_output_second",
-                "cost_per_second": low,
-                "cost_per_second_with_audio": low,
-                "cost_per_second_high_res": high,
-            },
-        }
-    )
+    return JSONResponse(model.answer)
 
 
 # --- translating a request into the engine's (fal-shaped) input ----------------------------------------
-def validate(mode: Mode, body: dict[str, Any]) -> str | None:
-    """The first documented error message this body earns, or None."""
+def validate(model: OxenModel, body: dict[str, Any]) -> str | None:
+    """The first documented error message this body earns against the model's schema, or None."""
+    props = model.properties
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return "Field required"
-    if body.get("resolution", "720p") not in RESOLUTIONS:
-        return "Invalid resolution"
-    duration = body.get("duration", -1)
-    if isinstance(duration, bool) or not isinstance(duration, int):
-        return "Invalid duration"
-    if duration != -1 and not MIN_SECONDS <= duration <= MAX_SECONDS:
-        return "Invalid duration"
-    if body.get("aspect_ratio", "adaptive") not in ("adaptive", *FIXED_ASPECT_RATIOS):
-        return "Invalid aspect_ratio"
+    for name in ("resolution", "duration", "aspect_ratio"):
+        prop = props.get(name) or {}
+        value = body.get(name, prop.get("default"))
+        wrong_type = prop.get("type") == "integer" and (isinstance(value, bool) or not isinstance(value, int))
+        if name in body and (wrong_type or ("enum" in prop and value not in prop["enum"])):
+            return f"Invalid {name}"
     counts: dict[str, int] = {}
-    for name in ("input_images", "input_videos", "input_audios", "input_face_images", "input_face_videos"):
+    for name in MEDIA:
         value = body.get(name)
         if value is None:
             continue
+        if name not in props:
+            return f"{model.mode} takes no input files" if model.mode == "text-to-video" else f"No {name}"
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return f"{name} must be an array of URIs"
         counts[name] = len(value)
-    if mode == "text-to-video" and counts:
-        return "text-to-video takes no input files"
-    if mode == "image-to-video" and not 1 <= counts.get("input_images", 0) <= 2:
+        least, most = props[name].get("minItems", 0), props[name].get("maxItems")
+        if len(value) < least or (most is not None and len(value) > most):
+            if model.mode == "image-to-video":
+                return "input_images must hold the start frame and optionally the end frame"
+            return "Too many input files"
+    least = (props.get("input_images") or {}).get("minItems", 0)
+    if least and counts.get("input_images", 0) < least:
         return "input_images must hold the start frame and optionally the end frame"
-    if sum(counts.values()) > MAX_FILES:
+    documented = model.documented
+    total = documented.get("max_total_files")
+    if total is not None and sum(counts.values()) > total:
         return "Too many input files"
-    if counts.get("input_audios") and not (counts.get("input_images") or counts.get("input_videos")):
+    needs_picture = documented.get("audio_needs_image_or_video") and counts.get("input_audios")
+    if needs_picture and not (counts.get("input_images") or counts.get("input_videos")):
         return "Audio requires at least one image or video"
     return None
 
@@ -275,22 +219,22 @@ def to_engine_args(
     return args
 
 
-def _start(request: Request, model: str, mode: Mode, body: dict[str, Any]) -> tuple[str, Job]:
+def _start(request: Request, model: OxenModel, body: dict[str, Any]) -> tuple[str, Job]:
     engine, state = _state(request)
     base = base_url(request)
-    problem = validate(mode, body)
+    problem = validate(model, body)
     if problem is not None:
         # Accepted now, failed when run: the queue checks only the model and num_generations.
-        # A marker makes the engine fail the job without rendering; the message is then Oxen's.
-        job = engine.submit(model, "text-to-video", {"prompt": "[sim:detail=invalid_params]"}, base)
-        job.failure = Failure(400, "invalid_params", problem, problem)
+        failure = Failure(400, "invalid_params", problem, problem)
+        job = engine.submit(model.name, model.mode, body, base, issues=[], sizes={}, failure=failure)
         job.run_seconds = min(job.run_seconds, FAILING_RUN_SECONDS)
     else:
-        job = engine.submit(model, mode, to_engine_args(mode, body, state.repo_files, base), base)
+        args = to_engine_args(model.mode, body, state.repo_files, base)
+        job = engine.submit(model.name, model.mode, args, base, issues=[], sizes=model.output_sizes)
     generation_id = str(uuid.uuid4())
     state.generations[generation_id] = _Generation(
         job_id=job.id,
-        model=model,
+        model=model.name,
         prompt=str(body.get("prompt") or ""),
         enqueued_at=time.time(),
         account=_account(request),
@@ -352,12 +296,12 @@ async def _json_body(request: Request) -> dict[str, Any] | Response:
     return body
 
 
-def _model_of(body: dict[str, Any]) -> tuple[str, Mode] | Response:
+def _model_of(request: Request, body: dict[str, Any]) -> OxenModel | Response:
     name = body.get("model")
-    parsed = _parse_model(name) if isinstance(name, str) else None
-    if parsed is None:
+    model = _model(request, name) if isinstance(name, str) else None
+    if model is None:
         return error(404, "resource_not_found", "Model not found", f"Model {name!r} not found")
-    return str(name), parsed[1]
+    return model
 
 
 async def enqueue(request: Request) -> Response:
@@ -368,10 +312,9 @@ async def enqueue(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     note(request, input={k: v for k, v in body.items() if not str(k).startswith("input_")})
-    found = _model_of(body)
-    if isinstance(found, Response):
-        return found
-    model, mode = found
+    model = _model_of(request, body)
+    if isinstance(model, Response):
+        return model
     if ECHO_KEY_MARKER in str(body.get("prompt") or ""):
         return error(400, "invalid_params", "Invalid parameters", echo_credentials(request))
     count = body.pop("num_generations", 1)
@@ -379,7 +322,7 @@ async def enqueue(request: Request) -> Response:
         return short_error(400, "num_generations must be an integer between 1 and 4")
     generations = []
     for _ in range(count):
-        generation_id, _job = _start(request, model, mode, body)
+        generation_id, _job = _start(request, model, body)
         generations.append({"generation_id": generation_id, "status": "queued"})
     note(request, generations=[g["generation_id"] for g in generations])
     return JSONResponse({"generations": generations})
@@ -437,18 +380,17 @@ async def generate(request: Request) -> Response:
     body = await _json_body(request)
     if isinstance(body, Response):
         return body
-    found = _model_of(body)
-    if isinstance(found, Response):
-        return found
-    model, mode = found
+    model = _model_of(request, body)
+    if isinstance(model, Response):
+        return model
     response_format = body.get("response_format", "url")
     if response_format not in ("url", "b64_json"):
         return error(400, "invalid_params", "Invalid parameters", "response_format must be url or b64_json")
-    problem = validate(mode, body)
+    problem = validate(model, body)
     if problem is not None:
         return error(400, "invalid_params", "Invalid parameters", problem)
     engine, _ = _state(request)
-    _, job = _start(request, model, mode, body)
+    _, job = _start(request, model, body)
     while True:
         status, message, video = _status(engine, job)
         if status not in ACTIVE or engine.closing.is_set():
@@ -461,7 +403,7 @@ async def generate(request: Request) -> Response:
         item = {"b64_json": base64.b64encode(data).decode()}
     else:
         item = {"url": _result_url(base_url(request), video)}
-    return JSONResponse({"created": int(time.time()), "model": model, "videos": [item]})
+    return JSONResponse({"created": int(time.time()), "model": model.name, "videos": [item]})
 
 
 async def download_result(request: Request) -> Response:

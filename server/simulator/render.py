@@ -8,6 +8,10 @@ Image-to-video keeps continuity as the real model does: the first frame is the s
 (cropped to fill the output size), and with an end image the picture dissolves into it and the last
 frame is the end image. So a shot continued from another one can be checked offline, pixel by pixel.
 
+Long or large clips are drawn at a lower frame rate (a divisor of 24, never under 2 fps): a render costs
+per frame, and a 30 s 1080p take at 24 fps would take the machine a minute. The duration stays exact,
+and the picture's info line states the rate.
+
 `Renderer` runs renders in a small thread pool (bounded concurrency) and caches them by
 (prompt, size, duration, audio), so repeated identical jobs cost nothing.
 """
@@ -35,6 +39,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FPS = 24
+# Pixels × frames one render may draw at most (5 s of 720p at 24 fps, about 1.3 s of work here).
+FRAME_BUDGET = 1280 * 720 * 5 * FPS
+RATES = (24, 12, 8, 6, 4, 3, 2)  # frame rates a render may use, all dividing 24
 AUDIO_RATE = 48_000
 TONE_HZ = 240  # divides AUDIO_RATE, so one second of samples repeats seamlessly
 LABEL = "SIMULATED — seedance-mcp"
@@ -59,6 +66,12 @@ class RenderSpec:
     end_frame: Path | None = None
 
     @property
+    def fps(self) -> int:
+        """The highest rate of `RATES` within `FRAME_BUDGET` for this size and length."""
+        pixels = self.width * self.height * max(1, self.seconds)
+        return next((r for r in RATES if pixels * r <= FRAME_BUDGET), RATES[-1])
+
+    @property
     def key(self) -> str:
         raw = f"{self.prompt}\0{self.width}x{self.height}\0{self.seconds}\0{int(self.audio)}"
         raw += f"\0{self.start_frame or ''}\0{self.end_frame or ''}"
@@ -76,13 +89,14 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
     background_end = _background(spec, end) if end is not None else None
     small = _font(max(14, spec.height // 30))
     ball_r = max(10, min(spec.width, spec.height) // 16)
-    total = spec.seconds * FPS
+    fps = spec.fps
+    total = spec.seconds * fps
     tone = _tone_second() if spec.audio else b""
     fade = AUDIO_RATE // 5
 
     tmp = path.with_suffix(".part")
     with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        video = container.add_stream("libx264", rate=FPS)
+        video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
         video.options = {"preset": "ultrafast", "tune": "stillimage"}
         audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if spec.audio else None
@@ -91,7 +105,7 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
         for i in range(total):
             if stop is not None and stop.is_set():
                 raise RenderCancelled
-            t = i / FPS
+            t = i / fps
             frame_img = _frame_base(i, total, start, end, background, background_end)
             draw = ImageDraw.Draw(frame_img)
             # The ball sweeps left-right and bobs, so motion is obvious in any player.
@@ -110,15 +124,15 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
                 )
             vf = av.VideoFrame.from_image(frame_img)  # type: ignore[no-untyped-call]
             vf.pts = i
-            vf.time_base = Fraction(1, FPS)
+            vf.time_base = Fraction(1, fps)
             for packet in video.encode(vf):
                 container.mux(packet)
 
             if audio is not None:
                 # Keep audio interleaved with video: send samples up to the end of this frame.
-                want = (i + 1) * AUDIO_RATE // FPS
+                want = (i + 1) * AUDIO_RATE // fps
                 chunk = _tone_slice(
-                    tone, audio_done, want, total_samples=total * AUDIO_RATE // FPS, fade=fade
+                    tone, audio_done, want, total_samples=total * AUDIO_RATE // fps, fade=fade
                 )
                 af = av.AudioFrame(format="s16", layout="mono", samples=want - audio_done)
                 af.planes[0].update(chunk)
@@ -261,7 +275,7 @@ def _background(spec: RenderSpec, picture: Image.Image | None = None) -> Image.I
     for line in lines:
         draw.text((pad, y), line, font=prompt_font, fill=(245, 245, 250))
         y += int(prompt_font.size * 1.3)
-    info = f"{w}×{h} · {spec.seconds} s · {FPS} fps · audio {'on' if spec.audio else 'off'}"
+    info = f"{w}×{h} · {spec.seconds} s · {spec.fps} fps · audio {'on' if spec.audio else 'off'}"
     info_font = _font(max(12, h // 40))
     draw.text((pad, y + 6), _text(info_font, info), font=info_font, fill=(190, 190, 210))
     return img

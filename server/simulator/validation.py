@@ -1,7 +1,8 @@
-"""What a Seedance 2.0 request's input must be, and why a job fails before it renders.
+"""What a request's input must be, by the endpoint's own description, and why a job fails before it renders.
 
-`check_input` gives fal-style (pydantic-shaped) issues; `failure_for` turns the first issue, an input
-URL the model could not download, or a `[sim:...]` marker in the prompt into the job's `Failure`.
+`check_input` gives fal-style (pydantic-shaped) issues from the endpoint's OpenAPI input schema and its
+documented rules; `failure_for` turns the first issue, an input URL the model could not download, or
+a `[sim:...]` marker in the prompt into the job's `Failure`.
 """
 
 from __future__ import annotations
@@ -10,16 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalogue.facts import (
-    ASPECT_RATIOS,
-    DURATIONS,
-    MAX_AUDIOS,
-    MAX_FILES,
-    MAX_IMAGES,
-    MAX_VIDEOS,
-    RESOLUTIONS,
-    Mode,
-)
+from .descriptions import FalEndpoint
 from .storage import FileStore
 
 # Infrastructure error types -> (HTTP status of the result call, message). fal's documented set.
@@ -38,9 +30,14 @@ INFRA_ERRORS: dict[str, tuple[int, str]] = {
     "bad_request": (400, "Bad request"),
 }
 
-_MARKER = re.compile(r"\[sim:(content_policy|error=([a-z0-9_]+)|detail=([a-z0-9_]+))\]")
+REAL_FACE = "real-face"
+_MARKER = re.compile(r"\[sim:(content_policy|real-face|error=([a-z0-9_]+)|detail=([a-z0-9_]+))\]")
 _DOWNLOAD_MSG = "Failed to download the file. Please check if the URL is accessible and try again."
 _POLICY_MSG = "The content could not be processed because it was flagged by a content checker."
+_REAL_FACE_MSG = (
+    "The input appears to show a real person. Generating likenesses of real people is not allowed; "
+    "use an image without a recognisable real face."
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,9 @@ class Failure:
     detail: list[dict[str, Any]] | str
 
 
-def _literal_issue(name: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+def _literal_issue(name: str, value: Any, allowed: tuple[Any, ...]) -> dict[str, Any]:
     quoted = [f"'{a}'" for a in allowed]
-    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
     return {
         "loc": ["body", name],
         "msg": f"Input should be {expected}",
@@ -65,143 +62,135 @@ def _literal_issue(name: str, value: Any, allowed: tuple[str, ...]) -> dict[str,
     }
 
 
-def check_input(mode: Mode, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """fal-style (pydantic-shaped) validation issues for a Seedance 2.0 input; empty when valid."""
-    issues: list[dict[str, Any]] = []
+def _issue(name: str, msg: str, kind: str, value: Any, **ctx: Any) -> dict[str, Any]:
+    issue: dict[str, Any] = {"loc": ["body", name], "msg": msg, "type": kind}
+    if ctx:
+        issue["ctx"] = ctx
+    issue["input"] = value
+    return issue
 
-    def string(name: str, *, required: bool = False) -> None:
-        if name not in args or args[name] is None:
-            if required:
+
+def _check_property(name: str, prop: dict[str, Any], value: Any) -> dict[str, Any] | None:
+    """The first pydantic-style issue of one present value against its schema property."""
+    kind = prop.get("type")
+    if "enum" in prop:
+        return None if value in prop["enum"] else _literal_issue(name, value, tuple(prop["enum"]))
+    if kind == "boolean":
+        return (
+            None
+            if isinstance(value, bool)
+            else _issue(name, "Input should be a valid boolean", "bool_type", value)
+        )
+    if value is None:
+        return None
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return _issue(name, "Input should be a valid integer", "int_type", value)
+    if kind == "string":
+        if not isinstance(value, str):
+            return _issue(name, "Input should be a valid string", "string_type", value)
+        least = int(prop.get("minLength", 0))
+        if len(value.strip()) < least:
+            unit = "character" if least == 1 else "characters"
+            return _issue(
+                name,
+                f"String should have at least {least} {unit}",
+                "string_too_short",
+                value,
+                min_length=least,
+            )
+    if kind == "array":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return _issue(name, "Input should be a valid list of strings", "list_type", value)
+        most = prop.get("maxItems")
+        if most is not None and len(value) > most:
+            return _issue(
+                name,
+                f"List should have at most {most} items after validation, not {len(value)}",
+                "too_long",
+                value,
+                field_type="List",
+                max_length=most,
+                actual_length=len(value),
+            )
+        fewest = prop.get("minItems")
+        if fewest is not None and len(value) < fewest:
+            return _issue(
+                name,
+                f"List should have at least {fewest} item after validation, not {len(value)}",
+                "too_short",
+                value,
+                field_type="List",
+                min_length=fewest,
+                actual_length=len(value),
+            )
+    return None
+
+
+def check_input(endpoint: FalEndpoint, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """fal-style (pydantic-shaped) validation issues for `args`, by the endpoint's description; empty when
+    valid. Fields the schema does not know are ignored, as fal's models ignore them."""
+    schema = endpoint.input_schema
+    props: dict[str, Any] = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    order = [n for n in schema.get("x-fal-order-properties") or () if n in props]
+    order += [n for n in props if n not in order]
+    issues: list[dict[str, Any]] = []
+    for name in order:
+        if name not in args or (args[name] is None and name in required):
+            if name in required:
                 issues.append(
                     {"loc": ["body", name], "msg": "Field required", "type": "missing", "input": args}
                 )
-            return
-        value = args[name]
-        if not isinstance(value, str):
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid string",
-                    "type": "string_type",
-                    "input": value,
-                }
-            )
-        elif required and not value.strip():
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "String should have at least 1 character",
-                    "type": "string_too_short",
-                    "ctx": {"min_length": 1},
-                    "input": value,
-                }
-            )
-
-    def literal(name: str, allowed: tuple[str, ...]) -> None:
-        if name in args and args[name] not in allowed:
-            issues.append(_literal_issue(name, args[name], allowed))
-
-    def url_list(name: str, limit: int) -> int:
-        value = args.get(name)
-        if value is None:
-            return 0
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid list of strings",
-                    "type": "list_type",
-                    "input": value,
-                }
-            )
-            return 0
-        if len(value) > limit:
-            issues.append(
-                {
-                    "loc": ["body", name],
-                    "msg": f"List should have at most {limit} items after validation, not {len(value)}",
-                    "type": "too_long",
-                    "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)},
-                    "input": value,
-                }
-            )
-        return len(value)
-
-    string("prompt", required=True)
-    literal("resolution", RESOLUTIONS)
-    literal("duration", DURATIONS)
-    literal("aspect_ratio", ASPECT_RATIOS)
-    if "generate_audio" in args and not isinstance(args["generate_audio"], bool):
+            continue
+        issue = _check_property(name, props[name], args[name])
+        if issue is not None:
+            issues.append(issue)
+    documented = endpoint.documented
+    counts = [len(args[n]) for n in props if n.endswith("_urls") and isinstance(args.get(n), list)]
+    total = documented.get("max_total_files")
+    if total is not None and sum(counts) > total:
         issues.append(
             {
-                "loc": ["body", "generate_audio"],
-                "msg": "Input should be a valid boolean",
-                "type": "bool_type",
-                "input": args["generate_audio"],
+                "loc": ["body"],
+                "msg": f"Total files across all modalities must not exceed {total}",
+                "type": "value_error",
+                "input": sum(counts),
             }
         )
-    seed = args.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+    needs_picture = documented.get("audio_needs_image_or_video") and args.get("audio_urls")
+    if needs_picture and not (args.get("image_urls") or args.get("video_urls")):
         issues.append(
             {
-                "loc": ["body", "seed"],
-                "msg": "Input should be a valid integer",
-                "type": "int_type",
-                "input": seed,
+                "loc": ["body", "audio_urls"],
+                "msg": "If audio is provided, at least one reference image or video is required.",
+                "type": "value_error",
+                "input": args["audio_urls"],
             }
         )
-    string("end_user_id")
-    if mode == "image-to-video":
-        string("image_url", required=True)
-        string("end_image_url")
-    elif mode == "reference-to-video":
-        images = url_list("image_urls", MAX_IMAGES)
-        videos = url_list("video_urls", MAX_VIDEOS)
-        audios = url_list("audio_urls", MAX_AUDIOS)
-        if images + videos + audios > MAX_FILES:
-            issues.append(
-                {
-                    "loc": ["body"],
-                    "msg": f"Total files across all modalities must not exceed {MAX_FILES}",
-                    "type": "value_error",
-                    "input": images + videos + audios,
-                }
-            )
-        if audios and not (images or videos):
-            issues.append(
-                {
-                    "loc": ["body", "audio_urls"],
-                    "msg": "If audio is provided, at least one reference image or video is required.",
-                    "type": "value_error",
-                    "input": args["audio_urls"],
-                }
-            )
     return issues
 
 
-def media_urls(mode: Mode, args: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-    """(location, url) of every media input the model would download."""
-    found: list[tuple[list[str | int], str]] = []  # (loc, url)
-    if mode == "image-to-video":
-        for name in ("image_url", "end_image_url"):
-            if isinstance(args.get(name), str):
-                found.append((["body", name], args[name]))
-    elif mode == "reference-to-video":
-        for name in ("image_urls", "video_urls", "audio_urls"):
-            value = args.get(name)
-            if isinstance(value, list):
-                found.extend((["body", name, i], v) for i, v in enumerate(value) if isinstance(v, str))
+def media_urls(args: dict[str, Any]) -> list[tuple[list[str | int], str]]:
+    """(location, url) of every media input the model would download: fields named `*_url` or `*_urls`."""
+    found: list[tuple[list[str | int], str]] = []
+    for name, value in args.items():
+        if name.endswith("_url") and isinstance(value, str):
+            found.append((["body", name], value))
+        elif name.endswith("_urls") and isinstance(value, list):
+            found.extend((["body", name, i], v) for i, v in enumerate(value) if isinstance(v, str))
     return found
 
 
-def failure_for(mode: Mode, args: dict[str, Any], base_url: str, store: FileStore) -> Failure | None:
-    """Why a job with this input fails when it runs, or None if it renders."""
-    issues = check_input(mode, args)
+def failure_for(
+    issues: list[dict[str, Any]], args: dict[str, Any], base_url: str, store: FileStore
+) -> Failure | None:
+    """Why a job with this input (and these validation issues) fails when it runs, or None if it renders."""
     if issues:
         first = issues[0]
         field_name = ".".join(str(p) for p in first["loc"][1:]) or "body"
         return Failure(422, first["type"], f"{field_name}: {first['msg']}", issues)
-    for loc, url in media_urls(mode, args):
+    media = media_urls(args)
+    for loc, url in media:
         if url.startswith("data:"):
             continue
         own = url.startswith(base_url.rstrip("/") + "/")
@@ -216,6 +205,17 @@ def failure_for(mode: Mode, args: dict[str, Any], base_url: str, store: FileStor
     match = _MARKER.search(str(args.get("prompt", "")))
     if match is None:
         return None
+    if match.group(1) == REAL_FACE:
+        # On the first image the model looks at (a reference or start frame), else on the prompt.
+        loc = next((loc for loc, _ in media if loc[1] in ("image_urls", "image_url")), ["body", "prompt"])
+        face: dict[str, Any] = {
+            "loc": loc,
+            "msg": _REAL_FACE_MSG,
+            "type": "content_policy_violation",
+            "ctx": {"reason": "real_person_likeness"},
+            "input": args.get("prompt") if loc[1] == "prompt" else next(u for lc, u in media if lc == loc),
+        }
+        return Failure(422, "content_policy_violation", _REAL_FACE_MSG, [face])
     if match.group(1) == "content_policy" or match.group(3):
         kind = match.group(3) or "content_policy_violation"
         msg = _POLICY_MSG if kind == "content_policy_violation" else f"Simulated model error ({kind})"
