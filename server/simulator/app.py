@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import fal, oxen
+from . import fal, oxen, published
 from .jobs import Engine
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -57,6 +57,7 @@ def build_app(engine: Engine, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
         Route("/_simulator/requests", _requests, methods=["GET", "DELETE"]),
         *fal.storage_routes(),
         *oxen.routes(),
+        *published.routes(),
         *extra_routes,
         *fal.queue_routes(),
         Route("/{rest:path}", fal.not_found, methods=ALL_METHODS),
