@@ -145,14 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=port_number, default=8765, help="the TCP port, 1-65535 (default: %(default)s)"
     )
 
-    commands.add_parser(
+    doctor = commands.add_parser(
         "doctor",
         help="check the configuration and say what to fix",
         description="Say which provider will be used and why, whether keys are set (never printing them), "
         "whether the folders are writable and the media libraries work, and whether the provider answers. "
-        "Exits 0 when all is well. Takes no flags.",
-        epilog="example:\n  SEEDANCE_PROVIDER=fal seedance-mcp doctor",
+        "Exits 0 when all is well.",
+        epilog="examples:\n  SEEDANCE_PROVIDER=fal seedance-mcp doctor\n"
+        "  SEEDANCE_PROVIDER=fal seedance-mcp doctor --models",
         formatter_class=formatter,
+    )
+    doctor.add_argument(
+        "--models",
+        action="store_true",
+        help="instead, compare what the server knows of each endpoint (parameters, allowed values, limits, "
+        "defaults, prices) with what the provider publishes now, and print every difference",
     )
     return parser
 
@@ -203,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"seedance-mcp simulator on http://127.0.0.1:{args.port} (Ctrl+C to stop)", file=sys.stderr)
         run_forever(args.port, SimulatorOptions.from_settings(settings))
         return 0
+    if getattr(args, "models", False):
+        from .doctor import run_models_check
+
+        return run_models_check(settings)
     from .doctor import run_doctor
 
     return run_doctor(settings, dict(os.environ))

@@ -27,6 +27,8 @@ _UPPERCASE_FIELDS = frozenset({"log_level"})
 FAL_QUEUE_URL = "https://queue.fal.run"
 FAL_REST_URL = "https://rest.fal.ai"
 FAL_CDN_URL = "https://v3.fal.media"
+FAL_SITE_URL = "https://fal.ai"
+FAL_API_URL = "https://api.fal.ai"
 OXEN_URL = "https://hub.oxen.ai"
 
 # variable -> (meaning, default as shown to users). The README's settings table is built from this.
@@ -62,6 +64,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SEEDANCE_FAL_QUEUE_URL": ("fal queue API base URL", FAL_QUEUE_URL),
     "SEEDANCE_FAL_REST_URL": ("fal REST API base URL (storage tokens)", FAL_REST_URL),
     "SEEDANCE_FAL_CDN_URL": ("fal CDN base URL (uploads)", FAL_CDN_URL),
+    "SEEDANCE_FAL_SITE_URL": ("fal site base URL (each endpoint's published schema)", FAL_SITE_URL),
+    "SEEDANCE_FAL_API_URL": ("fal platform API base URL (prices)", FAL_API_URL),
     "SEEDANCE_OXEN_URL": ("Oxen.ai base URL", OXEN_URL),
     "SEEDANCE_OXEN_UPLOAD_REPO": (
         "public Oxen.ai repository (`namespace/repo[/branch]`) that local files are uploaded to for Oxen "
@@ -123,6 +127,8 @@ FIELD_OF_VARIABLE: dict[str, str] = {
     "SEEDANCE_FAL_QUEUE_URL": "fal_queue_url",
     "SEEDANCE_FAL_REST_URL": "fal_rest_url",
     "SEEDANCE_FAL_CDN_URL": "fal_cdn_url",
+    "SEEDANCE_FAL_SITE_URL": "fal_site_url",
+    "SEEDANCE_FAL_API_URL": "fal_api_url",
     "SEEDANCE_OXEN_URL": "oxen_url",
     "SEEDANCE_OXEN_UPLOAD_REPO": "oxen_upload_repo",
     "SEEDANCE_LOG_LEVEL": "log_level",
@@ -160,6 +166,8 @@ class Settings(BaseModel):
     fal_queue_url: str = FAL_QUEUE_URL
     fal_rest_url: str = FAL_REST_URL
     fal_cdn_url: str = FAL_CDN_URL
+    fal_site_url: str = FAL_SITE_URL
+    fal_api_url: str = FAL_API_URL
     oxen_url: str = OXEN_URL
     oxen_upload_repo: str | None = None
     http_allowed_hosts: tuple[str, ...] = ()

@@ -426,3 +426,66 @@ def _simulator_check(settings: Settings, timeout: float) -> Check:
     except Exception as exc:  # any failure to start or answer is the finding itself
         return Check("fail", "simulator", f"does not start or answer ({type(exc).__name__}: {exc})", fix)
     return Check("ok", "simulator", "starts and answers on 127.0.0.1")
+
+
+def run_models_check(
+    settings: Settings, *, out: TextIO | None = None, timeout: float = REACH_TIMEOUT_SECONDS
+) -> int:
+    """`doctor --models`: print every difference between our endpoint facts and the provider's published
+    descriptions; one line when there is none. Returns 0 when all match, 1 otherwise.
+
+    On the simulator provider the check runs against an embedded simulator (its own descriptions).
+    """
+    out = sys.stdout if out is None else out
+    if settings.provider == "simulator":
+        from .simulator import Simulator, SimulatorOptions
+
+        with Simulator(SimulatorOptions.from_settings(settings)) as sim:
+            pointed = settings.model_copy(
+                update={"fal_site_url": sim.url, "fal_api_url": sim.url, "fal_queue_url": sim.url}
+            )
+            return _models_report(pointed, "fal", "simulated-key", out, timeout, vendor="the simulator")
+    if settings.provider == "fal":
+        key = settings.fal_key.get_secret_value() if settings.fal_key else None
+        return _models_report(settings, "fal", key, out, timeout, vendor="fal.ai")
+    key = settings.oxen_api_key.get_secret_value() if settings.oxen_api_key else None
+    return _models_report(settings, "oxen", key, out, timeout, vendor="Oxen.ai")
+
+
+def _models_report(
+    settings: Settings, provider: str, key: str | None, out: TextIO, timeout: float, *, vendor: str
+) -> int:
+    import httpx
+
+    from .catalogue.live_check import check_fal, check_oxen, declared_endpoints
+
+    declared = declared_endpoints(provider)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            if provider == "fal":
+                findings = check_fal(
+                    client, declared, site_url=settings.fal_site_url, api_url=settings.fal_api_url, key=key
+                )
+            elif key is None:
+                out.write("Oxen.ai's model schemas need OXEN_API_KEY: set it, then run this again.\n")
+                return 1
+            else:
+                findings = check_oxen(client, declared, base_url=settings.oxen_url, key=key)
+    except httpx.HTTPError as exc:
+        out.write(f"{vendor} could not be read ({type(exc).__name__}: {exc}); check the network.\n")
+        return 1
+    differing = [f for f in findings if f.differences]
+    if not differing:
+        priced = "" if provider != "fal" or key else " (prices not compared: set FAL_KEY to compare them)"
+        out.write(f"All {len(findings)} {provider} endpoints match {vendor}'s descriptions{priced}.\n")
+        return 0
+    for finding in differing:
+        out.write(f"{finding.endpoint_id}\n")
+        out.writelines(f"  - {difference}\n" for difference in finding.differences)
+    out.write(
+        f"\n{len(differing)} of {len(findings)} {provider} endpoints differ from {vendor}'s descriptions: "
+        "the provider may have changed; requests using what changed may be refused until the server's "
+        "facts (server/catalogue) are updated.\n"
+    )
+    out.flush()
+    return 1
