@@ -50,7 +50,37 @@ DETAIL_FIXES: dict[str, str] = {
     "enum": "use one of the documented values",
 }
 
+# Issue types by which fal's schema refuses a field. The server checks every field before sending, so
+# such a refusal means fal's schema and the server's facts no longer agree.
+SCHEMA_ISSUES = frozenset(
+    {
+        "literal_error",
+        "enum",
+        "missing",
+        "extra_forbidden",
+        "string_type",
+        "int_type",
+        "bool_type",
+        "list_type",
+        "too_long",
+        "too_short",
+        "string_too_short",
+        "greater_than_equal",
+        "less_than_equal",
+    }
+)
+SCHEMA_HINT = (
+    "fal.ai's schema for this endpoint may have changed since the server's facts were written: "
+    "run `seedance-mcp doctor --models` to see what differs"
+)
+
 Safe = Callable[[str], str]
+
+
+def schema_hint(details: list[Any]) -> str:
+    """A sentence to add when a 422 refuses a field by fal's schema (empty otherwise)."""
+    refused = any(isinstance(d, dict) and d.get("type") in SCHEMA_ISSUES for d in details)
+    return f". {SCHEMA_HINT}." if refused else ""
 
 
 def error_type_sentence(error_type: str) -> str | None:
@@ -109,6 +139,7 @@ def http_error(
             )
     elif status == 422 and isinstance(body.detail, list):
         message = f"fal.ai rejected the input: {safe(render_detail_list(body.detail))}"
+        message += schema_hint(body.detail)
     elif status == 429:
         message = (
             "fal.ai is at this account's limit of concurrent requests (429) and refused "
@@ -139,7 +170,7 @@ def result_error(request_id: str, response: httpx.Response, *, safe: Safe) -> Pr
                 error_type="content_policy_violation",
             )
         return JobFailed(
-            f"fal.ai rejected the input of job {request_id}: {rendered}",
+            f"fal.ai rejected the input of job {request_id}: {rendered}{schema_hint(body.detail)}",
             error_type=types[0] if types else None,
         )
     if body.error_type:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import httpx
@@ -24,6 +25,16 @@ DOCUMENTED_FIXES: dict[str, str] = {
     "settings, then try again",
 }
 
+# Messages by which Oxen's model schema refuses a field. The server checks every field before sending, so
+# such a refusal means Oxen's schema and the server's facts no longer agree.
+_SCHEMA_REFUSAL = re.compile(
+    r"(invalid [a-z_]+|unknown (field|parameter)\b.*|.* is not (allowed|permitted))", re.I
+)
+SCHEMA_HINT = (
+    "Oxen.ai's model schema may have changed since the server's facts were written: "
+    "run `seedance-mcp doctor --models` to see what differs"
+)
+
 LOST_BLOCKING = (
     "The blocking Oxen.ai request was lost when the server restarted; a video may have been made and "
     "charged. Check your Oxen.ai account before trying again."
@@ -33,8 +44,11 @@ Safe = Callable[[str], str]
 
 
 def explain(message: str) -> str:
-    """Oxen's message with the fix for the documented ones."""
-    fix = DOCUMENTED_FIXES.get(message.strip().rstrip(".").lower())
+    """Oxen's message with the fix for the documented ones, and the schema hint for a refused field."""
+    key = message.strip().rstrip(".").lower()
+    fix = DOCUMENTED_FIXES.get(key)
+    if _SCHEMA_REFUSAL.fullmatch(key):
+        fix = f"{fix}; {SCHEMA_HINT}" if fix else SCHEMA_HINT
     return f"{message} (fix: {fix})" if fix else message
 
 
