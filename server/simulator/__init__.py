@@ -5,11 +5,11 @@
     with Simulator(SimulatorOptions(queue_seconds=0.3, run_seconds=0.6)) as sim:
         ...  # point every fal URL setting (queue, REST, CDN) at sim.url
 
-One origin serves fal's queue (`POST /<endpoint id>` for every endpoint described under `endpoints/fal/`:
-Seedance 2.0 standard, fast and mini, Seedance 2.5 and its `draft/complete`;
+One origin serves fal's queue (`POST /<endpoint id>` for every endpoint described under
+`endpoints/fal/`: Seedance 2.0 standard, fast and mini, Seedance 2.5 and its `draft/complete`;
 `.../requests/{id}[/status[/stream]|/cancel]`), what fal publishes about each endpoint (its queue
-OpenAPI, its llms.txt, its price; see `server.simulator.published`), storage (`/storage/auth/token`, `/files/upload`,
-multipart, the GCS-style fallback), the CDN (`GET`/`HEAD /files/{id}/{name}`) and Oxen's API
+OpenAPI, its llms.txt, its price; see `server.simulator.published`), storage (`/storage/auth/token`,
+`/files/upload`, multipart, the GCS-style fallback), the CDN (`GET`/`HEAD /files/{id}/{name}`) and Oxen's API
 (`/api/ai/...`, the `/api/events` stream, `/api/repos/...`; see `server.simulator.oxen`). Jobs render real
 MP4s (H.264, AAC when `generate_audio`) at the documented size and length, labelled SIMULATED.
 `GET /_simulator/requests` lists what was received (never a credential); `DELETE` clears it.
