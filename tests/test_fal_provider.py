@@ -496,3 +496,39 @@ async def test_an_image_named_with_emoji_uploads_and_the_job_completes(isolated_
             )
     assert not done.is_error, done.content
     assert (done.structured_content or {})["state"] == "completed"
+
+
+@pytest.mark.anyio
+async def test_a_field_refused_by_a_changed_schema_says_how_to_check(client: httpx.AsyncClient) -> None:
+    # fal drops 480p from the endpoint's schema (injected through the simulator): our facts still allow
+    # it, so the refusal says the schema may have changed and how to compare; a policy refusal does not.
+    async with Simulator(_options()) as sim:
+        endpoint = "bytedance/seedance-2.0/fast/text-to-video"
+        document = (
+            await client.get(f"{sim.url}/api/openapi/queue/openapi.json", params={"endpoint_id": endpoint})
+        ).json()
+        ref = document["paths"][f"/{endpoint}"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
+        name = ref["$ref"].rsplit("/", 1)[1]
+        patch = {
+            "openapi": {"components": {"schemas": {name: {"properties": {"resolution": {"enum": ["720p"]}}}}}}
+        }
+        assert (
+            await client.patch(f"{sim.url}/_simulator/descriptions/fal/{endpoint}", json=patch)
+        ).status_code == 204
+        fal = _provider(client, sim.url)
+        refused, policy = (
+            await fal.submit(_spec()),
+            await fal.submit(_spec("x [sim:content_policy]", resolution="720p")),
+        )
+        for [submission] in (refused, policy):
+            await _states(fal, submission)
+        with pytest.raises(JobFailed) as info:
+            await fal.result(refused[0])
+        assert "resolution: Input should be '720p'" in str(info.value)
+        assert "schema for this endpoint may have changed" in str(info.value)
+        assert "run `seedance-mcp doctor --models`" in str(info.value)
+        with pytest.raises(JobFailed) as info:
+            await fal.result(policy[0])
+        assert "doctor --models" not in str(info.value)

@@ -244,3 +244,24 @@ async def test_the_blocking_call_is_sent_once_and_lives_with_the_job_not_the_pro
     restored = Submission.from_json(submission.to_json())
     with pytest.raises(JobFailed, match="lost when the server restarted"):
         await other.result(restored)
+
+
+async def test_a_field_refused_by_a_changed_schema_says_how_to_check(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    # Oxen drops 480p from the model's schema (injected through the simulator): the server's facts still
+    # allow it, so the refusal points at the live check.
+    model = "bytedance-seedance-2-0-fast-text-to-video"
+    patch = {"request_schema": {"properties": {"resolution": {"enum": ["720p"]}}}}
+    assert (
+        await http.patch(f"{sim.url}/_simulator/descriptions/oxen/{model}", json=patch)
+    ).status_code == 204
+    oxen = provider(http, sim)
+    [submission] = await oxen.submit(spec(resolution="480p"))
+    await follow(oxen, submission)
+    with pytest.raises(JobFailed) as caught:
+        await oxen.result(submission)
+    assert "Invalid resolution" in str(caught.value)
+    assert "schema may have changed" in str(caught.value) and "seedance-mcp doctor --models" in str(
+        caught.value
+    )
