@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--models",
         action="store_true",
         help="instead, compare what the server knows of each endpoint (parameters, allowed values, limits, "
-        "defaults, prices) with what the provider publishes now, and print every difference",
+        "defaults, prices) with what the provider publishes now, and print every difference (default: off)",
     )
     return parser
 
