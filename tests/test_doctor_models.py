@@ -144,14 +144,20 @@ def test_oxen_models_are_checked_with_the_key(sim: Simulator, drift: Any, tmp_pa
         oxen_url=sim.url,
     )
     drift("bytedance-seedance-2-0-fast-text-to-video", None, provider="oxen")
+    aspects = {"enum": ["adaptive", "21:9", "16:9", "4:3", "1:1", "3:4"], "default": "adaptive"}
+    patch = {"request_schema": {"properties": {"aspect_ratio": aspects}}}
+    drift("bytedance-seedance-2-0-image-to-video", patch, provider="oxen")
     code, text = report(settings)
     assert code == 1
     retired = text.split("bytedance-seedance-2-0-fast-text-to-video\n", 1)[1].split("\n", 1)[0]
     assert retired == "  - unknown endpoint: Oxen.ai does not know this model"
     assert "unknown endpoint: Oxen.ai does not know this model" in text
-    # Oxen's live schema has drifted from the documented one (shared/reference/oxen-api.md): said, not hidden.
-    assert "`duration` type changed: string → integer" in text and "new parameter `watermark`" in text
-    assert "new parameter `input_face_images`" in text
+    assert "`aspect_ratio` no longer allows: '9:16'" in text
+    # Oxen's live schema has drifted from the documented one (shared/reference/oxen-api.md): what the Oxen
+    # provider translates (integer durations with -1, `adaptive`) is not a difference; the rest is said.
+    assert "`duration`" not in text and "'adaptive'" not in text
+    assert "new parameter `watermark`" in text and "new parameter `input_face_images`" in text
+    assert "`generate_audio` default changed: True → False" in text
     settings = settings.model_copy(update={"oxen_api_key": None})
     code, text = report(settings)
     assert code == 1 and "need OXEN_API_KEY" in text

@@ -181,9 +181,30 @@ def check_oxen(
         elif answer.status_code != 200 or not isinstance(schema, dict):
             finding.differences.append(f"could not be read: HTTP {answer.status_code}")
         else:
-            finding.differences += compare_params(ours.params, schema)
+            finding.differences += compare_params(ours.params, in_documented_terms(schema))
         findings.append(finding)
     return findings
+
+
+def in_documented_terms(schema: dict[str, Any]) -> dict[str, Any]:
+    """Oxen's live schema with the drift the Oxen provider translates (providers/oxen/schema.py) undone:
+    an integer `duration` with -1 for "auto" reads as the documented strings, `adaptive` as "auto". What
+    the server cannot translate still shows as a difference."""
+    props = dict(schema.get("properties") or {})
+    duration = dict(props.get("duration") or {})
+    if duration.get("type") == "integer" and -1 in (duration.get("enum") or ()):
+        duration["type"] = "string"
+        duration["enum"] = ["auto" if v == -1 else str(v) for v in duration["enum"]]
+        if duration.get("default") == -1:
+            duration["default"] = "auto"
+        props["duration"] = duration
+    aspect = dict(props.get("aspect_ratio") or {})
+    if "adaptive" in (aspect.get("enum") or ()):
+        aspect["enum"] = ["auto" if v == "adaptive" else v for v in aspect["enum"]]
+        if aspect.get("default") == "adaptive":
+            aspect["default"] = "auto"
+        props["aspect_ratio"] = aspect
+    return {**schema, "properties": props}
 
 
 def _fal_input_schema(document: Any, endpoint_id: str) -> dict[str, Any] | None:
