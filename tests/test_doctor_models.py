@@ -8,6 +8,9 @@ catches a wrong fact on either side; differences are injected through the simula
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +172,28 @@ def test_the_simulator_provider_checks_against_an_embedded_simulator(tmp_path: A
     )
     code, text = report(settings)
     assert code == 1 and "new parameter `bitrate_mode`" in text and "the simulator's descriptions" in text
+
+
+def test_the_command_reads_the_urls_and_key_from_the_environment(sim: Simulator, drift: Any) -> None:
+    as_today(sim, drift)
+    drift(SIX[0], {"pricing": {"unit_price": 0.015}})
+    env = {
+        **os.environ,
+        "FAL_KEY": KEY,
+        "SEEDANCE_FAL_SITE_URL": sim.url,
+        "SEEDANCE_FAL_API_URL": sim.url,
+        "SEEDANCE_FAL_QUEUE_URL": sim.url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "seedance_mcp.server", "doctor", "--models"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(
+        f"{SIX[0]}\n  - price changed: ours $0.014 → fal.ai's $0.015 per 1000 tokens\n"
+    )
+    assert KEY not in done.stdout + done.stderr
