@@ -23,7 +23,11 @@ from seedance_mcp.server.doctor import run_models_check
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "doctor-models-id:doctor-models-secret"
-SIX = [e.endpoint_id for e in declared_endpoints("fal")]
+SIX = [  # today's: Seedance 2.0, standard and fast
+    f"bytedance/seedance-2.0/{tier}{mode}"
+    for tier in ("", "fast/")
+    for mode in ("text-to-video", "image-to-video", "reference-to-video")
+]
 STANDARD = [i for i in SIX if "/fast/" not in i]
 
 # What the simulator describes (fal as it serves Seedance 2.0 in December 2026) that the server's facts
