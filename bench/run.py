@@ -28,6 +28,7 @@ BENCHMARKS = (
     "processes",
     "url_checks",
     "stitch",
+    "long_takes",
 )
 
 

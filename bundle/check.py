@@ -116,9 +116,10 @@ def mcpb(tools: Path, *args: str) -> str:
 def check_contents(unpacked: Path) -> list[str]:
     files = sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file())
     missing = [f for f in MUST_SHIP if f not in files]
-    # Every module of the two packages in the source tree must ship, or the bundle fails at import.
+    # Every module of the two packages in the source tree must ship, or the bundle fails at import; so
+    # must their JSON data (the simulator's endpoint descriptions).
     for package in ("seedance_mcp", "server", "tools"):
-        for source in (ROOT / package).rglob("*.py"):
+        for source in (*(ROOT / package).rglob("*.py"), *(ROOT / package).rglob("*.json")):
             relative = source.relative_to(ROOT).as_posix()
             if "__pycache__" not in relative and relative not in files:
                 missing.append(relative)

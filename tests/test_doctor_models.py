@@ -8,6 +8,9 @@ catches a wrong fact on either side; differences are injected through the simula
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,14 +148,20 @@ def test_oxen_models_are_checked_with_the_key(sim: Simulator, drift: Any, tmp_pa
         oxen_url=sim.url,
     )
     drift("bytedance-seedance-2-0-fast-text-to-video", None, provider="oxen")
+    aspects = {"enum": ["adaptive", "21:9", "16:9", "4:3", "1:1", "3:4"], "default": "adaptive"}
+    patch = {"request_schema": {"properties": {"aspect_ratio": aspects}}}
+    drift("bytedance-seedance-2-0-image-to-video", patch, provider="oxen")
     code, text = report(settings)
     assert code == 1
     retired = text.split("bytedance-seedance-2-0-fast-text-to-video\n", 1)[1].split("\n", 1)[0]
     assert retired == "  - unknown endpoint: Oxen.ai does not know this model"
     assert "unknown endpoint: Oxen.ai does not know this model" in text
-    # Oxen's live schema has drifted from the documented one (shared/reference/oxen-api.md): said, not hidden.
-    assert "`duration` type changed: string → integer" in text and "new parameter `watermark`" in text
-    assert "new parameter `input_face_images`" in text
+    assert "`aspect_ratio` no longer allows: '9:16'" in text
+    # Oxen's live schema has drifted from the documented one (shared/reference/oxen-api.md): what the Oxen
+    # provider translates (integer durations with -1, `adaptive`) is not a difference; the rest is said.
+    assert "`duration`" not in text and "'adaptive'" not in text
+    assert "new parameter `watermark`" in text and "new parameter `input_face_images`" in text
+    assert "`generate_audio` default changed: True → False" in text
     settings = settings.model_copy(update={"oxen_api_key": None})
     code, text = report(settings)
     assert code == 1 and "need OXEN_API_KEY" in text
@@ -164,3 +173,28 @@ def test_the_simulator_provider_checks_against_an_embedded_simulator(tmp_path: A
     )
     code, text = report(settings)
     assert code == 1 and "new parameter `draft`" in text and "the simulator's descriptions" in text
+
+
+def test_the_command_reads_the_urls_and_key_from_the_environment(sim: Simulator, drift: Any) -> None:
+    as_today(sim, drift)
+    drift(SIX[0], {"pricing": {"unit_price": 0.015}})
+    env = {
+        **os.environ,
+        "FAL_KEY": KEY,
+        "SEEDANCE_FAL_SITE_URL": sim.url,
+        "SEEDANCE_FAL_API_URL": sim.url,
+        "SEEDANCE_FAL_QUEUE_URL": sim.url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "seedance_mcp.server", "doctor", "--models"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(
+        f"{SIX[0]}\n  - price changed: ours $0.014 → fal.ai's $0.015 per 1000 tokens\n"
+    )
+    assert KEY not in done.stdout + done.stderr

@@ -270,7 +270,7 @@ NOT_FOR_BUNDLE_USERS = {
 # What the assistant and the user read: tool modules and the machinery that words their errors.
 MESSAGE_SOURCES = [
     *sorted((ROOT / "tools").glob("*.py")),
-    *(p for p in sorted((ROOT / "server").rglob("*.py")) if "simulator" not in p.parts),
+    *(p for p in sorted((ROOT / "server").rglob("*.py")) if "simulator" not in p.relative_to(ROOT).parts),
 ]
 ONE_OF = re.compile(r"One of: ([^.]+)\.")
 

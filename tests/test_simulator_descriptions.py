@@ -249,3 +249,14 @@ async def test_injected_drift_is_published_and_enforced(client: httpx.AsyncClien
     ).status_code == 200
     bad = await client.patch("/_simulator/descriptions/anthropic/x", json={})
     assert bad.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_a_value_added_without_an_output_size_fails_the_job_not_the_simulator(
+    client: httpx.AsyncClient,
+) -> None:
+    endpoint = f"{S20}/mini/text-to-video"
+    patch = _input_patch(endpoint, {"resolution": {"enum": ["480p", "720p", "4k"]}})
+    assert (await client.patch(f"/_simulator/descriptions/fal/{endpoint}", json=patch)).status_code == 204
+    result = await run(client, endpoint, {"prompt": "x", "resolution": "4k", "duration": "4"})
+    assert result.status_code == 500 and result.json()["error_type"] == "runner_server_error"

@@ -123,7 +123,7 @@ def check_fal(
         elif answer.status_code != 200:
             finding.differences.append(f"could not be read: HTTP {answer.status_code}")
         else:
-            schema = _fal_input_schema(answer.json(), ours.endpoint_id)
+            schema = _fal_input_schema(_json(answer), ours.endpoint_id)
             if schema is None:
                 finding.differences.append("could not be read: no input schema in fal.ai's OpenAPI document")
             else:
@@ -144,9 +144,7 @@ def check_oxen(
         answer = client.get(
             f"{base_url}/api/ai/models/{quote(ours.endpoint_id)}", headers={"Authorization": f"Bearer {key}"}
         )
-        body = (
-            answer.json() if answer.headers.get("content-type", "").startswith("application/json") else None
-        )
+        body = _json(answer)
         if isinstance(body, dict) and isinstance(body.get("model"), dict):
             body = body["model"]
         schema = body.get("request_schema") if isinstance(body, dict) else None
@@ -155,9 +153,38 @@ def check_oxen(
         elif answer.status_code != 200 or not isinstance(schema, dict):
             finding.differences.append(f"could not be read: HTTP {answer.status_code}")
         else:
-            finding.differences += compare_params(ours.params, schema)
+            finding.differences += compare_params(ours.params, in_documented_terms(schema))
         findings.append(finding)
     return findings
+
+
+def in_documented_terms(schema: dict[str, Any]) -> dict[str, Any]:
+    """Oxen's live schema with the drift the Oxen provider translates (providers/oxen/schema.py) undone:
+    an integer `duration` with -1 for "auto" reads as the documented strings, `adaptive` as "auto". What
+    the server cannot translate still shows as a difference."""
+    props = dict(schema.get("properties") or {})
+    duration = dict(props.get("duration") or {})
+    if duration.get("type") == "integer" and -1 in (duration.get("enum") or ()):
+        duration["type"] = "string"
+        duration["enum"] = ["auto" if v == -1 else str(v) for v in duration["enum"]]
+        if duration.get("default") == -1:
+            duration["default"] = "auto"
+        props["duration"] = duration
+    aspect = dict(props.get("aspect_ratio") or {})
+    if "adaptive" in (aspect.get("enum") or ()):
+        aspect["enum"] = ["auto" if v == "adaptive" else v for v in aspect["enum"]]
+        if aspect.get("default") == "adaptive":
+            aspect["default"] = "auto"
+        props["aspect_ratio"] = aspect
+    return {**schema, "properties": props}
+
+
+def _json(answer: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON (a proxy's error page, say)."""
+    try:
+        return answer.json()
+    except ValueError:
+        return None
 
 
 def _fal_input_schema(document: Any, endpoint_id: str) -> dict[str, Any] | None:
@@ -254,7 +281,9 @@ def _compare_fal_prices(
         for finding in findings:
             finding.differences.append(f"price could not be read: HTTP {answer.status_code}")
         return
-    prices = {p.get("endpoint_id"): p for p in answer.json().get("prices") or () if isinstance(p, dict)}
+    listed = _json(answer)
+    listed = listed.get("prices") if isinstance(listed, dict) else None
+    prices = {p.get("endpoint_id"): p for p in listed or () if isinstance(p, dict)}
     for ours in endpoints:
         finding = by_id[ours.endpoint_id]
         price = prices.get(ours.endpoint_id)

@@ -173,10 +173,18 @@ _ID = re.compile(r"[A-Za-z0-9._\-/]+")
 
 
 class Descriptions:
-    """The descriptions one simulator serves and validates with; patches stay with this instance."""
+    """The descriptions one simulator serves and validates with; patches stay with this instance.
+
+    Read on first use, so starting a simulator costs nothing until a request needs a description."""
 
     def __init__(self) -> None:
-        self._current = copy.deepcopy(_originals())
+        self._patched: dict[Provider, dict[str, dict[str, Any]]] | None = None
+
+    @property
+    def _current(self) -> dict[Provider, dict[str, dict[str, Any]]]:
+        if self._patched is None:
+            self._patched = copy.deepcopy(_originals())
+        return self._patched
 
     def fal(self, endpoint_id: str) -> FalEndpoint | None:
         data = self._current["fal"].get(endpoint_id)
@@ -204,4 +212,4 @@ class Descriptions:
 
     def reset(self) -> None:
         """Every description back to what the files say."""
-        self._current = copy.deepcopy(_originals())
+        self._patched = None

@@ -193,18 +193,11 @@ def _accept(engine: Engine, endpoint: FalEndpoint, args: dict[str, Any], base: s
     defaults = {n: p["default"] for n, p in endpoint.input_schema["properties"].items() if "default" in p}
     mode = endpoint.mode
     if mode is not None:
-        draft = endpoint.draft if args.get("draft") is True else None
+        how = endpoint.draft if args.get("draft") is True else None
+        draft = (str(how["resolution"]), float(how["expires_after_days"]) * 86400) if how else None
+        sizes = endpoint.output_sizes
         return engine.submit(
-            endpoint.endpoint_id,
-            mode,
-            args,
-            base,
-            issues=issues,
-            sizes=endpoint.output_sizes,
-            defaults=defaults,
-            draft=None
-            if draft is None
-            else (str(draft["resolution"]), float(draft["expires_after_days"]) * 86400),
+            endpoint.endpoint_id, mode, args, base, issues=issues, sizes=sizes, defaults=defaults, draft=draft
         )
     # A draft finish: the draft's own input (prompt, seed, duration, framing) at the asked resolution.
     draft_job, failure = None, None

@@ -165,7 +165,11 @@ class Engine:
             shaped = {**(defaults or {}), **args}
             if draft is not None:
                 shaped["resolution"] = draft[0]
-            spec = self._spec(mode, shaped, base_url, sizes)
+            try:
+                spec = self._spec(mode, shaped, base_url, sizes)
+            except KeyError as missing:  # a value the description allows but gives no output size for
+                status, message = INFRA_ERRORS["runner_server_error"]
+                failure = Failure(status, "runner_server_error", f"{message}: no size for {missing}", message)
         run_seconds = self.options.run_seconds
         if failure is not None and failure.status == 422:
             run_seconds = min(run_seconds, FAILING_RUN_SECONDS)
