@@ -94,6 +94,7 @@ async def confirm(
             threshold=threshold,
             simulated=settings.simulated,
             count=request.count,
+            family=request.endpoint.family,
         ),
         SpendConfirmation,
     )
@@ -115,10 +116,18 @@ def host_can_ask(ctx: ToolContext) -> bool:
 
 
 def question(
-    estimate: Estimate, what: str, prompt: str, *, threshold: float, simulated: bool, count: int = 1
+    estimate: Estimate,
+    what: str,
+    prompt: str,
+    *,
+    threshold: float,
+    simulated: bool,
+    count: int = 1,
+    family: str = "2.0",
 ) -> str:
     """The confirmation question: the same words for the same request and settings, every time."""
-    videos = "one Seedance 2.0 video" if count <= 1 else f"{count} Seedance 2.0 videos (one job each)"
+    model = f"Seedance {family}"
+    videos = f"one {model} video" if count <= 1 else f"{count} {model} videos (one job each)"
     shown = prompt if len(prompt) <= PROMPT_SHOWN else prompt[: PROMPT_SHOWN - 1].rstrip() + "…"
     lines = [
         f"Spend up to {usd(estimate.max_usd)} on {videos}?",
