@@ -253,6 +253,8 @@ NOT_FOR_BUNDLE_USERS = {
     "SEEDANCE_DATABASE_URL": "team servers over HTTP only; one user's bundle keeps SQLite",
     "SEEDANCE_PUBLIC_URL": "team servers over HTTP only (webhooks need a public address)",
     "SEEDANCE_TEAM_SECRET": "team servers over HTTP only",
+    "SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS": "team servers over HTTP only (a replica on PostgreSQL)",
+    "SEEDANCE_LEASE_SECONDS": "team servers (how long a replica holds a job without renewing)",
     "SEEDANCE_SAVE_VIDEOS": "team servers without a shared disk",
     "SEEDANCE_LOG_LEVEL": "the host keeps the server's stderr log; debugging only",
     "SEEDANCE_FAL_QUEUE_URL": "test endpoints (the simulator)",

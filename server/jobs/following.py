@@ -94,9 +94,8 @@ class Following(Saving):
         try:
             output = await self.provider.result(submission)
         except JobFailed as exc:
-            unbilled: dict[str, Any] = (
-                {} if exc.charged else {"estimate_usd": 0.0}
-            )  # spend counts estimate_usd
+            # The spend rule counts estimate_usd: a refusal the provider does not bill counts nothing.
+            unbilled: dict[str, Any] = {} if exc.charged else {"estimate_usd": 0.0}
             await self.journal.update(
                 job_id,
                 state="failed",

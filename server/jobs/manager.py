@@ -51,7 +51,7 @@ from .claiming import LEASE_SECONDS, Claiming
 from .following import FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX
 from .owners import new_owner_id
 from .saving import SAVE_RETRY_FIRST, SAVE_RETRY_MAX
-from .shared import Deliverer, Leftovers, _Live, _submission_of, uncertain_advice
+from .shared import Leftovers, SaveVideo, _Live, _submission_of, uncertain_advice
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class JobManager(Claiming):
         provider: Provider,
         journal: JobJournal,
         task_group: TaskGroup,
-        deliver: Deliverer,
+        deliver: SaveVideo,
         simulated: bool,
         follow_retry: tuple[float, float] = (FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MAX),
         owner: str | None = None,

@@ -1,6 +1,6 @@
-"""Saving a finished job's video: download (through the `Deliverer`), commit only while the lease is
-still this process's, journal the outcome; a failed save is tried again with backoff. Also the sweep
-of half-written files whose owner is gone or no longer holds their job.
+"""Saving a finished job's video: download (through `SaveVideo`, in practice delivery's `Deliverer`),
+commit only while the lease is still this process's, journal the outcome; a failed save is tried again
+with backoff. Also the sweep of half-written files whose owner is gone or no longer holds their job.
 """
 
 from __future__ import annotations

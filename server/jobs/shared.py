@@ -1,4 +1,4 @@
-"""What every concern of the job manager shares: the state it works on, how it saves (`Deliverer`) and
+"""What every concern of the job manager shares: the state it works on, how it saves (`SaveVideo`) and
 finds half-written files (`Leftovers`), and what this process knows of a job beyond the journal.
 """
 
@@ -24,7 +24,7 @@ class LeaseLost(Exception):
     """Raised before a saved video is committed when this process no longer holds the job."""
 
 
-class Deliverer(Protocol):
+class SaveVideo(Protocol):
     """Turns a finished provider output into a saved file; fills `video_path` & co. on the record.
     Awaits `before_commit` just before the file takes its final name.
 
@@ -75,7 +75,7 @@ class JobsBase:
     owner: str
     lease_seconds: float
     _tg: TaskGroup
-    _deliver: Deliverer
+    _deliver: SaveVideo
     _leftovers: Leftovers | None
     _lasting: Callable[[BaseException], bool]
     _live: dict[str, _Live]

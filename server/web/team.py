@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from mcp.server.request_state import RequestStateSecurity
 
     from ..delivery.download import Deliverer
-    from ..jobs.shared import Deliverer as SaveVideo
+    from ..jobs.shared import SaveVideo
     from ..journal.api import JobJournal
     from ..journal.postgres import PgJournal
     from ..journal.sqlite import Journal
