@@ -95,7 +95,7 @@ def main() -> None:
         "x bare MCPServer",
         "<= 1.10",
     )
-    figure("cold_start_ratio_first_start", median(times["first start"]) / base, "x bare MCPServer", "—")
+    figure("cold_start_ratio_first_start", median(times["first start"]) / base, "x bare MCPServer", "<= 1.10")
 
 
 if __name__ == "__main__":
