@@ -61,8 +61,8 @@ TOOL_ICONS = [Icon(src=ICON_URL)]
 OPEN_AFTER_SECONDS = 5.0
 OPEN_AFTER_LISTING_SECONDS = 0.1
 
-# One module per tool under tools/, imported when the tools are built. `follow_job` is the job card's:
-# hosts hide it from the model, and clients without MCP Apps are never shown it.
+# One module per tool under tools/, imported when the tools are built. `follow_job` and `confirm_spend`
+# are the job card's: hosts hide them from the model, and clients without MCP Apps are never shown them.
 TOOL_MODULES = (
     "generate_video",
     "reference_video",
@@ -72,6 +72,7 @@ TOOL_MODULES = (
     "cancel_job",
     "stitch_videos",
     "follow_job",
+    "confirm_spend",
 )
 # The code the tool list is made from, for the list cache's digest.
 SOURCES = (Path(__file__).parent, *map(Path, tools.__path__))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.jobs.manager import SETTLED
 from ..server.journal.api import JobRecord
+from ..server.state import AppState
 from .job_card import FOLLOW_META, FOLLOW_NAME
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 
@@ -70,7 +71,12 @@ async def follow_job(
             record = await state.jobs.wait(job_id, step_end - anyio.current_time())
             if record.state not in SETTLED:
                 await anyio.sleep_until(step_end)  # back early only when nobody follows the job
-        answered = await answer(record, state)
+        return await card_answer(record, state)
+
+
+async def card_answer(record: JobRecord, state: AppState) -> CallToolResult:
+    """`check_status`'s answer for the card, with what the job asked for."""
+    answered = await answer(record, state)
     arguments = record.arguments
     again = {k: v for k, v in arguments.items() if k != "seed"} | {"tier": record.tier}
     request = CardRequest(

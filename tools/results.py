@@ -24,6 +24,17 @@ from ..server.journal.sqlite import JobRecord
 from ..server.state import AppState
 
 JobStateName = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
+# What a generating tool's answer may say: a job's state, or a request held for the person's yes.
+AnswerStateName = Literal[
+    "awaiting_confirmation",
+    "submitting",
+    "uncertain",
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+]
 
 SIMULATED_NOTE = (
     "SIMULATED: made by seedance-mcp's offline simulator, not by Seedance; nothing was charged. "
@@ -46,11 +57,29 @@ class VideoFacts(BaseModel):
 _VIDEO_FACTS_SCHEMA: dict[str, Any] = {"anyOf": [VideoFacts.model_json_schema(), {"type": "null"}]}
 
 
+class ConfirmationOffer(BaseModel):
+    """A paid request the job card holds until the person presses Generate or Drop."""
+
+    what: str = Field(description="What will be made: tier, mode, size, length, sound.")
+    min_usd: float
+    max_usd: float = Field(description="What the limits count: the price, or its upper bound.")
+    is_range: bool = Field(description="True when the price is a range (auto duration or aspect ratio).")
+    threshold_usd: float = Field(description="SEEDANCE_CONFIRM_ABOVE_USD, which this request is above.")
+    expires_at: str = Field(description="When the unconfirmed request lapses, never paid (ISO 8601, UTC).")
+    expires_in_seconds: float
+
+
+_OFFER_SCHEMA: dict[str, Any] = {"anyOf": [ConfirmationOffer.model_json_schema(), {"type": "null"}]}
+
+
 class VideoJobResult(BaseModel):
     """A video job as the assistant sees it."""
 
-    job_id: str = Field(description="Pass to check_status to keep waiting, or to cancel_job.")
-    state: JobStateName
+    job_id: str = Field(
+        description="Pass to check_status to keep waiting, or to cancel_job (while awaiting_confirmation: "
+        "the held request's id, not a job yet)."
+    )
+    state: AnswerStateName
     done: bool = Field(description="True when the job has ended (completed, failed or cancelled).")
     simulated: bool = Field(description="True when the offline simulator made it: not a real Seedance video.")
     provider: str
@@ -84,6 +113,9 @@ class VideoJobResult(BaseModel):
         description="How the request was read, e.g. which frame a continued shot starts on.",
     )
     next_step: str
+    confirmation: Annotated[ConfirmationOffer | None, WithJsonSchema(_OFFER_SCHEMA)] = Field(
+        default=None, description="With state awaiting_confirmation: what the job card asks the person."
+    )
     group: list[dict[str, Any]] | None = Field(
         default=None,
         description="When one call made several videos (Oxen.ai): every job, each like this result.",
