@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -195,7 +197,14 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
     async with open_host(browser_settings, tmp_path / "profile") as host:
         # The model calls generate_video; the host renders the card beside the answer.
         await host.run_tool(
-            "generate_video", {"prompt": PROMPT, "duration": "4", "resolution": "720p", "wait_seconds": 0}
+            "generate_video",
+            {
+                "prompt": PROMPT,
+                "duration": "4",
+                "resolution": "720p",
+                "aspect_ratio": "16:9",
+                "wait_seconds": 0,
+            },
         )
         page, card, view, calls = host.page, host.card, host.view, host.calls
         reach, visible, facts = host.reach, host.visible, host.facts
@@ -206,8 +215,14 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert await visible("simulated")
         queued = await facts()
         assert queued["Tier"] == "fast" and queued["Resolution"] == "720p" and queued["Duration"] == "4 s"
-        assert queued["Price"].startswith("$") and queued["Price"].endswith(", not charged")
-        assert "Queue position" in queued and "Elapsed" in queued
+        # The would-be price of a simulated job; the exact figure, since duration and aspect are given.
+        assert queued["Would cost"] == "$0.97"
+        assert queued.get("In the queue", "next to start") in ("next to start",) or queued[
+            "In the queue"
+        ].endswith(" ahead")
+        assert "Elapsed" in queued and "Queue position" not in queued
+        assert (await card.inner_text("#jobid")).startswith("Job sd_")
+        assert "Cancel works until it starts" in await card.inner_text("#stage")
         assert await visible("cancel") and not await visible("download")
         await view.screenshot(path=str(artifacts / "job-card-queued.png"))
 
@@ -215,6 +230,7 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         await reach("running")
         await card.wait_for_function("() => document.getElementById('log').textContent.length > 0")
         assert not await visible("cancel")
+        assert "can no longer be cancelled" in await card.inner_text("#stage")
         await view.screenshot(path=str(artifacts / "job-card-running.png"))
         assert any(c["name"] == FOLLOW_NAME for c in calls)
 
@@ -230,8 +246,8 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert await card.get_attribute("#video", "src") == job["video_url"]
         assert (await card.get_attribute("#video", "poster") or "").startswith("data:image/jpeg;base64,")
         done = await facts()
-        assert done["Size"].startswith("1280×720") and done["Seconds"] == "4.0 s"
-        assert done["Cost"] == "$0.00 (simulated)"
+        assert done["Size"] == "1280×720" and done["Length"] == "4.0 s" and done["File"].endswith(" MB")
+        assert done["Would cost"] == "$0.97"  # kept once done: simulated, so never charged
         assert done["Saved file"] == job["video_path"] and Path(job["video_path"]).is_file()
         assert not await visible("log") and not await visible("working")
         await view.screenshot(path=str(artifacts / "job-card-done.png"))
@@ -297,7 +313,10 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         told = sent(await page.evaluate("hostLog"), "ui/update-model-context")[1]["content"][0]["text"]
         assert f"cancelled job {new_id}" in told
         assert await visible("problem")
-        assert (await card.inner_text("#fix")).startswith("What to do:")
+        assert await card.inner_text("#problem-title") == "The job was cancelled"
+        assert "nothing was charged" in await card.inner_text("#reason")
+        assert (await card.inner_text("#fix")).startswith("What to do: Nothing to fix")
+        assert await visible("again") and not await visible("rephrase")
         await view.screenshot(path=str(artifacts / "job-card-cancelled.png"))
 
         # The host's theme reaches the card.
@@ -327,10 +346,110 @@ async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_an
             "generate_video", {"prompt": "A bank robbery [sim:content_policy]", "wait_seconds": 0}
         )
         await host.reach("failed")
-        assert await host.card.inner_text("#problem-title") == "The job failed"
+        # A content refusal: no new seed gets past it, so the card offers a rephrase, not "again".
+        assert await host.card.inner_text("#problem-title") == "Seedance declined this request"
         job = await host.card.evaluate("job")
-        assert job["state"] == "failed" and job["error"]
+        assert job["state"] == "failed" and job["error"] and "content_policy" in job["error_type"]
         assert await host.card.inner_text("#reason") == job["error"]
-        assert await host.card.inner_text("#fix") == "What to do: " + job["next_step"]
-        assert await host.visible("again") and not await host.visible("download")
+        assert "rephrased prompt" in await host.card.inner_text("#fix")
+        assert await host.visible("rephrase") and not await host.visible("again")
+        assert not await host.visible("download")
         await host.view.screenshot(path=str(artifacts / "job-card-failed.png"))
+
+
+def jobs_in_journal(settings: Settings) -> int:
+    db = sqlite3.connect(settings.home / "journal.sqlite3")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card_can(
+    browser_settings: Settings, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDANCE_CONFIRM_ABOVE_USD", "0.5")
+    settings = Settings.from_env()
+    async with open_host(settings, tmp_path / "profile") as host:
+        # The host shows Apps and cannot elicit: the answer is the card, awaiting the person's yes.
+        request = {"prompt": PROMPT, "duration": "4", "aspect_ratio": "16:9", "wait_seconds": 0}
+        await host.run_tool("generate_video", request)
+        card, view, page = host.card, host.view, host.page
+        await host.reach("awaiting_confirmation")
+        assert await card.inner_text("#status") == "Awaiting your confirmation"
+        assert await card.inner_text("#offer-price") == "$0.97"
+        assert "720p" in await card.inner_text("#offer-what")
+        assert "SEEDANCE_CONFIRM_ABOVE_USD" in await card.inner_text("#offer-why")
+        assert await card.inner_text("#generate") == "Generate, $0.97"
+        assert await host.visible("drop") and not await host.visible("working")
+        assert jobs_in_journal(settings) == 0
+        await view.screenshot(path=str(artifacts / "job-card-awaiting-confirmation.png"))
+
+        # The model cannot confirm: the card's tool is not for it, and without the card's token it refuses.
+        model_call = await page.evaluate(
+            "post('/call', {name: 'confirm_spend', arguments: {token: 'made-up', decision: 'generate'}})"
+        )
+        assert model_call["isError"] and "only the person" in model_call["content"][0]["text"]
+        assert (
+            await page.evaluate(
+                "runTool('confirm_spend', {token: 'x', decision: 'generate'})"
+                ".then(() => 'ran', e => e.message)"
+            )
+            == "the model cannot call confirm_spend: it is for apps only"
+        )
+
+        # Generate: one job; a second card pressing Generate with the same token gets the same job.
+        token = await card.evaluate("token")
+        await card.click("#generate")
+        await card.wait_for_function("() => job.state !== 'awaiting_confirmation'", timeout=WAIT_MS)
+        job_id = await card.evaluate("job.job_id")
+        assert job_id.startswith("sd_")
+        second = await page.evaluate(
+            "t => post('/call', {name: 'confirm_spend', arguments: {token: t, decision: 'generate'}})", token
+        )
+        assert second["structuredContent"]["job_id"] == job_id
+        confirms = [
+            c for c in host.calls if c["name"] == "confirm_spend" and c["arguments"].get("token") == token
+        ]
+        assert len(confirms) == 2 and jobs_in_journal(settings) == 1
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
+        [told] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
+        assert f'job_id "{job_id}"' in told["content"][0]["text"]
+
+        # The card follows the job it started to the player.
+        await host.reach("completed")
+        await card.wait_for_function(
+            "() => document.getElementById('video').readyState >= 2", timeout=WAIT_MS
+        )
+        assert await card.evaluate("job.job_id") == job_id and jobs_in_journal(settings) == 1
+        await view.screenshot(path=str(artifacts / "job-card-confirmed-done.png"))
+
+        # Drop: nothing is submitted, and the dropped request cannot be generated afterwards.
+        await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", at night"})
+        await host.reach("awaiting_confirmation")
+        dropped_token = await host.card.evaluate("token")
+        await host.card.click("#drop")
+        await host.reach("dropped")
+        assert "Nothing was submitted or charged" in await host.card.inner_text("#reason")
+        assert not await host.visible("generate") and jobs_in_journal(settings) == 1
+        late = await page.evaluate(
+            "t => post('/call', {name: 'confirm_spend', arguments: {token: t, decision: 'generate'}})",
+            dropped_token,
+        )
+        assert late["isError"] and jobs_in_journal(settings) == 1
+        await host.view.screenshot(path=str(artifacts / "job-card-dropped.png"))
+
+        # An offer left too long lapses: its token is refused and nothing is paid.
+        await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", in the snow"})
+        await host.reach("awaiting_confirmation")
+        held_id = await host.card.evaluate("job.job_id")
+        db = sqlite3.connect(settings.home / "journal.sqlite3")
+        with db:
+            db.execute("UPDATE held_requests SET expires_at = ? WHERE id = ?", (time.time() - 1, held_id))
+        db.close()
+        await host.card.click("#generate")
+        await host.reach("not_generated")
+        assert "lapsed unconfirmed" in await host.card.inner_text("#reason")
+        assert not await host.visible("generate")
+        assert jobs_in_journal(settings) == 1
+        await host.view.screenshot(path=str(artifacts / "job-card-offer-lapsed.png"))

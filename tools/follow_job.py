@@ -26,6 +26,7 @@ META = FOLLOW_META
 
 MAX_SECONDS = 20.0  # short: the card polls again, and hosts end long calls
 STEP_SECONDS = 1.0  # how often a follow call looks for news
+TYPICAL_OF = 20  # recent finished jobs the card's "usually takes" is the median of
 
 
 class CardRequest(BaseModel):
@@ -46,6 +47,9 @@ class JobCardResult(VideoJobResult):
         CardRequest | None,
         WithJsonSchema({"anyOf": [CardRequest.model_json_schema(), {"type": "null"}]}),
     ] = None
+    typical_seconds: float | None = Field(
+        default=None, description="While the job runs: how long this server's recent jobs took (median)."
+    )
 
 
 async def follow_job(
@@ -88,7 +92,16 @@ async def card_answer(record: JobRecord, state: AppState) -> CallToolResult:
     )
     structured = dict(answered.structured_content or {})
     structured["request"] = request.model_dump(mode="json")
+    if record.state not in SETTLED:
+        structured["typical_seconds"] = await typical_seconds(state, record.provider)
     return CallToolResult(content=answered.content, structured_content=structured)
+
+
+async def typical_seconds(state: AppState, provider: str) -> float | None:
+    """The median time from request to video of this provider's last jobs, or None before any."""
+    done = await state.jobs.journal.list(states=["completed"], limit=TYPICAL_OF)
+    spans = sorted(r.finished_at - r.created_at for r in done if r.provider == provider and r.finished_at)
+    return round(spans[len(spans) // 2], 1) if spans else None
 
 
 def _shown(record: JobRecord) -> tuple[Any, ...]:

@@ -105,7 +105,11 @@ class VideoJobResult(BaseModel):
         description="Estimated price (upper bound when duration/aspect was auto)."
     )
     cost_note: str
+    estimate_is_range: bool = Field(
+        default=False, description="True: estimated_cost_usd is an upper bound (auto duration or aspect)."
+    )
     error: str | None = None
+    error_type: str | None = Field(default=None, description="The provider's kind of failure, when it says.")
     logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(
@@ -178,7 +182,7 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
             f"video URL (it expires), and tell them what to fix. {retry}"
         )
     elif record.state in {"failed", "cancelled"}:
-        next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
+        next_step = _ended_step(record)
     elif record.state == "uncertain":
         next_step = (
             "Possibly charged: the submit's answer was lost. Have the user check the provider's dashboard; "
@@ -219,12 +223,34 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         video=_facts(record, state),
         seed=record.seed,
         estimated_cost_usd=record.estimate_usd,
+        estimate_is_range=record.estimate.get("min_usd", record.estimate_usd) != record.estimate_usd,
         cost_note=cost_note,
         error=record.error,
+        error_type=record.error_type,
         logs=record.logs[-5:],
         warnings=list(warnings),
         next_step=next_step,
     )
+
+
+def refused_content(record: JobRecord) -> bool:
+    """Whether the provider refused the request's content: a new seed will not get past it."""
+    return "content_policy" in (record.error_type or "")
+
+
+def _ended_step(record: JobRecord) -> str:
+    """What to do after a job that failed or was cancelled, by what happened (the error says the rest)."""
+    if record.state == "cancelled":
+        return (
+            "The job was cancelled before it started, so nothing was charged and there is nothing to fix. "
+            "Generate again only if the user still wants it."
+        )
+    if refused_content(record):
+        return (
+            "The provider's content policy refused this prompt or its media; the same request, with any "
+            "seed, will be refused again. Suggest a rephrased prompt (or other media) and generate with it."
+        )
+    return "Nothing more will happen with this job; change what the error names, then generate again."
 
 
 def _facts(record: JobRecord, state: AppState) -> VideoFacts | None:
