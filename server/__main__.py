@@ -178,7 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_doctor(None, dict(os.environ))
         print(f"seedance-mcp: {exc}", file=sys.stderr)
-        return 2
+        if command != "serve":
+            return 2
+        # A host shows a server that exits as merely disconnected: serve, and answer every call with
+        # the reason and its fix, on stand-in settings that open nothing.
+        from .config import setting_problem
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return _serve(args, Settings.from_env({}), unusable=setting_problem(exc))
 
     # stdout is the MCP channel when serving over stdio: logs go to stderr. The demo is for a person:
     # its own lines only, unless asked.
@@ -219,12 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_doctor(settings, dict(os.environ))
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, *, unusable: str | None = None) -> int:
     from .app import create_server
     from .errors import ConfigError
 
     transport = getattr(args, "transport", "stdio")
-    server = create_server(settings)
+    server = create_server(settings, unusable=unusable)
     if transport == "http":
         from .web.http import run_http
 

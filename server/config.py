@@ -273,6 +273,19 @@ class Settings(BaseModel):
         return settings
 
 
+# What to do about a setting that does not parse: said by `doctor` and by every call of a server that
+# started with one (see `server/app.py`).
+SETTING_FIX = (
+    "correct the variable it names where this server is started (for a host: the `env` of this "
+    "server's entry in its MCP settings), or unset it; then restart the server"
+)
+
+
+def setting_problem(error: ConfigError) -> str:
+    """A bad setting as a tool call answers it: the error, then its fix."""
+    return f"This server cannot work until a setting is fixed. {error} To fix: {SETTING_FIX}."
+
+
 def _plain(message: str) -> str:
     """pydantic's message in our voice: 'Input should be ...' -> 'must be ...'."""
     return message.replace("Input should be", "must be").replace("Input ", "the value ")

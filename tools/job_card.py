@@ -69,10 +69,11 @@ class JobCard(Apps):
         """Middleware: a client without Apps lists tools for its model, so app-only tools are left out."""
         result = await call_next(ctx)  # the wire form: a dict
         if ctx.method == "tools/list" and isinstance(result, dict) and not client_supports_apps(ctx):
-            result = {**result, "tools": [t for t in result.get("tools", []) if not _app_only(t)]}
+            result = {**result, "tools": [t for t in result.get("tools", []) if not app_only(t.get("_meta"))]}
         return result
 
 
-def _app_only(tool: dict[str, Any]) -> bool:
-    ui = (tool.get("_meta") or {}).get("ui")
+def app_only(meta: dict[str, Any] | None) -> bool:
+    """Whether a tool with this `_meta` is for the card alone (visibility without "model")."""
+    ui = (meta or {}).get("ui")
     return isinstance(ui, dict) and "model" not in ui.get("visibility", ["model"])
