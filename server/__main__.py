@@ -164,7 +164,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("serve", "demo", "simulator", "doctor")
+
+
+def unknown_command(argv: Sequence[str]) -> str | None:
+    """What to say when the first word is no command (argparse would only list the choices)."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.5)
+    guess = f" Did you mean `seedance-mcp {close[0]}`?" if close else ""
+    return (
+        f"seedance-mcp: there is no command {argv[0]!r}.{guess} The commands are {', '.join(COMMANDS)} "
+        "(serve is the default); `seedance-mcp --help` says what each does."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    problem = unknown_command(argv)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
     from .config import Settings

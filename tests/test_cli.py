@@ -104,3 +104,9 @@ def test_demo_output_is_for_a_person() -> None:
     assert "Saved file:" in done.stdout and "SIMULATED" not in done.stdout
     for sentence in ("check_status", "Show the user", "next_step"):
         assert sentence not in done.stdout, "no sentences meant for the assistant"
+
+
+def test_a_mistyped_command_gets_the_closest_one() -> None:
+    done = run("serv")
+    assert done.returncode == 2 and "Did you mean `seedance-mcp serve`?" in done.stderr
+    assert "serve, demo, simulator, doctor" in done.stderr and "Traceback" not in done.stderr

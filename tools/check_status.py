@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from .job_card import BOUND
@@ -21,6 +21,9 @@ ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 META = BOUND  # hosts with MCP Apps show the answer in the job card
+PREVIEWS_SENT = (
+    "The poster and contact sheet went with an earlier answer about this job; the saved file has the video."
+)
 
 
 async def check_status(
@@ -33,4 +36,14 @@ async def check_status(
         await state.jobs.get(job_id)
         timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds
         record = await wait(ctx, state, job_id, timeout)
-        return await answer(record, state)
+        answered = await answer(record, state)
+    if record.state != "completed":
+        return answered
+    if record.id not in state.previews_sent:
+        state.previews_sent.add(record.id)
+        return answered
+    # Sent with an earlier answer: the images again would only fill the conversation.
+    kept = [block for block in answered.content if not isinstance(block, ImageContent)]
+    if len(kept) < len(answered.content):
+        kept.append(TextContent(type="text", text=PREVIEWS_SENT))
+    return answered.model_copy(update={"content": kept})

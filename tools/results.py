@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
+from ..server.catalogue.pricing import token_count
 from ..server.errors import SeedanceError
 from ..server.journal.sqlite import JobRecord
 from ..server.state import AppState
@@ -105,6 +106,9 @@ class VideoJobResult(BaseModel):
         description="Estimated price (upper bound when duration/aspect was auto)."
     )
     cost_note: str
+    made_cost_usd: float | None = Field(
+        default=None, description="Once done: the price at the video's size and length, where a range stood."
+    )
     estimate_is_range: bool = Field(
         default=False, description="True: estimated_cost_usd is an upper bound (auto duration or aspect)."
     )
@@ -199,7 +203,14 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
             "the server keeps following the job meanwhile."
         )
     estimate = record.estimate
+    facts = _facts(record, state)
+    made = made_cost(record, facts)
     cost_note = str(estimate.get("summary", f"${record.estimate_usd:.4f}"))
+    if made is not None and facts is not None:
+        cost_note = (
+            f"${made:.4f} for the {facts.width}x{facts.height}, {facts.duration:.0f} s video made "
+            f"(estimated {cost_note} before)"
+        )
     if record.simulated:
         cost_note += " (simulated: nothing charged)"
     elif record.state == "uncertain" and record.request_id is None:
@@ -220,10 +231,11 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         saved=None if url_only else record.saved,  # not saved by choice: nothing to retry
         save_error=record.save_error,
         video_sha256=record.video_sha256,
-        video=_facts(record, state),
+        video=facts,
         seed=record.seed,
         estimated_cost_usd=record.estimate_usd,
-        estimate_is_range=record.estimate.get("min_usd", record.estimate_usd) != record.estimate_usd,
+        estimate_is_range=estimate.get("min_usd", record.estimate_usd) != record.estimate_usd,
+        made_cost_usd=made,
         cost_note=cost_note,
         error=record.error,
         error_type=record.error_type,
@@ -231,6 +243,22 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         warnings=list(warnings),
         next_step=next_step,
     )
+
+
+def made_cost(record: JobRecord, facts: VideoFacts | None) -> float | None:
+    """The price of the video as made, where a range (auto length or shape) left it open before: the
+    token formula at the video's own size and length. None where the range remains (reference videos of
+    unknown length, a provider with its own per-second price) or there was no range."""
+    estimate = record.estimate
+    low, high = estimate.get("min_usd"), estimate.get("max_usd")
+    seconds_in = estimate.get("input_video_seconds", [0.0, 0.0])
+    rate, multiplier = estimate.get("usd_per_1k_tokens"), estimate.get("multiplier", 1.0)
+    if facts is None or not (facts.width and facts.height and facts.duration) or rate is None:
+        return None
+    if low == high or seconds_in[0] != seconds_in[1] or record.provider == "oxen":
+        return None
+    tokens = token_count(facts.width, facts.height, seconds_in[0] + round(facts.duration))
+    return round(tokens / 1000 * rate * multiplier, 4)
 
 
 def refused_content(record: JobRecord) -> bool:
