@@ -28,6 +28,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.tools.job_card import FOLLOW_NAME
 
 pytestmark = pytest.mark.anyio
@@ -152,6 +153,13 @@ class Host:
 
     async def visible(self, element_id: str) -> bool:
         return bool(await self.card.evaluate(f"!document.getElementById('{element_id}').hidden"))
+
+    async def settled_size(self) -> None:
+        """Wait until the host has sized the frame to the view's content (screenshots show all of it)."""
+        height = await self.card.evaluate("Math.ceil(document.body.scrollHeight)")
+        await self.page.wait_for_function(
+            "h => Math.abs(document.getElementById('view').clientHeight - h) <= 1", arg=height
+        )
 
     async def facts(self) -> dict[str, str]:
         pairs = await self.card.evaluate(
@@ -453,3 +461,118 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
         assert not await host.visible("generate")
         assert jobs_in_journal(settings) == 1
         await host.view.screenshot(path=str(artifacts / "job-card-offer-lapsed.png"))
+
+
+async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
+    artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "2")
+    monkeypatch.setenv("SEEDANCE_DAILY_BUDGET_USD", "5")
+    settings = Settings.from_env()
+    async with open_host(settings, tmp_path / "profile") as host:
+        page = host.page
+
+        async def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            answer: dict[str, Any] = await page.evaluate(
+                "([n, a]) => post('/call', {name: n, arguments: a})", [name, arguments]
+            )
+            return answer
+
+        # Twelve jobs on the simulator: seven made, two refused by the model, one cancelled, two under way.
+        shot = {"duration": "4", "resolution": "480p", "aspect_ratio": "16:9", "wait_seconds": 0}
+        subjects = [
+            "a red kite",
+            "a paper boat",
+            "fog on a lake",
+            "a neon street",
+            "a lighthouse",
+            "dunes",
+            "a fox",
+        ]
+        started = [
+            await call("generate_video", {**shot, "prompt": f"{subject}, golden hour, slow dolly"})
+            for subject in subjects
+        ]
+        for marker in ("[sim:content_policy]", "[sim:detail=no_media_generated]"):
+            started.append(await call("generate_video", {**shot, "prompt": f"a bank robbery {marker}"}))
+        cancelled = await call("generate_video", {**shot, "prompt": "a storm at sea"})
+        await call("cancel_job", {"job_id": cancelled["structuredContent"]["job_id"]})
+        for job in started:  # the server's bounded wait, not ours
+            ended = await call(
+                "check_status", {"job_id": job["structuredContent"]["job_id"], "wait_seconds": 60}
+            )
+            assert ended["structuredContent"]["done"], ended
+        for subject in ("a glacier", "a market"):
+            await call("generate_video", {**shot, "prompt": f"{subject} at dawn"})
+        # Real spend on earlier days, as the journal keeps it (the chart's bars and the budget line).
+        journal = await Journal.open(settings.home / "journal.sqlite3")
+        for days_ago, usd in ((1, 1.21), (3, 3.65), (4, 0.97), (9, 6.2), (20, 2.4)):
+            when = time.time() - days_ago * 86_400
+            await journal.create(
+                JobRecord(
+                    id=new_job_id(),
+                    created_at=when,
+                    updated_at=when,
+                    provider="fal",
+                    simulated=False,
+                    tool="generate_video",
+                    tier="fast",
+                    mode="text-to-video",
+                    endpoint="e",
+                    arguments={"prompt": "p"},
+                    estimate={},
+                    estimate_usd=usd,
+                    state="completed",
+                    request_id="r",
+                    finished_at=when + 90,
+                )
+            )
+        await journal.close()
+
+        await host.run_tool("list_jobs", {"limit": 12})
+        gallery = host.card
+        await gallery.wait_for_function(
+            "() => document.querySelectorAll('#grid li').length === 12", timeout=WAIT_MS
+        )
+        shown = await gallery.evaluate(
+            "[...document.querySelectorAll('#grid li')].map(li => li.dataset.state)"
+        )
+        assert shown.count("completed") == 7 and shown.count("failed") == 2 and shown.count("cancelled") == 1
+        assert sum(s in ("queued", "running", "submitting") for s in shown) == 2
+        # Posters of the finished jobs, fetched through the card's tool.
+        await gallery.wait_for_function(
+            "() => document.querySelectorAll('#grid img').length === 7", timeout=WAIT_MS
+        )
+        # The chart: real spend bars on five days, the simulated day apart, the budget line.
+        assert (
+            await gallery.evaluate("document.querySelectorAll('#spend rect.bar:not(.simulated)').length") == 5
+        )
+        assert await gallery.evaluate("document.querySelectorAll('#spend rect.simulated').length") == 1
+        assert await gallery.evaluate("!!document.querySelector('#spend line.budget')")
+        assert "budget $5.00/day" in await gallery.inner_text("#chart-note")
+        await host.settled_size()
+        await host.view.screenshot(path=str(artifacts / "gallery.png"))
+
+        await gallery.click("[data-filter=failed]")
+        assert await gallery.evaluate(
+            "[...document.querySelectorAll('#grid li')].map(li => li.dataset.state)"
+        ) == [
+            "failed",
+            "failed",
+        ]
+        await host.settled_size()
+        await host.view.screenshot(path=str(artifacts / "gallery-failed.png"))
+
+        await gallery.click("[data-filter=completed]")
+        await gallery.click("#grid li:first-child button.frame")
+        await gallery.wait_for_function(
+            "() => { const v = document.querySelector('#grid video'); return v && v.readyState >= 2; }",
+            timeout=WAIT_MS,
+        )
+        await host.settled_size()
+        await host.view.screenshot(path=str(artifacts / "gallery-playing.png"))
+
+        for width in (320, 480, 800):
+            await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")
+            await gallery.wait_for_function("w => window.innerWidth === w", arg=width)
+            assert await gallery.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.journal.spend_report import SpendDay, SpendReport, charged, possibly_charged, spend_report
 from ..server.journal.sqlite import TERMINAL, JobRecord
+from .job_card import GALLERY
 from .results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "list_jobs"
@@ -20,6 +21,8 @@ to stop."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
+
+META = GALLERY  # hosts with MCP Apps show the list as the gallery
 
 PROMPT_EXCERPT_CHARS = 80
 
