@@ -61,7 +61,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SEEDANCE_DAILY_BUDGET_USD": ("refuse once the last 24 h of spend would pass this", "no budget"),
     "SEEDANCE_CONFIRM_ABOVE_USD": ("ask the user before spending more than this on one request", "never ask"),
     "SEEDANCE_CONFIRM_POLICY": (
-        "`refuse` or `proceed` when a request needs confirmation and the host cannot ask (no elicitation)",
+        "`refuse` or `proceed` when a request needs confirmation and the host cannot ask (neither "
+        "elicitation nor MCP Apps)",
         "`refuse`",
     ),
     "SEEDANCE_FAL_QUEUE_URL": ("fal queue API base URL", FAL_QUEUE_URL),

@@ -61,10 +61,14 @@ def missing_part() -> str | None:
 
 
 @pytest.fixture
-def browser_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+def browser_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     # Long enough for the card to show the queued and the running job before the video.
     monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "3")
     monkeypatch.setenv("SEEDANCE_SIM_RUN_SECONDS", "5")
+    # Videos where a person keeps them, as the card's pictures in the README show.
+    home = tmp_path / "you"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(home / "Videos" / "Seedance"))
     return Settings.from_env()
 
 
@@ -154,6 +158,28 @@ class Host:
     async def visible(self, element_id: str) -> bool:
         return bool(await self.card.evaluate(f"!document.getElementById('{element_id}').hidden"))
 
+    async def show_a_frame(self, selector: str = "#video") -> None:
+        """Seek into the video and wait until that frame is decoded and more can play (no spinner)."""
+        await self.card.evaluate(
+            """s => new Promise(done => { const v = document.querySelector(s);
+                 v.addEventListener('seeked', done, { once: true }); v.currentTime = 1.5; })""",
+            selector,
+        )
+        await self.card.wait_for_function(
+            "s => document.querySelector(s).readyState >= 3", arg=selector, timeout=WAIT_MS
+        )
+        await self.settled_size()
+
+    async def picture(self, path: Path) -> None:
+        """A screenshot of the view once it stands still: two shots alike (the player's loading spinner
+        turns for a moment after the frame is ready), so the saved picture shows what a person sees."""
+        await self.settled_size()
+        shot, previous = await self.view.screenshot(), b""
+        with anyio.fail_after(WAIT_MS / 1000):
+            while shot != previous:
+                shot, previous = await self.view.screenshot(), shot
+        path.write_bytes(shot)
+
     async def settled_size(self) -> None:
         """Wait until the host has sized the frame to the view's content (screenshots show all of it)."""
         height = await self.card.evaluate("Math.ceil(document.body.scrollHeight)")
@@ -232,14 +258,14 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert (await card.inner_text("#jobid")).startswith("Job sd_")
         assert "Cancel works until it starts" in await card.inner_text("#stage")
         assert await visible("cancel") and not await visible("download")
-        await view.screenshot(path=str(artifacts / "job-card-queued.png"))
+        await view.screenshot(path=str(artifacts / "job-card-queued.png"))  # it moves: no still
 
         # Running: the provider's latest log line; the card keeps following after the host's call returned.
         await reach("running")
         await card.wait_for_function("() => document.getElementById('log').textContent.length > 0")
         assert not await visible("cancel")
         assert "can no longer be cancelled" in await card.inner_text("#stage")
-        await view.screenshot(path=str(artifacts / "job-card-running.png"))
+        await view.screenshot(path=str(artifacts / "job-card-running.png"))  # it moves: no still
         assert any(c["name"] == FOLLOW_NAME for c in calls)
 
         # Done: the simulator's MP4 plays in the card, with its facts.
@@ -256,9 +282,11 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         done = await facts()
         assert done["Size"] == "1280×720" and done["Length"] == "4.0 s" and done["File"].endswith(" MB")
         assert done["Would cost"] == "$0.97"  # kept once done: simulated, so never charged
-        assert done["Saved file"] == job["video_path"] and Path(job["video_path"]).is_file()
+        saved = Path(job["video_path"])
+        assert done["Saved file"] == f"~/Videos/Seedance/{saved.name}" and saved.is_file()
         assert not await visible("log") and not await visible("working")
-        await view.screenshot(path=str(artifacts / "job-card-done.png"))
+        await host.show_a_frame()
+        await host.picture(artifacts / "job-card-done.png")
 
         # Every action is a button reachable with the keyboard, in order.
         order = ["download", "fullscreen", "continue", "again"]
@@ -325,12 +353,12 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert "nothing was charged" in await card.inner_text("#reason")
         assert (await card.inner_text("#fix")).startswith("What to do: Nothing to fix")
         assert await visible("again") and not await visible("rephrase")
-        await view.screenshot(path=str(artifacts / "job-card-cancelled.png"))
+        await host.picture(artifacts / "job-card-cancelled.png")
 
         # The host's theme reaches the card.
         await page.evaluate("setTheme('dark')")
         await card.wait_for_function("() => getComputedStyle(document.body).colorScheme === 'dark'")
-        await view.screenshot(path=str(artifacts / "job-card-cancelled-dark.png"))
+        await host.picture(artifacts / "job-card-cancelled-dark.png")
 
         # 320 to 800 px: nothing overflows sideways.
         for width in (320, 480, 800):
@@ -359,10 +387,17 @@ async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_an
         job = await host.card.evaluate("job")
         assert job["state"] == "failed" and job["error"] and "content_policy" in job["error_type"]
         assert await host.card.inner_text("#reason") == job["error"]
-        assert "rephrased prompt" in await host.card.inner_text("#fix")
+        # Its reason carries the fix (rephrase): said once, then the action that can work.
+        assert "fix: rephrase" in job["error"] and not await host.visible("fix")
         assert await host.visible("rephrase") and not await host.visible("again")
         assert not await host.visible("download")
-        await host.view.screenshot(path=str(artifacts / "job-card-failed.png"))
+        await host.card.click("#rephrase")
+        await host.page.wait_for_function("() => hostLog.some(m => m.method === 'ui/message')")
+        [asked] = sent(await host.page.evaluate("hostLog"), "ui/message")
+        assert (
+            "rephrased prompt" in asked["content"][0]["text"] and job["job_id"] in asked["content"][0]["text"]
+        )
+        await host.picture(artifacts / "job-card-failed.png")
 
 
 def jobs_in_journal(settings: Settings) -> int:
@@ -382,7 +417,7 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
         # The host shows Apps and cannot elicit: the answer is the card, awaiting the person's yes.
         request = {"prompt": PROMPT, "duration": "4", "aspect_ratio": "16:9", "wait_seconds": 0}
         await host.run_tool("generate_video", request)
-        card, view, page = host.card, host.view, host.page
+        card, page = host.card, host.page
         await host.reach("awaiting_confirmation")
         assert await card.inner_text("#status") == "Awaiting your confirmation"
         assert await card.inner_text("#offer-price") == "$0.97"
@@ -391,7 +426,7 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
         assert await card.inner_text("#generate") == "Generate, $0.97"
         assert await host.visible("drop") and not await host.visible("working")
         assert jobs_in_journal(settings) == 0
-        await view.screenshot(path=str(artifacts / "job-card-awaiting-confirmation.png"))
+        await host.picture(artifacts / "job-card-awaiting-confirmation.png")
 
         # The model cannot confirm: the card's tool is not for it, and without the card's token it refuses.
         model_call = await page.evaluate(
@@ -430,7 +465,8 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
             "() => document.getElementById('video').readyState >= 2", timeout=WAIT_MS
         )
         assert await card.evaluate("job.job_id") == job_id and jobs_in_journal(settings) == 1
-        await view.screenshot(path=str(artifacts / "job-card-confirmed-done.png"))
+        await host.show_a_frame()
+        await host.picture(artifacts / "job-card-confirmed-done.png")
 
         # Drop: nothing is submitted, and the dropped request cannot be generated afterwards.
         await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", at night"})
@@ -445,7 +481,7 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
             dropped_token,
         )
         assert late["isError"] and jobs_in_journal(settings) == 1
-        await host.view.screenshot(path=str(artifacts / "job-card-dropped.png"))
+        await host.picture(artifacts / "job-card-dropped.png")
 
         # An offer left too long lapses: its token is refused and nothing is paid.
         await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", in the snow"})
@@ -460,7 +496,7 @@ async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card
         assert "lapsed unconfirmed" in await host.card.inner_text("#reason")
         assert not await host.visible("generate")
         assert jobs_in_journal(settings) == 1
-        await host.view.screenshot(path=str(artifacts / "job-card-offer-lapsed.png"))
+        await host.picture(artifacts / "job-card-offer-lapsed.png")
 
 
 async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
@@ -550,8 +586,7 @@ async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
         assert await gallery.evaluate("document.querySelectorAll('#spend rect.simulated').length") == 1
         assert await gallery.evaluate("!!document.querySelector('#spend line.budget')")
         assert "budget $5.00/day" in await gallery.inner_text("#chart-note")
-        await host.settled_size()
-        await host.view.screenshot(path=str(artifacts / "gallery.png"))
+        await host.picture(artifacts / "gallery.png")
 
         await gallery.click("[data-filter=failed]")
         assert await gallery.evaluate(
@@ -560,8 +595,7 @@ async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
             "failed",
             "failed",
         ]
-        await host.settled_size()
-        await host.view.screenshot(path=str(artifacts / "gallery-failed.png"))
+        await host.picture(artifacts / "gallery-failed.png")
 
         await gallery.click("[data-filter=completed]")
         await gallery.click("#grid li:first-child button.frame")
@@ -569,8 +603,9 @@ async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
             "() => { const v = document.querySelector('#grid video'); return v && v.readyState >= 2; }",
             timeout=WAIT_MS,
         )
-        await host.settled_size()
-        await host.view.screenshot(path=str(artifacts / "gallery-playing.png"))
+        await gallery.evaluate("document.querySelector('#grid video').pause()")
+        await host.show_a_frame("#grid video")
+        await host.picture(artifacts / "gallery-playing.png")
 
         for width in (320, 480, 800):
             await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")

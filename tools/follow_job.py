@@ -6,6 +6,8 @@ this tool; hosts hide it from the model, and clients that did not negotiate MCP 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -50,6 +52,7 @@ class JobCardResult(VideoJobResult):
     typical_seconds: float | None = Field(
         default=None, description="While the job runs: how long this server's recent jobs took (median)."
     )
+    saved_as: str | None = Field(default=None, description="video_path as people write it (~ for home).")
 
 
 async def follow_job(
@@ -94,6 +97,8 @@ async def card_answer(record: JobRecord, state: AppState) -> CallToolResult:
     structured["request"] = request.model_dump(mode="json")
     if record.state not in SETTLED:
         structured["typical_seconds"] = await typical_seconds(state, record.provider)
+    if record.video_path:
+        structured["saved_as"] = shown_path(Path(record.video_path))
     return CallToolResult(content=answered.content, structured_content=structured)
 
 
@@ -102,6 +107,12 @@ async def typical_seconds(state: AppState, provider: str) -> float | None:
     done = await state.jobs.journal.list(states=["completed"], limit=TYPICAL_OF)
     spans = sorted(r.finished_at - r.created_at for r in done if r.provider == provider and r.finished_at)
     return round(spans[len(spans) // 2], 1) if spans else None
+
+
+def shown_path(path: Path) -> str:
+    """`path` with the home folder written `~`, as the card shows it."""
+    home = Path.home()
+    return f"~{os.sep}{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 def _shown(record: JobRecord) -> tuple[Any, ...]:
