@@ -117,3 +117,16 @@ async def test_without_apps_the_card_tool_is_hidden_and_refused_and_the_policy_s
         words = text_of(policy)
         assert "SEEDANCE_CONFIRM_POLICY=proceed" in words and "shows MCP Apps" in words
         assert await jobs_in(confirm_settings) == 0
+
+
+async def test_a_host_that_can_ask_keeps_the_question_even_with_apps(confirm_settings: Settings) -> None:
+    from tests.test_guard import Asker
+
+    asker = Asker(action="decline")
+    async with Client(create_server(confirm_settings), extensions=[APPS], elicitation_callback=asker) as mcp:
+        declined = await mcp.call_tool("generate_video", {"prompt": PROMPT, "wait_seconds": 0})
+        held = await mcp.call_tool("check_status", {"job_id": "sc_abc"})
+    assert len(asker.questions) == 1 and declined.is_error and "declined" in text_of(declined)
+    assert TOKEN_META not in (declined.meta or {})
+    assert held.is_error and "waiting for the user's Generate in the job card" in text_of(held)
+    assert await jobs_in(confirm_settings) == 0

@@ -180,6 +180,25 @@ class Host:
                 shot, previous = await self.view.screenshot(), shot
         path.write_bytes(shot)
 
+    async def fits(self) -> None:
+        """From 320 to 800 px wide: nothing overflows sideways, and every fact's value stays whole on one
+        line (the saved path alone may take several)."""
+        for width in (320, 480, 800, None):
+            size = f"{width}px" if width else ""
+            await self.page.evaluate(f"document.getElementById('view').style.width = '{size}'")
+            if width is None:
+                return
+            await self.card.wait_for_function("w => window.innerWidth === w", arg=width)
+            assert await self.card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+                width
+            )
+            whole = await self.card.evaluate(
+                "[...document.querySelectorAll('#facts div:not(.wide) dd')].map(d =>"
+                " d.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(d).lineHeight)"
+                " && d.scrollWidth <= d.clientWidth)"
+            )
+            assert all(whole), (width, whole)
+
     async def settled_size(self) -> None:
         """Wait until the host has sized the frame to the view's content (screenshots show all of it)."""
         height = await self.card.evaluate("Math.ceil(document.body.scrollHeight)")
@@ -287,6 +306,7 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert not await visible("log") and not await visible("working")
         await host.show_a_frame()
         await host.picture(artifacts / "job-card-done.png")
+        await host.fits()
 
         # Every action is a button reachable with the keyboard, in order.
         order = ["download", "fullscreen", "continue", "again"]
@@ -334,6 +354,9 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert again["arguments"]["seed"] != job["seed"]
         new_id = await card.evaluate("job.job_id")
         await reach("queued")
+        # How long jobs take here, from the one that finished.
+        await card.wait_for_function("() => !!job.typical_seconds")
+        assert (await facts())["Usually takes"].startswith("about ")
         # The model hears of the job it did not start.
         await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
         [context] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
@@ -360,11 +383,8 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         await card.wait_for_function("() => getComputedStyle(document.body).colorScheme === 'dark'")
         await host.picture(artifacts / "job-card-cancelled-dark.png")
 
-        # 320 to 800 px: nothing overflows sideways.
-        for width in (320, 480, 800):
-            await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")
-            await card.wait_for_function("w => window.innerWidth === w", arg=width)
-            assert await card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+        # 320 to 800 px: nothing overflows sideways, no fact wraps.
+        await host.fits()
 
 
 async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_and_the_fix(

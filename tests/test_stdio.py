@@ -12,6 +12,8 @@ import pytest
 from mcp import StdioServerParameters
 from mcp.client import Client
 
+from seedance_mcp.server.config import SETTING_FIX
+
 pytestmark = pytest.mark.anyio
 
 
@@ -97,6 +99,11 @@ async def test_a_bad_setting_reaches_the_host_every_call_answers_it_with_the_fix
         assert "SEEDANCE_PROVIDER" in words and "'falx'" in words, (name, words)
         assert "To fix: correct the variable it names" in words and "restart the server" in words, name
     assert unknown.is_error and "generate_video" in unknown.content[0].text  # type: ignore[union-attr]
+    # The doctor names the same setting with the same fix.
+    doctor = await anyio.run_process([params.command, *params.args, "doctor"], env=params.env, check=False)
+    out = doctor.stdout.decode()
+    assert doctor.returncode == 1 and "SEEDANCE_PROVIDER" in out and "'falx'" in out
+    assert f"fix: {SETTING_FIX}" in out
 
 
 def minimal_arguments(schema: dict[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
+from .confirm_spend import HELD_PREFIX
 from .job_card import BOUND
 from .params import WaitSecondsParam
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
@@ -32,6 +34,11 @@ async def check_status(
     wait_seconds: WaitSecondsParam = None,
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
+    if job_id.startswith(HELD_PREFIX):
+        raise ToolError(
+            f"{job_id} is a request waiting for the user's Generate in the job card, not a job yet. When "
+            "they press it, the card tells you the job id; list_jobs lists the job once it is made."
+        )
     async with tool_errors():
         await state.jobs.get(job_id)
         timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds

@@ -46,6 +46,7 @@ META: dict[str, Any] = {"ui": {"resourceUri": URI, "visibility": ["app"]}}
 OFFER_SECONDS = 600.0  # how long the card's offer stands; after it the request is never submitted
 TOKEN_META = "seedance-mcp/confirmation"  # noqa: S105 (a _meta key, not a secret): holds the card's token
 NOT_SPENT = "Nothing was submitted or charged."
+HELD_PREFIX = "sc_"  # a held request's id, told apart from a job's ("sd_")
 
 
 async def hold_for_card(
@@ -60,7 +61,7 @@ async def hold_for_card(
     token = secrets.token_urlsafe(24)
     now = time.time()
     held = HeldRequest(
-        id="sc_" + secrets.token_urlsafe(9),
+        id=HELD_PREFIX + secrets.token_urlsafe(9),
         created_at=now,
         expires_at=now + OFFER_SECONDS,
         request={"generation": dataclasses.asdict(request), "what": answer.what},
