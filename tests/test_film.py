@@ -194,7 +194,7 @@ async def test_unknown_unfinished_and_non_video_clips_are_refused_naming_the_fie
 
         text = await refusal(client, "stitch_videos", clips=[str(clip), str(picture)])
         assert "clips[1]" in text and "PNG image, not a video" in text
-        assert "give a finished job's id or an MP4 or MOV file in its place" in text  # and its fix
+        assert "not a video; give an MP4 or MOV file" in text  # and its fix
 
         text = await refusal(client, "stitch_videos", clips=[str(notes), str(clip)])
         assert "clips[0]" in text and "not a usable video" in text

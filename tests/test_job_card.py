@@ -107,6 +107,7 @@ async def test_follow_job_answers_like_check_status_plus_the_request(settings: S
         status = await c.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0})
     card = dict(followed.structured_content)
     request = card.pop("request")
+    assert card.pop("saved_as") == card["video_path"]  # under no home folder here: written as it is
     plain = dict(status.structured_content)
     assert card.pop("elapsed_seconds") == plain.pop("elapsed_seconds")
     assert card == plain
