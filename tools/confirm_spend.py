@@ -10,19 +10,18 @@ journal, so two clicks, or two cards, submit it once. An unconfirmed request lap
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import secrets
 import time
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from ..server.generation.service import GenerationRequest, OxenOptions
+from ..server.generation.service import GenerationRequest
 from ..server.generation.spending_guard import usd
 from ..server.journal.api import HeldRequest
 from .confirmation import SpendConfirmation
@@ -35,7 +34,11 @@ from .results import (
     VideoJobResult,
     app_state,
     tool_errors,
+    with_note,
 )
+
+if TYPE_CHECKING:
+    from .preparing import PreparedCall  # whose body calls hold_for_card
 
 NAME = "confirm_spend"
 TITLE = "Confirm spending (job card)"
@@ -49,14 +52,14 @@ NOT_SPENT = "Nothing was submitted or charged."
 HELD_PREFIX = "sc_"  # a held request's id, told apart from a job's ("sd_")
 
 
-async def hold_for_card(
-    ctx: ToolContext, request: GenerationRequest, answer: SpendConfirmation
-) -> CallToolResult:
-    """Keep `request` for the person's answer in the card; the answer the model and the card get."""
+async def hold_for_card(ctx: ToolContext, call: PreparedCall, answer: SpendConfirmation) -> CallToolResult:
+    """Keep the prepared call's request for the person's answer in the card; the answer the model and
+    the card get. Its media copies are let go: a confirmed request is prepared again, then submitted."""
     state = app_state(ctx)
     settings = state.settings
-    async with tool_errors():
-        quote = await state.generations.price(request)  # the card shows the price the submit will check
+    request, quote = call.prepared.request, call.prepared.quote
+    call.prepared.release()
+    assert quote is not None  # an earlier call's job needs no confirmation
     total = quote.total
     token = secrets.token_urlsafe(24)
     now = time.time()
@@ -64,7 +67,7 @@ async def hold_for_card(
         id=HELD_PREFIX + secrets.token_urlsafe(9),
         created_at=now,
         expires_at=now + OFFER_SECONDS,
-        request={"generation": dataclasses.asdict(request), "what": answer.what},
+        request={"generation": _stored(request), "what": answer.what, "note": call.note},
     )
     await state.jobs.journal.hold(held, _token_hash(token))
     threshold = settings.confirm_above_usd or 0.0
@@ -139,10 +142,13 @@ async def confirm_spend(
     if decision == "drop":
         return _dropped(held, "The user dropped the request in the job card.")
     async with tool_errors():
-        submitted = await state.generations.submit(_restored(held.request["generation"]), "yes")
+        prepared = await state.generations.prepare(_restored(held.request["generation"]))
+        submitted = await state.generations.submit(prepared, "yes")
         first = submitted.records[0]
         await state.jobs.journal.held_job(held.id, first.id)
-        return await card_answer(first, state)
+        answered = await card_answer(first, state)
+    note = held.request.get("note")
+    return with_note(answered, note) if note else answered
 
 
 async def _settled(held: HeldRequest, decision: str, state: Any) -> CallToolResult:
@@ -177,13 +183,29 @@ def _dropped(held: HeldRequest, said: str) -> CallToolResult:
     )
 
 
+def _stored(request: GenerationRequest) -> dict[str, Any]:
+    """A request as the journal keeps it: its endpoint by name, its values as given."""
+    entry = request.endpoint
+    return {
+        "tool": request.tool,
+        "family": entry.family,
+        "tier": entry.tier,
+        "mode": entry.mode,
+        "values": {k: list(v) if isinstance(v, tuple) else v for k, v in request.values.items()},
+        "stated_video_seconds": request.stated_video_seconds,
+    }
+
+
 def _restored(data: dict[str, Any]) -> GenerationRequest:
     """The held request as the generating tool built it."""
-    fields = dict(data)
-    fields["oxen"] = OxenOptions(**fields["oxen"])
-    for name in ("image_urls", "video_urls", "audio_urls"):
-        fields[name] = tuple(fields[name])
-    return GenerationRequest(**fields)
+    return GenerationRequest.of(
+        data["tool"],
+        family=data["family"],
+        tier=data["tier"],
+        mode=data["mode"],
+        values=data["values"],
+        stated_video_seconds=data["stated_video_seconds"],
+    )
 
 
 def _token_hash(token: str) -> str:
