@@ -14,14 +14,14 @@ import hashlib
 import secrets
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from ..server.generation.service import GenerationRequest
+from ..server.generation.service import GenerationRequest, Prepared
 from ..server.generation.spending_guard import usd
 from ..server.journal.api import HeldRequest
 from .confirmation import SpendConfirmation
@@ -37,9 +37,6 @@ from .results import (
     with_note,
 )
 
-if TYPE_CHECKING:
-    from .preparing import PreparedCall  # whose body calls hold_for_card
-
 NAME = "confirm_spend"
 TITLE = "Confirm spending (job card)"
 DESCRIPTION = "For the job card only: the person's Generate or Drop on a paid request the card shows."
@@ -52,13 +49,15 @@ NOT_SPENT = "Nothing was submitted or charged."
 HELD_PREFIX = "sc_"  # a held request's id, told apart from a job's ("sd_")
 
 
-async def hold_for_card(ctx: ToolContext, call: PreparedCall, answer: SpendConfirmation) -> CallToolResult:
-    """Keep the prepared call's request for the person's answer in the card; the answer the model and
-    the card get. Its media copies are let go: a confirmed request is prepared again, then submitted."""
+async def hold_for_card(
+    ctx: ToolContext, prepared: Prepared, note: str | None, answer: SpendConfirmation
+) -> CallToolResult:
+    """Keep a prepared request for the person's answer in the card; the answer the model and the card
+    get. Its media copies are let go: a confirmed request is prepared again, then submitted."""
     state = app_state(ctx)
     settings = state.settings
-    request, quote = call.prepared.request, call.prepared.quote
-    call.prepared.release()
+    request, quote = prepared.request, prepared.quote
+    prepared.release()
     assert quote is not None  # an earlier call's job needs no confirmation
     total = quote.total
     token = secrets.token_urlsafe(24)
@@ -67,7 +66,7 @@ async def hold_for_card(ctx: ToolContext, call: PreparedCall, answer: SpendConfi
         id=HELD_PREFIX + secrets.token_urlsafe(9),
         created_at=now,
         expires_at=now + OFFER_SECONDS,
-        request={"generation": _stored(request), "what": answer.what, "note": call.note},
+        request={"generation": _stored(request), "what": answer.what, "note": note},
     )
     await state.jobs.journal.hold(held, _token_hash(token))
     threshold = settings.confirm_above_usd or 0.0

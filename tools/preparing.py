@@ -33,7 +33,7 @@ async def submit_prepared(
 ) -> CallToolResult:
     """The tool body of every generating tool: submit the prepared call, wait a while, answer."""
     if (in_card := held_for_card(approval)) is not None:  # the person answers in the job card
-        return await hold_for_card(ctx, call, in_card)
+        return await hold_for_card(ctx, call.prepared, call.note, in_card)
     state = app_state(ctx)
     async with tool_errors():
         submitted = await state.generations.submit(call.prepared, consent_of(approval))
