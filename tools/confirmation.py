@@ -63,7 +63,7 @@ class SpendConfirmation(BaseModel):
 SpendApproval = ElicitationResult[SpendConfirmation]
 
 
-def held_for_card(approval: SpendApproval) -> SpendConfirmation | None:
+def held_for_card(approval: SpendApproval | None) -> SpendConfirmation | None:
     """The settled answer when the request waits for the person's Generate in the job card, else None."""
     if isinstance(approval, AcceptedElicitation) and approval.data.consent == "in_card":
         return approval.data

@@ -257,8 +257,8 @@ def made_cost(record: JobRecord, facts: VideoFacts | None) -> float | None:
         return None
     if low == high or seconds_in[0] != seconds_in[1] or record.provider == "oxen":
         return None
-    tokens = token_count(facts.width, facts.height, seconds_in[0] + round(facts.duration))
-    return round(tokens / 1000 * rate * multiplier, 4)
+    tokens = token_count(facts.width, facts.height, float(seconds_in[0]) + round(facts.duration))
+    return round(tokens / 1000 * float(rate) * float(multiplier), 4)
 
 
 def refused_content(record: JobRecord) -> bool:
