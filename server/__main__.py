@@ -164,7 +164,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("serve", "demo", "simulator", "doctor")
+
+
+def unknown_command(argv: Sequence[str]) -> str | None:
+    """What to say when the first word is no command (argparse would only list the choices)."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.5)
+    guess = f" Did you mean `seedance-mcp {close[0]}`?" if close else ""
+    return (
+        f"seedance-mcp: there is no command {argv[0]!r}.{guess} The commands are {', '.join(COMMANDS)} "
+        "(serve is the default); `seedance-mcp --help` says what each does."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    problem = unknown_command(argv)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
     from .config import Settings
@@ -178,7 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_doctor(None, dict(os.environ))
         print(f"seedance-mcp: {exc}", file=sys.stderr)
-        return 2
+        if command != "serve":
+            return 2
+        # A host shows a server that exits as merely disconnected: serve, and answer every call with
+        # the reason and its fix, on stand-in settings that open nothing.
+        from .config import setting_problem
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return _serve(args, Settings.from_env({}), unusable=setting_problem(exc))
 
     # stdout is the MCP channel when serving over stdio: logs go to stderr. The demo is for a person:
     # its own lines only, unless asked.
@@ -219,12 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_doctor(settings, dict(os.environ))
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, *, unusable: str | None = None) -> int:
     from .app import create_server
     from .errors import ConfigError
 
     transport = getattr(args, "transport", "stdio")
-    server = create_server(settings)
+    server = create_server(settings, unusable=unusable)
     if transport == "http":
         from .web.http import run_http
 

@@ -29,7 +29,7 @@ from pydantic import AnyUrl, ValidationError
 
 from .. import tools
 from ..tools.host_cancel import record_host_cancels
-from ..tools.job_card import JobCard
+from ..tools.job_card import JobCard, app_only
 from ..tools.models_resource import register_models_resource
 from ..tools.prompts import register_prompts
 from ..tools.resources import register_resources, register_spend_resource
@@ -61,8 +61,8 @@ TOOL_ICONS = [Icon(src=ICON_URL)]
 OPEN_AFTER_SECONDS = 5.0
 OPEN_AFTER_LISTING_SECONDS = 0.1
 
-# One module per tool under tools/, imported when the tools are built. `follow_job` is the job card's:
-# hosts hide it from the model, and clients without MCP Apps are never shown it.
+# One module per tool under tools/, imported when the tools are built. `follow_job` and `confirm_spend`
+# are the job card's: hosts hide them from the model, and clients without MCP Apps are never shown them.
 TOOL_MODULES = (
     "generate_video",
     "reference_video",
@@ -72,6 +72,7 @@ TOOL_MODULES = (
     "cancel_job",
     "stitch_videos",
     "follow_job",
+    "confirm_spend",
 )
 # The code the tool list is made from, for the list cache's digest.
 SOURCES = (Path(__file__).parent, *map(Path, tools.__path__))
@@ -131,7 +132,10 @@ class SeedanceServer(MCPServer[AppState]):
         full = {tool.name: tool for tool in await self._full_tools()}
         tool = full.get(name)
         if tool is None:
-            raise ToolError(f"Unknown tool: {name}. This server's tools are: {', '.join(sorted(full))}.")
+            names = sorted(
+                n for n, t in full.items() if not app_only(t.meta)
+            )  # the card's are not the model's
+            raise ToolError(f"Unknown tool: {name}. This server's tools are: {', '.join(names)}.")
         # Offered in refusals: the arguments listed for the active provider.
         shown = list(compact_tool(tool, self.provider).input_schema.get("properties", {}))
         try:
@@ -157,11 +161,18 @@ class SeedanceServer(MCPServer[AppState]):
         return await super().read_resource(uri, context)
 
 
-def create_server(settings: Settings) -> SeedanceServer:
+def create_server(settings: Settings, *, unusable: str | None = None) -> SeedanceServer:
+    """The server for `settings`. With `unusable` (a setting that did not parse, with its fix), it still
+    starts and lists its tools, so the host shows the reason: every call answers with it, nothing opens."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         # Yield at once so `initialize` and `tools/list` are answered before the rest opens.
         state = server.running = AppState(settings=settings)
+        if unusable is not None:
+            state.fail(unusable)
+            yield state
+            return
         async with anyio.create_task_group() as tg:
             tg.start_soon(_open_when_wanted, server, state, team)
             tg.start_soon(team.watch_health)
@@ -183,7 +194,8 @@ def create_server(settings: Settings) -> SeedanceServer:
         request_state_security=team.request_state_security(),
     )
     server.provider = api_of(settings.provider)  # whose parameters are listed
-    server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES, SHIPPED)
+    if unusable is None:  # stand-in settings must not write the list cache where the real ones would not
+        server.list_cache = ToolListCache(settings.home / "cache", settings.provider, SOURCES, SHIPPED)
 
     async def opened() -> None:
         if server.running is not None:

@@ -61,7 +61,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "SEEDANCE_DAILY_BUDGET_USD": ("refuse once the last 24 h of spend would pass this", "no budget"),
     "SEEDANCE_CONFIRM_ABOVE_USD": ("ask the user before spending more than this on one request", "never ask"),
     "SEEDANCE_CONFIRM_POLICY": (
-        "`refuse` or `proceed` when a request needs confirmation and the host cannot ask (no elicitation)",
+        "`refuse` or `proceed` when a request needs confirmation and the host cannot ask (neither "
+        "elicitation nor MCP Apps)",
         "`refuse`",
     ),
     "SEEDANCE_FAL_QUEUE_URL": ("fal queue API base URL", FAL_QUEUE_URL),
@@ -271,6 +272,19 @@ class Settings(BaseModel):
             raise ConfigError("SEEDANCE_PROVIDER=oxen needs OXEN_API_KEY to be set")
         _check_team_settings(settings)
         return settings
+
+
+# What to do about a setting that does not parse: said by `doctor` and by every call of a server that
+# started with one (see `server/app.py`).
+SETTING_FIX = (
+    "correct the variable it names where this server is started (for a host: the `env` of this "
+    "server's entry in its MCP settings), or unset it; then restart the server"
+)
+
+
+def setting_problem(error: ConfigError) -> str:
+    """A bad setting as a tool call answers it: the error, then its fix."""
+    return f"This server cannot work until a setting is fixed. {error} To fix: {SETTING_FIX}."
 
 
 def _plain(message: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TextIO
 
-from .config import Settings
+from .config import SETTING_FIX, Settings
 from .errors import ConfigError
 
 Status = Literal["ok", "warn", "fail"]
@@ -89,9 +89,7 @@ def collect_checks(
         try:
             settings = Settings.from_env(env)
         except ConfigError as exc:
-            checks.append(
-                Check("fail", "settings", str(exc), "correct the variable named above, or unset it")
-            )
+            checks.append(Check("fail", "settings", str(exc), SETTING_FIX))
             return [*checks, *_media_checks(simulated=False)]
     checks += [
         _provider_check(settings, env),

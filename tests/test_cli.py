@@ -81,8 +81,12 @@ def test_plain_command_on_a_terminal_says_what_it_is() -> None:
 def test_settings_errors_name_the_variable() -> None:
     assert run("doctor", env={"SEEDANCE_LOG_LEVEL": "debug"}).returncode == 0
     for variable, value in (("SEEDANCE_MAX_COST_USD", "-1"), ("SEEDANCE_DAILY_BUDGET_USD", "-5")):
-        done = run("serve", env={variable: value})
+        done = run("demo", env={variable: value})
         assert done.returncode == 2 and variable in done.stderr and "Traceback" not in done.stderr
+        # Serving goes on (until the host hangs up), so the host hears the reason from every call
+        # (tests/test_stdio.py); the log says it too.
+        done = run("serve", env={variable: value})
+        assert done.returncode == 0 and variable in done.stderr and "Traceback" not in done.stderr
     done = run("simulator", "--port", "70000")
     assert done.returncode == 2 and "1 to 65535" in done.stderr
 
@@ -100,3 +104,9 @@ def test_demo_output_is_for_a_person() -> None:
     assert "Saved file:" in done.stdout and "SIMULATED" not in done.stdout
     for sentence in ("check_status", "Show the user", "next_step"):
         assert sentence not in done.stdout, "no sentences meant for the assistant"
+
+
+def test_a_mistyped_command_gets_the_closest_one() -> None:
+    done = run("serv")
+    assert done.returncode == 2 and "Did you mean `seedance-mcp serve`?" in done.stderr
+    assert "serve, demo, simulator, doctor" in done.stderr and "Traceback" not in done.stderr

@@ -134,3 +134,15 @@ def test_quoted_per_second_prices_match_the_seeds() -> None:
         tier="fast", resolution="720p", duration="10", aspect_ratio="16:9", has_video_input=True
     )
     assert with_video.max_usd / 10 == pytest.approx(0.14515, abs=1e-4)  # "$0.14515 per second"
+
+
+async def test_the_answer_leads_with_a_sentence_and_keeps_the_numbers(settings: Settings) -> None:
+    async with Client(create_server(settings)) as client:
+        exact = await client.call_tool("estimate_cost", {"duration": "5", "aspect_ratio": "16:9"})
+        ranged = await client.call_tool("estimate_cost", {"shots": [{"duration": "4"}, {}]})
+    first = exact.content[0].text  # type: ignore[union-attr]
+    assert first.startswith("It would cost $1.21: fast text-to-video, 720p.") and "{" not in first
+    assert exact.structured_content is not None and exact.structured_content["usd"] == pytest.approx(1.2096)
+    film = ranged.content[0].text  # type: ignore[union-attr]
+    assert film.startswith("The film of 2 shots would cost $") and "Shot 2: $" in film
+    assert "count the upper bound" in film

@@ -194,6 +194,7 @@ async def test_unknown_unfinished_and_non_video_clips_are_refused_naming_the_fie
 
         text = await refusal(client, "stitch_videos", clips=[str(clip), str(picture)])
         assert "clips[1]" in text and "PNG image, not a video" in text
+        assert "not a video; give an MP4 or MOV file" in text  # and its fix
 
         text = await refusal(client, "stitch_videos", clips=[str(notes), str(clip)])
         assert "clips[0]" in text and "not a usable video" in text
@@ -391,3 +392,33 @@ def test_a_stopped_stitch_leaves_no_file_behind(isolated_env: Path) -> None:
         stitch(clips, target, progress=progress, stop=stop)
     assert seen == [12]  # one second of film was written before the stop was seen
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_simulated_continuation_covers_the_first_clips_text_with_its_own(tmp_path: Path) -> None:
+    """The start frame of a continued simulated clip carries the first clip's prompt and counter: the
+    new clip's text bands cover them, so its top and bottom look as on any other picture."""
+    from seedance_mcp.server.simulator.render import RenderSpec, render_mp4
+
+    size = {"width": 640, "height": 360, "seconds": 1, "audio": False}
+    first = tmp_path / "first.mp4"
+    render_mp4(RenderSpec(prompt="A red kite rises over a beach, " * 6, **size), first)  # five lines of text
+    _, last_of_first, _ = frames(first)
+    last_of_first.save(tmp_path / "last.png")
+    Image.new("RGB", (640, 360), (120, 150, 90)).save(tmp_path / "plain.png")
+
+    def middle_frame(start: str) -> Image.Image:
+        out = tmp_path / f"from-{start}.mp4"
+        render_mp4(RenderSpec(prompt="The kite drifts out to sea", start_frame=tmp_path / start, **size), out)
+        import av
+
+        with av.open(str(out)) as container:
+            return [f.to_image() for f in container.decode(video=0)][12]
+
+    continued, on_plain = middle_frame("last.png"), middle_frame("plain.png")
+    top, bottom = (0, 0, 640, 150), (0, 324, 640, 360)
+    for box in (top, bottom):  # the same text on the same band: the first clip's does not show through
+        assert difference(continued.crop(box), on_plain.crop(box)) < SAME_PICTURE, box
+    # Between the bands the picture is the start frame's, not a plain one.
+    picture = (480, 190, 640, 300)  # clear of both clips' balls
+    assert difference(continued.crop(picture), last_of_first.crop(picture)) < SAME_PICTURE
+    assert difference(continued.crop(picture), on_plain.crop(picture)) > SAME_PICTURE

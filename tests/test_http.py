@@ -167,6 +167,8 @@ async def test_foreign_host_header_is_refused(tmp_path: Path) -> None:
             evil_host = await raw.post(url, json=body, headers={**headers, "Host": "evil.example:80"})
             evil_origin = await raw.post(url, json=body, headers={**headers, "Origin": "http://evil.example"})
         assert evil_host.status_code == 421
+        assert "--allowed-host evil.example:80" in evil_host.text  # the fix, for a name that is meant
+        assert int(evil_host.headers["content-length"]) == len(evil_host.content)
         assert evil_origin.status_code == 403
 
 

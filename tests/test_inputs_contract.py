@@ -137,6 +137,15 @@ async def test_schemas_refuse_unknown_arguments_and_bound_the_seed(settings: Set
             assert (bounds["minimum"], bounds["maximum"]) == (0, 2**31 - 1)
 
 
+async def test_an_unknown_argument_is_answered_with_this_providers_arguments(settings: Settings) -> None:
+    async with Client(create_server(settings)) as client:
+        refused = await client.call_tool("generate_video", {"prompt": "a cat", "lenght": "5"})
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert refused.is_error and "lenght" in text and "duration" in text
+    for oxen_only in ("num_generations", "response_format", "target_namespace"):
+        assert oxen_only not in text, oxen_only  # this server is not on Oxen.ai: it would refuse them
+
+
 async def test_lossless_spellings_are_accepted(settings: Settings, sim: Simulator, served: Served) -> None:
     async with Client(create_server(settings)) as client:
         # duration as a number, seed and wait_seconds as strings: submitted and made as asked

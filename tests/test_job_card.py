@@ -12,7 +12,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
-from seedance_mcp.tools.job_card import FOLLOW_NAME, URI, media_domains
+from seedance_mcp.tools.job_card import FOLLOW_NAME, GALLERY_URI, URI, media_domains
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +42,9 @@ async def test_bound_tools_carry_the_card_and_the_follow_tool_is_app_only(
         assert (tools[name].meta or {}).get("ui") == {"resourceUri": URI}, name
     assert "visibility" not in tools["generate_video"].meta["ui"]  # the default: model and app
     assert tools[FOLLOW_NAME].meta == {"ui": {"resourceUri": URI, "visibility": ["app"]}}
-    for name in ("estimate_cost", "list_jobs", "cancel_job"):
+    assert tools["confirm_spend"].meta == {"ui": {"resourceUri": URI, "visibility": ["app"]}}
+    assert tools["list_jobs"].meta == {"ui": {"resourceUri": GALLERY_URI}}  # the gallery
+    for name in ("estimate_cost", "cancel_job"):
         assert not (tools[name].meta or {}).get("ui"), name
 
 
@@ -50,7 +52,7 @@ async def test_bound_tools_carry_the_card_and_the_follow_tool_is_app_only(
 async def test_a_client_without_apps_never_lists_the_app_only_tool(settings: Settings, mode: Mode) -> None:
     async with client(settings, apps=False, mode=mode) as c:
         names = {tool.name for tool in (await c.list_tools()).tools}
-    assert FOLLOW_NAME not in names
+    assert FOLLOW_NAME not in names and "confirm_spend" not in names
     assert names >= BOUND_TOOLS
 
 
@@ -105,6 +107,7 @@ async def test_follow_job_answers_like_check_status_plus_the_request(settings: S
         status = await c.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0})
     card = dict(followed.structured_content)
     request = card.pop("request")
+    assert card.pop("saved_as") == card["video_path"]  # under no home folder here: written as it is
     plain = dict(status.structured_content)
     assert card.pop("elapsed_seconds") == plain.pop("elapsed_seconds")
     assert card == plain
@@ -130,3 +133,14 @@ async def test_follow_job_names_an_unknown_job(settings: Settings) -> None:
         result = await c.call_tool(FOLLOW_NAME, {"job_id": "sd_nope"})
     assert result.is_error
     assert "No job with id 'sd_nope'" in result.content[0].text
+
+
+async def test_the_gallery_is_one_self_contained_html_file_under_the_same_csp(settings: Settings) -> None:
+    async with client(settings, apps=True) as c:
+        card = (await c.read_resource(URI)).contents[0]
+        page = (await c.read_resource(GALLERY_URI)).contents[0]
+    html = getattr(page, "text", "")
+    assert page.mime_type == APP_MIME_TYPE and html.startswith("<!DOCTYPE html>")
+    assert "<svg" in html and len(html.encode()) < 30_000
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=|<link\b|@import|url\(\s*['\"]?https?:", html, re.I)
+    assert (page.meta or {})["ui"]["csp"] == (card.meta or {})["ui"]["csp"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.tools.job_card import FOLLOW_NAME
 
 pytestmark = pytest.mark.anyio
@@ -58,10 +61,14 @@ def missing_part() -> str | None:
 
 
 @pytest.fixture
-def browser_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+def browser_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     # Long enough for the card to show the queued and the running job before the video.
     monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "3")
     monkeypatch.setenv("SEEDANCE_SIM_RUN_SECONDS", "5")
+    # Videos where a person keeps them, as the card's pictures in the README show.
+    home = tmp_path / "you"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SEEDANCE_OUTPUT_DIR", str(home / "Videos" / "Seedance"))
     return Settings.from_env()
 
 
@@ -151,6 +158,54 @@ class Host:
     async def visible(self, element_id: str) -> bool:
         return bool(await self.card.evaluate(f"!document.getElementById('{element_id}').hidden"))
 
+    async def show_a_frame(self, selector: str = "#video") -> None:
+        """Seek into the video and wait until that frame is decoded and more can play (no spinner)."""
+        await self.card.evaluate(
+            """s => new Promise(done => { const v = document.querySelector(s);
+                 v.addEventListener('seeked', done, { once: true }); v.currentTime = 1.5; })""",
+            selector,
+        )
+        await self.card.wait_for_function(
+            "s => document.querySelector(s).readyState >= 3", arg=selector, timeout=WAIT_MS
+        )
+        await self.settled_size()
+
+    async def picture(self, path: Path) -> None:
+        """A screenshot of the view once it stands still: two shots alike (the player's loading spinner
+        turns for a moment after the frame is ready), so the saved picture shows what a person sees."""
+        await self.settled_size()
+        shot, previous = await self.view.screenshot(), b""
+        with anyio.fail_after(WAIT_MS / 1000):
+            while shot != previous:
+                shot, previous = await self.view.screenshot(), shot
+        path.write_bytes(shot)
+
+    async def fits(self) -> None:
+        """From 320 to 800 px wide: nothing overflows sideways, and every fact's value stays whole on one
+        line (the saved path alone may take several)."""
+        for width in (320, 480, 800, None):
+            size = f"{width}px" if width else ""
+            await self.page.evaluate(f"document.getElementById('view').style.width = '{size}'")
+            if width is None:
+                return
+            await self.card.wait_for_function("w => window.innerWidth === w", arg=width)
+            assert await self.card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+                width
+            )
+            whole = await self.card.evaluate(
+                "[...document.querySelectorAll('#facts div:not(.wide) dd')].map(d =>"
+                " d.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(d).lineHeight)"
+                " && d.scrollWidth <= d.clientWidth)"
+            )
+            assert all(whole), (width, whole)
+
+    async def settled_size(self) -> None:
+        """Wait until the host has sized the frame to the view's content (screenshots show all of it)."""
+        height = await self.card.evaluate("Math.ceil(document.body.scrollHeight)")
+        await self.page.wait_for_function(
+            "h => Math.abs(document.getElementById('view').clientHeight - h) <= 1", arg=height
+        )
+
     async def facts(self) -> dict[str, str]:
         pairs = await self.card.evaluate(
             "[...document.querySelectorAll('#facts div')].map(d => [d.children[0].textContent,"
@@ -195,7 +250,14 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
     async with open_host(browser_settings, tmp_path / "profile") as host:
         # The model calls generate_video; the host renders the card beside the answer.
         await host.run_tool(
-            "generate_video", {"prompt": PROMPT, "duration": "4", "resolution": "720p", "wait_seconds": 0}
+            "generate_video",
+            {
+                "prompt": PROMPT,
+                "duration": "4",
+                "resolution": "720p",
+                "aspect_ratio": "16:9",
+                "wait_seconds": 0,
+            },
         )
         page, card, view, calls = host.page, host.card, host.view, host.calls
         reach, visible, facts = host.reach, host.visible, host.facts
@@ -206,16 +268,23 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert await visible("simulated")
         queued = await facts()
         assert queued["Tier"] == "fast" and queued["Resolution"] == "720p" and queued["Duration"] == "4 s"
-        assert queued["Price"].startswith("$") and queued["Price"].endswith(", not charged")
-        assert "Queue position" in queued and "Elapsed" in queued
+        # The would-be price of a simulated job; the exact figure, since duration and aspect are given.
+        assert queued["Would cost"] == "$0.97"
+        assert queued.get("In the queue", "next to start") in ("next to start",) or queued[
+            "In the queue"
+        ].endswith(" ahead")
+        assert "Elapsed" in queued and "Queue position" not in queued
+        assert (await card.inner_text("#jobid")).startswith("Job sd_")
+        assert "Cancel works until it starts" in await card.inner_text("#stage")
         assert await visible("cancel") and not await visible("download")
-        await view.screenshot(path=str(artifacts / "job-card-queued.png"))
+        await view.screenshot(path=str(artifacts / "job-card-queued.png"))  # it moves: no still
 
         # Running: the provider's latest log line; the card keeps following after the host's call returned.
         await reach("running")
         await card.wait_for_function("() => document.getElementById('log').textContent.length > 0")
         assert not await visible("cancel")
-        await view.screenshot(path=str(artifacts / "job-card-running.png"))
+        assert "can no longer be cancelled" in await card.inner_text("#stage")
+        await view.screenshot(path=str(artifacts / "job-card-running.png"))  # it moves: no still
         assert any(c["name"] == FOLLOW_NAME for c in calls)
 
         # Done: the simulator's MP4 plays in the card, with its facts.
@@ -230,11 +299,14 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert await card.get_attribute("#video", "src") == job["video_url"]
         assert (await card.get_attribute("#video", "poster") or "").startswith("data:image/jpeg;base64,")
         done = await facts()
-        assert done["Size"].startswith("1280×720") and done["Seconds"] == "4.0 s"
-        assert done["Cost"] == "$0.00 (simulated)"
-        assert done["Saved file"] == job["video_path"] and Path(job["video_path"]).is_file()
+        assert done["Size"] == "1280×720" and done["Length"] == "4.0 s" and done["File"].endswith(" MB")
+        assert done["Would cost"] == "$0.97"  # kept once done: simulated, so never charged
+        saved = Path(job["video_path"])
+        assert done["Saved file"] == f"~/Videos/Seedance/{saved.name}" and saved.is_file()
         assert not await visible("log") and not await visible("working")
-        await view.screenshot(path=str(artifacts / "job-card-done.png"))
+        await host.show_a_frame()
+        await host.picture(artifacts / "job-card-done.png")
+        await host.fits()
 
         # Every action is a button reachable with the keyboard, in order.
         order = ["download", "fullscreen", "continue", "again"]
@@ -282,6 +354,9 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         assert again["arguments"]["seed"] != job["seed"]
         new_id = await card.evaluate("job.job_id")
         await reach("queued")
+        # How long jobs take here, from the one that finished.
+        await card.wait_for_function("() => !!job.typical_seconds")
+        assert (await facts())["Usually takes"].startswith("about ")
         # The model hears of the job it did not start.
         await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
         [context] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
@@ -297,19 +372,19 @@ async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_ho
         told = sent(await page.evaluate("hostLog"), "ui/update-model-context")[1]["content"][0]["text"]
         assert f"cancelled job {new_id}" in told
         assert await visible("problem")
-        assert (await card.inner_text("#fix")).startswith("What to do:")
-        await view.screenshot(path=str(artifacts / "job-card-cancelled.png"))
+        assert await card.inner_text("#problem-title") == "The job was cancelled"
+        assert "nothing was charged" in await card.inner_text("#reason")
+        assert (await card.inner_text("#fix")).startswith("What to do: Nothing to fix")
+        assert await visible("again") and not await visible("rephrase")
+        await host.picture(artifacts / "job-card-cancelled.png")
 
         # The host's theme reaches the card.
         await page.evaluate("setTheme('dark')")
         await card.wait_for_function("() => getComputedStyle(document.body).colorScheme === 'dark'")
-        await view.screenshot(path=str(artifacts / "job-card-cancelled-dark.png"))
+        await host.picture(artifacts / "job-card-cancelled-dark.png")
 
-        # 320 to 800 px: nothing overflows sideways.
-        for width in (320, 480, 800):
-            await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")
-            await card.wait_for_function("w => window.innerWidth === w", arg=width)
-            assert await card.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+        # 320 to 800 px: nothing overflows sideways, no fact wraps.
+        await host.fits()
 
 
 async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_and_the_fix(
@@ -327,10 +402,232 @@ async def test_the_card_shows_a_refused_call_and_a_failed_job_with_the_reason_an
             "generate_video", {"prompt": "A bank robbery [sim:content_policy]", "wait_seconds": 0}
         )
         await host.reach("failed")
-        assert await host.card.inner_text("#problem-title") == "The job failed"
+        # A content refusal: no new seed gets past it, so the card offers a rephrase, not "again".
+        assert await host.card.inner_text("#problem-title") == "Seedance declined this request"
         job = await host.card.evaluate("job")
-        assert job["state"] == "failed" and job["error"]
+        assert job["state"] == "failed" and job["error"] and "content_policy" in job["error_type"]
         assert await host.card.inner_text("#reason") == job["error"]
-        assert await host.card.inner_text("#fix") == "What to do: " + job["next_step"]
-        assert await host.visible("again") and not await host.visible("download")
-        await host.view.screenshot(path=str(artifacts / "job-card-failed.png"))
+        # Its reason carries the fix (rephrase): said once, then the action that can work.
+        assert "fix: rephrase" in job["error"] and not await host.visible("fix")
+        assert await host.visible("rephrase") and not await host.visible("again")
+        assert not await host.visible("download")
+        await host.card.click("#rephrase")
+        await host.page.wait_for_function("() => hostLog.some(m => m.method === 'ui/message')")
+        [asked] = sent(await host.page.evaluate("hostLog"), "ui/message")
+        assert (
+            "rephrased prompt" in asked["content"][0]["text"] and job["job_id"] in asked["content"][0]["text"]
+        )
+        await host.picture(artifacts / "job-card-failed.png")
+
+
+def jobs_in_journal(settings: Settings) -> int:
+    db = sqlite3.connect(settings.home / "journal.sqlite3")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def test_a_person_confirms_or_drops_spending_in_the_card_and_only_the_card_can(
+    browser_settings: Settings, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDANCE_CONFIRM_ABOVE_USD", "0.5")
+    settings = Settings.from_env()
+    async with open_host(settings, tmp_path / "profile") as host:
+        # The host shows Apps and cannot elicit: the answer is the card, awaiting the person's yes.
+        request = {"prompt": PROMPT, "duration": "4", "aspect_ratio": "16:9", "wait_seconds": 0}
+        await host.run_tool("generate_video", request)
+        card, page = host.card, host.page
+        await host.reach("awaiting_confirmation")
+        assert await card.inner_text("#status") == "Awaiting your confirmation"
+        assert await card.inner_text("#offer-price") == "$0.97"
+        assert "720p" in await card.inner_text("#offer-what")
+        assert "SEEDANCE_CONFIRM_ABOVE_USD" in await card.inner_text("#offer-why")
+        assert await card.inner_text("#generate") == "Generate, $0.97"
+        assert await host.visible("drop") and not await host.visible("working")
+        assert jobs_in_journal(settings) == 0
+        await host.picture(artifacts / "job-card-awaiting-confirmation.png")
+
+        # The model cannot confirm: the card's tool is not for it, and without the card's token it refuses.
+        model_call = await page.evaluate(
+            "post('/call', {name: 'confirm_spend', arguments: {token: 'made-up', decision: 'generate'}})"
+        )
+        assert model_call["isError"] and "only the person" in model_call["content"][0]["text"]
+        assert (
+            await page.evaluate(
+                "runTool('confirm_spend', {token: 'x', decision: 'generate'})"
+                ".then(() => 'ran', e => e.message)"
+            )
+            == "the model cannot call confirm_spend: it is for apps only"
+        )
+
+        # Generate: one job; a second card pressing Generate with the same token gets the same job.
+        token = await card.evaluate("token")
+        await card.click("#generate")
+        await card.wait_for_function("() => job.state !== 'awaiting_confirmation'", timeout=WAIT_MS)
+        job_id = await card.evaluate("job.job_id")
+        assert job_id.startswith("sd_")
+        second = await page.evaluate(
+            "t => post('/call', {name: 'confirm_spend', arguments: {token: t, decision: 'generate'}})", token
+        )
+        assert second["structuredContent"]["job_id"] == job_id
+        confirms = [
+            c for c in host.calls if c["name"] == "confirm_spend" and c["arguments"].get("token") == token
+        ]
+        assert len(confirms) == 2 and jobs_in_journal(settings) == 1
+        await page.wait_for_function("() => hostLog.some(m => m.method === 'ui/update-model-context')")
+        [told] = sent(await page.evaluate("hostLog"), "ui/update-model-context")
+        assert f'job_id "{job_id}"' in told["content"][0]["text"]
+
+        # The card follows the job it started to the player.
+        await host.reach("completed")
+        await card.wait_for_function(
+            "() => document.getElementById('video').readyState >= 2", timeout=WAIT_MS
+        )
+        assert await card.evaluate("job.job_id") == job_id and jobs_in_journal(settings) == 1
+        await host.show_a_frame()
+        await host.picture(artifacts / "job-card-confirmed-done.png")
+
+        # Drop: nothing is submitted, and the dropped request cannot be generated afterwards.
+        await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", at night"})
+        await host.reach("awaiting_confirmation")
+        dropped_token = await host.card.evaluate("token")
+        await host.card.click("#drop")
+        await host.reach("dropped")
+        assert "Nothing was submitted or charged" in await host.card.inner_text("#reason")
+        assert not await host.visible("generate") and jobs_in_journal(settings) == 1
+        late = await page.evaluate(
+            "t => post('/call', {name: 'confirm_spend', arguments: {token: t, decision: 'generate'}})",
+            dropped_token,
+        )
+        assert late["isError"] and jobs_in_journal(settings) == 1
+        await host.picture(artifacts / "job-card-dropped.png")
+
+        # An offer left too long lapses: its token is refused and nothing is paid.
+        await host.run_tool("generate_video", {**request, "prompt": PROMPT + ", in the snow"})
+        await host.reach("awaiting_confirmation")
+        held_id = await host.card.evaluate("job.job_id")
+        db = sqlite3.connect(settings.home / "journal.sqlite3")
+        with db:
+            db.execute("UPDATE held_requests SET expires_at = ? WHERE id = ?", (time.time() - 1, held_id))
+        db.close()
+        await host.card.click("#generate")
+        await host.reach("not_generated")
+        assert "lapsed unconfirmed" in await host.card.inner_text("#reason")
+        assert not await host.visible("generate")
+        assert jobs_in_journal(settings) == 1
+        await host.picture(artifacts / "job-card-offer-lapsed.png")
+
+
+async def test_the_gallery_shows_every_job_filters_plays_and_charts_spend(
+    artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDANCE_SIM_QUEUE_SECONDS", "2")
+    monkeypatch.setenv("SEEDANCE_DAILY_BUDGET_USD", "5")
+    settings = Settings.from_env()
+    async with open_host(settings, tmp_path / "profile") as host:
+        page = host.page
+
+        async def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            answer: dict[str, Any] = await page.evaluate(
+                "([n, a]) => post('/call', {name: n, arguments: a})", [name, arguments]
+            )
+            return answer
+
+        # Twelve jobs on the simulator: seven made, two refused by the model, one cancelled, two under way.
+        shot = {"duration": "4", "resolution": "480p", "aspect_ratio": "16:9", "wait_seconds": 0}
+        subjects = [
+            "a red kite",
+            "a paper boat",
+            "fog on a lake",
+            "a neon street",
+            "a lighthouse",
+            "dunes",
+            "a fox",
+        ]
+        started = [
+            await call("generate_video", {**shot, "prompt": f"{subject}, golden hour, slow dolly"})
+            for subject in subjects
+        ]
+        for marker in ("[sim:content_policy]", "[sim:detail=no_media_generated]"):
+            started.append(await call("generate_video", {**shot, "prompt": f"a bank robbery {marker}"}))
+        cancelled = await call("generate_video", {**shot, "prompt": "a storm at sea"})
+        await call("cancel_job", {"job_id": cancelled["structuredContent"]["job_id"]})
+        for job in started:  # the server's bounded wait, not ours
+            ended = await call(
+                "check_status", {"job_id": job["structuredContent"]["job_id"], "wait_seconds": 60}
+            )
+            assert ended["structuredContent"]["done"], ended
+        for subject in ("a glacier", "a market"):
+            await call("generate_video", {**shot, "prompt": f"{subject} at dawn"})
+        # Real spend on earlier days, as the journal keeps it (the chart's bars and the budget line).
+        journal = await Journal.open(settings.home / "journal.sqlite3")
+        for days_ago, usd in ((1, 1.21), (3, 3.65), (4, 0.97), (9, 6.2), (20, 2.4)):
+            when = time.time() - days_ago * 86_400
+            await journal.create(
+                JobRecord(
+                    id=new_job_id(),
+                    created_at=when,
+                    updated_at=when,
+                    provider="fal",
+                    simulated=False,
+                    tool="generate_video",
+                    tier="fast",
+                    mode="text-to-video",
+                    endpoint="e",
+                    arguments={"prompt": "p"},
+                    estimate={},
+                    estimate_usd=usd,
+                    state="completed",
+                    request_id="r",
+                    finished_at=when + 90,
+                )
+            )
+        await journal.close()
+
+        await host.run_tool("list_jobs", {"limit": 12})
+        gallery = host.card
+        await gallery.wait_for_function(
+            "() => document.querySelectorAll('#grid li').length === 12", timeout=WAIT_MS
+        )
+        shown = await gallery.evaluate(
+            "[...document.querySelectorAll('#grid li')].map(li => li.dataset.state)"
+        )
+        assert shown.count("completed") == 7 and shown.count("failed") == 2 and shown.count("cancelled") == 1
+        assert sum(s in ("queued", "running", "submitting") for s in shown) == 2
+        # Posters of the finished jobs, fetched through the card's tool.
+        await gallery.wait_for_function(
+            "() => document.querySelectorAll('#grid img').length === 7", timeout=WAIT_MS
+        )
+        # The chart: real spend bars on five days, the simulated day apart, the budget line.
+        assert (
+            await gallery.evaluate("document.querySelectorAll('#spend rect.bar:not(.simulated)').length") == 5
+        )
+        assert await gallery.evaluate("document.querySelectorAll('#spend rect.simulated').length") == 1
+        assert await gallery.evaluate("!!document.querySelector('#spend line.budget')")
+        assert "budget $5.00/day" in await gallery.inner_text("#chart-note")
+        await host.picture(artifacts / "gallery.png")
+
+        await gallery.click("[data-filter=failed]")
+        assert await gallery.evaluate(
+            "[...document.querySelectorAll('#grid li')].map(li => li.dataset.state)"
+        ) == [
+            "failed",
+            "failed",
+        ]
+        await host.picture(artifacts / "gallery-failed.png")
+
+        await gallery.click("[data-filter=completed]")
+        await gallery.click("#grid li:first-child button.frame")
+        await gallery.wait_for_function(
+            "() => { const v = document.querySelector('#grid video'); return v && v.readyState >= 2; }",
+            timeout=WAIT_MS,
+        )
+        await gallery.evaluate("document.querySelector('#grid video').pause()")
+        await host.show_a_frame("#grid video")
+        await host.picture(artifacts / "gallery-playing.png")
+
+        for width in (320, 480, 800):
+            await page.evaluate(f"document.getElementById('view').style.width = '{width}px'")
+            await gallery.wait_for_function("w => window.innerWidth === w", arg=width)
+            assert await gallery.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width

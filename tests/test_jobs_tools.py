@@ -102,6 +102,9 @@ async def test_list_jobs_shows_recent_jobs_newest_first_with_filters_and_totals(
 
         only = data(await client.call_tool("list_jobs", {"state": "completed"}))
         assert [j["job_id"] for j in only["jobs"]] == [done["job_id"]]
+        one = text(await client.call_tool("list_jobs", {"state": "completed"}))
+        assert one.startswith("1 job:") and "job(s)" not in one and "(1 jobs)" not in one
+        assert "(3 jobs)" in text(await client.call_tool("list_jobs", {}))
         assert len(data(await client.call_tool("list_jobs", {"limit": 1}))["jobs"]) == 1
 
         bad = await client.call_tool("list_jobs", {"limit": 101})

@@ -523,7 +523,7 @@ def test_migration_002_keeps_old_rows_and_queues_unsaved_videos(tmp_path: Path) 
             base + " 'r', NULL, '[]', ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]')",
             ("lost", "completed", "u", None),
         )
-        assert migrate(db) == ["002_leases_saves_reservations"]
+        assert migrate(db, MIGRATIONS[:2]) == ["002_leases_saves_reservations"]
         rows = dict(db.execute("SELECT id, saved FROM jobs").fetchall())
         assert rows == {"saved": 1, "lost": 0}
         assert db.execute("SELECT next_save_at FROM jobs WHERE id = 'lost'").fetchone() == (0,)

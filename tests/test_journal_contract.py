@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from seedance_mcp.server.journal.api import JobJournal, JobRecord, new_job_id
+from seedance_mcp.server.journal.api import HeldRequest, JobJournal, JobRecord, new_job_id
 
 pytestmark = pytest.mark.anyio
 
@@ -165,6 +165,37 @@ async def test_budget_reservations_hold_across_callers(journal: JobJournal) -> N
     assert (await journal.reserve(1.0, owner="b", budget_usd=3.0, since=now - 10, ttl_seconds=0.1)).granted
     await anyio.sleep(0.2)  # an expired reservation (its process died) stops counting
     assert (await journal.reserve(1.5, owner="c", budget_usd=3.0, since=now - 10, ttl_seconds=60)).granted
+
+
+async def test_a_held_request_is_taken_once_and_never_after_it_expires(journal: JobJournal) -> None:
+    now = time.time()
+    request = {"tool": "generate_video", "request": {"prompt": "a fox é"}}
+    await journal.hold(HeldRequest(id="sc_1", created_at=now, expires_at=now + 60, request=request), "h1")
+    await journal.hold(HeldRequest(id="sc_2", created_at=now, expires_at=now + 60, request=request), "h2")
+    assert await journal.take_held("nobody", "generating", now=now) == (None, False)
+
+    # Two cards (or two replicas) take the same request at once: one of them gets it.
+    results: list[tuple[HeldRequest | None, bool]] = []
+
+    async def take() -> None:
+        results.append(await journal.take_held("h1", "generating", now=now + 1))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(take)
+    assert sorted(took for _, took in results) == [False, False, False, True]
+    held = results[0][0]
+    assert held is not None and held.request == request and held.outcome == "generating"
+    await journal.held_job("sc_1", "sd_job")
+    again, took = await journal.take_held("h1", "dropped", now=now + 2)
+    assert not took and again is not None and (again.outcome, again.job_id) == ("generating", "sd_job")
+
+    # Dropped stays dropped; an unconfirmed request cannot be taken once it has expired.
+    assert (await journal.take_held("h2", "dropped", now=now + 2))[1]
+    assert (await journal.take_held("h2", "generating", now=now + 3))[0].outcome == "dropped"  # type: ignore[union-attr]
+    await journal.hold(HeldRequest(id="sc_3", created_at=now, expires_at=now + 60, request=request), "h3")
+    late, took = await journal.take_held("h3", "generating", now=now + 61)
+    assert not took and late is not None and late.outcome is None and late.taken_at is None
 
 
 async def test_spend_by_day_separates_simulated(journal: JobJournal) -> None:

@@ -101,6 +101,7 @@ async def test_check_status_shows_a_finished_job_the_same_way(settings: Settings
     async with Client(create_server(settings)) as client:
         first = await generate(client, {"prompt": "Rain on a window", "duration": "4", "resolution": "480p"})
         again = await client.call_tool("check_status", {"job_id": first.structured_content["job_id"]})  # type: ignore[index]
+        polled = await client.call_tool("check_status", {"job_id": first.structured_content["job_id"]})  # type: ignore[index]
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert not again.is_error, again.content
     data = again.structured_content or {}
@@ -109,6 +110,12 @@ async def test_check_status_shows_a_finished_job_the_same_way(settings: Settings
     jsonschema.validate(data, schema)
     assert data["video"] == (first.structured_content or {})["video"]
     assert sum(isinstance(block, ImageContent) for block in again.content) == 2
+    # Asked again: the same facts, without sending the two images once more.
+    assert polled.structured_content == data | {
+        "elapsed_seconds": polled.structured_content["elapsed_seconds"]
+    }  # type: ignore[index]
+    assert not any(isinstance(block, ImageContent) for block in polled.content)
+    assert "went with an earlier answer" in polled.content[-1].text  # type: ignore[union-attr]
 
 
 async def test_a_video_that_cannot_be_saved_still_returns_its_url(
@@ -135,3 +142,17 @@ async def test_a_video_that_cannot_be_saved_still_returns_its_url(
     assert data["video_url"] in summary and "SEEDANCE_OUTPUT_DIR" in summary
     assert [str(b.uri) for b in result.content if isinstance(b, ResourceLink)] == [data["video_url"]]
     assert not list(tmp_path.rglob("*.mp4"))
+
+
+async def test_a_finished_auto_length_video_is_priced_at_its_own_size_and_length(settings: Settings) -> None:
+    async with Client(create_server(settings)) as client:
+        result = await generate(client, {"prompt": "Fog over a harbour", "resolution": "480p"})
+    data = result.structured_content or {}
+    assert data["state"] == "completed" and data["estimate_is_range"]
+    video = data["video"]
+    tokens = video["width"] * video["height"] * round(video["duration"]) * 24 / 1024
+    assert data["made_cost_usd"] == pytest.approx(tokens / 1000 * 0.0112, abs=1e-4)
+    assert data["made_cost_usd"] < data["estimated_cost_usd"]  # the upper bound stays what limits counted
+    assert data["cost_note"].startswith(
+        f"${data['made_cost_usd']:.4f} for the {video['width']}x{video['height']}"
+    )

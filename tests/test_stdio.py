@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from mcp import StdioServerParameters
 from mcp.client import Client
+
+from seedance_mcp.server.config import SETTING_FIX
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +79,38 @@ def test_the_official_inspector_lists_and_calls_every_tool_over_stdio(isolated_e
     ]
     called = call_every_tool([params.command, *params.args], image, *settings)
     assert called == set(TOOL_CALLS)
+
+
+async def test_a_bad_setting_reaches_the_host_every_call_answers_it_with_the_fix() -> None:
+    params = server_params()
+    params.env = {**(params.env or {}), "SEEDANCE_PROVIDER": "falx"}
+    with anyio.fail_after(60):
+        async with Client(params) as client:
+            tools = (await client.list_tools()).tools
+            assert {"generate_video", "estimate_cost", "list_jobs", "check_status"} <= {t.name for t in tools}
+            answers = {
+                tool.name: await client.call_tool(tool.name, minimal_arguments(tool.input_schema))
+                for tool in tools
+            }
+            unknown = await client.call_tool("generate_vidoe", {"prompt": "x"})
+    for name, answer in answers.items():
+        assert answer.is_error, name
+        words = answer.content[0].text  # type: ignore[union-attr]
+        assert "SEEDANCE_PROVIDER" in words and "'falx'" in words, (name, words)
+        assert "To fix: correct the variable it names" in words and "restart the server" in words, name
+    assert unknown.is_error and "generate_video" in unknown.content[0].text  # type: ignore[union-attr]
+    # The doctor names the same setting with the same fix.
+    doctor = await anyio.run_process([params.command, *params.args, "doctor"], env=params.env, check=False)
+    out = doctor.stdout.decode()
+    assert doctor.returncode == 1 and "SEEDANCE_PROVIDER" in out and "'falx'" in out
+    assert f"fix: {SETTING_FIX}" in out
+
+
+def minimal_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """Values for a tool's required arguments that pass its schema."""
+    samples = {"string": "sd_x", "number": 1, "integer": 1, "boolean": True, "array": ["sd_x"]}
+    arguments: dict[str, Any] = {}
+    for name in schema.get("required", []):
+        spec = schema["properties"][name]
+        arguments[name] = spec["enum"][0] if "enum" in spec else samples[spec.get("type", "string")]
+    return arguments

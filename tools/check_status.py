@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
+from .confirm_spend import HELD_PREFIX
 from .job_card import BOUND
 from .params import WaitSecondsParam
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
@@ -21,6 +23,9 @@ ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 META = BOUND  # hosts with MCP Apps show the answer in the job card
+PREVIEWS_SENT = (
+    "The poster and contact sheet went with an earlier answer about this job; the saved file has the video."
+)
 
 
 async def check_status(
@@ -29,8 +34,23 @@ async def check_status(
     wait_seconds: WaitSecondsParam = None,
 ) -> Annotated[CallToolResult, VideoJobResult]:
     state = app_state(ctx)
+    if job_id.startswith(HELD_PREFIX):
+        raise ToolError(
+            f"{job_id} is a request waiting for the user's Generate in the job card, not a job yet. When "
+            "they press it, the card tells you the job id; list_jobs lists the job once it is made."
+        )
     async with tool_errors():
         await state.jobs.get(job_id)
         timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds
         record = await wait(ctx, state, job_id, timeout)
-        return await answer(record, state)
+        answered = await answer(record, state)
+    if record.state != "completed":
+        return answered
+    if record.id not in state.previews_sent:
+        state.previews_sent.add(record.id)
+        return answered
+    # Sent with an earlier answer: the images again would only fill the conversation.
+    kept = [block for block in answered.content if not isinstance(block, ImageContent)]
+    if len(kept) < len(answered.content):
+        kept.append(TextContent(type="text", text=PREVIEWS_SENT))
+    return answered.model_copy(update={"content": kept})

@@ -1,4 +1,5 @@
-"""Asking the user before spending: the confirmation question of the generating tools (MCP elicitation).
+"""Asking the user before spending: the confirmation question of the generating tools (MCP elicitation),
+or, where the host cannot ask but shows MCP Apps, the job card's Generate / Drop (`tools/confirm_spend.py`).
 
 A question must be asked before the tool body runs, so each generating tool has a hidden parameter
 resolved by its `confirm_*` resolver: it reads the call prepared once for both it and the tool body
@@ -11,6 +12,7 @@ the settled `Consent` to the spending guard.
 
 from __future__ import annotations
 
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -38,12 +40,18 @@ class SpendConfirmation(BaseModel):
     )
     # Not part of the form: set when the resolver settles the matter without asking.
     _decided_by: Consent | None = PrivateAttr(default=None)
+    _what: str = PrivateAttr(default="")  # with "in_card": what the card says will be made
 
     @classmethod
-    def decided(cls, by: Consent) -> SpendConfirmation:
+    def decided(cls, by: Consent, *, what: str = "") -> SpendConfirmation:
         answer = cls(confirm=by in ("not_needed", "policy_proceed"))
         answer._decided_by = by
+        answer._what = what
         return answer
+
+    @property
+    def what(self) -> str:
+        return self._what
 
     @property
     def consent(self) -> Consent:
@@ -53,6 +61,13 @@ class SpendConfirmation(BaseModel):
 
 
 SpendApproval = ElicitationResult[SpendConfirmation]
+
+
+def held_for_card(approval: SpendApproval | None) -> SpendConfirmation | None:
+    """The settled answer when the request waits for the person's Generate in the job card, else None."""
+    if isinstance(approval, AcceptedElicitation) and approval.data.consent == "in_card":
+        return approval.data
+    return None
 
 
 def consent_of(approval: SpendApproval | None) -> Consent | None:
@@ -83,6 +98,8 @@ async def confirm(
     if await state.generations.guard.refusal(total) is not None:
         return SpendConfirmation.decided("over_limit")  # refused anyway: asking would waste the user's time
     if not host_can_ask(ctx):
+        if client_supports_apps(ctx):  # the job card asks: the tool holds the request for its answer
+            return SpendConfirmation.decided("in_card", what=describe(request, what))
         return SpendConfirmation.decided(
             "policy_proceed" if settings.confirm_policy == "proceed" else "policy_refuse"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.catalogue.endpoints import FAMILIES, PARAMS, TIERS, default_tier
@@ -145,13 +145,13 @@ FIELDS = [*_priced(shot=False), ("shots", ShotsParam, None)]
 MEDIA = tuple(p.name for p in PARAMS if p.kind in ("media", "media_list"))
 
 
-async def estimate_cost(ctx: ToolContext, **arguments: Any) -> CostEstimate:
+async def estimate_cost(ctx: ToolContext, **arguments: Any) -> Annotated[CallToolResult, CostEstimate]:
     state = app_state(ctx)
     async with tool_errors():
         shots = arguments.pop("shots")
         if shots is None:
             one = await _price(state, arguments, field="")
-            return CostEstimate(**one.model_dump())
+            return _answer(CostEstimate(**one.model_dump()))
         given = [name for name in (*MEDIA, "input_video_seconds") if arguments[name] is not None]
         if given:
             raise InputError(
@@ -162,7 +162,33 @@ async def estimate_cost(ctx: ToolContext, **arguments: Any) -> CostEstimate:
         for i, shot in enumerate(shots):
             own = {name: value for name, value in shot.model_dump().items() if value is not None}
             prices.append(await _price(state, {**arguments, **own}, field=f"shots[{i}]."))
-        return _film_total(prices, simulated=state.settings.simulated)
+        return _answer(_film_total(prices, simulated=state.settings.simulated))
+
+
+def _answer(priced: CostEstimate) -> CallToolResult:
+    """The estimate in sentences, price first, with the same numbers as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=price_text(priced))],
+        structured_content=priced.model_dump(mode="json"),
+    )
+
+
+def price_text(priced: CostEstimate) -> str:
+    def amount(price: _Price) -> str:
+        return f"${price.min_usd:.2f} to ${price.max_usd:.2f}" if price.is_range else f"${price.max_usd:.2f}"
+
+    if priced.shots is None:
+        lines = [f"It would cost {amount(priced)}: {priced.tier} {priced.mode}, {priced.resolution}."]
+    else:
+        lines = [f"The {priced.mode} would cost {amount(priced)} in all."]
+        lines += [
+            f"Shot {i}: {amount(shot)}, {shot.tier} {shot.mode}, {shot.resolution}."
+            for i, shot in enumerate(priced.shots, 1)
+        ]
+    lines.append(priced.note)
+    if priced.is_range:
+        lines.append("The spending limits count the upper bound.")
+    return "\n".join(lines)
 
 
 declare(estimate_cost, FIELDS)

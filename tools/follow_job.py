@@ -6,6 +6,8 @@ this tool; hosts hide it from the model, and clients that did not negotiate MCP 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -14,6 +16,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.jobs.manager import SETTLED
 from ..server.journal.api import JobRecord
+from ..server.state import AppState
 from .job_card import FOLLOW_META, FOLLOW_NAME
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 
@@ -25,6 +28,7 @@ META = FOLLOW_META
 
 MAX_SECONDS = 20.0  # short: the card polls again, and hosts end long calls
 STEP_SECONDS = 1.0  # how often a follow call looks for news
+TYPICAL_OF = 20  # recent finished jobs the card's "usually takes" is the median of
 
 
 class CardRequest(BaseModel):
@@ -45,6 +49,10 @@ class JobCardResult(VideoJobResult):
         CardRequest | None,
         WithJsonSchema({"anyOf": [CardRequest.model_json_schema(), {"type": "null"}]}),
     ] = None
+    typical_seconds: float | None = Field(
+        default=None, description="While the job runs: how long this server's recent jobs took (median)."
+    )
+    saved_as: str | None = Field(default=None, description="video_path as people write it (~ for home).")
 
 
 async def follow_job(
@@ -70,7 +78,12 @@ async def follow_job(
             record = await state.jobs.wait(job_id, step_end - anyio.current_time())
             if record.state not in SETTLED:
                 await anyio.sleep_until(step_end)  # back early only when nobody follows the job
-        answered = await answer(record, state)
+        return await card_answer(record, state)
+
+
+async def card_answer(record: JobRecord, state: AppState) -> CallToolResult:
+    """`check_status`'s answer for the card, with what the job asked for."""
+    answered = await answer(record, state)
     arguments = record.arguments
     again = {k: v for k, v in arguments.items() if k != "seed"} | {"tier": record.tier}
     request = CardRequest(
@@ -82,7 +95,24 @@ async def follow_job(
     )
     structured = dict(answered.structured_content or {})
     structured["request"] = request.model_dump(mode="json")
+    if record.state not in SETTLED:
+        structured["typical_seconds"] = await typical_seconds(state, record.provider)
+    if record.video_path:
+        structured["saved_as"] = shown_path(Path(record.video_path))
     return CallToolResult(content=answered.content, structured_content=structured)
+
+
+async def typical_seconds(state: AppState, provider: str) -> float | None:
+    """The median time from request to video of this provider's last jobs, or None before any."""
+    done = await state.jobs.journal.list(states=["completed"], limit=TYPICAL_OF)
+    spans = sorted(r.finished_at - r.created_at for r in done if r.provider == provider and r.finished_at)
+    return round(spans[len(spans) // 2], 1) if spans else None
+
+
+def shown_path(path: Path) -> str:
+    """`path` with the home folder written `~`, as the card shows it."""
+    home = Path.home()
+    return f"~{os.sep}{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 def _shown(record: JobRecord) -> tuple[Any, ...]:

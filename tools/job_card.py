@@ -35,6 +35,11 @@ SIMULATOR_MEDIA = ("http://127.0.0.1:*",)
 
 HTML = (Path(__file__).with_name("job_card.html")).read_text(encoding="utf-8")
 
+# The gallery of `list_jobs` (posters, a filter by state, spend per day), under the same CSP.
+GALLERY_URI = "ui://seedance/gallery.html"
+GALLERY: dict[str, Any] = {"ui": {"resourceUri": GALLERY_URI}}
+GALLERY_HTML = (Path(__file__).with_name("gallery.html")).read_text(encoding="utf-8")
+
 
 def media_domains(settings: Settings) -> list[str]:
     """The origins a finished video (or its poster) may come from, for this server's provider."""
@@ -49,17 +54,28 @@ def media_domains(settings: Settings) -> list[str]:
 
 
 class JobCard(Apps):
-    """The Apps extension of this server: the card resource; its app-only tool is `tools/follow_job.py`."""
+    """The Apps extension of this server: the card and the gallery; the card's own tools are
+    `tools/follow_job.py` and `tools/confirm_spend.py`."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
+        csp = ResourceCsp(resource_domains=media_domains(settings))
         self.add_html_resource(
             URI,
             HTML,
             name="job-card",
             title="Video job card",
             description="Follows a Seedance job live, then plays the video with its facts and next steps.",
-            csp=ResourceCsp(resource_domains=media_domains(settings)),
+            csp=csp,
+            prefers_border=True,
+        )
+        self.add_html_resource(
+            GALLERY_URI,
+            GALLERY_HTML,
+            name="job-gallery",
+            title="Video jobs",
+            description="Every listed job as a poster, filtered by state, played in place; spend per day.",
+            csp=csp,
             prefers_border=True,
         )
 
@@ -69,10 +85,11 @@ class JobCard(Apps):
         """Middleware: a client without Apps lists tools for its model, so app-only tools are left out."""
         result = await call_next(ctx)  # the wire form: a dict
         if ctx.method == "tools/list" and isinstance(result, dict) and not client_supports_apps(ctx):
-            result = {**result, "tools": [t for t in result.get("tools", []) if not _app_only(t)]}
+            result = {**result, "tools": [t for t in result.get("tools", []) if not app_only(t.get("_meta"))]}
         return result
 
 
-def _app_only(tool: dict[str, Any]) -> bool:
-    ui = (tool.get("_meta") or {}).get("ui")
+def app_only(meta: dict[str, Any] | None) -> bool:
+    """Whether a tool with this `_meta` is for the card alone (visibility without "model")."""
+    ui = (meta or {}).get("ui")
     return isinstance(ui, dict) and "model" not in ui.get("visibility", ["model"])

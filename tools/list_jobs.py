@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.journal.spend_report import SpendDay, SpendReport, charged, possibly_charged, spend_report
 from ..server.journal.sqlite import TERMINAL, JobRecord
+from .job_card import GALLERY
 from .results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
 
 NAME = "list_jobs"
@@ -20,6 +21,8 @@ to stop."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
+
+META = GALLERY  # hosts with MCP Apps show the list as the gallery
 
 PROMPT_EXCERPT_CHARS = 80
 
@@ -112,7 +115,8 @@ def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) 
         )
     elif unfinished:
         next_step = (
-            f"{len(unfinished)} job(s) still in progress; call check_status with a job_id to wait for one."
+            f"{_jobs(len(unfinished))} still in progress; call check_status with a job_id to wait for "
+            f"{'it' if len(unfinished) == 1 else 'one'}."
         )
     else:
         next_step = "Every listed job has ended; check_status(job_id) shows one in full with its preview."
@@ -129,7 +133,7 @@ def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) 
 def listing_text(listing: JobList) -> str:
     if not listing.jobs:
         return listing.next_step
-    lines = [f"{listing.totals.listed} job(s), newest first:"]
+    lines = [f"{_jobs(listing.totals.listed)}, newest first:" if listing.totals.listed > 1 else "1 job:"]
     for job in listing.jobs:
         cost = (
             f"simulated, would cost ~${job.estimated_cost_usd:.2f}"
@@ -160,9 +164,13 @@ def listing_text(listing: JobList) -> str:
 
 def _day_text(day: SpendDay) -> str:
     if day.simulated:
-        return f"{day.day} simulated, would have cost ${day.usd + day.possible_usd:.2f} ({day.jobs} jobs)"
+        return f"{day.day} simulated, would have cost ${day.usd + day.possible_usd:.2f} ({_jobs(day.jobs)})"
     possible = f" + ${day.possible_usd:.2f} possibly" if day.possible_usd else ""
-    return f"{day.day} {day.provider} ${day.usd:.2f}{possible} ({day.jobs} jobs)"
+    return f"{day.day} {day.provider} ${day.usd:.2f}{possible} ({_jobs(day.jobs)})"
+
+
+def _jobs(count: int) -> str:
+    return f"{count} job" if count == 1 else f"{count} jobs"
 
 
 async def list_jobs(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from mcp.types import CallToolResult
 
 from ..server.generation.service import Prepared
-from .confirmation import SpendApproval, consent_of
+from .confirm_spend import hold_for_card
+from .confirmation import SpendApproval, consent_of, held_for_card
 from .results import ToolContext, app_state, tool_errors, with_note
 from .waiting import answer_submitted
 
@@ -31,6 +32,8 @@ async def submit_prepared(
     ctx: ToolContext, call: PreparedCall, approval: SpendApproval | None, wait_seconds: float | None
 ) -> CallToolResult:
     """The tool body of every generating tool: submit the prepared call, wait a while, answer."""
+    if (in_card := held_for_card(approval)) is not None:  # the person answers in the job card
+        return await hold_for_card(ctx, call.prepared, call.note, in_card)
     state = app_state(ctx)
     async with tool_errors():
         submitted = await state.generations.submit(call.prepared, consent_of(approval))

@@ -19,11 +19,23 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
+from ..server.catalogue.pricing import token_count
 from ..server.errors import SeedanceError
 from ..server.journal.sqlite import JobRecord
 from ..server.state import AppState
 
 JobStateName = Literal["submitting", "uncertain", "queued", "running", "completed", "failed", "cancelled"]
+# What a generating tool's answer may say: a job's state, or a request held for the person's yes.
+AnswerStateName = Literal[
+    "awaiting_confirmation",
+    "submitting",
+    "uncertain",
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+]
 
 SIMULATED_NOTE = (
     "SIMULATED: made by seedance-mcp's offline simulator, not by Seedance; nothing was charged. "
@@ -46,11 +58,29 @@ class VideoFacts(BaseModel):
 _VIDEO_FACTS_SCHEMA: dict[str, Any] = {"anyOf": [VideoFacts.model_json_schema(), {"type": "null"}]}
 
 
+class ConfirmationOffer(BaseModel):
+    """A paid request the job card holds until the person presses Generate or Drop."""
+
+    what: str = Field(description="What will be made: tier, mode, size, length, sound.")
+    min_usd: float
+    max_usd: float = Field(description="What the limits count: the price, or its upper bound.")
+    is_range: bool = Field(description="True when the price is a range (auto duration or aspect ratio).")
+    threshold_usd: float = Field(description="SEEDANCE_CONFIRM_ABOVE_USD, which this request is above.")
+    expires_at: str = Field(description="When the unconfirmed request lapses, never paid (ISO 8601, UTC).")
+    expires_in_seconds: float
+
+
+_OFFER_SCHEMA: dict[str, Any] = {"anyOf": [ConfirmationOffer.model_json_schema(), {"type": "null"}]}
+
+
 class VideoJobResult(BaseModel):
     """A video job as the assistant sees it."""
 
-    job_id: str = Field(description="Pass to check_status to keep waiting, or to cancel_job.")
-    state: JobStateName
+    job_id: str = Field(
+        description="Pass to check_status to keep waiting, or to cancel_job (while awaiting_confirmation: "
+        "the held request's id, not a job yet)."
+    )
+    state: AnswerStateName
     done: bool = Field(description="True when the job has ended (completed, failed or cancelled).")
     simulated: bool = Field(description="True when the offline simulator made it: not a real Seedance video.")
     provider: str
@@ -76,7 +106,14 @@ class VideoJobResult(BaseModel):
         description="Estimated price (upper bound when duration/aspect was auto)."
     )
     cost_note: str
+    made_cost_usd: float | None = Field(
+        default=None, description="Once done: the price at the video's size and length, where a range stood."
+    )
+    estimate_is_range: bool = Field(
+        default=False, description="True: estimated_cost_usd is an upper bound (auto duration or aspect)."
+    )
     error: str | None = None
+    error_type: str | None = Field(default=None, description="The provider's kind of failure, when it says.")
     logs: list[str] = Field(default_factory=list, description="The provider's latest log lines.")
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(
@@ -84,6 +121,9 @@ class VideoJobResult(BaseModel):
         description="How the request was read, e.g. which frame a continued shot starts on.",
     )
     next_step: str
+    confirmation: Annotated[ConfirmationOffer | None, WithJsonSchema(_OFFER_SCHEMA)] = Field(
+        default=None, description="With state awaiting_confirmation: what the job card asks the person."
+    )
     group: list[dict[str, Any]] | None = Field(
         default=None,
         description="When one call made several videos (Oxen.ai): every job, each like this result.",
@@ -146,7 +186,7 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
             f"video URL (it expires), and tell them what to fix. {retry}"
         )
     elif record.state in {"failed", "cancelled"}:
-        next_step = "Nothing more will happen with this job. Fix what the error says and generate again."
+        next_step = _ended_step(record)
     elif record.state == "uncertain":
         next_step = (
             "Possibly charged: the submit's answer was lost. Have the user check the provider's dashboard; "
@@ -163,7 +203,14 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
             "the server keeps following the job meanwhile."
         )
     estimate = record.estimate
+    facts = _facts(record, state)
+    made = made_cost(record, facts)
     cost_note = str(estimate.get("summary", f"${record.estimate_usd:.4f}"))
+    if made is not None and facts is not None:
+        cost_note = (
+            f"${made:.4f} for the {facts.width}x{facts.height}, {facts.duration:.0f} s video made "
+            f"(estimated {cost_note} before)"
+        )
     if record.simulated:
         cost_note += " (simulated: nothing charged)"
     elif record.state == "uncertain" and record.request_id is None:
@@ -184,15 +231,54 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         saved=None if url_only else record.saved,  # not saved by choice: nothing to retry
         save_error=record.save_error,
         video_sha256=record.video_sha256,
-        video=_facts(record, state),
+        video=facts,
         seed=record.seed,
         estimated_cost_usd=record.estimate_usd,
+        estimate_is_range=estimate.get("min_usd", record.estimate_usd) != record.estimate_usd,
+        made_cost_usd=made,
         cost_note=cost_note,
         error=record.error,
+        error_type=record.error_type,
         logs=record.logs[-5:],
         warnings=list(warnings),
         next_step=next_step,
     )
+
+
+def made_cost(record: JobRecord, facts: VideoFacts | None) -> float | None:
+    """The price of the video as made, where a range (auto length or shape) left it open before: the
+    token formula at the video's own size and length. None where the range remains (reference videos of
+    unknown length, a provider with its own per-second price) or there was no range."""
+    estimate = record.estimate
+    low, high = estimate.get("min_usd"), estimate.get("max_usd")
+    seconds_in = estimate.get("input_video_seconds", [0.0, 0.0])
+    rate, multiplier = estimate.get("usd_per_1k_tokens"), estimate.get("multiplier", 1.0)
+    if facts is None or not (facts.width and facts.height and facts.duration) or rate is None:
+        return None
+    if low == high or seconds_in[0] != seconds_in[1] or record.provider == "oxen":
+        return None
+    tokens = token_count(facts.width, facts.height, float(seconds_in[0]) + round(facts.duration))
+    return round(tokens / 1000 * float(rate) * float(multiplier), 4)
+
+
+def refused_content(record: JobRecord) -> bool:
+    """Whether the provider refused the request's content: a new seed will not get past it."""
+    return "content_policy" in (record.error_type or "")
+
+
+def _ended_step(record: JobRecord) -> str:
+    """What to do after a job that failed or was cancelled, by what happened (the error says the rest)."""
+    if record.state == "cancelled":
+        return (
+            "The job was cancelled before it started, so nothing was charged and there is nothing to fix. "
+            "Generate again only if the user still wants it."
+        )
+    if refused_content(record):
+        return (
+            "The provider's content policy refused this prompt or its media; the same request, with any "
+            "seed, will be refused again. Suggest a rephrased prompt (or other media) and generate with it."
+        )
+    return "Nothing more will happen with this job; change what the error names, then generate again."
 
 
 def _facts(record: JobRecord, state: AppState) -> VideoFacts | None:

@@ -214,7 +214,11 @@ def _clip_facts(clip: ClipInput) -> ClipFacts:
 
     info = probe(clip.path)
     if info.kind != "video" or not info.width or not info.height:
-        raise InputError(clip.label, f"is {info.format.upper()} {info.kind}, not a video")
+        raise InputError(
+            clip.label,
+            f"is {info.format.upper()} {info.kind}, not a video; give a finished job's id or an MP4 or MOV "
+            "file in its place (a still image can become a clip with generate_video's image_url)",
+        )
     try:
         with av.open(str(clip.path), metadata_errors="ignore") as container:
             stream = container.streams.video[0]

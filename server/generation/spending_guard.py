@@ -32,9 +32,12 @@ from ..errors import BudgetError
 from ..journal.api import JobJournal
 from ..journal.spend_report import DAY_SECONDS, spent_last_24h
 
-# How the user's consent was settled. "yes"/"no"/"dismissed": asked and answered; the rest were
-# decided without asking (below the threshold, over a cap anyway, or the policy where hosts cannot ask).
-Consent = Literal["yes", "no", "dismissed", "not_needed", "over_limit", "policy_proceed", "policy_refuse"]
+# How the user's consent was settled. "yes"/"no"/"dismissed": asked and answered; "in_card": to be
+# asked in the job card (the tools layer holds the request: it is never submitted with this); the rest
+# were decided without asking (below the threshold, over a cap anyway, or the policy where hosts cannot ask).
+Consent = Literal[
+    "yes", "no", "dismissed", "in_card", "not_needed", "over_limit", "policy_proceed", "policy_refuse"
+]
 
 NEARLY_SPENT = 0.8  # share of the daily budget past which results mention what is left
 # A reservation outlives its request only if the process dies mid-upload; then it lapses by itself.
@@ -160,13 +163,14 @@ def _consent_refusal(settings: Settings, estimate: Estimate, consent: Consent | 
             f"but the user was not asked because the limits changed during the call. {stopped} Call the tool "
             "again to ask the user."
         )
-    # The host cannot ask, and the policy is to refuse.
+    # The host cannot ask, and the policy is to refuse ("in_card" never comes here: it is held).
     return (
         f"Refused: this request could cost up to {price}, above {usd(threshold)} "
         "(SEEDANCE_CONFIRM_ABOVE_USD), so it needs the user's confirmation, and this host cannot ask "
-        f"(it does not support MCP elicitation). {stopped} {_cheaper(estimate, threshold)}The user can raise "
-        "SEEDANCE_CONFIRM_ABOVE_USD, or set SEEDANCE_CONFIRM_POLICY=proceed to go ahead without asking "
-        f"where the host cannot ask (now: {settings.confirm_policy})."
+        f"(it supports neither MCP elicitation nor MCP Apps). {stopped} {_cheaper(estimate, threshold)}To "
+        "allow it, the user can raise SEEDANCE_CONFIRM_ABOVE_USD, set SEEDANCE_CONFIRM_POLICY=proceed to "
+        f"go ahead without asking where the host cannot ask (now: {settings.confirm_policy}), or use a host "
+        "that asks (elicitation) or shows MCP Apps, where the job card asks."
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, get_args
 __all__ = [
     "JOB_STATES",
     "TERMINAL",
+    "HeldRequest",
     "JobJournal",
     "JobRecord",
     "JobState",
@@ -84,6 +85,26 @@ class JobRecord:
 
 
 SpendRow = dict[str, Any]  # {"day", "provider", "simulated", "usd", "possible_usd", "jobs"}
+
+HeldOutcome = Literal["generating", "dropped"]
+# A held request settled or expired this long ago is deleted when another is held: long enough for a
+# second card to learn what became of it.
+HELD_KEPT_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True)
+class HeldRequest:
+    """A paid request waiting for the person's yes in the job card (`tools/confirm_spend.py`).
+
+    Found only by the hash of its one-time token; `take_held` settles it once, for every process."""
+
+    id: str
+    created_at: float
+    expires_at: float
+    request: dict[str, Any]  # what will be submitted, in the form the tools layer wrote
+    taken_at: float | None = None
+    outcome: HeldOutcome | None = None  # None while it waits
+    job_id: str | None = None  # the first job made, once submitted
 
 
 @dataclass(frozen=True)
@@ -215,3 +236,15 @@ class JobJournal(Protocol):
     ) -> Reservation: ...
 
     async def release(self, reservation_id: str) -> None: ...
+
+    # -- requests held for the person's confirmation --
+    async def hold(self, held: HeldRequest, token_hash: str) -> None: ...
+
+    async def take_held(
+        self, token_hash: str, outcome: HeldOutcome, *, now: float
+    ) -> tuple[HeldRequest | None, bool]:
+        """Settle the held request once: (it, True) when this call took it (waiting, not expired);
+        else (it or None, False), as it stands."""
+        ...
+
+    async def held_job(self, held_id: str, job_id: str) -> None: ...

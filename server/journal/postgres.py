@@ -36,9 +36,12 @@ from ..errors import JournalUnavailable
 from .api import (
     BLOCKS_DUPLICATE_SQL,
     CERTAIN_SQL,
+    HELD_KEPT_SECONDS,
     JSON_FIELDS,
     POSSIBLE_SQL,
     RECORD_FIELDS,
+    HeldOutcome,
+    HeldRequest,
     JobJournal,
     JobRecord,
     JobState,
@@ -146,10 +149,24 @@ CREATE TABLE reservations (
 );
 """
 
+_M003_HELD_REQUESTS = """
+CREATE TABLE held_requests (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    request JSONB NOT NULL,
+    taken_at DOUBLE PRECISION,
+    outcome TEXT,
+    job_id TEXT
+);
+"""
+
 # Append only, with the SQLite journal's names: never edit, reorder or remove an entry once released.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("001_jobs", _M001_JOBS),
     ("002_leases_saves_reservations", _M002_LEASES_SAVES_RESERVATIONS),
+    ("003_held_requests", _M003_HELD_REQUESTS),
 )
 
 
@@ -610,6 +627,56 @@ class PgJournal(JobJournal):
             await db.execute("DELETE FROM reservations WHERE id = %s", (reservation_id,))
 
         await self._with_db(delete)
+
+    # -- requests held for the person's confirmation --
+
+    async def hold(self, held: HeldRequest, token_hash: str) -> None:
+        from psycopg.types.json import Jsonb
+
+        old = held.created_at - HELD_KEPT_SECONDS
+
+        async def insert(db: AsyncConnection[Any]) -> None:
+            async with db.transaction():
+                await db.execute(
+                    "DELETE FROM held_requests WHERE expires_at < %s AND (taken_at IS NULL OR taken_at < %s)",
+                    (old, old),
+                )
+                await db.execute(
+                    "INSERT INTO held_requests (id, token_hash, created_at, expires_at, request)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    (held.id, token_hash, held.created_at, held.expires_at, Jsonb(held.request)),
+                )
+
+        await self._with_db(insert)
+
+    async def take_held(
+        self, token_hash: str, outcome: HeldOutcome, *, now: float
+    ) -> tuple[HeldRequest | None, bool]:
+        """One conditional UPDATE: of two replicas taking the same request at once, one wins. Repeated
+        after a lost commit answer, it reads as taken by another: never as a second yes."""
+
+        async def take(db: AsyncConnection[Any]) -> tuple[dict[str, Any] | None, bool]:
+            async with db.transaction():
+                cur = await db.execute(
+                    "UPDATE held_requests SET taken_at = %s, outcome = %s WHERE token_hash = %s"
+                    " AND taken_at IS NULL AND expires_at > %s",
+                    (now, outcome, token_hash, now),
+                )
+                took = cur.rowcount == 1
+                cur = await db.execute("SELECT * FROM held_requests WHERE token_hash = %s", (token_hash,))
+                return await cur.fetchone(), took
+
+        row, took = await self._with_db(take)
+        if row is None:
+            return None, False
+        fields = ("id", "created_at", "expires_at", "request", "taken_at", "outcome", "job_id")
+        return HeldRequest(**{name: row[name] for name in fields}), took
+
+    async def held_job(self, held_id: str, job_id: str) -> None:
+        async def update(db: AsyncConnection[Any]) -> None:
+            await db.execute("UPDATE held_requests SET job_id = %s WHERE id = %s", (job_id, held_id))
+
+        await self._with_db(update)
 
     # -- operations (doctor) --
 

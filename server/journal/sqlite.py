@@ -36,12 +36,15 @@ import anyio.to_thread
 from .api import (
     BLOCKS_DUPLICATE_SQL,
     CERTAIN_SQL,
+    HELD_KEPT_SECONDS,
     JOB_STATES,
     JSON_FIELDS,
     LOG_LINES_KEPT,
     POSSIBLE_SQL,
     RECORD_FIELDS,
     TERMINAL,
+    HeldOutcome,
+    HeldRequest,
     JobJournal,
     JobRecord,
     JobState,
@@ -156,10 +159,28 @@ def _m002_leases_saves_reservations(db: sqlite3.Connection) -> None:
     )
 
 
+def _m003_held_requests(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE held_requests (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            request TEXT NOT NULL,
+            taken_at REAL,
+            outcome TEXT,
+            job_id TEXT
+        )
+        """
+    )
+
+
 # Append only: never edit, reorder or remove an entry once released; add a new one instead.
 MIGRATIONS: tuple[Migration, ...] = (
     ("001_jobs", _m001_jobs),
     ("002_leases_saves_reservations", _m002_leases_saves_reservations),
+    ("003_held_requests", _m003_held_requests),
 )
 
 
@@ -539,6 +560,65 @@ class Journal(JobJournal):
             _write(db, lambda: db.execute(sql, (reservation_id,)), durable=False)
 
         await self._run(write)
+
+    async def hold(self, held: HeldRequest, token_hash: str) -> None:
+        """Keep a request for the person's confirmation, found later by `token_hash` only."""
+
+        def write(db: sqlite3.Connection) -> None:
+            def change() -> None:
+                db.execute(
+                    "DELETE FROM held_requests WHERE expires_at < ? AND (taken_at IS NULL OR taken_at < ?)",
+                    (held.created_at - HELD_KEPT_SECONDS, held.created_at - HELD_KEPT_SECONDS),
+                )
+                db.execute(
+                    "INSERT INTO held_requests (id, token_hash, created_at, expires_at, request)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (held.id, token_hash, held.created_at, held.expires_at, json.dumps(held.request)),
+                )
+
+            _write(db, change, durable=False)
+
+        await self._run(write)
+
+    async def take_held(
+        self, token_hash: str, outcome: HeldOutcome, *, now: float
+    ) -> tuple[HeldRequest | None, bool]:
+        """Settle a held request once (see `JobJournal.take_held`); one write transaction."""
+
+        def write(db: sqlite3.Connection) -> tuple[HeldRequest | None, bool]:
+            def change() -> tuple[HeldRequest | None, bool]:
+                took = db.execute(
+                    "UPDATE held_requests SET taken_at = ?, outcome = ? WHERE token_hash = ?"
+                    " AND taken_at IS NULL AND expires_at > ?",
+                    (now, outcome, token_hash, now),
+                ).rowcount
+                row = db.execute("SELECT * FROM held_requests WHERE token_hash = ?", (token_hash,)).fetchone()
+                return (None if row is None else _held(row)), took == 1
+
+            return _write(db, change, durable=outcome == "generating")
+
+        return await self._run(write)
+
+    async def held_job(self, held_id: str, job_id: str) -> None:
+        """Record the first job a confirmed request made, for a second card to follow."""
+
+        def write(db: sqlite3.Connection) -> None:
+            sql = "UPDATE held_requests SET job_id = ? WHERE id = ?"
+            _write(db, lambda: db.execute(sql, (job_id, held_id)), durable=False)
+
+        await self._run(write)
+
+
+def _held(row: sqlite3.Row) -> HeldRequest:
+    return HeldRequest(
+        id=row["id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        request=json.loads(row["request"]),
+        taken_at=row["taken_at"],
+        outcome=row["outcome"],
+        job_id=row["job_id"],
+    )
 
 
 def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobRecord | None:

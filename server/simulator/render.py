@@ -7,6 +7,9 @@ once; per frame only the ball, the counter and a progress bar are drawn on a cop
 Image-to-video keeps continuity as the real model does: the first frame is the start image itself
 (cropped to fill the output size), and with an end image the picture dissolves into it and the last
 frame is the end image. So a shot continued from another one can be checked offline, pixel by pixel.
+On a picture the text sits on opaque bands of fixed size: a start frame taken from a simulated clip
+carries that clip's prompt and counter, and the bands cover them, so the new clip's are never printed
+over the old ones.
 
 Long or large clips are drawn at a lower frame rate (a divisor of 24, never under 2 fps): a render costs
 per frame, and a 30 s 1080p take at 24 fps would take the machine a minute. The duration stays exact,
@@ -45,6 +48,8 @@ RATES = (24, 12, 8, 6, 4, 3, 2)  # frame rates a render may use, all dividing 24
 AUDIO_RATE = 48_000
 TONE_HZ = 240  # divides AUDIO_RATE, so one second of samples repeats seamlessly
 LABEL = "SIMULATED — seedance-mcp"
+BAND = (18, 18, 28)  # behind the text on a picture: the same everywhere, so nothing beneath shows through
+PROMPT_LINES = 5  # the most a prompt takes; a band is as tall as this, whatever this clip's prompt is
 
 
 class RenderCancelled(Exception):
@@ -87,7 +92,7 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
     end = _fitted(spec.end_frame, spec) if start is not None else None
     background = _background(spec, start)
     background_end = _background(spec, end) if end is not None else None
-    small = _font(max(14, spec.height // 30))
+    small = _counter_font(spec)
     ball_r = max(10, min(spec.width, spec.height) // 16)
     fps = spec.fps
     total = spec.seconds * fps
@@ -113,7 +118,7 @@ def render_mp4(spec: RenderSpec, path: Path, stop: threading.Event | None = None
             cy = int(spec.height * 0.62 + spec.height * 0.12 * math.sin(2 * math.pi * t / 1.5))
             if not _pinned(i, total, start, end):
                 draw.ellipse((cx - ball_r, cy - ball_r, cx + ball_r, cy + ball_r), fill=(255, 196, 60))
-                bar_y = spec.height - max(8, spec.height // 60)
+                bar_y = _bar_top(spec)
                 bar_end = int(spec.width * (i + 1) / total)
                 draw.rectangle((0, bar_y, bar_end, spec.height), fill=(255, 80, 120))
                 draw.text(
@@ -200,6 +205,14 @@ def _text(font: Any, text: str) -> str:
     return text.replace("—", "-").replace("×", "x").replace("·", "|").replace("…", "...")
 
 
+def _counter_font(spec: RenderSpec) -> Any:
+    return _font(max(14, spec.height // 30))
+
+
+def _bar_top(spec: RenderSpec) -> int:
+    return spec.height - max(8, spec.height // 60)
+
+
 def _pinned(i: int, total: int, start: Image.Image | None, end: Image.Image | None) -> bool:
     """Whether frame `i` is exactly a given image: the first with a start frame, the last with an end one."""
     return (i == 0 and start is not None) or (i == total - 1 and end is not None)
@@ -267,16 +280,20 @@ def _background(spec: RenderSpec, picture: Image.Image | None = None) -> Image.I
     draw.text((pad, pad // 2 + 4), label, font=label_font, fill=(255, 255, 255))
 
     prompt_font = _font(max(14, h // 28))
+    info_font = _font(max(12, h // 40))
     chars = max(16, int(w / (prompt_font.size * 0.55)))
     lines = textwrap.wrap(spec.prompt, width=chars) or [""]
-    if len(lines) > 5:
-        lines = [*lines[:4], lines[4][: chars - 1] + "…"]
+    if len(lines) > PROMPT_LINES:
+        lines = [*lines[: PROMPT_LINES - 1], lines[PROMPT_LINES - 1][: chars - 1] + "…"]
     y = int(box[3]) + pad + 16
+    if picture is not None:  # cover whatever text the picture already carries (see the module's note)
+        text_end = y + int(prompt_font.size * 1.3) * PROMPT_LINES + 6 + info_font.size + 8
+        draw.rectangle((0, box[3] + 2 * pad // 2 + 8, w, text_end), fill=BAND)
+        draw.rectangle((0, _bar_top(spec) - _counter_font(spec).size - 14, w, h), fill=BAND)
     for line in lines:
         draw.text((pad, y), line, font=prompt_font, fill=(245, 245, 250))
         y += int(prompt_font.size * 1.3)
     info = f"{w}×{h} · {spec.seconds} s · {spec.fps} fps · audio {'on' if spec.audio else 'off'}"
-    info_font = _font(max(12, h // 40))
     draw.text((pad, y + 6), _text(info_font, info), font=info_font, fill=(190, 190, 210))
     return img
 

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +144,47 @@ class BearerTokenMiddleware:
         return False
 
 
+MISDIRECTED_STATUS: Final = 421  # what the SDK's DNS-rebinding guard answers an unknown Host header
+
+
+class HostHintMiddleware:
+    """Gives the SDK's bare "421 Invalid Host header" its fix: the option that admits the name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def hinted(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == MISDIRECTED_STATUS:
+                refused = True
+                body = _host_hint(scope)
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({**message, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            if not refused:  # the SDK's own body of a 421 is replaced above
+                await send(message)
+
+        await self.app(scope, receive, hinted)
+
+
+def _host_hint(scope: Scope) -> bytes:
+    given = next((bytes(v) for k, v in scope.get("headers", ()) if k == b"host"), b"")
+    name = "".join(c for c in given.decode("latin-1")[:100] if c.isprintable()) or "NAME"
+    return (
+        f"Invalid Host header {name!r}: this server answers only to the names it was started with. If "
+        f"clients reach it as {name}, restart it with --allowed-host {name} (repeatable), or set "
+        f"SEEDANCE_HTTP_ALLOWED_HOSTS={name}.\n"
+    ).encode()
+
+
 def create_http_app(
     server: MCPServer[Any],
     *,
@@ -170,6 +211,7 @@ def create_http_app(
         transport_security=security_settings(host, port, allowed_hosts),
         host=host,
     )
+    app = HostHintMiddleware(app)
     if token:
         app = BearerTokenMiddleware(app, token)
     return app
