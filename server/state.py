@@ -36,7 +36,6 @@ class AppState:
     generations: Generations = field(init=False)  # the one door every generation goes through
     deliverer: Deliverer = field(init=False)
     # Completed jobs whose poster and contact sheet check_status has sent: a repeated poll sends them once.
-    previews_sent: set[str] = field(default_factory=set, init=False, repr=False)
     _wanted: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _listed: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _ready: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)

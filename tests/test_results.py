@@ -98,11 +98,17 @@ async def test_a_finished_video_is_saved_shown_and_described(settings: Settings)
 
 
 async def test_check_status_shows_a_finished_job_the_same_way(settings: Settings) -> None:
-    async with Client(create_server(settings)) as client:
+    # A connection with a handshake (stdio hosts) is one host: it is sent the images once.
+    server = create_server(settings)
+    async with Client(server, mode="legacy") as client:
         first = await generate(client, {"prompt": "Rain on a window", "duration": "4", "resolution": "480p"})
         again = await client.call_tool("check_status", {"job_id": first.structured_content["job_id"]})  # type: ignore[index]
         polled = await client.call_tool("check_status", {"job_id": first.structured_content["job_id"]})  # type: ignore[index]
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    # Another host (or a stateless request, which names none) is shown them again.
+    async with Client(server) as other:
+        elsewhere = await other.call_tool("check_status", {"job_id": first.structured_content["job_id"]})  # type: ignore[index]
+    assert sum(isinstance(block, ImageContent) for block in elsewhere.content) == 2
     assert not again.is_error, again.content
     data = again.structured_content or {}
     schema = tools["check_status"].output_schema

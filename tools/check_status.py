@@ -9,6 +9,7 @@ from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from .confirm_spend import HELD_PREFIX
+from .connections import PerConnection
 from .job_card import BOUND
 from .params import WaitSecondsParam
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
@@ -26,6 +27,7 @@ META = BOUND  # hosts with MCP Apps show the answer in the job card
 PREVIEWS_SENT = (
     "The poster and contact sheet went with an earlier answer about this job; the saved file has the video."
 )
+_previews_sent: PerConnection[set[str]] = PerConnection(set)  # job ids whose images this host has
 
 
 async def check_status(
@@ -46,10 +48,12 @@ async def check_status(
         answered = await answer(record, state)
     if record.state != "completed":
         return answered
-    if record.id not in state.previews_sent:
-        state.previews_sent.add(record.id)
+    sent = _previews_sent.get(ctx.session)
+    if sent is None or record.id not in sent:
+        if sent is not None:
+            sent.add(record.id)
         return answered
-    # Sent with an earlier answer: the images again would only fill the conversation.
+    # Sent to this host with an earlier answer: the images again would only fill the conversation.
     kept = [block for block in answered.content if not isinstance(block, ImageContent)]
     if len(kept) < len(answered.content):
         kept.append(TextContent(type="text", text=PREVIEWS_SENT))

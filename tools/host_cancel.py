@@ -15,54 +15,41 @@ from typing import Any
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.session import ServerSession
 from mcp.types import RequestId
 
+from .connections import PerConnection
 from .results import ToolContext
 
 # How long a cancelled call waits for the host's notification to be noted. It only waits this long
 # when the host did not cancel (a dropped stream, a shutdown), and then nothing else is waiting on it.
 NOTE_WAIT_SECONDS = 0.5
-KEPT = 256  # connections, and cancels per connection, remembered (older ones are forgotten)
+KEPT_PER_CONNECTION = 256  # cancels of calls that never asked (already finished) are forgotten past this
 
 
-class _Connection:
-    """The cancels one connection's host sent. The SDK builds a session object per message; the
-    connection's `initialize` parameters are the one public object they all share."""
+class _Cancels:
+    """The cancels one connection's host sent, by request id."""
 
-    def __init__(self, hello: object) -> None:
-        self.hello = hello  # held, so its id is not reused while this entry lives
-        self.cancels: dict[RequestId, anyio.Event] = {}
+    def __init__(self) -> None:
+        self.events: dict[RequestId, anyio.Event] = {}
 
     def event(self, request_id: RequestId) -> anyio.Event:
-        if request_id not in self.cancels:
-            while len(self.cancels) >= KEPT:
-                self.cancels.pop(next(iter(self.cancels)))
-            self.cancels[request_id] = anyio.Event()
-        return self.cancels[request_id]
+        if request_id not in self.events:
+            while len(self.events) >= KEPT_PER_CONNECTION:
+                self.events.pop(next(iter(self.events)))
+            self.events[request_id] = anyio.Event()
+        return self.events[request_id]
 
 
-_connections: dict[int, _Connection] = {}
-
-
-def _connection(session: ServerSession) -> _Connection | None:
-    hello = session.client_params
-    if hello is None:  # no handshake: no `notifications/cancelled` on this path
-        return None
-    found = _connections.pop(id(hello), None) or _Connection(hello)
-    _connections[id(hello)] = found  # most recent last
-    while len(_connections) > KEPT:
-        _connections.pop(next(iter(_connections)))
-    return found
+_cancels: PerConnection[_Cancels] = PerConnection(_Cancels)
 
 
 async def record_host_cancels(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """Middleware: note `notifications/cancelled` per connection, then pass every message on."""
     if ctx.method == "notifications/cancelled" and ctx.params is not None:
         request_id = ctx.params.get("requestId")
-        connection = _connection(ctx.session)
-        if connection is not None and isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
-            connection.event(request_id).set()
+        cancels = _cancels.get(ctx.session)
+        if cancels is not None and isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
+            cancels.event(request_id).set()
     return await call_next(ctx)
 
 
@@ -70,11 +57,11 @@ async def host_cancelled(ctx: ToolContext) -> bool:
     """True only when the host sent `notifications/cancelled` for this tool call. Call it shielded:
     the call is being cancelled when this is asked."""
     request = ctx.request_context
-    connection = _connection(request.session)
-    if connection is None or request.request_id is None:
+    cancels = _cancels.get(request.session)
+    if cancels is None or request.request_id is None:  # no handshake: no `notifications/cancelled`
         return False
-    event = connection.event(request.request_id)
+    event = cancels.event(request.request_id)
     with anyio.move_on_after(NOTE_WAIT_SECONDS):
         await event.wait()
-    connection.cancels.pop(request.request_id, None)
+    cancels.events.pop(request.request_id, None)
     return event.is_set()
