@@ -23,6 +23,7 @@ from .generation.spending_guard import SpendingGuard
 from .jobs.manager import JobManager
 from .jobs.partial_files import PartialFiles
 from .media.finished_videos import frames_dir
+from .outbound import AddressPolicy, origin_of
 from .providers.base import Provider
 from .state import AppState
 from .web.team import TeamWiring
@@ -101,14 +102,33 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
         sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
         provider = FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
-        return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews)
+        policy = result_policy(settings, sim.url)
+        return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews, policy=policy)
     if settings.provider == "oxen":
         oxen = _oxen_provider(settings, http)
         # Oxen's result URLs may need the key: sent to Oxen's own host only, never to a redirect target.
         return oxen, Deliverer(
-            http, output_dir=output_dir, preview_dir=previews, headers_for=oxen.auth_headers_for
+            http,
+            output_dir=output_dir,
+            preview_dir=previews,
+            policy=result_policy(settings),
+            headers_for=oxen.auth_headers_for,
         )
-    return _fal_provider(settings, http), Deliverer(http, output_dir=output_dir, preview_dir=previews)
+    deliverer = Deliverer(http, output_dir=output_dir, preview_dir=previews, policy=result_policy(settings))
+    return _fal_provider(settings, http), deliverer
+
+
+def result_policy(settings: Settings, *extra: str) -> AddressPolicy:
+    """Where finished videos may be downloaded from: public hosts, and the provider origins the operator
+    configured (a simulator or proxy on this machine among them), never this machine's other services."""
+    configured = (
+        settings.fal_queue_url,
+        settings.fal_rest_url,
+        settings.fal_cdn_url,
+        settings.oxen_url,
+        *extra,
+    )
+    return AddressPolicy(trusted_origins=frozenset(filter(None, map(origin_of, configured))))
 
 
 def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:

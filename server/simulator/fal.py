@@ -78,6 +78,8 @@ def echo_credentials(request: Request) -> str:
 
 
 ECHO_KEY_MARKER = "[sim:echo_key]"
+# Test hook: the submit answer's status, response and cancel URLs point at another origin.
+FOREIGN_URLS_MARKER = "[sim:foreign_urls]"
 
 
 async def with_faults(request: Request, kind: str, answer: Handler) -> Response:
@@ -176,11 +178,11 @@ async def submit(request: Request) -> Response:
             base = base_url(request)
             webhooks.schedule(engine, job, webhook, lambda view: webhook_payload(job, view, base))
         view = engine.view(job)
-        body: dict[str, Any] = {
-            "status": "IN_QUEUE",
-            "request_id": job.id,
-            **job_urls(base_url(request), job),
-        }
+        urls_base = base_url(request)
+        if FOREIGN_URLS_MARKER in str(args.get("prompt") or ""):
+            # Same server under another host name: another origin, as a hijacked answer would give.
+            urls_base = urls_base.replace("127.0.0.1", "localhost")
+        body: dict[str, Any] = {"status": "IN_QUEUE", "request_id": job.id, **job_urls(urls_base, job)}
         body["queue_position"] = view.position if view.position is not None else 0
         return JSONResponse(body, headers={"x-fal-request-id": job.id})
 
