@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from .._http import RetryPolicy, send_reachable, user_agent
-from ..redaction import redact
+from ..redaction import provider_says, redact
 from .errors import unreadable
 
 
@@ -50,6 +50,10 @@ class FalConnection:
     def safe(self, text: str) -> str:
         """`text` with every form of the key removed."""
         return redact(text, [self._key])
+
+    def says(self, text: str) -> str:
+        """fal's own words as shown and stored: redacted, one line, bounded, quoted and attributed."""
+        return provider_says("fal.ai", text, [self._key])
 
     def json(self, response: httpx.Response, what: str) -> Any:
         try:

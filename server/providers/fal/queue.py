@@ -106,7 +106,7 @@ class FalQueue:
         response = await self._fal.send("GET", url, params={"logs": "1"}, action="checking the job's status")
         if response.status_code not in (200, 202):
             raise http_error(response, action=f"checking job {submission.request_id}", safe=self._fal.safe)
-        return parse_status(self._fal.json(response, "status"))
+        return parse_status(self._fal.json(response, "status"), self._fal.says)
 
     async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
         """Yield each new state until Finished: from the status stream, polling while it is broken."""
@@ -188,7 +188,7 @@ class FalQueue:
                 async for event in events:
                     if not event.data.strip():
                         continue
-                    yield parse_status(json.loads(event.data))
+                    yield parse_status(json.loads(event.data), fal.says)
             finally:
                 await events.aclose()
         finally:
@@ -223,9 +223,7 @@ class FalQueue:
             return True
         if response.status_code in (400, 404):  # ALREADY_COMPLETED / NOT_FOUND: nothing left to cancel
             logger.info(
-                "cancel of %s refused: %s",
-                submission.request_id,
-                self._fal.safe(read_error(response).text[:200]),
+                "cancel of %s refused: %s", submission.request_id, self._fal.says(read_error(response).text)
             )
             return False
         raise http_error(response, action=f"cancelling job {submission.request_id}", safe=self._fal.safe)
