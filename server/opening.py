@@ -25,6 +25,7 @@ from .jobs.partial_files import PartialFiles
 from .media.finished_videos import frames_dir
 from .outbound import AddressPolicy, origin_of
 from .providers.base import Provider
+from .setting_secrets import scrub, secret_values
 from .state import AppState
 from .web.team import TeamWiring
 
@@ -61,8 +62,10 @@ async def open_and_hold(state: AppState, team: TeamWiring) -> None:
             resumed = await jobs.resume()
             guard = SpendingGuard(settings, journal, owner=jobs.owner)
         except Exception as exc:
-            log.exception("could not start")
-            state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
+            # A library's message may quote a setting (psycopg quotes what it could not parse).
+            reason = scrub(str(exc), secret_values(settings))
+            log.error("could not start: %s: %s", type(exc).__name__, reason)
+            state.fail(f"The server could not start: {reason}. Run `seedance-mcp doctor` to see what to fix.")
             return
         if resumed:
             log.info("following %d unfinished job(s) from an earlier run", resumed)
