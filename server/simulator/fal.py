@@ -21,6 +21,7 @@ from .descriptions import FalEndpoint
 from .jobs import Engine, Job, JobView
 from .storage import StorageError, safe_name
 from .validation import Failure, check_input
+from .webhooks import jwks_of
 
 STREAM_TICK = 0.05  # how often a status stream looks for changes
 
@@ -585,6 +586,14 @@ def _slow_file(data: bytes, content_type: str, headers: dict[str, str], seconds:
     return StreamingResponse(pieces(), media_type=content_type, headers=headers)
 
 
+JWKS_PATH = "/.well-known/jwks.json"  # as fal's: the public keys its webhooks are signed with
+
+
+async def jwks(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    return JSONResponse(jwks_of(engine.webhook_key))
+
+
 def storage_routes() -> list[Route]:
     """Storage and CDN routes; they must come before the queue's catch-all submit route."""
     return [
@@ -597,6 +606,7 @@ def storage_routes() -> list[Route]:
         Route("/files/{file_id}/{name}/multipart/{upload_id}/{part:int}", multipart_part, methods=["PUT"]),
         Route("/files/{file_id}/{name}", download, methods=["GET", "HEAD"]),
         Route("/_simulator/upload-tokens", revoke_tokens, methods=["DELETE"]),
+        Route(JWKS_PATH, jwks, methods=["GET"]),
     ]
 
 
