@@ -104,7 +104,15 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
         sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
         sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
-        provider = FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
+        provider = FalProvider(
+            http,
+            key="simulator",
+            queue_url=sim.url,
+            rest_url=sim.url,
+            cdn_url=sim.url,
+            store_io=settings.fal_store_io,
+            object_expiry_seconds=settings.fal_object_expiry_seconds,
+        )
         policy = result_policy(settings, sim.url)
         return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews, policy=policy)
     if settings.provider == "oxen":
@@ -144,6 +152,8 @@ def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
         queue_url=settings.fal_queue_url,
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
+        store_io=settings.fal_store_io,
+        object_expiry_seconds=settings.fal_object_expiry_seconds,
     )
 
 
