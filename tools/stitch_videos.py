@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from ..server.catalogue.facts import AspectRatio
 from ..server.delivery.video_names import safe_target, slugify
 from ..server.errors import ConfigError, InputError
+from ..server.film.limits import LIMITS_TEXT, MAX_CLIPS
 from ..server.film.stitch import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
 from ..server.media.finished_videos import SourceVideo, find_video
 from .results import (
@@ -31,15 +32,13 @@ from .results import (
 
 NAME = "stitch_videos"
 TITLE = "Join shots into one film"
-DESCRIPTION = """Join finished clips (job ids and/or local MP4/MOV paths), in order, into one MP4 film \
-in the output folder: sizes, frame rates and audio matched, optional crossfade. Runs here: no provider \
-call, costs nothing. For a film: generate shot 1, each next shot with continue_from = the previous \
-job id, then stitch them."""
+DESCRIPTION = f"""Join finished clips (job ids and/or local MP4/MOV paths), in order, into one MP4 film \
+in the output folder: sizes, frame rates and audio matched, optional crossfade. Runs here, free. \
+Limits: {LIMITS_TEXT}. For a film: generate shot 1, each next shot with \
+continue_from = the previous job id, then stitch them."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-
-MAX_CLIPS = 50  # memory does not grow with the count; this only bounds one call's time
 
 
 class StitchedClip(BaseModel):

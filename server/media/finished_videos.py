@@ -20,6 +20,7 @@ import anyio.to_thread
 from ..config import Settings
 from ..delivery.video_names import safe_id
 from ..errors import InputError
+from ..film.limits import START_FRAME_BOX, check_clip
 from ..inputs import local_file
 from ..journal.api import JobJournal
 from .last_frame import extract_last_frame
@@ -131,7 +132,7 @@ async def last_frame_of(
 
     def extract() -> float:
         folder.mkdir(parents=True, exist_ok=True)
-        return extract_last_frame(source.path, folder / name).seconds
+        return extract_last_frame(source.path, folder / name, fit=START_FRAME_BOX).seconds
 
     try:
         seconds = await anyio.to_thread.run_sync(extract)
@@ -152,6 +153,7 @@ async def _probe_video(field: str, path: Path, shown: str) -> MediaInfo:
         raise InputError(
             field, f"{shown} is {info.format.upper()} {info.kind}, not a video; give an MP4 or MOV file"
         )
+    check_clip(field, info, shown)  # before any frame of it is decoded
     return info
 
 
