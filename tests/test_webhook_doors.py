@@ -98,7 +98,7 @@ async def test_only_a_signed_delivery_for_the_tokens_own_job_is_read(
         other_key = await raw.post(
             url_a,
             content=body_a,
-            headers={**signed(requests["a"], body_a), "x-fal-webhook-signature": "00" * 64},
+            headers={**signed(requests["a"], body_a), "X-Fal-Webhook-Signature": "00" * 64},
         )
         assert other_key.status_code == 401
         cross_job = await raw.post(url_a, content=body_b, headers=signed(requests["b"], body_b))
