@@ -526,7 +526,7 @@ async def test_a_field_refused_by_a_changed_schema_says_how_to_check(client: htt
             await _states(fal, submission)
         with pytest.raises(JobFailed) as info:
             await fal.result(refused[0])
-        assert "resolution: Input should be '720p'" in str(info.value)
+        assert "resolution: “Input should be '720p'" in str(info.value)
         assert "schema for this endpoint may have changed" in str(info.value)
         assert "run `seedance-mcp doctor --models`" in str(info.value)
         with pytest.raises(JobFailed) as info:
