@@ -126,3 +126,33 @@ async def test_only_a_signed_delivery_for_the_tokens_own_job_is_read(
 
         genuine = await raw.post(url_a, content=body_a, headers=signed(requests["a"], body_a))
         assert genuine.status_code == 200
+
+
+async def test_fals_keys_are_cached_at_most_a_day_and_refetched_for_an_unknown_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from seedance_mcp.server.web.webhook_signatures import BadSignature, FalSignatures
+
+    now = [time.time()]
+    async with Simulator(SimulatorOptions()) as sim:
+        checker = FalSignatures(f"{sim.url}/.well-known/jwks.json", clock=lambda: now[0])
+
+        def fetches() -> int:
+            return len([e for e in sim.request_log() if e["path"] == "/.well-known/jwks.json"])
+
+        async def check(key: Ed25519PrivateKey) -> str:
+            body = _body("req-1")
+            return await checker.verify(sign(key, "req-1", "u", body, now[0]), body)
+
+        assert await check(sim.engine.webhook_key) == "req-1"
+        assert await check(sim.engine.webhook_key) == "req-1"
+        assert fetches() == 1  # cached
+        stranger = Ed25519PrivateKey.generate()
+        for _ in range(3):  # an unknown key: one fetch again, then none for a minute
+            now[0] += 61 if _ == 0 else 1
+            with pytest.raises(BadSignature):
+                await check(stranger)
+        assert fetches() == 2
+        now[0] += 25 * 3600  # past a day: fetched again before trusting anything
+        assert await check(sim.engine.webhook_key) == "req-1"
+        assert fetches() == 3

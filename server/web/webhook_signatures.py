@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -31,6 +32,8 @@ TOLERANCE_SECONDS: Final = 300.0
 JWKS_CACHE_SECONDS: Final = 24 * 3600.0
 REFETCH_SECONDS: Final = 60.0  # an unknown key fetches the set again, but not on every forged request
 JWKS_MAX_BYTES: Final = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class BadSignature(Exception):
@@ -64,10 +67,12 @@ class FalSignatures:
         self._clock = clock
         self._keys: list[Ed25519PublicKey] = []
         self._fetched_at: float | None = None
+        self._tried_at: float | None = None  # the last fetch, done or not: one per REFETCH_SECONDS at most
         self._lock = anyio.Lock()
 
     async def verify(self, headers: Mapping[str, str], body: bytes) -> str:
         """The verified request id of a delivery; raises `BadSignature`."""
+        headers = {name.lower(): value for name, value in headers.items()}  # HTTP names have no case
         try:
             request_id = headers[HEADER_REQUEST_ID]
             user_id = headers[HEADER_USER_ID]
@@ -98,13 +103,20 @@ class FalSignatures:
     async def _current_keys(self, *, refresh: bool = False) -> list[Ed25519PublicKey]:
         async with self._lock:
             now = self._clock()
-            age = None if self._fetched_at is None else now - self._fetched_at
-            stale = age is None or age > JWKS_CACHE_SECONDS
-            if stale or (refresh and age is not None and age > REFETCH_SECONDS):
-                await self._fetch(now)
+            fresh = self._fetched_at is not None and now - self._fetched_at <= JWKS_CACHE_SECONDS
+            may_try = self._tried_at is None or now - self._tried_at >= REFETCH_SECONDS
+            if (not fresh or refresh) and may_try:
+                self._tried_at = now
+                if await self._fetch():
+                    self._fetched_at, fresh = now, True
+            if not fresh:
+                self._keys = []  # keys are never trusted past JWKS_CACHE_SECONDS
+            if not self._keys:
+                raise BadSignature("fal's keys could not be fetched (tried again at most once a minute)")
             return self._keys
 
-    async def _fetch(self, now: float) -> None:
+    async def _fetch(self) -> bool:
+        """Fetch the key set; True when it was read (the keys replaced), False when it could not be."""
         try:
             async with (
                 httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client,
@@ -114,14 +126,14 @@ class FalSignatures:
                 async for chunk in answer.aiter_raw():
                     body += chunk
                     if len(body) > JWKS_MAX_BYTES:
-                        raise BadSignature("fal's key set is implausibly large")
+                        raise ValueError("fal's key set is implausibly large")
                 answer.raise_for_status()
             keys = _keys_from(json.loads(bytes(body)))
         except (httpx.HTTPError, ValueError) as exc:
-            if not self._keys:
-                raise BadSignature(f"fal's keys could not be fetched ({type(exc).__name__})") from None
-            return  # keep the keys we had; try again on the next delivery
-        self._keys, self._fetched_at = keys, now
+            log.warning("fal's webhook keys could not be fetched from %s: %s", self._url, type(exc).__name__)
+            return False
+        self._keys = keys
+        return True
 
 
 __all__ = ["BadSignature", "FalSignatures", "message"]
