@@ -32,8 +32,8 @@ from .results import (
 
 NAME = "stitch_videos"
 TITLE = "Join shots into one film"
-DESCRIPTION = f"""Join finished clips (job ids and/or local MP4/MOV paths), in order, into one MP4 film \
-in the output folder: sizes, frame rates and audio matched, optional crossfade. Runs here, free. \
+DESCRIPTION = f"""Join finished clips (job ids or local MP4/MOV paths), in order, into one MP4 film \
+in the output folder: sizes, frame rates and audio matched, optional crossfade. Local, free. \
 Limits: {LIMITS_TEXT}. For a film: generate shot 1, each next shot with \
 continue_from = the previous job id, then stitch them."""
 ANNOTATIONS = ToolAnnotations(

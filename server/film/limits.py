@@ -20,7 +20,7 @@ START_FRAME_BOX: Final = (1920, 1920)
 
 # For tool descriptions (kept short: every host reads the whole tool list).
 LIMITS_TEXT: Final = (
-    f"clips ≤4K, ≤{MAX_CLIP_SECONDS:g} s; ≤{MAX_CLIPS} clips; film ≤{MAX_FILM_SECONDS / 60:g} min"
+    f"≤{MAX_CLIPS} clips of ≤4K, ≤{MAX_CLIP_SECONDS:g} s; film ≤{MAX_FILM_SECONDS / 60:g} min"
 )
 
 
