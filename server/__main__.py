@@ -199,7 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .doctor import run_doctor
 
             return run_doctor(None, dict(os.environ))
-        print(f"seedance-mcp: {exc}", file=sys.stderr)
+        from .setting_secrets import install_log_scrubbing, scrub, secret_values
+
+        secrets = secret_values(None, os.environ)  # the message may quote a setting that holds one
+        print(f"seedance-mcp: {scrub(str(exc), secrets)}", file=sys.stderr)
         if command != "serve":
             return 2
         # A host shows a server that exits as merely disconnected: serve, and answer every call with
@@ -207,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .config import setting_problem
 
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        return _serve(args, Settings.from_env({}), unusable=setting_problem(exc))
+        install_log_scrubbing(secrets)
+        return _serve(args, Settings.from_env({}), unusable=scrub(setting_problem(exc), secrets))
 
     # stdout is the MCP channel when serving over stdio: logs go to stderr. The demo is for a person:
     # its own lines only, unless asked.
@@ -217,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from .setting_secrets import install_log_scrubbing, secret_values
+
+    install_log_scrubbing(secret_values(settings, os.environ))
     # One line per HTTP request drowns what matters; our own modules log the events.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

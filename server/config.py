@@ -30,6 +30,7 @@ FAL_CDN_URL = "https://v3.fal.media"
 FAL_SITE_URL = "https://fal.ai"
 FAL_API_URL = "https://api.fal.ai"
 OXEN_URL = "https://hub.oxen.ai"
+FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
 # variable -> (meaning, default as shown to users). The README's settings table is built from this.
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
@@ -99,6 +100,11 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`<url>/webhooks/fal/…` instead of being watched",
         "unset: status streams and polling",
     ),
+    "SEEDANCE_FAL_JWKS_URL": (
+        "where fal.ai publishes the keys its webhooks are signed with; a webhook is read only once one "
+        "of them verifies it",
+        FAL_JWKS_URL,
+    ),
     "SEEDANCE_TEAM_SECRET": (
         "a long random secret shared by all replicas: signs webhook URLs and seals confirmation state, "
         "so any replica accepts them; required with `SEEDANCE_PUBLIC_URL` and a database URL",
@@ -118,6 +124,17 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`false`: keep only result URLs (replicas without a shared output folder); fal.ai keeps results "
         "for a limited time",
         "`true`",
+    ),
+    "SEEDANCE_FAL_STORE_IO": (
+        "`false`: ask fal.ai not to keep the request's inputs and outputs in its request history "
+        "(sends `X-Fal-Store-IO: 0`); the job still runs and its result is still saved here",
+        "`true`: fal.ai keeps them (about 30 days)",
+    ),
+    "SEEDANCE_FAL_OBJECT_EXPIRY_SECONDS": (
+        "ask fal.ai to delete the files it stores for us (uploads, results on its CDN) this many seconds "
+        "after they are made (sends `X-Fal-Object-Lifecycle-Preference`); keep it longer than a job takes "
+        "to finish and be saved, at least 3600",
+        "unset: fal.ai's default lifetime",
     ),
     "SEEDANCE_SIM_QUEUE_SECONDS": ("simulator: seconds a job waits in the queue", "2"),
     "SEEDANCE_SIM_RUN_SECONDS": ("simulator: seconds a job takes to render", "4"),
@@ -153,6 +170,9 @@ FIELD_OF_VARIABLE: dict[str, str] = {
     "SEEDANCE_SIM_FAULTS": "sim_faults",
     "SEEDANCE_SIM_SEED": "sim_seed",
     "SEEDANCE_PUBLIC_URL": "public_url",
+    "SEEDANCE_FAL_JWKS_URL": "fal_jwks_url",
+    "SEEDANCE_FAL_STORE_IO": "fal_store_io",
+    "SEEDANCE_FAL_OBJECT_EXPIRY_SECONDS": "fal_object_expiry_seconds",
     "SEEDANCE_SAVE_VIDEOS": "save_videos",
     "SEEDANCE_LEASE_SECONDS": "lease_seconds",
     "SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS": "exit_after_unhealthy_seconds",
@@ -189,6 +209,9 @@ class Settings(BaseModel):
     fal_site_url: str = FAL_SITE_URL
     fal_api_url: str = FAL_API_URL
     oxen_url: str = OXEN_URL
+    fal_jwks_url: str = FAL_JWKS_URL
+    fal_store_io: bool = True
+    fal_object_expiry_seconds: int | None = Field(default=None, ge=60)
     oxen_upload_repo: str | None = None
     http_allowed_hosts: tuple[str, ...] = ()
     log_level: LogLevel = "INFO"

@@ -21,6 +21,7 @@ from typing import Final, Literal, TextIO
 
 from .config import SETTING_FIX, Settings
 from .errors import ConfigError
+from .setting_secrets import scrub, secret_values
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -67,10 +68,11 @@ def run_doctor(
 
     out.write(f"seedance-mcp {__version__} doctor (Python {sys.version.split()[0]}, {sys.platform})\n\n")
     checks = collect_checks(settings, env, timeout=timeout)
+    secrets = secret_values(settings, env)  # whatever a check quotes, no setting's secret is shown
     for check in checks:
-        out.write(f"[{_TAG[check.status]}] {check.name}: {check.detail}\n")
+        out.write(scrub(f"[{_TAG[check.status]}] {check.name}: {check.detail}\n", secrets))
         if check.fix and check.status != "ok":
-            out.write(f"        fix: {check.fix}\n")
+            out.write(scrub(f"        fix: {check.fix}\n", secrets))
     failed = sum(c.status == "fail" for c in checks)
     warned = sum(c.status == "warn" for c in checks)
     if failed:
@@ -121,13 +123,15 @@ def _database_checks(settings: Settings, timeout: float) -> list[Check]:
         found = anyio.run(inspect_database, settings.database_url.get_secret_value(), timeout)
     except ImportError:
         return [Check("fail", name, "psycopg is not installed", "pip install 'seedance-mcp[postgres]'")]
-    except Exception as exc:  # psycopg's errors name the host and the reason, never the password
+    except Exception as exc:  # psycopg's parse errors quote the token they choke on: maybe the password
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
         return [
             Check(
                 "fail",
                 name,
-                f"unreachable: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}",
-                "check the host, port, database, user and password in the URL, and that PostgreSQL runs",
+                f"unreachable: {type(exc).__name__}: {scrub(first, secret_values(settings))}",
+                "check the host, port, database, user and password in the URL (percent-encode @ : / in the "
+                "password), and that PostgreSQL runs",
             )
         ]
     checks = [Check("ok", name, "reachable")]

@@ -23,7 +23,9 @@ from .generation.spending_guard import SpendingGuard
 from .jobs.manager import JobManager
 from .jobs.partial_files import PartialFiles
 from .media.finished_videos import frames_dir
+from .outbound import AddressPolicy, origin_of
 from .providers.base import Provider
+from .setting_secrets import scrub, secret_values
 from .state import AppState
 from .web.team import TeamWiring
 
@@ -60,8 +62,10 @@ async def open_and_hold(state: AppState, team: TeamWiring) -> None:
             resumed = await jobs.resume()
             guard = SpendingGuard(settings, journal, owner=jobs.owner)
         except Exception as exc:
-            log.exception("could not start")
-            state.fail(f"The server could not start: {exc}. Run `seedance-mcp doctor` to see what to fix.")
+            # A library's message may quote a setting (psycopg quotes what it could not parse).
+            reason = scrub(str(exc), secret_values(settings))
+            log.error("could not start: %s: %s", type(exc).__name__, reason)
+            state.fail(f"The server could not start: {reason}. Run `seedance-mcp doctor` to see what to fix.")
             return
         if resumed:
             log.info("following %d unfinished job(s) from an earlier run", resumed)
@@ -100,15 +104,42 @@ async def _open_provider(settings: Settings, stack: AsyncExitStack) -> tuple[Pro
         sim = Simulator(SimulatorOptions.from_settings(settings), state_dir=settings.home / "simulator")
         sim = await stack.enter_async_context(sim)
         log.info("no API key set: using the embedded simulator at %s", sim.url)
-        provider = FalProvider(http, key="simulator", queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
-        return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews)
+        provider = FalProvider(
+            http,
+            key="simulator",
+            queue_url=sim.url,
+            rest_url=sim.url,
+            cdn_url=sim.url,
+            store_io=settings.fal_store_io,
+            object_expiry_seconds=settings.fal_object_expiry_seconds,
+        )
+        policy = result_policy(settings, sim.url)
+        return provider, Deliverer(http, output_dir=output_dir, preview_dir=previews, policy=policy)
     if settings.provider == "oxen":
         oxen = _oxen_provider(settings, http)
         # Oxen's result URLs may need the key: sent to Oxen's own host only, never to a redirect target.
         return oxen, Deliverer(
-            http, output_dir=output_dir, preview_dir=previews, headers_for=oxen.auth_headers_for
+            http,
+            output_dir=output_dir,
+            preview_dir=previews,
+            policy=result_policy(settings),
+            headers_for=oxen.auth_headers_for,
         )
-    return _fal_provider(settings, http), Deliverer(http, output_dir=output_dir, preview_dir=previews)
+    deliverer = Deliverer(http, output_dir=output_dir, preview_dir=previews, policy=result_policy(settings))
+    return _fal_provider(settings, http), deliverer
+
+
+def result_policy(settings: Settings, *extra: str) -> AddressPolicy:
+    """Where finished videos may be downloaded from: public hosts, and the provider origins the operator
+    configured (a simulator or proxy on this machine among them), never this machine's other services."""
+    configured = (
+        settings.fal_queue_url,
+        settings.fal_rest_url,
+        settings.fal_cdn_url,
+        settings.oxen_url,
+        *extra,
+    )
+    return AddressPolicy(trusted_origins=frozenset(filter(None, map(origin_of, configured))))
 
 
 def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
@@ -121,6 +152,8 @@ def _fal_provider(settings: Settings, http: httpx.AsyncClient) -> FalProvider:
         queue_url=settings.fal_queue_url,
         rest_url=settings.fal_rest_url,
         cdn_url=settings.fal_cdn_url,
+        store_io=settings.fal_store_io,
+        object_expiry_seconds=settings.fal_object_expiry_seconds,
     )
 
 

@@ -52,6 +52,7 @@ def sim_fal_env(sim_url: str) -> dict[str, str]:
     """Settings for a replica using a shared, standalone simulator as if it were fal.ai."""
     env = {"SEEDANCE_PROVIDER": "fal", "FAL_KEY": "sim-team-key"}
     env.update({f"SEEDANCE_FAL_{name}_URL": sim_url for name in ("QUEUE", "REST", "CDN")})
+    env["SEEDANCE_FAL_JWKS_URL"] = f"{sim_url}/.well-known/jwks.json"  # its webhooks are signed as fal's
     return env
 
 

@@ -28,10 +28,12 @@ from seedance_mcp.server.delivery.video_names import safe_id, safe_target, slugi
 from seedance_mcp.server.errors import ConfigError, ProviderError
 from seedance_mcp.server.jobs.partial_files import PartialFiles, find_partials
 from seedance_mcp.server.journal.sqlite import JobRecord
+from seedance_mcp.server.outbound import AddressPolicy
 from seedance_mcp.server.providers.base import VideoOutput
 from tests.media_factory import make_video
 
 pytestmark = pytest.mark.anyio
+LOCAL = AddressPolicy(allow_loopback=True)  # the origin is on loopback; the policy has its own tests
 
 NAME_PATTERN = re.compile(r"\d{8}-\d{6}_[A-Za-z0-9_-]+_[a-z0-9-]+\.mp4")
 
@@ -151,7 +153,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def deliverer(http: httpx.AsyncClient, folders: tuple[Path, Path], **kwargs: Any) -> Deliverer:
-    return Deliverer(http, output_dir=folders[0], preview_dir=folders[1], backoff_seconds=0.01, **kwargs)
+    return Deliverer(
+        http, policy=LOCAL, output_dir=folders[0], preview_dir=folders[1], backoff_seconds=0.01, **kwargs
+    )
 
 
 def job(prompt: str = "A lighthouse in a storm", job_id: str = "sd_AbC-12_xyZ9", **kw: Any) -> JobRecord:
@@ -322,7 +326,7 @@ async def test_every_os_error_while_saving_is_a_config_error_naming_the_setting(
     record = job()
     (out / video_filename(record) / "inside").mkdir(parents=True)
     url = origin.route("/v.mp4", body(video_bytes))
-    deliver = Deliverer(http, output_dir=out, preview_dir=tmp_path / "p")
+    deliver = Deliverer(http, policy=LOCAL, output_dir=out, preview_dir=tmp_path / "p")
     with pytest.raises(ConfigError, match="SEEDANCE_OUTPUT_DIR") as caught:
         await deliver(record, VideoOutput(url=url))
     assert "tries again" in str(caught.value)
@@ -335,7 +339,7 @@ async def test_an_unwritable_output_folder_is_a_config_error_naming_the_setting(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be")
     url = origin.route("/v.mp4", body(video_bytes))
-    deliver = Deliverer(http, output_dir=blocker / "videos", preview_dir=tmp_path / "p")
+    deliver = Deliverer(http, policy=LOCAL, output_dir=blocker / "videos", preview_dir=tmp_path / "p")
     with pytest.raises(ConfigError, match="SEEDANCE_OUTPUT_DIR"):
         await deliver(job(), VideoOutput(url=url))
     assert origin.hits("/v.mp4") == 0
@@ -346,6 +350,8 @@ import sys, time, anyio, httpx
 from pathlib import Path
 from seedance_mcp.server.delivery.download import Deliverer
 from seedance_mcp.server.journal.sqlite import JobRecord
+from seedance_mcp.server.outbound import AddressPolicy
+LOCAL = AddressPolicy(allow_loopback=True)
 from seedance_mcp.server.providers.base import VideoOutput
 
 async def main():
@@ -354,7 +360,9 @@ async def main():
                        endpoint="", arguments={"prompt": "killed midway"}, estimate={}, estimate_usd=0)
     async with httpx.AsyncClient() as http:
         out = Path(sys.argv[2])
-        deliver = Deliverer(http, output_dir=out, preview_dir=out.parent / "p", owner=sys.argv[3])
+        deliver = Deliverer(
+            http, policy=LOCAL, output_dir=out, preview_dir=out.parent / "p", owner=sys.argv[3]
+        )
         await deliver(record, VideoOutput(url=sys.argv[1]))
 
 anyio.run(main)
@@ -434,7 +442,7 @@ async def test_hostile_prompts_and_provider_names_never_write_outside_the_output
         body(video_bytes, extra={"Content-Disposition": 'attachment; filename="../../../escape.mp4"'}),
     )
     output = VideoOutput(url=url, file_name="../../../escape.mp4")
-    deliver = Deliverer(http, output_dir=out, preview_dir=previews, backoff_seconds=0.01)
+    deliver = Deliverer(http, policy=LOCAL, output_dir=out, preview_dir=previews, backoff_seconds=0.01)
     fields = await deliver(job(prompt), output)
 
     saved = Path(fields["video_path"])
@@ -454,7 +462,7 @@ async def test_hostile_job_ids_never_write_outside_the_folders(
 ) -> None:
     out, previews = tmp_path / "videos", tmp_path / "previews"
     url = origin.route("/v.mp4", body(video_bytes))
-    deliver = Deliverer(http, output_dir=out, preview_dir=previews)
+    deliver = Deliverer(http, policy=LOCAL, output_dir=out, preview_dir=previews)
     fields = await deliver(job(job_id=job_id), VideoOutput(url=url))
     assert NAME_PATTERN.fullmatch(Path(fields["video_path"]).name)
     created = all_files(tmp_path)

@@ -89,21 +89,21 @@ def test_parse_status_closed_set() -> None:
             "logs": [{"message": "step 1", "level": "INFO", "timestamp": "2025-01-01T00:00:00Z"}],
         }
     )
-    assert isinstance(running, Running) and running.logs[0].message == "step 1"
+    assert isinstance(running, Running) and running.logs[0].message == "fal.ai says: “step 1”"
     assert parse_status({"status": "IN_PROGRESS", "logs": None}) == Running()
     done = parse_status({"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.5}})
     assert done == Finished(metrics={"inference_time": 1.5})
     failed = parse_status(
         {"status": "COMPLETED", "error": "boom", "error_type": "client_cancelled", "logs": []}
     )
-    assert isinstance(failed, Finished) and failed.cancelled and failed.error == "boom"
+    assert isinstance(failed, Finished) and failed.cancelled and failed.error == "fal.ai says: “boom”"
 
 
 def test_detail_list_is_readable() -> None:
     text = render_detail_list(
         [{"loc": ["body", "duration"], "msg": "Input should be 'auto' or '4'", "type": "literal_error"}]
     )
-    assert text == "duration: Input should be 'auto' or '4' (fix: use one of the documented values)"
+    assert text == "duration: “Input should be 'auto' or '4'” (fix: use one of the documented values)"
 
 
 def test_retry_after_parsing() -> None:
@@ -232,7 +232,8 @@ async def test_invalid_input_names_field_and_fix(client: httpx.AsyncClient) -> N
             await fal.result(submission)
         message = str(info.value)
         assert message.startswith("fal.ai rejected the input")
-        assert "duration: Input should be" in message and "(fix: use one of the documented values)" in message
+        assert "duration: “Input should be" in message
+        assert "(fix: use one of the documented values)" in message
         _assert_no_key(sim, message)
 
 
@@ -525,7 +526,7 @@ async def test_a_field_refused_by_a_changed_schema_says_how_to_check(client: htt
             await _states(fal, submission)
         with pytest.raises(JobFailed) as info:
             await fal.result(refused[0])
-        assert "resolution: Input should be '720p'" in str(info.value)
+        assert "resolution: “Input should be '720p'" in str(info.value)
         assert "schema for this endpoint may have changed" in str(info.value)
         assert "run `seedance-mcp doctor --models`" in str(info.value)
         with pytest.raises(JobFailed) as info:

@@ -56,6 +56,22 @@ async def test_a_client_without_apps_never_lists_the_app_only_tool(settings: Set
     assert names >= BOUND_TOOLS
 
 
+@pytest.mark.parametrize("mode", ["legacy", "modern"])
+async def test_a_client_without_apps_cannot_call_the_app_only_tool(settings: Settings, mode: Mode) -> None:
+    async with client(settings, apps=False, mode=mode) as c:
+        started = await c.call_tool(
+            "generate_video", {"prompt": "a kite", "duration": "4", "wait_seconds": 0}
+        )
+        job_id = (started.structured_content or {})["job_id"]
+        refused = await c.call_tool(FOLLOW_NAME, {"job_id": job_id, "wait_seconds": 0})
+    assert refused.is_error and refused.structured_content is None
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "MCP Apps" in text and "check_status" in text and job_id not in text
+    async with client(settings, apps=True, mode=mode) as c:  # a host with Apps still may
+        answered = await c.call_tool(FOLLOW_NAME, {"job_id": job_id, "wait_seconds": 0})
+    assert not answered.is_error, answered.content
+
+
 async def test_the_card_is_one_self_contained_html_file_with_a_video(settings: Settings) -> None:
     async with client(settings, apps=True) as c:
         listed = {str(r.uri): r for r in (await c.list_resources()).resources}

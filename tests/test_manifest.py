@@ -230,6 +230,8 @@ def test_user_config_maps_onto_settings() -> None:
         "SEEDANCE_CONFIRM_POLICY",
         "SEEDANCE_OXEN_UPLOAD_REPO",
         "SEEDANCE_HOME",
+        "SEEDANCE_FAL_STORE_IO",
+        "SEEDANCE_FAL_OBJECT_EXPIRY_SECONDS",
     }
     assert set(config["env"]) == expected
     # Folders may be several: only arguments expand a multi-select, so they travel as arguments.

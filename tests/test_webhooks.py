@@ -5,7 +5,9 @@ client over HTTP, the simulator posting to the server over loopback."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,12 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from seedance_mcp.server.simulator.webhooks import sign
 from seedance_mcp.server.web.webhooks import Wakeups, WebhookTokens
 from tests.replicas import free_port, replicas, sim_fal_env
 
 pytestmark = pytest.mark.anyio
 SECRET = "team-secret-for-tests-0123456789"
-
-
-def test_tokens_are_per_job_and_checked() -> None:
-    tokens = WebhookTokens(b"k" * 32)
-    a, b = tokens.new(), tokens.new()
-    assert a != b and tokens.valid(a) and tokens.valid(b)
-    nonce, _, mac = a.partition(".")
-    assert not tokens.valid(f"{nonce}.{mac[:-1]}0" if mac[-1] != "0" else f"{nonce}.{mac[:-1]}1")
-    assert not tokens.valid(nonce) and not tokens.valid("")
-    assert not WebhookTokens(b"other" * 8).valid(a)  # another team's key
 
 
 async def test_wakeups_remember_early_webhooks() -> None:
@@ -134,15 +127,16 @@ async def test_a_60_second_job_with_webhooks_costs_three_requests(tmp_path: Path
                 calls[name] = result.structured_content
             request_ids = {name: _request_id(sim, f"a lighthouse at dawn, {name}") for name in calls}
 
-            # A forged webhook: a well-formed token and the real request id, while the job runs.
+            # A forged webhook: the job's own token and the real request id, but no signature of fal's.
             async with httpx.AsyncClient() as raw:
-                url = f"{server.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new()}"
+                token = WebhookTokens(SECRET.encode()).new(calls["forged"]["job_id"])
+                url = f"{server.base}/webhooks/fal/{token}"
                 forged = {
                     "request_id": request_ids["forged"],
                     "status": "OK",
                     "payload": {"video": {"url": "x"}},
                 }
-                assert (await raw.post(url, json=forged)).status_code == 200
+                assert (await raw.post(url, json=forged)).status_code == 401
                 bad = await raw.post(f"{server.base}/webhooks/fal/not-a-token", json=forged)
                 assert bad.status_code == 404
             await anyio.sleep(1.0)
@@ -172,8 +166,8 @@ async def test_a_60_second_job_with_webhooks_costs_three_requests(tmp_path: Path
         "download",
     ]
     forged_kinds = kinds_for(log, request_ids["forged"], video_path(finals["forged"]))
-    # The forged wake-up cost one read-back (400: still running) and one status check, nothing more.
-    assert forged_kinds == ["submit", "result", "status", "result", "download"], forged_kinds
+    # The forged wake-up was refused before any read: the job cost what the clean one did.
+    assert forged_kinds == ["submit", "result", "download"], forged_kinds
     assert not [e for e in log if e.get("kind") == "stream"]
     for final in finals.values():
         assert Path(final["video_path"]).is_file()
@@ -244,11 +238,12 @@ async def test_a_webhook_on_the_other_replica_wakes_the_follower(postgres_dsn: s
             deliveries = [d for d in sim.engine.webhook_deliveries if d["request_id"] == request_id]
             assert [d["answer"] for d in deliveries] == [200]
 
-            # A replay of the same delivery, after the job ended: accepted, and nothing more is asked of fal.
+            # A replay of a genuine delivery, after the job ended: accepted, and nothing more is asked of fal.
             async with httpx.AsyncClient() as raw:
-                body = {"request_id": request_id, "status": "OK", "payload": {}}
-                url = f"{b.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new()}"
-                assert (await raw.post(url, json=body)).status_code == 200
+                body = json.dumps({"request_id": request_id, "status": "OK", "payload": {}}).encode()
+                url = f"{b.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new(job_id)}"
+                headers = sign(sim.engine.webhook_key, request_id, "u", body, time.time())
+                assert (await raw.post(url, content=body, headers=headers)).status_code == 200
             await anyio.sleep(1.0)
             async with Client(a.url) as on_a:
                 again = await on_a.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0})

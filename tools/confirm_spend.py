@@ -16,7 +16,6 @@ import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
@@ -26,7 +25,7 @@ from ..server.generation.spending_guard import usd
 from ..server.journal.api import HeldRequest
 from .confirmation import SpendConfirmation
 from .follow_job import card_answer
-from .job_card import URI
+from .job_card import URI, refuse_without_apps
 from .results import (
     SIMULATED_NOTE,
     ConfirmationOffer,
@@ -122,11 +121,12 @@ async def confirm_spend(
     token: Annotated[str, Field(min_length=1, description="The card's one-time token for the request.")],
     decision: Annotated[Literal["generate", "drop"], Field(description="The person's answer.")],
 ) -> CallToolResult:
-    if not client_supports_apps(ctx):
-        raise ToolError(
-            "confirm_spend belongs to the job card: the person confirms spending with the card's Generate "
-            f"button, in a host that shows MCP Apps. An assistant cannot confirm for them. {NOT_SPENT}"
-        )
+    refuse_without_apps(
+        ctx,
+        NAME,
+        "the person confirms spending with the card's Generate button; an assistant cannot confirm for "
+        f"them. {NOT_SPENT}",
+    )
     state = app_state(ctx)
     held, took = await state.jobs.journal.take_held(
         _token_hash(token), "generating" if decision == "generate" else "dropped", now=time.time()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from ..server.jobs.manager import SETTLED
 from ..server.journal.api import JobRecord
 from ..server.state import AppState
-from .job_card import FOLLOW_META, FOLLOW_NAME
+from .job_card import FOLLOW_META, FOLLOW_NAME, refuse_without_apps
 from .results import ToolContext, VideoJobResult, answer, app_state, tool_errors
 
 NAME = FOLLOW_NAME
@@ -67,6 +67,7 @@ async def follow_job(
         ),
     ] = 5.0,
 ) -> Annotated[CallToolResult, JobCardResult]:
+    refuse_without_apps(ctx, NAME)
     state = app_state(ctx)
     async with tool_errors():  # check_status's answer, but back as soon as the card has news
         record = await state.jobs.get(job_id)

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import CallNext, Context, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.exceptions import ToolError
 
 from ..server.config import FAL_CDN_URL, OXEN_URL, Settings
 
@@ -82,11 +83,24 @@ class JobCard(Apps):
     async def hide_app_only_tools(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        """Middleware: a client without Apps lists tools for its model, so app-only tools are left out."""
+        """Middleware: a client without Apps lists tools for its model, so app-only tools are left out
+        (and `refuse_without_apps` refuses them when called anyway)."""
         result = await call_next(ctx)  # the wire form: a dict
         if ctx.method == "tools/list" and isinstance(result, dict) and not client_supports_apps(ctx):
             result = {**result, "tools": [t for t in result.get("tools", []) if not app_only(t.get("_meta"))]}
         return result
+
+
+def refuse_without_apps(
+    ctx: Context[Any], name: str, instead: str = "call check_status with the job id instead"
+) -> None:
+    """The first line of every app-only tool: a client that did not negotiate MCP Apps at initialize
+    has no card, so its model is refused (the tool is hidden from it, but may be called by name)."""
+    if not client_supports_apps(ctx):
+        raise ToolError(
+            f"{name} belongs to the job card of hosts that show MCP Apps, and this client did not say it "
+            f"shows them: {instead}"
+        )
 
 
 def app_only(meta: dict[str, Any] | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,8 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.catalogue.facts import AspectRatio
 from ..server.delivery.video_names import safe_target, slugify
-from ..server.errors import ConfigError
+from ..server.errors import ConfigError, InputError
+from ..server.film.limits import LIMITS_TEXT, MAX_CLIPS
 from ..server.film.stitch import MAX_CROSSFADE_SECONDS, ClipInput, Film, stitch
 from ..server.media.finished_videos import SourceVideo, find_video
 from .results import (
@@ -30,15 +32,13 @@ from .results import (
 
 NAME = "stitch_videos"
 TITLE = "Join shots into one film"
-DESCRIPTION = """Join finished clips (job ids and/or local MP4/MOV paths), in order, into one MP4 film \
-in the output folder: sizes, frame rates and audio matched, optional crossfade. Runs here: no provider \
-call, costs nothing. For a film: generate shot 1, each next shot with continue_from = the previous \
-job id, then stitch them."""
+DESCRIPTION = f"""Join finished clips (job ids or local MP4/MOV paths), in order, into one MP4 film \
+in the output folder: sizes, frame rates and audio matched, optional crossfade. Local, free. \
+Limits: {LIMITS_TEXT}. For a film: generate shot 1, each next shot with \
+continue_from = the previous job id, then stitch them."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-
-MAX_CLIPS = 50  # memory does not grow with the count; this only bounds one call's time
 
 
 class StitchedClip(BaseModel):
@@ -118,7 +118,7 @@ async def stitch_videos(
         film_id = await anyio.to_thread.run_sync(_film_id, sources, aspect_ratio, crossfade_seconds, title)
         folder = await anyio.to_thread.run_sync(_output_folder, state.settings.output_dir)
         target = safe_target(folder, f"{film_id}_{slugify(title or 'film')}.mp4")
-        reused = await anyio.to_thread.run_sync(target.is_file)
+        reused = await anyio.to_thread.run_sync(_already_made, target)
         if not reused:
             await _stitch(ctx, sources, target, aspect_ratio, crossfade_seconds, state.jobs.owner)
             await state.jobs.sweep_partials()  # what an earlier stitch killed mid-write left behind
@@ -193,6 +193,26 @@ def _film_id(sources: list[SourceVideo], aspect_ratio: str, crossfade: float, ti
         digest.update(f"{source.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     digest.update(f"{aspect_ratio}\0{crossfade}\0{title or ''}".encode())
     return "film_" + digest.hexdigest()[:16]
+
+
+def _already_made(target: Path) -> bool:
+    """Whether the film is there from an earlier call: a plain file of ours. Anything else at its name
+    (a link planted there, a folder) is refused, never previewed nor replaced."""
+    try:
+        st = target.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot look at {target} ({exc.strerror or exc}); check SEEDANCE_OUTPUT_DIR"
+        ) from None
+    if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+        return True
+    raise InputError(
+        "title",
+        f"something that is not a film made here (a link or a folder) is at {target}; remove it, or give "
+        "another title so the film gets another name",
+    )
 
 
 def _output_folder(output_dir: Path) -> Path:

@@ -40,6 +40,7 @@ from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavaila
 from ..jobs.owners import new_owner_id
 from ..jobs.partial_files import discard, partial_path
 from ..journal.api import JobRecord
+from ..outbound import PUBLIC_ONLY, AddressPolicy, Refused, Unreachable, open_async
 from ..providers.base import VideoOutput
 from .preview_store import PreviewFiles
 from .video_names import safe_target, video_filename
@@ -60,7 +61,6 @@ MAX_VIDEO_BYTES = 2 * 1024**3
 # One attempt may take this long overall: the client's read timeout only bounds each chunk, and a URL
 # trickling a byte a second would otherwise hold the job open for days.
 ATTEMPT_SECONDS = 600.0
-MAX_REDIRECTS = 5
 VIDEO_FORMATS = frozenset({"mp4", "mov"})
 
 BeforeCommit = Callable[[], Awaitable[None]]  # raises when the file must not be renamed into place
@@ -91,6 +91,7 @@ class Deliverer:
         *,
         output_dir: Path,
         preview_dir: Path,
+        policy: AddressPolicy = PUBLIC_ONLY,
         headers_for: Callable[[str], dict[str, str]] = lambda url: {},
         backoff_seconds: float = BACKOFF_SECONDS,
         owner: str | None = None,
@@ -99,6 +100,7 @@ class Deliverer:
         self.owner = owner or new_owner_id()  # the lease owner: it names this process's partial files
         self._output_dir = output_dir
         self._previews = PreviewFiles(preview_dir, self.owner)
+        self._policy = policy  # where result URLs may lead: public hosts and the configured provider's
         self._headers_for = headers_for
         self._backoff = backoff_seconds
         # Without a limiter each `to_thread` call may start another worker (anyio allows 40), and each
@@ -204,10 +206,6 @@ class Deliverer:
                 problem = f"the download took longer than {ATTEMPT_SECONDS:.0f} s"
             except httpx.HTTPError as exc:
                 problem = _describe_http_error(exc)
-            except httpx.InvalidURL as exc:
-                raise VideoUnavailable(
-                    f"could not download the video: the provider gave a bad URL ({exc})"
-                ) from None
             finally:
                 # Also on cancellation (a lost lease, shutdown): shielded, or the cancelled scope would
                 # stop the removal before it starts.
@@ -220,15 +218,15 @@ class Deliverer:
         )
 
     async def _fetch(self, url: str, tmp: Path) -> tuple[str, int]:
-        """One attempt: follow redirects by hand, stream the body into `tmp`, check it is whole."""
+        """One attempt through the outbound door (every hop checked, the connection pinned to the
+        checked address): stream the raw body into `tmp`, check it is whole."""
         # The key goes only where headers_for says (Oxen's own host), and only on the first request:
         # never to wherever a redirect points.
-        headers = self._headers_for(url)
-        for _ in range(MAX_REDIRECTS + 1):
-            async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as response:
-                if response.is_redirect and "location" in response.headers:
-                    url, headers = str(response.url.join(response.headers["location"])), {}
-                    continue
+        try:
+            async with open_async(self._client, url, self._policy, first_headers=self._headers_for(url)) as (
+                _,
+                response,
+            ):
                 if not response.is_success:
                     message = f"the URL answered HTTP {response.status_code}"
                     if response.status_code in RETRYABLE_STATUS:
@@ -238,7 +236,10 @@ class Deliverer:
                         "it cannot be fetched again"
                     )
                 return await self._receive(response, tmp)
-        raise VideoUnavailable(f"could not download the video: more than {MAX_REDIRECTS} redirects")
+        except Refused as exc:
+            raise VideoUnavailable(f"could not download the video: {exc}") from None
+        except Unreachable as exc:
+            raise _Retry(str(exc)) from None
 
     async def _receive(self, response: httpx.Response, tmp: Path) -> tuple[str, int]:
         declared = _declared_length(response)
@@ -248,7 +249,7 @@ class Deliverer:
         size = 0
         head = b""
         with _create_exclusive(tmp) as out:
-            async for chunk in response.aiter_bytes(1 << 20):
+            async for chunk in response.aiter_raw(1 << 20):  # raw: the door refused any compression
                 size += len(chunk)
                 if size > MAX_VIDEO_BYTES:
                     raise VideoUnavailable(f"refusing a download past {MAX_VIDEO_BYTES} bytes: not a clip")
@@ -289,8 +290,6 @@ def _check_whole(path: Path) -> None:
 
 
 def _declared_length(response: httpx.Response) -> int | None:
-    if response.headers.get("content-encoding", "identity") != "identity":
-        return None  # the length counts the compressed bytes, not the decoded ones we store
     try:
         value = int(response.headers["content-length"])
     except (KeyError, ValueError):

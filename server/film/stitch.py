@@ -35,6 +35,7 @@ from ..catalogue.endpoints import SIZES_UP_TO_1080P
 from ..errors import InputError, SeedanceError
 from ..jobs.owners import new_owner_id
 from ..jobs.partial_files import discard, partial_path
+from .limits import MAX_CLIP_SECONDS, MAX_CLIPS, check_clip, check_film_seconds
 
 SAMPLE_RATE: Final = 48_000
 CHANNELS: Final = 2
@@ -110,7 +111,10 @@ def stitch(
         raise InputError(
             "crossfade_seconds", f"must be between 0 and {MAX_CROSSFADE_SECONDS:g}; got {crossfade}"
         )
-    facts = [_clip_facts(clip) for clip in clips]
+    if len(clips) > MAX_CLIPS:
+        raise InputError("clips", f"a film takes at most {MAX_CLIPS} clips; got {len(clips)}")
+    facts = [_clip_facts(clip) for clip in clips]  # headers only: limits before any decoding
+    check_film_seconds(sum(f.seconds for f in facts) - crossfade * (len(facts) - 1))
     first = facts[0]
     fps = _film_fps(clips[0].path)
     width, height = frame_size((first.width, first.height), aspect_ratio)
@@ -219,6 +223,7 @@ def _clip_facts(clip: ClipInput) -> ClipFacts:
             f"is {info.format.upper()} {info.kind}, not a video; give a finished job's id or an MP4 or MOV "
             "file in its place (a still image can become a clip with generate_video's image_url)",
         )
+    check_clip(clip.label, info, "it")
     try:
         with av.open(str(clip.path), metadata_errors="ignore") as container:
             stream = container.streams.video[0]
@@ -232,6 +237,10 @@ def _clip_facts(clip: ClipInput) -> ClipFacts:
     seconds = seconds or info.duration
     if not seconds:
         raise InputError(clip.label, "has no readable duration; export it again as MP4")
+    if seconds > MAX_CLIP_SECONDS:  # the stream's own header may claim more than the container's
+        raise InputError(
+            clip.label, f"says it lasts {seconds:.0f} s; clips are at most {MAX_CLIP_SECONDS:g} s"
+        )
     return ClipFacts(clip.label, info.width, info.height, info.fps or 0.0, seconds, bool(info.has_audio))
 
 

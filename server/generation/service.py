@@ -27,6 +27,7 @@ from ..journal.sqlite import JobRecord
 from ..media.finished_videos import allowed_dirs_for
 from ..media.remote import policy_for
 from ..providers.base import JobSpec
+from ..setting_secrets import contains_secret, secret_values
 from .spending_guard import Consent, SpendingGuard
 
 # A provider's name in messages, and the setting that selects it.
@@ -188,6 +189,7 @@ class Generations:
         """The one preparation of a call, shared by its confirmation and its submit: cheap checks, the
         media (probed once), the price. A call identical to one made moments ago (a host re-sending it)
         is answered from the journal first, before anything is read or fetched."""
+        self._refuse_own_secrets(request)  # before anything is looked up, stored or sent
         key = self._jobs.dedupe_key(request.tool, request.endpoint, request.arguments())
         duplicate = await self._jobs.find_duplicate(key)
         if duplicate is not None:
@@ -239,7 +241,21 @@ class Generations:
             return Submitted(records, notes, started_here=False)
         return Submitted(records, notes)
 
+    def _refuse_own_secrets(self, request: GenerationRequest) -> None:
+        """A key or token of this server inside the request would be stored in the journal and the file
+        name and sent to the provider: refused, naming the field, without showing it."""
+        secrets = secret_values(self._settings)
+        for name, value in request.arguments().items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and contains_secret(v, secrets) for v in values):
+                raise InputError(
+                    name,
+                    "holds this server's API key or another of its secrets; remove it (nothing was stored "
+                    "or sent), and rotate the key if it was shared anywhere else",
+                )
+
     def _check_options(self, request: GenerationRequest) -> None:
+        self._refuse_own_secrets(request)
         provider = api_of(self._settings.provider)
         if request.endpoint.id_for(provider) is None:
             served = "model" if request.endpoint.family != FAMILIES[0] else "tier"

@@ -16,7 +16,7 @@ from ..media.remote import UrlPolicy
 from .checked import CheckedInputs, MediaInput, release
 from .combined_limits import check_combined, check_counts
 from .data_uris import check_data
-from .local_files import check_path, file_url_path, home_path
+from .local_files import check_path, user_path
 from .prompt_references import check_prompt_references, references
 from .rules import AUDIO, END, IMAGE, START, VIDEO, Rules
 from .urls import check_probe, check_url, probe_urls
@@ -129,18 +129,14 @@ def _check_one(field: str, value: str, rules: Rules, allowed_dirs: tuple[Path, .
     lowered = value[:16].lower()
     if lowered.startswith("data:"):
         return check_data(field, value, rules)
-    if lowered.startswith("file:"):
-        return check_path(field, value, file_url_path(field, value), rules, allowed_dirs)
     scheme = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*):", value)
-    if scheme and not re.match(r"[a-zA-Z]:[\\/]", value):  # "C:\..." is a Windows path, not a scheme
-        return check_url(field, value, scheme.group(1).lower(), rules)
-    if value.startswith("~"):
-        return check_path(field, value, home_path(field, value), rules, allowed_dirs)
-    path = Path(value)
-    if not path.is_absolute():
+    if scheme and not lowered.startswith("file:") and not re.match(r"[a-zA-Z]:[\\/]", value):
+        return check_url(field, value, scheme.group(1).lower(), rules)  # "C:\..." is a Windows path
+    path = user_path(field, value)
+    if path is None:
         raise InputError(
             field,
-            f"{value!r} is neither a URL nor an absolute path. Give an https:// URL, a data: URI, or the "
-            "file's full path (starting with / or ~).",
+            f"{value[:200]!r} is neither a URL nor an absolute path. Give an https:// URL, a data: URI, or "
+            "the file's full path (starting with / or ~).",
         )
     return check_path(field, value, path, rules, allowed_dirs)

@@ -1,5 +1,9 @@
-"""Local paths (absolute, `~`, `file://`): read only inside the allowed folders, never a hidden
-one nor through a hard link, and only when the content is media of an accepted type."""
+"""Local paths (absolute, `~`, `file://`): the one door for every path a user gives, in any tool.
+
+`user_path` reads what was written (refusing names no file system holds), `open_user_file` what it
+names: only a regular file inside the allowed folders, never a hidden one, a device, nor a file with
+a second name (hard link) that may lie elsewhere. `check_path` adds the media checks of an input.
+Every refusal is an `InputError` naming the field and the fix."""
 
 from __future__ import annotations
 
@@ -22,47 +26,84 @@ from .rules import (
     wrong_format_message,
 )
 
-
-def file_url_path(field: str, value: str) -> Path:
-    parts = urllib.parse.urlsplit(value)
-    if parts.netloc not in ("", "localhost"):
-        raise InputError(
-            field, f"file:// URLs must point at this machine, not {parts.netloc!r}; give a local path"
-        )
-    return home_path(field, urllib.parse.unquote(parts.path))
+# Linux's limits: a longer path or name is refused by the OS with an error no user should see.
+MAX_PATH_CHARS = 4096
+MAX_NAME_BYTES = 255
 
 
-def home_path(field: str, value: str) -> Path:
+def user_path(field: str, given: str) -> Path | None:
+    """The path `given` names (absolute, `~`, `file://`), or None when it is not written as a local path.
+    Names no file system can hold (a NUL byte, an unknown `~user`, an over-long path) are refused here."""
+    lowered = given[:16].lower()
+    if lowered.startswith("file:"):
+        parts = urllib.parse.urlsplit(given)
+        if parts.netloc not in ("", "localhost"):
+            raise InputError(
+                field, f"file:// URLs must point at this machine, not {parts.netloc!r}; give a local path"
+            )
+        text = urllib.parse.unquote(parts.path)
+    elif given.startswith("~") or given.startswith("/"):
+        text = given
+    else:
+        return None
+    _check_name(field, text)
     try:
-        return Path(value).expanduser()
+        path = Path(text).expanduser()
     except RuntimeError:  # "~someone" with no such user on this machine
-        user = value[1:].split("/", 1)[0].split("\\", 1)[0]
+        user = text[1:].split("/", 1)[0].split("\\", 1)[0]
         raise InputError(
             field,
-            f"there is no user named {user!r} on this machine (from {value[: len(user) + 1]}); give "
-            "the full path, or ~/ for your own home folder",
+            f"there is no user named {user[:40]!r} on this machine (from ~{user[:40]}); give the full path, "
+            "or ~/ for your own home folder",
         ) from None
+    _check_name(field, str(path))
+    return path
 
 
-def check_path(
-    field: str, given: str, path: Path, rules: Rules, allowed_dirs: tuple[Path, ...]
-) -> MediaInput:
-    real = Path(os.path.realpath(path))
-    _check_allowed(field, given, real, allowed_dirs)
+def _check_name(field: str, text: str) -> None:
+    if "\x00" in text:
+        raise InputError(
+            field, "contains a NUL character (\\0), which no path or URL can hold; pass the name without it"
+        )
+    longest = max((len(part.encode("utf-8", "surrogateescape")) for part in text.split("/")), default=0)
+    if len(text) > MAX_PATH_CHARS or longest > MAX_NAME_BYTES:
+        raise InputError(
+            field,
+            f"the path is too long ({len(text)} characters; paths hold at most {MAX_PATH_CHARS} and each "
+            f"name at most {MAX_NAME_BYTES} bytes); move or rename the file and pass the shorter path",
+        )
+
+
+def open_user_file(
+    field: str, given: str, path: Path, allowed_dirs: Sequence[Path], what: str
+) -> tuple[Path, int]:
+    """The real path and size of the regular file `path` (from `user_path`), refused unless it lies in an
+    allowed folder, outside hidden ones, and has one name only (no hard link from elsewhere)."""
     try:
-        st = real.stat()
+        real = Path(os.path.realpath(path))
+        _check_allowed(field, given, real, tuple(allowed_dirs))
+        st = os.stat(real)
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(
             field, f"no file at {given}; check the path (absolute, ~ or file://) and spelling"
         ) from None
-    except OSError as exc:
-        raise InputError(field, f"{given} cannot be read ({exc.strerror}); check its permissions") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise InputError(
+            field, f"{given} cannot be read ({reason}); check the path and its permissions"
+        ) from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(
-            field, f"{given} is a folder, not a file; give the path of one {rules.kind} file inside it"
+            field, f"{given} is a folder, not a file; give the path of one {what} file inside it"
         )
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(field, f"{given} is not a regular file; give the path of {a_or_an(rules.kind)} file")
+        raise InputError(
+            field,
+            f"{given} is not a regular file (a device, pipe or socket); give the path of "
+            f"{a_or_an(what)} file",
+        )
     if st.st_nlink > 1:
         # Another name of the same file may lie outside the allowed folders: a hard link would let
         # the allowed folders reach any file its maker could link, so hard-linked files are refused.
@@ -71,8 +112,15 @@ def check_path(
             f"{given} has {st.st_nlink} hard links (names for the same file), and another one may lie "
             "outside the allowed folders, so it is not read. Copy the file (cp, not ln) and pass the copy.",
         )
-    if st.st_size > rules.max_bytes:
-        raise InputError(field, too_big_message(f"{given} is", st.st_size, rules))
+    return real, st.st_size
+
+
+def check_path(
+    field: str, given: str, path: Path, rules: Rules, allowed_dirs: tuple[Path, ...]
+) -> MediaInput:
+    real, size = open_user_file(field, given, path, allowed_dirs, rules.kind)
+    if size > rules.max_bytes:
+        raise InputError(field, too_big_message(f"{given} is", size, rules))
     try:
         with real.open("rb") as handle:
             head = handle.read(64)
@@ -140,16 +188,8 @@ def probe_file(field: str, path: Path, shown: str) -> MediaInfo:
 
 def local_file(field: str, given: str, allowed_dirs: Sequence[Path]) -> Path | None:
     """The real path of a local file named by `given` (absolute, `~` or `file://`), or None if `given`
-    is not written as a local path. Refused unless it is a regular file inside an allowed folder."""
-    if given[:16].lower().startswith("file:"):
-        path = file_url_path(field, given)
-    elif given.startswith("~") or Path(given).is_absolute():
-        path = Path(given).expanduser()
-    else:
+    is not written as a local path. Refused as any user path is (see `open_user_file`)."""
+    path = user_path(field, given)
+    if path is None:
         return None
-    real = Path(os.path.realpath(path))
-    _check_allowed(field, given, real, tuple(allowed_dirs))
-    if not real.is_file():
-        what = "a folder" if real.is_dir() else "no file"
-        raise InputError(field, f"{given} is {what}; give the full path of one video file")
-    return real
+    return open_user_file(field, given, path, allowed_dirs, "video")[0]

@@ -74,9 +74,9 @@ async def probe_urls(values: list[tuple[str, str, Rules]], policy: UrlPolicy) ->
             )
         except UrlRefused as exc:
             results[index] = exc
-        except Exception as exc:  # a bug in reading must not stop a request the provider can judge
+        except Exception as exc:  # never fail open: what could not be checked safely is not submitted
             log.warning("probing %s failed", values[index][0], exc_info=True)
-            results[index] = UrlProbe(None, None, None, f"reading it failed ({type(exc).__name__})")
+            results[index] = UrlRefused(f"it could not be checked safely ({type(exc).__name__})")
 
     with anyio.move_on_after(policy.seconds + 1.0):  # each probe keeps its own deadline; this is a net
         async with anyio.create_task_group() as group:

@@ -37,6 +37,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -226,7 +227,7 @@ class JobManager(Claiming):
 
     async def _submit_and_record(self, spec: JobSpec, intents: list[JobRecord]) -> list[Submission]:
         try:
-            return await self.provider.submit(spec)
+            return await self.provider.submit(replace(spec, job_ids=tuple(i.id for i in intents)))
         except SubmitUncertain as exc:
             for intent in intents:
                 await self.journal.update(intent.id, state="uncertain", note=str(exc), error=str(exc))

@@ -49,23 +49,7 @@ class Saving(JobsBase):
         except JournalUnavailable:
             raise  # the follower waits for the journal and tries again (the file, if saved, is reused)
         except (SeedanceError, OSError) as exc:
-            # The video exists at the provider: a failed save keeps the URL and is tried again.
-            reason = str(exc) if isinstance(exc, SeedanceError) else (exc.strerror or type(exc).__name__)
-            attempts = record.save_attempts + 1
-            first, cap = self._save_retry
-            finished = record.finished_at or time.time()
-            fresh = time.time() - finished < SAVE_GIVE_UP_SECONDS
-            again = bool(output.url) and fresh and not self._lasting(exc)
-            log.warning("job %s: saving the video failed (try %d): %s", job_id, attempts, reason)
-            return await self.journal.update(
-                job_id,
-                state="completed",
-                note="not saved",
-                saved=False,
-                save_error=reason,
-                save_attempts=attempts,
-                next_save_at=time.time() + min(cap, first * 2 ** (attempts - 1)) if again else None,
-            )
+            return await self._save_failed(record, exc, again=bool(output.url) and not self._lasting(exc))
         return await self.journal.update(
             job_id,
             state="completed",
@@ -75,6 +59,25 @@ class Saving(JobsBase):
             next_save_at=None,
             save_attempts=record.save_attempts + 1,
             **delivered,
+        )
+
+    async def _save_failed(self, record: JobRecord, exc: BaseException, *, again: bool) -> JobRecord:
+        """Record a failed save: `saved: false`, the reason, and (`again`, while fresh) the next try."""
+        # The video exists at the provider: a failed save keeps the URL and is tried again.
+        reason = (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
+        attempts = record.save_attempts + 1
+        first, cap = self._save_retry
+        finished = record.finished_at or time.time()
+        again = again and time.time() - finished < SAVE_GIVE_UP_SECONDS
+        log.warning("job %s: saving the video failed (try %d): %s", record.id, attempts, reason)
+        return await self.journal.update(
+            record.id,
+            state="completed",
+            note="not saved",
+            saved=False,
+            save_error=reason,
+            save_attempts=attempts,
+            next_save_at=time.time() + min(cap, first * 2 ** (attempts - 1)) if again else None,
         )
 
     async def _save_again(self, job_id: str) -> None:
@@ -87,9 +90,12 @@ class Saving(JobsBase):
             try:
                 output = await self.provider.result(_submission_of(record))
             except SeedanceError as exc:
+                # Its old URL names a simulator gone with its process (and off the download policy):
+                # ask this one again later instead.
                 log.warning("job %s: the simulator did not give the result again: %s", job_id, exc)
-            else:
-                await self.journal.update(job_id, result_url=output.url or None)
+                await self._save_failed(record, exc, again=True)
+                return
+            await self.journal.update(job_id, result_url=output.url or None)
         await self._save(job_id, output)
 
     async def _confirm_lease(self, job_id: str) -> None:

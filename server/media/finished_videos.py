@@ -10,6 +10,7 @@ image. Every refusal is an `InputError` naming the field, what is wrong and what
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,14 @@ import anyio.to_thread
 from ..config import Settings
 from ..delivery.video_names import safe_id
 from ..errors import InputError
+from ..film.limits import START_FRAME_BOX, check_clip
 from ..inputs import local_file
 from ..journal.api import JobJournal
 from .last_frame import extract_last_frame
 from .probe import MediaError, MediaInfo, probe
+
+# What a job id may look like when it is echoed back (ours are "sd_" + 12 URL-safe characters).
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -67,11 +72,18 @@ async def find_video(
     path = await anyio.to_thread.run_sync(local_file, field, value, tuple(allowed_dirs))
     if path is not None:
         return SourceVideo(path, path.name, None, await _probe_video(field, path, value))
-    record = await journal.get(value)
-    if record is None:
+    if "://" in value[:40]:  # never echoed: a URL may carry a password
         raise InputError(
             field,
-            f"no job with id {value!r}, and it is not a file path. Give a job id from list_jobs "
+            "takes a job id or a local file, not a URL: download the video into an allowed folder and pass "
+            "its full path, or give the id (sd_…) of the job that made it",
+        )
+    record = await journal.get(value) if _JOB_ID.fullmatch(value) else None
+    if record is None:
+        shown = f"no job with id {value!r}" if _JOB_ID.fullmatch(value) else "that is no job id"
+        raise InputError(
+            field,
+            f"{shown}, and it is not a file path. Give a job id from list_jobs "
             "(they look like 'sd_…') or the full path (starting with / or ~) of an MP4 or MOV file.",
         )
     if record.state in ("failed", "cancelled"):
@@ -120,7 +132,7 @@ async def last_frame_of(
 
     def extract() -> float:
         folder.mkdir(parents=True, exist_ok=True)
-        return extract_last_frame(source.path, folder / name).seconds
+        return extract_last_frame(source.path, folder / name, fit=START_FRAME_BOX).seconds
 
     try:
         seconds = await anyio.to_thread.run_sync(extract)
@@ -141,6 +153,7 @@ async def _probe_video(field: str, path: Path, shown: str) -> MediaInfo:
         raise InputError(
             field, f"{shown} is {info.format.upper()} {info.kind}, not a video; give an MP4 or MOV file"
         )
+    check_clip(field, info, shown)  # before any frame of it is decoded
     return info
 
 

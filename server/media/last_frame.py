@@ -30,9 +30,12 @@ class LastFrame:
     height: int
 
 
-def extract_last_frame(video: Path, target: Path, owner: str | None = None) -> LastFrame:
+def extract_last_frame(
+    video: Path, target: Path, owner: str | None = None, fit: tuple[int, int] | None = None
+) -> LastFrame:
     """Write the last decodable frame of `video` to `target` (PNG, atomically, the temporary file named
-    for `owner`, see `partial_files`). Raises `MediaError`."""
+    for `owner`, see `partial_files`), scaled while decoding to fit within `fit` when it is larger.
+    Raises `MediaError`."""
     import av
 
     try:
@@ -44,7 +47,7 @@ def extract_last_frame(video: Path, target: Path, owner: str | None = None) -> L
             if last is None:
                 raise MediaError("the video has no decodable frames")
             frame, seconds = last
-            image = frame.to_image()
+            image = frame.to_image(**_fitted(frame.width, frame.height, fit))
     except av.FFmpegError as exc:
         raise MediaError(f"the video cannot be decoded ({exc})") from None
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
@@ -57,6 +60,17 @@ def extract_last_frame(video: Path, target: Path, owner: str | None = None) -> L
     finally:
         discard(tmp)
     return LastFrame(target, seconds, image.width, image.height)
+
+
+def _fitted(width: int, height: int, box: tuple[int, int] | None) -> dict[str, int]:
+    """The scaler's target size for a frame to fit `box` (as stored; rotation is applied after)."""
+    if box is None:
+        return {}
+    side = max(box)
+    scale = min(1.0, side / max(width, height, 1))
+    if scale >= 1.0:
+        return {}
+    return {"width": max(2, round(width * scale)), "height": max(2, round(height * scale))}
 
 
 def _last_frame(container: Any, stream: Any, *, seek: bool) -> tuple[Any, float] | None:

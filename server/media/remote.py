@@ -1,42 +1,47 @@
 """Media behind a URL, checked before anything is paid for: fetched safely, read only as far as needed.
 
-`probe_url` runs in a worker thread (one per URL; callers run them all at once). It follows the
-redirects itself, and before each hop checks the scheme, refuses user:pass in the URL, and refuses a
-host that resolves to a private, link-local or loopback address unless the provider itself is on
-loopback (`UrlPolicy.allow_loopback`, the simulator): the provider could not fetch such a URL either,
-and the server must not be made to read the user's network. The first request is a ranged GET of the
-header bytes (many signed URLs refuse HEAD); after it, `RangeReader` lets Pillow and PyAV read the
-container's index through ranged GETs, within a byte budget and a deadline. What cannot be read in
-time or without ranges comes back as `UrlProbe.unchecked` (the caller turns it into a warning); what
-is certainly wrong (4xx, an HTML page, content that is no media) raises `UrlRefused`.
+`probe_url` runs in a worker thread (one per URL; callers run them all at once). Every request goes
+through the outbound door (`server.outbound`): each hop checked, the connection pinned to the checked
+address, bodies read raw. A loopback URL is fetched only when the provider itself is on loopback
+(`UrlPolicy.allow_loopback`, the simulator): the provider could not fetch such a URL either, and the
+server must not be made to read the user's network. The first request is a ranged GET of the header
+bytes (many signed URLs refuse HEAD); after it, `RangeReader` lets Pillow and PyAV read the
+container's index through ranged GETs to the same address, within a byte budget and a deadline. What
+cannot be read in time or without ranges comes back as `UrlProbe.unchecked` (the caller turns it into
+a warning); what is certainly wrong (4xx, an HTML page, content that is no media, a refused hop, an
+unexpected error) raises `UrlRefused`.
 """
 
 from __future__ import annotations
 
 import atexit
 import io
-import ipaddress
 import re
-import socket
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 import httpx
 
 from ..config import Settings
+from ..outbound import (
+    LOOPBACK_HOSTS,
+    AddressPolicy,
+    Hop,
+    Refused,
+    Unreachable,
+    credentials_refusal,
+    open_sync,
+    origin_of,
+)
 from .probe import MediaError, MediaInfo, probe_stream, sniff_kind
 
 HEAD_BYTES: Final = 64 * 1024  # the first ranged GET: every signature, an image header, a moov at the front
 BLOCK_BYTES: Final = 64 * 1024  # later ranged reads, aligned so PyAV's small seeks hit the cache
 READ_BUDGET_BYTES: Final = 8 * 1000 * 1000  # an index never needs more; a stream that does is unprobable
 TAIL_BYTES: Final = 4096  # where an image's end marker must be
-MAX_REDIRECTS: Final = 5
 URL_CHECK_SECONDS: Final = 8.0  # per URL, all of its requests together
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class UrlRefused(Exception):
@@ -48,8 +53,9 @@ class _Unprobable(Exception):
 
 
 @dataclass(frozen=True)
-class UrlPolicy:
-    allow_loopback: bool  # the provider runs on this machine (the simulator), so it can fetch loopback URLs
+class UrlPolicy(AddressPolicy):
+    """Where URLs may lead (`AddressPolicy`), and how long and how much reading one may take."""
+
     seconds: float = URL_CHECK_SECONDS
     budget_bytes: int = READ_BUDGET_BYTES
 
@@ -62,17 +68,6 @@ class UrlProbe:
     unchecked: str | None  # what could not be checked, and why; None when fully checked
 
 
-def credentials_refusal(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return None
-    return (
-        "the URL carries a user name or password (user:pass@host), which would be sent to the provider and "
-        "kept in the job's records. Use a signed URL without user:pass (e.g. a pre-signed S3 or GCS link), "
-        "or pass the file's local path"
-    )
-
-
 def probe_url(url: str, policy: UrlPolicy, client: httpx.Client, max_bytes: int) -> UrlProbe:
     """What `url` serves. Raises `UrlRefused`; never raises for a network problem (see `unchecked`).
     A file larger than `max_bytes` is not read further: its size alone refuses it."""
@@ -80,13 +75,13 @@ def probe_url(url: str, policy: UrlPolicy, client: httpx.Client, max_bytes: int)
     fmt: str | None = None
     size: int | None = None
     try:
-        final, answer = _first_bytes(url, policy, client, deadline)
+        hop, answer = _first_bytes(url, policy, client, deadline)
         head = answer.body
         size = _total_size(answer)
         _refuse_html(answer)
         fmt = sniff_kind(head[:64])
         if fmt is None:
-            shown = answer.headers.get("content-type", "no content type")
+            shown = answer.headers.get("content-type", "no content type") if hop.describable else "not shown"
             raise UrlRefused(f"the URL serves content that is no media format we know ({shown})")
         if size is not None and size > max_bytes:
             return UrlProbe(fmt, size, None, None)
@@ -94,14 +89,16 @@ def probe_url(url: str, policy: UrlPolicy, client: httpx.Client, max_bytes: int)
             if size is not None and len(head) >= size:  # the whole file came in the first answer
                 return UrlProbe(fmt, size, _probe_bytes(head[:size]), None)
             raise _Unprobable("the server does not answer ranged requests, so only the format was read")
-        reader = RangeReader(client, final, size, head, deadline, policy.budget_bytes)
+        reader = RangeReader(client, hop, policy, size, head, deadline, policy.budget_bytes)
         with io.BufferedReader(reader, BLOCK_BYTES) as buffered:  # reads run on across blocks
             info = _probe_reader(buffered, reader, size)
             if info.kind == "image":
                 _check_image_end(buffered, reader, info.format, size)
         return UrlProbe(fmt, size, info, None)
-    except _Unprobable as exc:
+    except (_Unprobable, Unreachable) as exc:
         return UrlProbe(fmt, size, None, str(exc))
+    except Refused as exc:
+        raise UrlRefused(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -112,74 +109,46 @@ class _Answer:
     body: bytes  # at most HEAD_BYTES: the rest of a 200 answer is never read
 
 
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+def _first_bytes(url: str, policy: UrlPolicy, client: httpx.Client, deadline: float) -> tuple[Hop, _Answer]:
+    hop, answer = _get(client, url, policy, f"bytes=0-{HEAD_BYTES - 1}", deadline)
+    if 400 <= answer.status < 500:
+        said = f"answers {answer.status} {answer.reason}" if hop.describable else "refuses to serve it"
+        raise UrlRefused(
+            f"the URL {said}: the provider could not fetch it either (an expired or private link?)"
+        )
+    if answer.status not in (200, 206):
+        raise _Unprobable(f"the server answered {answer.status}" if hop.describable else "the server failed")
+    return hop, answer
 
 
-def _first_bytes(url: str, policy: UrlPolicy, client: httpx.Client, deadline: float) -> tuple[str, _Answer]:
-    current = url
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_target(current, policy)
-        answer = _get(client, current, f"bytes=0-{HEAD_BYTES - 1}", deadline)
-        if answer.status in _REDIRECTS and "location" in answer.headers:
-            current = urllib.parse.urljoin(current, answer.headers["location"])
-            continue
-        if 400 <= answer.status < 500:
-            raise UrlRefused(
-                f"the URL answers {answer.status} {answer.reason}: the provider could not fetch it either "
-                "(an expired or private link?)"
-            )
-        if answer.status not in (200, 206):
-            raise _Unprobable(f"the server answered {answer.status} {answer.reason}")
-        return current, answer
-    raise UrlRefused(f"the URL redirects more than {MAX_REDIRECTS} times")
-
-
-def _get(client: httpx.Client, url: str, byte_range: str, deadline: float) -> _Answer:
-    """One GET of at most HEAD_BYTES, however much the server would send."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _Unprobable("it did not answer in time")
-    try:
-        with client.stream(
-            "GET", url, headers={"Range": byte_range}, timeout=left, follow_redirects=False
-        ) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
+def _get(
+    client: httpx.Client,
+    url: str,
+    policy: UrlPolicy,
+    byte_range: str,
+    deadline: float,
+    hop: Hop | None = None,
+) -> tuple[Hop, _Answer]:
+    """One GET of at most HEAD_BYTES raw bytes, however much the server would send, through the door."""
+    with open_sync(
+        client,
+        url,
+        policy,
+        headers={"Range": byte_range},
+        timeout=lambda: deadline - time.monotonic(),
+        hop=hop,
+    ) as (final, response):
+        body = bytearray()
+        try:
+            for chunk in response.iter_raw():
                 body += chunk
                 if len(body) >= HEAD_BYTES or time.monotonic() > deadline:
                     break
-            return _Answer(response.status_code, response.reason_phrase, response.headers, bytes(body))
-    except httpx.TimeoutException:
-        raise _Unprobable("it did not answer in time") from None
-    except httpx.HTTPError as exc:
-        raise _Unprobable(f"it could not be reached from here ({type(exc).__name__})") from None
-
-
-def _check_target(url: str, policy: UrlPolicy) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise UrlRefused(f"the URL leads to a {parts.scheme}: address; only http(s) is fetched")
-    if (reason := credentials_refusal(url)) is not None:
-        raise UrlRefused(reason)
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise UrlRefused("the URL has no host name")
-    try:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    except (OSError, ValueError, UnicodeError):
-        raise _Unprobable(f"its host {host} does not resolve from here") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if ip.is_loopback and policy.allow_loopback:
-            continue
-        if not ip.is_global or ip.is_multicast:
-            where = "this machine" if ip.is_loopback else "a private or local network"
-            raise UrlRefused(
-                f"its host {host} is on {where} ({ip}), which the provider cannot reach and this server "
-                "does not fetch. Use a public https:// URL, or pass the file's local path (it will be "
-                "uploaded)"
-            )
+        except httpx.TimeoutException:
+            raise Unreachable("it did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"it broke off while answering ({type(exc).__name__})") from None
+        return final, _Answer(response.status_code, response.reason_phrase, response.headers, bytes(body))
 
 
 def _total_size(answer: _Answer) -> int | None:
@@ -250,10 +219,17 @@ class RangeReader(io.RawIOBase):
     """
 
     def __init__(
-        self, client: httpx.Client, url: str, size: int, head: bytes, deadline: float, budget: int
+        self,
+        client: httpx.Client,
+        hop: Hop,
+        policy: UrlPolicy,
+        size: int,
+        head: bytes,
+        deadline: float,
+        budget: int,
     ) -> None:
         super().__init__()
-        self._client, self._url, self._size = client, url, size
+        self._client, self._hop, self._policy, self._size = client, hop, policy, size
         self._deadline, self._budget = deadline, budget
         self._blocks: dict[int, bytes] = {}
         self._position = 0
@@ -301,8 +277,10 @@ class RangeReader(io.RawIOBase):
             self.stopped = f"reading its index would take more than {self._budget // 1_000_000} MB"
             return None
         try:
-            answer = _get(self._client, self._url, f"bytes={first}-{last}", self._deadline)
-        except _Unprobable as exc:
+            _, answer = _get(
+                self._client, self._hop.url, self._policy, f"bytes={first}-{last}", self._deadline, self._hop
+            )
+        except (Unreachable, Refused) as exc:  # the address was checked: a refusal here is a redirect's
             self.stopped = str(exc)
             return None
         if answer.status != 206 or len(answer.body) != last - first + 1:
@@ -335,7 +313,8 @@ def policy_for(settings: Settings) -> UrlPolicy:
     if settings.simulated:
         return UrlPolicy(allow_loopback=True)
     base = settings.oxen_url if settings.provider == "oxen" else settings.fal_queue_url
-    return UrlPolicy(allow_loopback=(urlsplit(base).hostname or "").lower() in LOOPBACK_HOSTS)
+    host = origin_of(base).partition("://")[2].rpartition(":")[0].strip("[]")
+    return UrlPolicy(allow_loopback=host in LOOPBACK_HOSTS)
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from ..errors import (
     ProviderUnreachable,
     SubmitUncertain,
 )
+from .redaction import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ def read_error(response: httpx.Response) -> ErrorBody:
         error_type = raw_type if isinstance(raw_type, str) and raw_type else None
     if error_type is None:
         error_type = response.headers.get("x-fal-error-type") or None
+    if error_type is not None:  # a provider's word, shown in sentences: one short line
+        error_type = one_line(error_type, 80)
     return ErrorBody(status=response.status_code, detail=detail, error_type=error_type, text=text.strip())
 
 

@@ -30,6 +30,7 @@ class JobSpec:
     arguments: dict[str, Any]
     count: int = 1  # jobs to make in one request (Oxen only); fal always makes one
     family: str = "2.0"
+    job_ids: tuple[str, ...] = ()  # our ids of the jobs this submit makes (a webhook URL names its job)
 
     @property
     def endpoint(self) -> Endpoint:

@@ -1,4 +1,5 @@
-"""Secrets and URL credentials out of text that came from elsewhere (error bodies, exception messages).
+"""Secrets and URL credentials out of text that came from elsewhere (error bodies, exception messages),
+and `provider_says`, the one door for every string a provider supplies.
 
 A provider's error body may echo a request header, and an exception's text may hold a value escaped
 (`\\n` as backslash-n, JSON or repr quoting) or cut into pieces (a `key_id:secret` pair, a key pasted
@@ -23,14 +24,45 @@ MIN_PART_CHARS = 8
 _SPLIT = re.compile(r"[\s\x00-\x1f\x7f:]+")
 # `scheme://userinfo@` at the start of a URL anywhere in a text.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
+# Key shapes whoever's they are: an Authorization value (`Key ...`, `Bearer ...`, `Basic ...`) and fal's
+# `<uuid>:<hex>` key pair. Long tokens only, so ordinary words after "key" stay.
+_KEY_SHAPES = re.compile(
+    r"(?i)\b(?:key|bearer|basic|token)(?:\s*[:=]\s*|\s+)[\"']?[A-Za-z0-9._~+/=:-]{16,}"
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{16,}\b"
+)
+# What may pose as a new line or message: control characters and Unicode's line separators.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+PROVIDER_TEXT_CHARS = 300  # a log line or error detail: enough to act on, too short to pose as a message
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` without any form of any of `secrets`, and without credentials in URLs."""
-    for secret in secrets:
+    """`text` without any form of any of `secrets`, without credentials in URLs, and without anything
+    shaped like an Authorization value or a fal key pair."""
+    for secret in secrets:  # first: the exact forms of our own keys, wherever they are cut
         for form in secret_forms(secret):
             text = text.replace(form, REDACTED)
-    return _URL_USERINFO.sub(r"\1", text)
+    return _KEY_SHAPES.sub(REDACTED, _URL_USERINFO.sub(r"\1", text))
+
+
+def one_line(text: str, limit: int = PROVIDER_TEXT_CHARS) -> str:
+    """`text` on one line (breaks and control characters become spaces), at most `limit` characters."""
+    flat = " ".join(_BREAKS.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def provider_says(provider: str, text: str, secrets: Iterable[str] = ()) -> str:
+    """A provider's own words as we show and store them, wherever they appear (progress, status, errors,
+    the journal): redacted (our keys in every form, and any key shape), one line, bounded, in quotes,
+    attributed, so no line of it can pass for ours or for a new message."""
+    words = one_line(redact(text, secrets)).replace("“", '"').replace("”", '"')
+    return f"{provider} says: “{words}”"
+
+
+def provider_quote(text: str, secrets: Iterable[str] = ()) -> str:
+    """A provider's words inside a sentence that already names the provider: redacted, one line, bounded,
+    quoted."""
+    words = one_line(redact(text, secrets)).replace("“", '"').replace("”", '"')
+    return f"“{words}”"
 
 
 @functools.lru_cache(maxsize=32)

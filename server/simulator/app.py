@@ -19,6 +19,11 @@ from . import fal, oxen, published
 from .jobs import Engine
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Request headers recorded in the log (by field name): fal's privacy preferences.
+_LOGGED_HEADERS = {
+    b"x-fal-store-io": "store_io",
+    b"x-fal-object-lifecycle-preference": "object_lifecycle",
+}
 
 
 class RequestLogMiddleware:
@@ -35,6 +40,11 @@ class RequestLogMiddleware:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         entry = self.engine.log.open(scope["method"], scope["path"], query)
         scope["sim.entry"] = entry
+        headers = dict(scope.get("headers") or ())
+        self.engine.log.note(entry, host=headers.get(b"host", b"").decode("latin-1"))
+        for name, field in _LOGGED_HEADERS.items():  # what privacy settings send, for tests to see
+            if name in headers:
+                self.engine.log.note(entry, **{field: headers[name].decode("latin-1")})
 
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -29,6 +29,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from .descriptions import Descriptions, Mode, OutputSizes
 from .faults import FaultPlan
 from .options import SimulatorOptions
@@ -131,6 +133,8 @@ class Engine:
         self._jobs: dict[str, Job] = {}
         self._saved = SavedJobs(state_dir) if state_dir is not None else None
         self.closing = threading.Event()
+        # Signs this simulator's webhooks as fal signs its own (served at /.well-known/jwks.json).
+        self.webhook_key = Ed25519PrivateKey.generate()
         self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
         self.descriptions = Descriptions()  # what each endpoint accepts and costs; tests may patch it
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -110,6 +111,26 @@ def _open_path(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
+class _HideWebhookTokens(logging.Filter):
+    """Access-log lines show `/webhooks/fal/…`, never a job's token (it is that job's key to wake it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and WEBHOOK_PATH in a for a in args):
+            record.args = tuple(_hide_token(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(record.msg, str) and WEBHOOK_PATH in record.msg:
+            record.msg = _hide_token(record.msg)
+        return True
+
+
+WEBHOOK_PATH: Final = "/webhooks/fal/"
+HIDE_WEBHOOK_TOKENS: Final = _HideWebhookTokens()
+
+
+def _hide_token(text: str) -> str:
+    return re.sub(r"(/webhooks/fal/)[^\s\"?]*", r"\1…", text)
+
+
 class BearerTokenMiddleware:
     """Refuses any HTTP request without `Authorization: Bearer <token>` (constant-time compare) with a
     403 whose body says the token is wrong or missing."""
@@ -196,6 +217,7 @@ def create_http_app(
 ) -> ASGIApp:
     """The ASGI app serving `server` at `/mcp` for clients reaching us at `host:port`."""
     check_exposure(host, token)
+    logging.getLogger("uvicorn.access").addFilter(HIDE_WEBHOOK_TOKENS)  # once: the same filter object
     if token and len(token) < MIN_TOKEN_LENGTH:
         logger.warning(
             "%s is only %d characters: it can be guessed over a network. Use at least %d random characters, "

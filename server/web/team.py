@@ -52,6 +52,16 @@ async def _nothing_to_wait_for() -> None:
     return None
 
 
+def _request_of(journal: JobJournal) -> Callable[[str], Awaitable[str | None]]:
+    """The provider request id a job of ours made, as the journal knows it (None: no such job)."""
+
+    async def request_of(job_id: str) -> str | None:
+        record = await journal.get(job_id)
+        return record.request_id if record is not None else None
+
+    return request_of
+
+
 class TeamWiring:
     """Made with the server (routes must exist before it runs); the journal is opened in the lifespan."""
 
@@ -66,9 +76,11 @@ class TeamWiring:
 
     @cached_property
     def inbox(self) -> WebhookInbox:
+        from .webhook_signatures import FalSignatures
         from .webhooks import WebhookInbox
 
-        return WebhookInbox(self._secret or secrets.token_bytes(32))
+        signatures = FalSignatures(self.settings.fal_jwks_url)
+        return WebhookInbox(self._secret or secrets.token_bytes(32), signatures)
 
     def request_state_security(self) -> RequestStateSecurity | None:
         """A confirmation answered through another replica must unseal there: seal with the shared key."""
@@ -86,6 +98,7 @@ class TeamWiring:
             journal = await Journal.open(self.settings.home / "journal.sqlite3")
             stack.push_async_callback(journal.close)
             self.journal = journal
+            self.inbox.request_of = _request_of(journal)
             return journal
         from ..journal.postgres import PgJournal
         from .webhooks import WAKE_CHANNEL
@@ -95,6 +108,7 @@ class TeamWiring:
         # Webhooks reach any replica; NOTIFY passes each wake-up to all of them (this one included).
         pg.listen(WAKE_CHANNEL, self.inbox.wakeups.wake)
         self.inbox.publish = pg.publish
+        self.inbox.request_of = _request_of(pg)
         self.journal = pg
         log.info("journal: PostgreSQL (team mode)")
         return pg

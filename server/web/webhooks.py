@@ -1,9 +1,11 @@
 """Push completion: with `SEEDANCE_PUBLIC_URL` set, fal tells our HTTP server when a job ends.
 
 Each submit carries `fal_webhook=<public url>/webhooks/fal/<token>`, a token made for that job
-alone (a random nonce and its HMAC under the team secret, so any replica can check it without a
-lookup). A webhook is only a wake-up: the follower then reads the result back from fal with our
-own key, so a forged or replayed webhook can change nothing; at worst it costs one read.
+alone (our job id and its HMAC under the team secret, so any replica can check it without a
+lookup). A delivery is read only after three checks, cheapest first: the token is genuine, fal's
+ED25519 signature verifies (`webhook_signatures`), and the signed request id is the one the
+token's job made (the journal says). Bodies are capped before they are read. A webhook is only a
+wake-up: the follower then reads the result back from fal with our own key.
 
     fal ── POST /webhooks/fal/<token> ──► any replica ── NOTIFY seedance_wake ──► every replica
                                                                                      │
@@ -21,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
-import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ import anyio
 from ..errors import JobFailed
 from ..providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
 from ..providers.fal import FalProvider
+from .webhook_signatures import BadSignature, FalSignatures
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +46,30 @@ SAFETY_CHECK_SECONDS = 90.0
 # A wake-up whose read-back found the job unfinished (early, forged or replayed) is followed by
 # this pause, so a flood of fake webhooks cannot turn into a flood of reads.
 FUTILE_WAKE_PAUSE = 5.0
+# fal's completion payload is the result's JSON (a video URL and a few fields): far below this.
+MAX_WEBHOOK_BYTES = 256 * 1024
 REMEMBERED_WAKES = 10_000  # webhooks that came before their follower waited (or for another replica)
 
 
 class WebhookTokens:
-    """Per-job URL tokens: `nonce.mac`, checkable by any process holding the same key."""
+    """Per-job URL tokens: `<job id>.<mac>`, checkable by any process holding the same key; a token
+    names the one job it was made for."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def new(self) -> str:
-        nonce = secrets.token_urlsafe(18)
-        return f"{nonce}.{self._mac(nonce)}"
+    def new(self, job_id: str) -> str:
+        return f"{job_id}.{self._mac(job_id)}"
 
-    def valid(self, token: str) -> bool:
-        nonce, dot, mac = token.partition(".")
-        return bool(nonce and dot) and hmac.compare_digest(mac.encode(), self._mac(nonce).encode())
+    def job_of(self, token: str) -> str | None:
+        """The job a genuine token was made for; None for anything else."""
+        job_id, dot, mac = token.rpartition(".")
+        if not (job_id and dot) or len(token) > 200:
+            return None
+        return job_id if hmac.compare_digest(mac.encode(), self._mac(job_id).encode()) else None
 
-    def _mac(self, nonce: str) -> str:
-        return hmac.new(self._key, b"fal-webhook:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+    def _mac(self, job_id: str) -> str:
+        return hmac.new(self._key, b"fal-webhook:" + job_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class Wakeups:
@@ -126,7 +134,9 @@ class WebhookFalProvider:
         self._results: dict[str, VideoOutput | JobFailed] = {}
 
     async def submit(self, spec: JobSpec) -> list[Submission]:
-        url = f"{self._public_url}{WEBHOOK_PREFIX}{self._tokens.new()}"
+        if len(spec.job_ids) != 1:  # a token names one job: without it, the job is followed by polling
+            return await self._inner.submit(spec)
+        url = f"{self._public_url}{WEBHOOK_PREFIX}{self._tokens.new(spec.job_ids[0])}"
         return await self._inner.submit(spec, webhook_url=url)
 
     async def status(self, submission: Submission) -> QueueState:
@@ -180,15 +190,18 @@ class WebhookFalProvider:
 
 
 class WebhookInbox:
-    """What the `/webhooks/fal/<token>` route needs: the token check and where to send wake-ups.
+    """What the `/webhooks/fal/<token>` route needs: the token check, fal's signatures, the journal's
+    word on which request a job made, and where to send wake-ups.
 
-    Made with the server (routes exist before the lifespan runs); `publish` is set once the journal
-    is open: PostgreSQL's NOTIFY reaches every replica, else the wake-up stays in this process.
+    Made with the server (routes exist before the lifespan runs); `request_of` and `publish` are set
+    once the journal is open: PostgreSQL's NOTIFY reaches every replica, else the wake-up stays here.
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, signatures: FalSignatures) -> None:
         self.tokens = WebhookTokens(key)
+        self.signatures = signatures
         self.wakeups = Wakeups()
+        self.request_of: Callable[[str], Awaitable[str | None]] | None = None
         self.publish: Callable[[str, str], Awaitable[None]] | None = None
 
     async def deliver(self, request_id: str) -> None:
@@ -201,6 +214,31 @@ class WebhookInbox:
         else:
             self.wakeups.wake(request_id)
 
+    async def receive(self, token: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """Check one delivery, in the order that costs a forger the least: token, signature, then the
+        job's own request. Returns the HTTP status and a short reason (never what the journal holds)."""
+        job_id = self.tokens.job_of(token)
+        if job_id is None:
+            return 404, "unknown webhook"
+        try:
+            signed_id = await self.signatures.verify(headers, body)
+        except BadSignature as exc:
+            log.warning("webhook refused: %s", exc)
+            return 401, "signature not verified"
+        try:
+            request_id = str(json.loads(body)["request_id"])
+        except (ValueError, KeyError, TypeError):
+            return 400, "expected JSON with a request_id"
+        if request_id != signed_id:
+            return 400, "the body's request id is not the signed one"
+        if self.request_of is None:
+            return 503, "starting"  # fal retries
+        if await self.request_of(job_id) != request_id:
+            log.warning("webhook refused: its token was made for another job")
+            return 404, "unknown webhook"
+        await self.deliver(request_id)
+        return 200, "ok"
+
 
 def add_webhook_route(server: Any, inbox: WebhookInbox) -> None:
     """`POST /webhooks/fal/{token}` on the HTTP transport (an MCPServer custom route)."""
@@ -209,12 +247,13 @@ def add_webhook_route(server: Any, inbox: WebhookInbox) -> None:
 
     @server.custom_route(WEBHOOK_PREFIX + "{token}", methods=["POST"])  # type: ignore[untyped-decorator]
     async def fal_webhook(request: Request) -> JSONResponse:
-        if not inbox.tokens.valid(request.path_params["token"]):
-            return JSONResponse({"error": "unknown webhook"}, status_code=404)
-        try:
-            body = await request.json()
-            request_id = str(body["request_id"])
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": "expected JSON with a request_id"}, status_code=400)
-        await inbox.deliver(request_id[:200])
-        return JSONResponse({"ok": True})
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "too large"}, status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():  # counted as it comes: a lying or absent length too
+            body += chunk
+            if len(body) > MAX_WEBHOOK_BYTES:
+                return JSONResponse({"error": "too large"}, status_code=413)
+        status, reason = await inbox.receive(request.path_params["token"], request.headers, bytes(body))
+        return JSONResponse({"ok": True} if status == 200 else {"error": reason}, status_code=status)

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from .._http import RetryPolicy, send_reachable, user_agent
-from ..redaction import redact
+from ..redaction import provider_says, redact
 from .errors import unreadable
 
 
 class FalConnection:
     """Sends authenticated requests to fal.ai; the key shows only in the `Authorization` header."""
 
-    def __init__(self, client: httpx.AsyncClient, *, key: str, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        key: str,
+        retry: RetryPolicy,
+        store_io: bool = True,
+        object_expiry_seconds: int | None = None,
+    ) -> None:
         self.client = client
         self.retry = retry
         self._key = key
+        # fal's privacy preferences, sent with every request of ours (submit, storage, status...).
+        self.privacy: dict[str, str] = {}
+        if not store_io:
+            self.privacy["X-Fal-Store-IO"] = "0"
+        if object_expiry_seconds is not None:
+            preference = {"expiration_duration_seconds": object_expiry_seconds}
+            self.privacy["X-Fal-Object-Lifecycle-Preference"] = json.dumps(preference)
 
     def __repr__(self) -> str:  # never show the key
         return "FalConnection()"
@@ -28,6 +44,7 @@ class FalConnection:
             "Authorization": f"Key {self._key}",
             "User-Agent": user_agent(),
             "Accept": "application/json",
+            **self.privacy,
         }
         if json_body:
             headers["Content-Type"] = "application/json"
@@ -50,6 +67,10 @@ class FalConnection:
     def safe(self, text: str) -> str:
         """`text` with every form of the key removed."""
         return redact(text, [self._key])
+
+    def says(self, text: str) -> str:
+        """fal's own words as shown and stored: redacted, one line, bounded, quoted and attributed."""
+        return provider_says("fal.ai", text, [self._key])
 
     def json(self, response: httpx.Response, what: str) -> Any:
         try:

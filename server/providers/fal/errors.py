@@ -15,6 +15,7 @@ import httpx
 
 from ...errors import JobFailed, ProviderError, ProviderHTTPError, SubmitUncertain
 from .._http import read_error
+from ..redaction import one_line, provider_quote, provider_says
 from ..refusals import LIKENESS_ADVICE, REAL_PERSON_LIKENESS
 
 KEY_HINT = "check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET); keys are made at https://fal.ai/dashboard/keys"
@@ -92,31 +93,42 @@ def error_type_sentence(error_type: str) -> str | None:
     return None
 
 
-def render_detail_list(details: list[Any]) -> str:
-    """A 422 `detail` list as `field: message (fix: ...)` items joined by `; `."""
+MAX_DETAIL_ITEMS = 10  # a 422 list longer than this is cut: the first problems are enough to act on
+
+
+def identity(text: str) -> str:
+    return text
+
+
+def render_detail_list(details: list[Any], safe: Safe = identity) -> str:
+    """A 422 `detail` list as `field: “message” (fix: ...)` items joined by `; `: fal's words quoted
+    (redacted, one line, bounded), our fixes outside the quotes."""
     parts: list[str] = []
-    for item in details:
+    for item in details[:MAX_DETAIL_ITEMS]:
         if not isinstance(item, dict):
-            parts.append(str(item))
+            parts.append(provider_quote(safe(str(item))))
             continue
         loc = [str(p) for p in item.get("loc") or [] if p not in ("body",)]
-        where = ".".join(loc)
-        msg = str(item.get("msg") or item.get("type") or "invalid value")
+        where = one_line(safe(".".join(loc)), 80)
+        msg = provider_quote(safe(str(item.get("msg") or item.get("type") or "invalid value")))
         kind = str(item.get("type") or "")
         fix = DETAIL_FIXES.get(kind) or (f"change {where} to a documented value" if where else "")
         text = f"{where}: {msg}" if where else msg
         parts.append(f"{text} (fix: {fix})" if fix else text)
+    if len(details) > MAX_DETAIL_ITEMS:
+        parts.append(f"and {len(details) - MAX_DETAIL_ITEMS} more")
     return "; ".join(parts)
 
 
-def detail_text(detail: Any) -> str:
-    if detail is None:
-        return ""
-    if isinstance(detail, str):
-        return detail
+def detail_text(detail: Any, body_text: str, safe: Safe) -> str:
+    """An error answer's detail (or its body) as fal's words: quoted, attributed, redacted, bounded."""
     if isinstance(detail, list):
-        return render_detail_list(detail)
-    return json.dumps(detail)[:300]
+        return "fal.ai says: " + render_detail_list(detail, safe)
+    if detail is None or detail == "":
+        text = body_text
+    else:
+        text = detail if isinstance(detail, str) else json.dumps(detail)
+    return provider_says("fal.ai", safe(text)) if text else ""
 
 
 def http_error(
@@ -125,7 +137,7 @@ def http_error(
     """An error answer outside a job's own failure, as a sentence."""
     body = read_error(response)
     status = body.status
-    detail = safe(detail_text(body.detail) or body.text[:300])
+    detail = detail_text(body.detail, body.text, safe)
     if status == 401:
         message = f"fal.ai rejected the API key (401) while {action}: {KEY_HINT}."
     elif status == 403:
@@ -139,7 +151,7 @@ def http_error(
                 f"fal.ai refused the request (403) while {action}: {detail}. Check the key's permissions."
             )
     elif status == 422 and isinstance(body.detail, list):
-        message = f"fal.ai rejected the input: {safe(render_detail_list(body.detail))}"
+        message = f"fal.ai rejected the input: {render_detail_list(body.detail, safe)}"
         message += schema_hint(body.detail)
     elif status == 429:
         message = (
@@ -164,7 +176,7 @@ def result_error(request_id: str, response: httpx.Response, *, safe: Safe) -> Pr
     body = read_error(response)
     if isinstance(body.detail, list) and body.detail:
         types = [str(d.get("type")) for d in body.detail if isinstance(d, dict) and d.get("type")]
-        rendered = safe(render_detail_list(body.detail))
+        rendered = render_detail_list(body.detail, safe)
         reasons = [d.get("ctx", {}).get("reason") for d in body.detail if isinstance(d, dict)]
         if REAL_PERSON_LIKENESS in reasons:
             return JobFailed(
@@ -183,8 +195,8 @@ def result_error(request_id: str, response: httpx.Response, *, safe: Safe) -> Pr
         )
     if body.error_type:
         sentence = error_type_sentence(body.error_type) or "the job failed"
-        detail = safe(detail_text(body.detail))
-        extra = f" (fal.ai said: {detail})" if detail else ""
+        detail = detail_text(body.detail, "", safe)
+        extra = f" ({detail})" if detail else ""
         return JobFailed(
             f"Job {request_id} failed ({body.error_type}): {sentence}{extra}.", error_type=body.error_type
         )
@@ -194,14 +206,14 @@ def result_error(request_id: str, response: httpx.Response, *, safe: Safe) -> Pr
             status=404,
         )
     if response.status_code in (400, 422):
-        detail = safe(detail_text(body.detail) or body.text[:300])
+        detail = detail_text(body.detail, body.text, safe)
         return JobFailed(f"Job {request_id} failed: {detail}", error_type=None)
     return http_error(response, action=f"fetching the result of job {request_id}", safe=safe)
 
 
 def submit_uncertain(endpoint: str, what: str, *, safe: Safe) -> SubmitUncertain:
     return SubmitUncertain(
-        f"The submit to fal.ai ({endpoint}) may or may not have been received ({safe(what)}): "
+        f"The submit to fal.ai ({endpoint}) may or may not have been received ({one_line(safe(what))}): "
         "a job may exist and be charged. Do not resubmit blindly; first look for a new request "
         "at https://fal.ai/dashboard/requests."
     )
@@ -209,5 +221,6 @@ def submit_uncertain(endpoint: str, what: str, *, safe: Safe) -> SubmitUncertain
 
 def unreadable(response: httpx.Response, what: str, *, safe: Safe) -> ProviderError:
     return ProviderError(
-        f"fal.ai sent an unreadable {what} answer ({response.status_code}): {safe(response.text[:200])!r}"
+        f"fal.ai sent an unreadable {what} answer ({response.status_code}): "
+        f"{provider_says('fal.ai', safe(response.text[:2000]))}"
     )

@@ -34,8 +34,12 @@ class FalProvider:
         part_size: int = 10 * 1024 * 1024,
         retry: RetryPolicy = DEFAULT_POLICY,
         watch_deadline: float | None = None,
+        store_io: bool = True,
+        object_expiry_seconds: int | None = None,
     ) -> None:
-        connection = FalConnection(client, key=key, retry=retry)
+        connection = FalConnection(
+            client, key=key, retry=retry, store_io=store_io, object_expiry_seconds=object_expiry_seconds
+        )
         self._queue_url = queue_url.rstrip("/")
         self._queue = FalQueue(connection, queue_url=queue_url, watch_deadline=watch_deadline)
         self._storage = FalStorage(

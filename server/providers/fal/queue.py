@@ -22,6 +22,7 @@ from ...errors import (
     ProviderHTTPError,
     ProviderUnreachable,
 )
+from ...outbound import on_origins, origin_of
 from .._http import read_error, send_with_retry, submit_once
 from ..base import Finished, JobSpec, QueueState, Submission, VideoOutput
 from .connection import FalConnection
@@ -57,6 +58,7 @@ class FalQueue:
     def __init__(self, connection: FalConnection, *, queue_url: str, watch_deadline: float | None) -> None:
         self._fal = connection
         self._queue_url = queue_url.rstrip("/")
+        self._origins = frozenset({origin_of(self._queue_url)})  # where fal's own URLs may send the key
         # None: follow a job for as long as it takes (the job manager decides when to stop listening).
         self._watch_deadline = watch_deadline
 
@@ -92,9 +94,9 @@ class FalQueue:
             provider=provider,
             request_id=request_id,
             endpoint=endpoint,
-            status_url=_str_or(data.get("status_url"), f"{base}/status"),
-            response_url=_str_or(data.get("response_url"), base),
-            cancel_url=_str_or(data.get("cancel_url"), f"{base}/cancel"),
+            status_url=_ours_or(data.get("status_url"), f"{base}/status", self._origins),
+            response_url=_ours_or(data.get("response_url"), base, self._origins),
+            cancel_url=_ours_or(data.get("cancel_url"), f"{base}/cancel", self._origins),
         )
         logger.info("fal.ai queued %s as %s", endpoint, request_id)
         return [submission]
@@ -104,7 +106,7 @@ class FalQueue:
         response = await self._fal.send("GET", url, params={"logs": "1"}, action="checking the job's status")
         if response.status_code not in (200, 202):
             raise http_error(response, action=f"checking job {submission.request_id}", safe=self._fal.safe)
-        return parse_status(self._fal.json(response, "status"))
+        return parse_status(self._fal.json(response, "status"), self._fal.says)
 
     async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
         """Yield each new state until Finished: from the status stream, polling while it is broken."""
@@ -186,7 +188,7 @@ class FalQueue:
                 async for event in events:
                     if not event.data.strip():
                         continue
-                    yield parse_status(json.loads(event.data))
+                    yield parse_status(json.loads(event.data), fal.says)
             finally:
                 await events.aclose()
         finally:
@@ -221,21 +223,22 @@ class FalQueue:
             return True
         if response.status_code in (400, 404):  # ALREADY_COMPLETED / NOT_FOUND: nothing left to cancel
             logger.info(
-                "cancel of %s refused: %s",
-                submission.request_id,
-                self._fal.safe(read_error(response).text[:200]),
+                "cancel of %s refused: %s", submission.request_id, self._fal.says(read_error(response).text)
             )
             return False
         raise http_error(response, action=f"cancelling job {submission.request_id}", safe=self._fal.safe)
 
     def _urls(self, submission: Submission) -> tuple[str, str, str]:
-        """Status, response and cancel URLs: as fal returned them, else built from the request id."""
+        """Status, response and cancel URLs: as fal returned them when they are on the configured queue's
+        origin (they are sent with the key), else built from the request id."""
         base = f"{self._queue_url}/{_owner_app(submission.endpoint)}/requests/{submission.request_id}"
-        return (
-            submission.status_url or f"{base}/status",
-            submission.response_url or base,
-            submission.cancel_url or f"{base}/cancel",
+        given = (submission.status_url, submission.response_url, submission.cancel_url)
+        built = (f"{base}/status", base, f"{base}/cancel")
+        status, response, cancel = (
+            url if url and on_origins(url, self._origins) else fallback
+            for url, fallback in zip(given, built, strict=True)
         )
+        return status, response, cancel
 
 
 def _owner_app(endpoint: str) -> str:
@@ -243,5 +246,10 @@ def _owner_app(endpoint: str) -> str:
     return "/".join(endpoint.split("/")[:2])
 
 
-def _str_or(value: Any, fallback: str) -> str:
-    return value if isinstance(value, str) and value else fallback
+def _ours_or(value: Any, fallback: str, origins: frozenset[str]) -> str:
+    """fal's URL when it is on the queue's own origin; else ours (a URL elsewhere never gets the key)."""
+    if isinstance(value, str) and value and on_origins(value, origins):
+        return value
+    if value:
+        logger.warning("fal.ai gave a job URL off its queue host; using the queue's own URL instead")
+    return fallback

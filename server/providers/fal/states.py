@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import ProviderError
 from ..base import Finished, LogLine, Queued, QueueState, Running
+from ..redaction import one_line, provider_says
+
+Says = Callable[[str], str]
 
 
-def parse_status(data: Any) -> QueueState:
-    """One status object as a queue state. fal has no FAILED status: failure is COMPLETED + `error`."""
+def fal_says(text: str) -> str:
+    """fal's words with no key of ours to remove (every key shape still is)."""
+    return provider_says("fal.ai", text)
+
+
+def parse_status(data: Any, says: Says = fal_says) -> QueueState:
+    """One status object as a queue state. fal has no FAILED status: failure is COMPLETED + `error`.
+    Every text fal supplies (log lines, the error) passes through `says` (redacted, one line, quoted)."""
     if not isinstance(data, dict):
-        raise ProviderError(f"fal.ai sent a status that is not an object: {str(data)[:200]}")
+        raise ProviderError(f"fal.ai sent a status that is not an object: {says(str(data)[:2000])}")
     status = data.get("status")
     if status == "IN_QUEUE":
         position = data.get("queue_position")
         return Queued(position=position if isinstance(position, int) else None)
     if status == "IN_PROGRESS":
-        return Running(logs=_parse_logs(data.get("logs")))
+        return Running(logs=_parse_logs(data.get("logs"), says))
     if status == "COMPLETED":
         error = data.get("error")
         error_type = data.get("error_type")
         metrics = data.get("metrics")
-        error_text = str(error) if error else None
-        kind = str(error_type) if error_type else None
+        error_text = says(str(error)) if error else None
+        kind = one_line(str(error_type), 80) if error_type else None
         return Finished(
             error=error_text,
             error_type=kind,
@@ -31,11 +41,12 @@ def parse_status(data: Any) -> QueueState:
             metrics=dict(metrics) if isinstance(metrics, dict) else {},
         )
     raise ProviderError(
-        f"fal.ai sent an unknown job status {status!r}; expected IN_QUEUE, IN_PROGRESS or COMPLETED"
+        f"fal.ai sent an unknown job status ({says(str(status))}); "
+        "expected IN_QUEUE, IN_PROGRESS or COMPLETED"
     )
 
 
-def _parse_logs(raw: Any) -> tuple[LogLine, ...]:
+def _parse_logs(raw: Any, says: Says) -> tuple[LogLine, ...]:
     if not isinstance(raw, list):  # null when logs were not asked for
         return ()
     lines: list[LogLine] = []
@@ -43,11 +54,11 @@ def _parse_logs(raw: Any) -> tuple[LogLine, ...]:
         if isinstance(entry, dict):
             lines.append(
                 LogLine(
-                    message=str(entry.get("message", "")),
-                    level=str(entry.get("level") or "INFO"),
-                    timestamp=str(entry["timestamp"]) if entry.get("timestamp") else None,
+                    message=says(str(entry.get("message", ""))),
+                    level=one_line(str(entry.get("level") or "INFO"), 16),
+                    timestamp=one_line(str(entry["timestamp"]), 40) if entry.get("timestamp") else None,
                 )
             )
         elif isinstance(entry, str):
-            lines.append(LogLine(message=entry))
+            lines.append(LogLine(message=says(entry)))
     return tuple(lines)

@@ -130,6 +130,7 @@ class FalStorage:
             "Content-Type": upload.content_type,
             "Content-Length": str(upload.size),
             "X-Fal-File-Name": upload.name,
+            **self._fal.privacy,
         }
         client = self._fal.client
         response = await self._fal.send_built(
@@ -149,7 +150,7 @@ class FalStorage:
 
     async def _upload_multipart(self, upload: _Upload, token: _CdnToken) -> str:
         fal, client, label = self._fal, self._fal.client, upload.label
-        auth = {"Authorization": token.header(), "User-Agent": user_agent()}
+        auth = {"Authorization": token.header(), "User-Agent": user_agent(), **fal.privacy}
         start = await fal.send_built(
             lambda: client.build_request(
                 "POST",

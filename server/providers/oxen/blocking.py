@@ -107,7 +107,7 @@ async def _generate(oxen: OxenConnection, url: str, body: dict[str, Any]) -> Vid
         kind, message = parse_error(response)
         return JobFailed(
             f"Oxen.ai refused the blocking generation ({response.status_code}"
-            f"{', ' + kind if kind else ''}): {oxen.safe(explain(message))}",
+            f"{', ' + kind if kind else ''}): {explain(message, oxen.safe)}",
             error_type=kind,
         )
     data = json_or_none(response)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from ...errors import ProviderHTTPError, SubmitUncertain
+from ..redaction import one_line, provider_says
 from ..refusals import LIKENESS_ADVICE, is_likeness
 
 KEY_HINT = "check OXEN_API_KEY (keys are in your Oxen.ai account settings)"
@@ -44,15 +45,17 @@ LOST_BLOCKING = (
 Safe = Callable[[str], str]
 
 
-def explain(message: str) -> str:
-    """Oxen's message with the fix for the documented ones, and the schema hint for a refused field."""
+def explain(message: str, safe: Safe) -> str:
+    """Oxen's message as its own words (redacted by `safe` first, then one line, bounded, quoted and
+    attributed), with the fix for the documented ones and the schema hint for a refused field."""
     key = message.strip().rstrip(".").lower()
+    said = provider_says("Oxen.ai", safe(message))
     if is_likeness(key):
-        return f"{message} {LIKENESS_ADVICE}"
+        return f"{said} {LIKENESS_ADVICE}"
     fix = DOCUMENTED_FIXES.get(key)
     if _SCHEMA_REFUSAL.fullmatch(key):
         fix = f"{fix}; {SCHEMA_HINT}" if fix else SCHEMA_HINT
-    return f"{message} (fix: {fix})" if fix else message
+    return f"{said} (fix: {fix})" if fix else said
 
 
 def parse_error(response: httpx.Response) -> tuple[str | None, str]:
@@ -78,7 +81,8 @@ def http_error(
 ) -> ProviderHTTPError:
     kind, message = parse_error(response)
     status = response.status_code
-    detail = safe(explain(message))
+    detail = explain(message, safe)
+    kind = one_line(safe(kind), 80) if kind else None
     what = f"{status}, {kind}" if kind else str(status)
     if status == 401 or kind == "unauthenticated":
         text = f"Oxen.ai rejected the API key (401) while {action}: {KEY_HINT}."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ...catalogue.endpoints import counting_param
@@ -28,6 +28,7 @@ from ..base import (
     Submission,
     VideoOutput,
 )
+from ..redaction import provider_says
 from ..refusals import REAL_PERSON_LIKENESS, is_likeness
 from .connection import OxenConnection, json_or_none
 from .errors import expired, explain, http_error, submit_uncertain
@@ -49,10 +50,12 @@ SAFETY_POLL = 60.0
 KEPT_READS = 1000
 
 
-def parse_status(data: Any) -> QueueState:
-    """One generation object as a neutral queue state."""
+def parse_status(data: Any, safe: Callable[[str], str]) -> QueueState:
+    """One generation object as a neutral queue state; its error message as Oxen's own words."""
     if not isinstance(data, dict):
-        raise ProviderError(f"Oxen.ai sent a status that is not an object: {str(data)[:200]}")
+        raise ProviderError(
+            f"Oxen.ai sent a status that is not an object: {provider_says('Oxen.ai', safe(str(data)[:2000]))}"
+        )
     status = data.get("status")
     if status == "queued":
         return Queued()
@@ -65,9 +68,10 @@ def parse_status(data: Any) -> QueueState:
     if status == "failed":
         message = str(data.get("error_message") or "the generation failed without a message")
         kind = "insufficient_credits" if "insufficient credits" in message.lower() else "failed"
-        return Finished(error=explain(message), error_type=kind)
+        return Finished(error=explain(message, safe), error_type=kind)
     raise ProviderError(
-        f"Oxen.ai sent an unknown status {status!r}; expected one of {', '.join(QUEUE_STATES)}"
+        f"Oxen.ai sent an unknown status ({provider_says('Oxen.ai', safe(str(status)))}); "
+        f"expected one of {', '.join(QUEUE_STATES)}"
     )
 
 
@@ -140,7 +144,7 @@ class OxenQueue:
         if response.status_code != 200:
             raise http_error(response, action=f"checking generation {submission.request_id}", safe=oxen.safe)
         data = json_or_none(response)
-        return parse_status(data), data
+        return parse_status(data, self._oxen.safe), data
 
     async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
         last: QueueState | None = None
@@ -197,11 +201,11 @@ class OxenQueue:
                     response, action=f"fetching generation {submission.request_id}", safe=oxen.safe
                 )
             data = json_or_none(response)
-        state = parse_status(data)
+        state = parse_status(data, oxen.safe)
         if isinstance(state, Finished) and state.error:
             refused = is_likeness(state.error)  # a refusal Oxen does not bill: the model never ran
             raise JobFailed(
-                f"Oxen.ai generation {submission.request_id} failed: {oxen.safe(state.error)}",
+                f"Oxen.ai generation {submission.request_id} failed: {state.error}",
                 error_type=REAL_PERSON_LIKENESS if refused else state.error_type,
                 charged=not refused,
             )
