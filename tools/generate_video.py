@@ -38,8 +38,9 @@ FinishDraftParam = Annotated[
     Field(description="A draft's job id: its full take.", json_schema_extra={PROVIDER_KEY: "fal"}),
 ]
 FIELDS = [*generating_fields(NAME), (FINISH, FinishDraftParam, None)]
-# What a finish keeps from its draft: giving any of these another value is refused, not ignored.
-KEPT = ("image_url", "end_image_url", "continue_from", "duration", "aspect_ratio", "generate_audio", "seed")
+# A finish's own arguments besides those its endpoint takes; any other given a value is refused, as the
+# finish keeps the draft's (frames, duration, framing, seed, ...) and ignoring it would mislead.
+FINISH_OWN = ("prompt", "model", "tier", "wait_seconds", FINISH)
 
 
 async def prepare_generate_video(ctx: ToolContext, **arguments: Any) -> PreparedCall:
@@ -72,14 +73,14 @@ async def _prepare_finish(ctx: ToolContext, arguments: dict[str, Any]) -> Prepar
     job_id = arguments[FINISH].strip()
     async with tool_errors():
         draft = await state.jobs.journal.get(job_id)
-        defaults = {name: default for name, _, default in FIELDS}
-        for name in (*KEPT, "draft"):
-            if arguments[name] not in (None, defaults[name]):
-                raise InputError(name, f"a finish keeps its draft's {name}; drop {name}, or make a new draft")
-        kept_prompt = str(draft.arguments.get("prompt", "")) if draft is not None else None
-        if kept_prompt is not None and arguments["prompt"].strip() != kept_prompt.strip():
-            raise InputError("prompt", f"a finish keeps its draft's prompt; pass {job_id}'s prompt unchanged")
         request = finish_request(NAME, draft, job_id, arguments, provider=state.jobs.provider_label)
+        assert draft is not None  # finish_request refuses an unknown job
+        taken = {p.name for p in request.endpoint.params}
+        for name, _, default in FIELDS:
+            if name not in taken and name not in FINISH_OWN and arguments[name] not in (None, default):
+                raise InputError(name, f"a finish keeps its draft's {name}; drop {name}, or make a new draft")
+        if arguments["prompt"].strip() != str(draft.arguments.get("prompt", "")).strip():
+            raise InputError("prompt", f"a finish keeps its draft's prompt; pass {job_id}'s prompt unchanged")
         prepared = await state.generations.prepare(request)
     note = f"The full-size take of draft {job_id}: its prompt, seed, duration and framing."
     return PreparedCall(prepared, f"finish of draft {job_id}", note)

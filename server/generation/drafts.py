@@ -33,7 +33,6 @@ def finish_request(
     values: Mapping[str, Any],
     *,
     provider: str,
-    now: float | None = None,
 ) -> GenerationRequest:
     """The request finishing `draft` (the journaled job `job_id`, None when unknown) with `values`
     (the finish endpoint's parameters: resolution, ...), on this server's `provider` (journal label)."""
@@ -55,7 +54,7 @@ def finish_request(
             FIELD,
             f"draft {job_id} was made on {draft.provider} and this server uses {provider}; finish it there",
         )
-    if draft.draft_expires is not None and draft.draft_expires <= (time.time() if now is None else now):
+    if draft.draft_expires is not None and draft.draft_expires <= time.time():
         raise InputError(
             FIELD,
             f"draft {job_id} expired at {when(draft.draft_expires)} (drafts last {drafts.days} days); "
