@@ -26,7 +26,7 @@ NAME = "generate_video"
 TITLE = "Generate a video (Seedance 2.0)"
 DESCRIPTION = """A video from a text prompt, or animating `image_url` (URL, data: URI or path). A \
 film's next shot: `continue_from` the last job id, then stitch_videos. Costs money: ~$0.24/s at 720p \
-fast ($1.21 for 5 s); see estimate_cost. Drafts: tier "mini", or model "2.5" draft, then \
+fast ($1.21 for 5 s); see estimate_cost. Drafts: tier "mini"; model "2.5" draft + \
 finish_draft. 1080p: tier "standard"; over 15 s: model "2.5". Takes 1-5 min: waits `wait_seconds`, \
 then returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
@@ -35,7 +35,7 @@ ANNOTATIONS = ToolAnnotations(
 META = BOUND  # hosts with MCP Apps show the answer in the job card
 FinishDraftParam = Annotated[
     str | None,
-    Field(description="A draft's job id: its full take.", json_schema_extra={PROVIDER_KEY: "fal"}),
+    Field(description="Draft's job id: its full take.", json_schema_extra={PROVIDER_KEY: "fal"}),
 ]
 FIELDS = [*generating_fields(NAME), (FINISH, FinishDraftParam, None)]
 # A finish's own arguments besides those its endpoint takes; any other given a value is refused, as the

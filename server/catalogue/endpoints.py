@@ -144,7 +144,7 @@ ASPECT_RATIO = Param(
 GENERATE_AUDIO = Param(
     "generate_audio",
     "boolean",
-    "Sound and speech; same price either way.",
+    "Sound and speech; same price.",
     FAL_T2V,
     default=True,
     price_note="same price either way.",
@@ -172,7 +172,7 @@ BITRATE_MODE = Param(
 DRAFT = Param(
     "draft",
     "boolean",
-    "480p; finish_draft makes it full size.",
+    "480p try; then finish_draft.",
     DRAFT_LISTING,
     default=False,
     providers=("fal",),
