@@ -201,3 +201,20 @@ async def test_a_job_that_is_not_a_draft_or_is_unknown_is_refused(sim: Simulator
         result = await call(client, "generate_video", {"prompt": PROMPT, "draft": True, "wait_seconds": 0})
         assert result.is_error and "generate_video: draft: " in text_of(result) and "2.5" in text_of(result)
         assert submits(sim, before) == []
+
+
+async def test_a_finish_is_held_to_the_spending_limits_like_any_call(sim: Simulator, tmp_path: Path) -> None:
+    # A 4 s 480p draft costs $0.86; its 1080p finish $4.16: a $2 cap lets one through, not the other.
+    settings = settings_for(sim, tmp_path).model_copy(update={"max_cost_usd": 2.0})
+    async with Client(create_server(settings)) as client:
+        draft, _, _ = await make_draft(client, sim)
+        assert draft["state"] == "completed"
+        before = len(sim.request_log())
+        result = await call(
+            client,
+            "generate_video",
+            {"prompt": PROMPT, "finish_draft": draft["job_id"], "resolution": "1080p", "wait_seconds": 0},
+        )
+        assert result.is_error and "SEEDANCE_MAX_COST_USD" in text_of(result), text_of(result)
+        assert f"${tokens_usd(1920, 1080, 4):.4f}" in text_of(result)
+        assert submits(sim, before) == []
