@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import types
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
@@ -218,3 +219,26 @@ async def test_a_finish_is_held_to_the_spending_limits_like_any_call(sim: Simula
         assert result.is_error and "SEEDANCE_MAX_COST_USD" in text_of(result), text_of(result)
         assert f"${tokens_usd(1920, 1080, 4):.4f}" in text_of(result)
         assert submits(sim, before) == []
+
+
+async def test_a_finish_is_confirmed_like_any_call_and_declining_sends_nothing(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    questions: list[types.ElicitRequestParams] = []
+
+    async def decline(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params)
+        return types.ElicitResult(action="decline")
+
+    settings = settings_for(sim, tmp_path).model_copy(update={"confirm_above_usd": 2.0})
+    async with Client(create_server(settings), elicitation_callback=decline) as client:
+        draft, _, _ = await make_draft(client, sim)  # $0.86: under the threshold, not asked
+        assert draft["state"] == "completed" and questions == []
+        before = len(sim.request_log())
+        finish = {"prompt": PROMPT, "finish_draft": draft["job_id"], "resolution": "1080p", "wait_seconds": 0}
+        result = await call(client, "generate_video", finish)
+        assert submits(sim, before) == [] and "declined" in text_of(result)
+    [asked] = questions
+    price = f"${tokens_usd(1920, 1080, 4):.4f}"
+    assert asked.message.startswith(f"Spend up to {price} on one Seedance 2.5 video?\n")
+    assert f"What: standard-tier finish of draft {draft['job_id']}, 1080p, 16:9, 4 s.\n" in asked.message
