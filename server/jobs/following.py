@@ -105,10 +105,12 @@ class Following(Saving):
                 **unbilled,
             )
             return
-        drafted = (
-            {"draft_id": output.draft_id, "draft_expires": output.draft_expires} if output.draft_id else {}
-        )
         record = await self.journal.update(
-            job_id, result_url=output.url or None, seed=output.seed, note="result", **drafted
+            job_id,
+            result_url=output.url or None,
+            seed=output.seed,
+            draft_id=output.draft_id,  # a draft's, to finish it by
+            draft_expires=output.draft_expires,
+            note="result",
         )
         await self._save(job_id, output, record)
