@@ -66,6 +66,21 @@ async def test_round_trip_update_and_history(journal: JobJournal) -> None:
     assert await journal.get("sd_missing") is None
 
 
+async def test_a_draft_and_its_finish_keep_their_link(journal: JobJournal) -> None:
+    draft = make()
+    await journal.create(draft)
+    expires = T0 + 7 * 86400 + 0.25
+    kept = await journal.update(draft.id, state="completed", draft_id="draft_r1", draft_expires=expires)
+    finish = make(finished_from=draft.id)
+    await journal.create(finish)
+    assert await journal.get(draft.id) == kept and (kept.draft_id, kept.draft_expires) == (
+        "draft_r1",
+        expires,
+    )
+    got = await journal.get(finish.id)
+    assert got is not None and got.finished_from == draft.id and got.draft_id is None
+
+
 async def test_list_group_unfinished(journal: JobJournal) -> None:
     a = make(created_at=T0, group_id="g")
     b = make(created_at=T0 + 1, group_id="g")

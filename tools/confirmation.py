@@ -163,8 +163,9 @@ def describe(request: GenerationRequest, what: str) -> str:
     low, high = request.endpoint.auto_seconds
     length = f"{low}–{high} s (auto)" if request.duration == "auto" else f"{request.duration} s"
     ratio = "aspect ratio auto" if request.aspect_ratio == "auto" else request.aspect_ratio
-    sound = "with audio" if request.values.get("generate_audio") else "silent"
-    return f"{request.tier}-tier {what}, {request.resolution}, {ratio}, {length}, {sound}"
+    audio = request.values.get("generate_audio")  # absent from a draft's finish: it keeps the draft's
+    sound = "" if audio is None else ", with audio" if audio else ", silent"
+    return f"{request.tier}-tier {what}, {request.resolution}, {ratio}, {length}{sound}"
 
 
 def _price_phrase(estimate: Estimate) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
-from mcp.server.context import CallNext, Context, HandlerResult, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..server.config import FAL_CDN_URL, OXEN_URL, Settings
@@ -92,7 +93,7 @@ class JobCard(Apps):
 
 
 def refuse_without_apps(
-    ctx: Context[Any], name: str, instead: str = "call check_status with the job id instead"
+    ctx: Context[Any, Any], name: str, instead: str = "call check_status with the job id instead"
 ) -> None:
     """The first line of every app-only tool: a client that did not negotiate MCP Apps at initialize
     has no card, so its model is refused (the tool is hidden from it, but may be called by name)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from ..server.generation.drafts import when
 from ..server.journal.spend_report import SpendDay, SpendReport, charged, possibly_charged, spend_report
 from ..server.journal.sqlite import TERMINAL, JobRecord
 from .job_card import GALLERY
@@ -47,6 +48,9 @@ class JobSummary(BaseModel):
     video_path: str | None = None
     video_url: str | None = None
     error: str | None = None
+    draft_expires_at: str | None = Field(default=None, description="A draft: finishable until (UTC).")
+    finished_from: str | None = Field(default=None, description="The draft this job finished.")
+    finished_as: list[str] = Field(default_factory=list, description="Listed jobs finishing this draft.")
 
 
 class JobTotals(BaseModel):
@@ -81,7 +85,7 @@ def excerpt(text: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def summarize(record: JobRecord) -> JobSummary:
+def summarize(record: JobRecord, finished_as: list[str] | None = None) -> JobSummary:
     return JobSummary(
         job_id=record.id,
         state=record.state,
@@ -98,11 +102,18 @@ def summarize(record: JobRecord) -> JobSummary:
         video_path=record.video_path,
         video_url=record.result_url,
         error=record.error,
+        draft_expires_at=when(record.draft_expires) if record.draft_expires is not None else None,
+        finished_from=record.finished_from,
+        finished_as=finished_as or [],
     )
 
 
 def build_list(records: list[JobRecord], state: str | None, spend: SpendReport) -> JobList:
-    jobs = [summarize(r) for r in records]
+    finishes: dict[str, list[str]] = {}
+    for record in records:
+        if record.finished_from is not None:
+            finishes.setdefault(record.finished_from, []).append(record.id)
+    jobs = [summarize(r, finishes.get(r.id)) for r in records]
     by_state: dict[str, int] = {}
     for record in records:
         by_state[record.state] = by_state.get(record.state, 0) + 1
@@ -149,6 +160,11 @@ def listing_text(listing: JobList) -> str:
             line += f" → {job.video_url}"
         if job.error:
             line += f" ({job.error})"
+        if job.draft_expires_at:
+            line += f" [draft, finishable until {job.draft_expires_at}]"
+        if job.finished_from:
+            line += f" [finished from {job.finished_from}]"
+        line += "".join(f" [finished as {finish}]" for finish in job.finished_as)
         lines.append(line)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(listing.totals.by_state.items()))
     totals = f"Totals: {counts}; estimated cost of these charged: ${listing.totals.estimated_cost_usd:.2f}"

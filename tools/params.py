@@ -39,7 +39,7 @@ Tier = Literal[TIERS]  # type: ignore[valid-type]  # the catalogue's tiers
 Model = Literal[FAMILIES]  # type: ignore[valid-type]  # the catalogue's model families
 TierParam = Annotated[
     Tier | None,
-    Field(description='"mini": cheapest; "standard": 1080p. Default: the server\'s.'),
+    Field(description='"mini": cheapest; "standard": 1080p; default: server\'s.'),
 ]
 ModelParam = Annotated[
     Model,
@@ -53,14 +53,12 @@ WaitSecondsParam = Annotated[
     Field(
         ge=0,
         le=600,
-        description="Then return a job_id (0: at once; hosts often stop at 60 s).",
+        description="Then return a job_id (0: at once; hosts stop near 60 s).",
     ),
 ]
 ContinueFromParam = Annotated[
     str | None,
-    Field(
-        description=("A shot to continue (job id or local MP4/MOV): its last frame becomes the start frame.")
-    ),
+    Field(description=("A shot to continue (job id or local MP4/MOV): its last frame starts this one.")),
 ]
 
 # A field: its name, annotation (with its FieldInfo) and default (`inspect.Parameter.empty`: required).

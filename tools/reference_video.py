@@ -18,11 +18,10 @@ from .results import ToolContext, VideoJobResult, app_state, tool_errors
 
 NAME = "reference_video"
 TITLE = "Video from reference media (Seedance 2.0)"
-DESCRIPTION = """Make a video guided by up to 9 images, 3 videos and 3 audio clips (model "2.5": 12, \
-5, 5; URLs, data: URIs or local paths), named in the prompt in order as @Image1, @Video1, @Audio1, \
-e.g. "The character from @Image1 dances like @Video1 to @Audio1". `continue_from` adds a job's last \
-frame as the last image. Costs money: about $0.24/s at 720p fast, 0.6x with reference videos but \
-their seconds count: call estimate_cost first. Takes 1-5 min: waits up to `wait_seconds`, then \
+DESCRIPTION = """A video guided by up to 9 images, 3 videos, 3 audio clips (model "2.5": 12, 5, 5; \
+URLs, data: URIs or paths), named in the prompt in order: @Image1, @Video1, @Audio1. `continue_from` \
+adds a job's last frame as the last image. Costs money: ~$0.24/s at 720p fast, 0.6x with reference \
+videos (their seconds count): call estimate_cost first. Takes 1-5 min: waits `wait_seconds`, then \
 returns a job_id for check_status."""
 ANNOTATIONS = ToolAnnotations(
     title=TITLE, read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True

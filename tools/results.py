@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from ..server.catalogue.pricing import token_count
 from ..server.errors import SeedanceError
+from ..server.generation.drafts import when
 from ..server.journal.sqlite import JobRecord
 from ..server.state import AppState
 
@@ -124,6 +125,10 @@ class VideoJobResult(BaseModel):
     confirmation: Annotated[ConfirmationOffer | None, WithJsonSchema(_OFFER_SCHEMA)] = Field(
         default=None, description="With state awaiting_confirmation: what the job card asks the person."
     )
+    draft_expires_at: str | None = Field(
+        default=None, description="A draft: until when generate_video's finish_draft can finish it (UTC)."
+    )
+    finished_from: str | None = Field(default=None, description="The draft job this job finished.")
     group: list[dict[str, Any]] | None = Field(
         default=None,
         description="When one call made several videos (Oxen.ai): every job, each like this result.",
@@ -168,7 +173,13 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
     done = record.state in {"completed", "failed", "cancelled"}
     end = record.finished_at or time.time()
     url_only = record.state == "completed" and not record.video_path and not state.settings.save_videos
-    if record.state == "completed" and record.video_path:
+    if record.state == "completed" and record.draft_expires is not None:
+        next_step = (
+            f"A {record.estimate.get('resolution', 'low-resolution')} draft. Show it to the user; for the "
+            f"full take call generate_video with finish_draft '{record.id}' and the same prompt before "
+            f"{when(record.draft_expires)}."
+        )
+    elif record.state == "completed" and record.video_path:
         next_step = "Done. Show the user the saved file; to iterate, change the prompt and generate again."
     elif url_only:
         next_step = (
@@ -242,6 +253,8 @@ def to_result(record: JobRecord, state: AppState, *, warnings: tuple[str, ...] =
         logs=record.logs[-5:],
         warnings=list(warnings),
         next_step=next_step,
+        draft_expires_at=None if record.draft_expires is None else when(record.draft_expires),
+        finished_from=record.finished_from,
     )
 
 
@@ -323,6 +336,8 @@ def summary_text(result: VideoJobResult) -> str:
             lines.append(f"URL: {result.video_url}")
         if result.seed is not None:
             lines.append(f"Seed: {result.seed}")
+        if result.draft_expires_at:
+            lines.append(f"Draft: finishable until {result.draft_expires_at}.")
     elif result.state == "failed":
         lines.append(f"Job {result.job_id} failed: {result.error}")
     elif result.state == "cancelled":
@@ -332,6 +347,8 @@ def summary_text(result: VideoJobResult) -> str:
         lines.append(f"Job {result.job_id} is {result.state}{where} after {result.elapsed_seconds:.0f} s.")
     if result.error and result.state == "completed":
         lines.append(result.error)
+    if result.finished_from:
+        lines.append(f"Finished from draft {result.finished_from}.")
     lines.append(f"Cost: {result.cost_note}. Provider: {result.provider}.")
     lines.extend(f"Warning: {w}" for w in result.warnings)
     lines.append(result.next_step)

@@ -103,6 +103,17 @@ Sizes = Mapping[str, Mapping[str, tuple[int, int]]]  # resolution -> aspect rati
 
 
 @dataclass(frozen=True)
+class Drafts:
+    """An endpoint's draft mode: `draft: true` makes a cheap take at `resolution`, which the endpoint
+    `finish` (a catalogue key) renders again at full resolution within `days`."""
+
+    resolution: str
+    days: int
+    finish: tuple[str, str, str]
+    source: Source
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One endpoint the server can call: a model family's tier in one mode, on each provider."""
 
@@ -116,6 +127,7 @@ class Endpoint:
     price: TokenPrice
     sources: tuple[Source, ...]
     auto_seconds: tuple[int, int]  # what "auto" duration may come to (billing ranges)
+    drafts: Drafts | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

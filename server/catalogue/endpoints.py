@@ -17,6 +17,7 @@ from typing import Final
 
 from . import facts
 from .declaration import (
+    Drafts,
     Endpoint,
     MediaLimits,
     Param,
@@ -49,17 +50,24 @@ MINI = Source(
 SEEDANCE_2_5 = Source(
     "third-party listings of bytedance/seedance-2.5/* on fal (issue 24)", READ_FIELD, third_party=True
 )
+DRAFT_LISTING = Source(
+    "a third-party listing of Seedance 2.5 on fal: draft mode, finished through "
+    "bytedance/seedance-2.5/draft/complete within 7 days (issue 24)",
+    READ_FIELD,
+    third_party=True,
+)
 
 FAMILIES: Final = ("2.0", "2.5")
 TIERS: Final = ("standard", "fast", "mini")
 MODES: Final = ("text-to-video", "image-to-video", "reference-to-video")
+FINISH_MODE: Final = "finish-draft"  # a draft made again at full resolution (Seedance 2.5)
 
 # --- parameters ---------------------------------------------------------------------------------------
 
 PROMPT = Param(
     "prompt",
     "text",
-    'The scene: subjects, action, camera, light, mood; "quoted" dialogue is lip-synced.',
+    'The scene: subjects, action, camera, light, mood; "quoted" speech is lip-synced.',
     FAL_T2V,
     minimum=1,
     required=True,
@@ -118,7 +126,7 @@ RESOLUTION = Param(
 DURATION = Param(
     "duration",
     "choice",
-    'Seconds ("auto": the model picks, billed as the most); draft with "5".',
+    'Seconds ("auto": model picks; billed as the most).',
     FAL_T2V,
     values=facts.DURATIONS,
     default="auto",
@@ -136,7 +144,7 @@ ASPECT_RATIO = Param(
 GENERATE_AUDIO = Param(
     "generate_audio",
     "boolean",
-    "Sound and lip-synced speech; same price either way.",
+    "Sound and speech; same price.",
     FAL_T2V,
     default=True,
     price_note="same price either way.",
@@ -158,6 +166,20 @@ BITRATE_MODE = Param(
     values=("standard", "high"),
     default="standard",
     providers=("fal",),
+)
+# Seedance 2.5's drafts: a cheap take to look at first, finished later by the finish endpoint. fal's
+# schema defaults `draft` to false; left at that it is not sent (see `GenerationRequest.arguments`).
+DRAFT = Param(
+    "draft",
+    "boolean",
+    "480p try; then finish_draft.",
+    DRAFT_LISTING,
+    default=False,
+    providers=("fal",),
+)
+DRAFT_ID = Param("draft_id", "text", "The draft to finish.", DRAFT_LISTING, minimum=1, required=True)
+RESOLUTION_FINISHED = dataclasses.replace(
+    RESOLUTION, values=("720p", "1080p"), description="Of the finished take.", source=DRAFT_LISTING
 )
 # A provider's own options: listed and accepted only while that provider is active. Oxen.ai's are from
 # its reference-to-video page.
@@ -302,26 +324,46 @@ def _seedance_2_0(tier: str, mode: str) -> Endpoint:
     )
 
 
+DRAFTS_2_5 = Drafts(resolution="480p", days=7, finish=("2.5", "standard", FINISH_MODE), source=DRAFT_LISTING)
+
+
 def _seedance_2_5(mode: str) -> Endpoint:
-    """Seedance 2.5 on fal: one tier, clips of 4-30 s, more references, up to 1080p."""
+    """Seedance 2.5 on fal: one tier, clips of 4-30 s, more references, up to 1080p, drafts."""
     swap = {"resolution": RESOLUTION_1080P, "duration": DURATION_2_5}
     return Endpoint(
         family="2.5",
         tier="standard",
         mode=mode,
         ids=MappingProxyType({"fal": _fal_id("2.5", "standard", mode)}),
-        params=(PROMPT, *MODE_MEDIA[mode], *(swap.get(p.name, p) for p in SETTINGS)),
+        params=(PROMPT, *MODE_MEDIA[mode], *(swap.get(p.name, p) for p in SETTINGS), DRAFT),
         output_sizes=SIZES_UP_TO_1080P,
         limits=LIMITS_2_5,
         price=PRICE_2_5,
-        sources=(SEEDANCE_2_5,),
+        sources=(SEEDANCE_2_5, DRAFT_LISTING),
         auto_seconds=SECONDS_2_5,
+        drafts=DRAFTS_2_5,
     )
 
+
+# The finish of a 2.5 draft: the draft's prompt, seed, duration and framing at full resolution, billed
+# as a full take of that duration and framing (the finish request names only the draft).
+FINISH_2_5 = Endpoint(
+    family="2.5",
+    tier="standard",
+    mode=FINISH_MODE,
+    ids=MappingProxyType({"fal": "bytedance/seedance-2.5/draft/complete"}),
+    params=(DRAFT_ID, RESOLUTION_FINISHED, END_USER_ID),
+    output_sizes=SIZES_UP_TO_1080P,
+    limits=LIMITS_2_5,
+    price=PRICE_2_5,
+    sources=(DRAFT_LISTING,),
+    auto_seconds=SECONDS_2_5,
+)
 
 ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *(_seedance_2_0(tier, mode) for tier in TIERS for mode in MODES),
     *(_seedance_2_5(mode) for mode in MODES),
+    FINISH_2_5,
 )
 _BY_KEY: Final = {e.key: e for e in ENDPOINTS}
 
@@ -334,6 +376,7 @@ PARAMS: Final[tuple[Param, ...]] = (
     VIDEO_URLS,
     AUDIO_URLS,
     *SETTINGS,
+    DRAFT,
     *PROVIDER_OPTIONS,
 )
 
@@ -356,6 +399,11 @@ def default_tier(family: str, preferred: str) -> str:
 def endpoint(family: str, tier: str, mode: str) -> Endpoint | None:
     """The entry for a family, tier and mode; None when no provider serves that combination."""
     return _BY_KEY.get((family, tier, mode))
+
+
+def endpoint_with_id(provider_id: str) -> Endpoint | None:
+    """The entry a provider's endpoint id or model name belongs to (a journaled job's `endpoint`)."""
+    return next((e for e in ENDPOINTS if provider_id in e.ids.values()), None)
 
 
 def endpoints_for(modes: tuple[str, ...]) -> tuple[Endpoint, ...]:

@@ -33,7 +33,7 @@ def parameter_table_markdown() -> str:
     ]
     for param in PARAMS:
         modes = dict.fromkeys(e.mode for e in ENDPOINTS if e.param(param.name) is not None)
-        shown_modes = "all" if len(modes) == len(MODES) else ", ".join(modes)
+        shown_modes = "all" if set(MODES) <= set(modes) else ", ".join(modes)
         default = (
             "required" if param.required else "—" if param.default is None else f"`{_json(param.default)}`"
         )

@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from ..catalogue.declaration import Endpoint
-from ..catalogue.endpoints import FAMILIES, api_of, counting_param, endpoint, tiers_of
+from ..catalogue.endpoints import ENDPOINTS, FAMILIES, api_of, counting_param, endpoint, tiers_of
 from ..catalogue.pricing import Estimate, estimate, reference_video_seconds
 from ..config import Settings
 from ..errors import InputError
@@ -44,6 +44,10 @@ class GenerationRequest:
     values: Mapping[str, Any]
     # Only for pricing: the combined seconds of reference videos whose length cannot be measured.
     stated_video_seconds: float | None = None
+    # Only for pricing: settings the take is billed by when they are not the request's own (a draft's
+    # resolution; the duration and framing of the draft a finish completes).
+    billed_as: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    finishes: str | None = None  # the job id of the draft this request finishes
 
     @classmethod
     def of(
@@ -55,6 +59,8 @@ class GenerationRequest:
         mode: str,
         values: Mapping[str, Any],
         stated_video_seconds: float | None = None,
+        billed_as: Mapping[str, str] | None = None,
+        finishes: str | None = None,
     ) -> GenerationRequest:
         """The request for `values` (tool arguments; names the catalogue does not know are ignored) on
         the endpoint of `family`, `tier` and `mode`; refused naming the field when none serves it."""
@@ -68,7 +74,16 @@ class GenerationRequest:
         known = {
             p.name: values[p.name] if values.get(p.name) is not None else p.default for p in entry.params
         }
-        return cls(tool, entry, MappingProxyType(known), stated_video_seconds)
+        billed = dict(billed_as or {})
+        if values.get("draft"):
+            if entry.drafts is None:
+                drafting = ", ".join(sorted({e.family for e in ENDPOINTS if e.drafts is not None}))
+                raise InputError(
+                    "draft", f"{entry.label} makes no drafts; use model {drafting!r}, or drop draft"
+                )
+            billed["resolution"] = entry.drafts.resolution  # whatever resolution says
+        known_values, billed_values = MappingProxyType(known), MappingProxyType(billed)
+        return cls(tool, entry, known_values, stated_video_seconds, billed_values, finishes)
 
     @property
     def tier(self) -> str:
@@ -84,15 +99,16 @@ class GenerationRequest:
 
     @property
     def resolution(self) -> str:
-        return str(self.values["resolution"])
+        """The resolution billed (and made): a draft's is its endpoint's draft resolution."""
+        return str(self.billed_as.get("resolution") or self.values["resolution"])
 
     @property
     def duration(self) -> str:
-        return str(self.values["duration"])
+        return str(self.billed_as.get("duration") or self.values["duration"])
 
     @property
     def aspect_ratio(self) -> str:
-        return str(self.values["aspect_ratio"])
+        return str(self.billed_as.get("aspect_ratio") or self.values["aspect_ratio"])
 
     def media(self, name: str) -> tuple[str, ...]:
         """A media parameter's inputs as given (one for a frame, any number for a list)."""
@@ -233,6 +249,7 @@ class Generations:
                     key=prepared.key,
                     estimate=quote.per_job.as_dict(),
                     estimate_usd=quote.per_job.max_usd,
+                    finished_from=request.finishes,
                 )
         finally:
             prepared.release()

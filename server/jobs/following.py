@@ -106,6 +106,11 @@ class Following(Saving):
             )
             return
         record = await self.journal.update(
-            job_id, result_url=output.url or None, seed=output.seed, note="result"
+            job_id,
+            result_url=output.url or None,
+            seed=output.seed,
+            draft_id=output.draft_id,  # a draft's, to finish it by
+            draft_expires=output.draft_expires,
+            note="result",
         )
         await self._save(job_id, output, record)

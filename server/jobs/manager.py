@@ -129,6 +129,7 @@ class JobManager(Claiming):
         key: str,
         estimate: dict[str, Any],
         estimate_usd: float,
+        finished_from: str | None = None,
     ) -> list[JobRecord]:
         """Claim the call in the journal, submit once, record the request id, start following.
 
@@ -136,7 +137,7 @@ class JobManager(Claiming):
         another process) was journaled inside the dedupe window, returns that call's jobs instead of
         submitting.
         """
-        intents = self._intents(tool, spec, key, estimate, estimate_usd)
+        intents = self._intents(tool, spec, key, estimate, estimate_usd, finished_from)
         records, claimed = await self.journal.claim(intents, since=time.time() - DEDUPE_WINDOW_SECONDS)
         if not claimed:
             log.info("job %s: identical call already journaled; not submitting again", records[0].id)
@@ -148,7 +149,13 @@ class JobManager(Claiming):
         return await self._submit_intents(spec, records)
 
     def _intents(
-        self, tool: str, spec: JobSpec, key: str, estimate: dict[str, Any], estimate_usd: float
+        self,
+        tool: str,
+        spec: JobSpec,
+        key: str,
+        estimate: dict[str, Any],
+        estimate_usd: float,
+        finished_from: str | None,
     ) -> list[JobRecord]:
         now = time.time()
         group_id = new_job_id() if spec.count > 1 else None
@@ -169,6 +176,7 @@ class JobManager(Claiming):
                 state="submitting",
                 dedupe_key=key,
                 group_id=group_id,
+                finished_from=finished_from,
                 # Held from the start: no other process may call a row being submitted abandoned.
                 lease_owner=self.owner,
                 lease_expires=now + self.lease_seconds,

@@ -82,6 +82,11 @@ class JobRecord:
     save_error: str | None = None
     save_attempts: int = 0
     next_save_at: float | None = None  # when a failed save is tried again; None when none is due
+    # A draft (Seedance 2.5): the provider's id to finish it by, and until when it can be finished;
+    # the rest of what a finish needs (provider, endpoint, duration, framing) is this row's request.
+    draft_id: str | None = None
+    draft_expires: float | None = None
+    finished_from: str | None = None  # the draft job this job finishes
 
 
 SpendRow = dict[str, Any]  # {"day", "provider", "simulated", "usd", "possible_usd", "jobs"}

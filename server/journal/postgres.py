@@ -162,11 +162,19 @@ CREATE TABLE held_requests (
 );
 """
 
+_M004_DRAFTS = """
+ALTER TABLE jobs
+    ADD COLUMN draft_id TEXT,
+    ADD COLUMN draft_expires DOUBLE PRECISION,
+    ADD COLUMN finished_from TEXT;
+"""
+
 # Append only, with the SQLite journal's names: never edit, reorder or remove an entry once released.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("001_jobs", _M001_JOBS),
     ("002_leases_saves_reservations", _M002_LEASES_SAVES_RESERVATIONS),
     ("003_held_requests", _M003_HELD_REQUESTS),
+    ("004_drafts", _M004_DRAFTS),
 )
 
 

@@ -176,11 +176,18 @@ def _m003_held_requests(db: sqlite3.Connection) -> None:
     )
 
 
+def _m004_drafts(db: sqlite3.Connection) -> None:
+    # A draft's id and expiry (what finishing it needs beyond its request); a finish's draft job.
+    for column in ("draft_id TEXT", "draft_expires REAL", "finished_from TEXT"):
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+
+
 # Append only: never edit, reorder or remove an entry once released; add a new one instead.
 MIGRATIONS: tuple[Migration, ...] = (
     ("001_jobs", _m001_jobs),
     ("002_leases_saves_reservations", _m002_leases_saves_reservations),
     ("003_held_requests", _m003_held_requests),
+    ("004_drafts", _m004_drafts),
 )
 
 

@@ -111,6 +111,9 @@ class VideoOutput:
     file_size: int | None = None
     # Oxen's synchronous b64_json answer carries the bytes instead of a URL.
     data: bytes | None = field(default=None, repr=False)
+    # A draft's id to finish it by, and until when (epoch seconds).
+    draft_id: str | None = None
+    draft_expires: float | None = None
 
 
 class Provider(Protocol):

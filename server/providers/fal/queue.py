@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -208,12 +209,15 @@ class FalQueue:
             )
         seed = data.get("seed")
         size = video.get("file_size")
+        draft_id = data.get("draft_id")
         return VideoOutput(
             url=video["url"],
             seed=seed if isinstance(seed, int) else None,
             content_type=str(video.get("content_type") or "video/mp4"),
             file_name=str(video["file_name"]) if video.get("file_name") else None,
             file_size=size if isinstance(size, int) else None,
+            draft_id=draft_id if isinstance(draft_id, str) and draft_id else None,
+            draft_expires=_epoch(data.get("draft_expires_at")),
         )
 
     async def cancel(self, submission: Submission) -> bool:
@@ -253,3 +257,14 @@ def _ours_or(value: Any, fallback: str, origins: frozenset[str]) -> str:
     if value:
         logger.warning("fal.ai gave a job URL off its queue host; using the queue's own URL instead")
     return fallback
+
+
+def _epoch(stamp: Any) -> float | None:
+    """An ISO 8601 time (fal's `draft_expires_at`) as epoch seconds; None when absent or unreadable."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
