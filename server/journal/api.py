@@ -138,17 +138,6 @@ UPDATABLE_FIELDS = frozenset(RECORD_FIELDS) - {
     "lease_expires",
 }
 
-# Money, by one rule for every report and budget, as SQL both journals speak. A job is surely
-# charged once the provider has its request id; it is possibly charged while "submitting" or
-# "uncertain" without one (the submit may have been accepted unseen); a job that failed or was
-# cancelled without one never reached the provider. Simulated jobs are never money: reports show
-# them apart.
-CERTAIN_SQL = "request_id IS NOT NULL"
-POSSIBLE_SQL = "request_id IS NULL AND state IN ('submitting', 'uncertain')"
-# An identical call is answered with this job instead of a new submit (uncertain ones never block:
-# the user was told "possibly charged" and may decide to try again).
-BLOCKS_DUPLICATE_SQL = "state NOT IN ('failed', 'cancelled', 'uncertain')"
-
 
 def check_state(state: str) -> None:
     if state not in JOB_STATES:

@@ -33,12 +33,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import JournalUnavailable
+from . import queries
 from .api import (
-    BLOCKS_DUPLICATE_SQL,
-    CERTAIN_SQL,
     HELD_KEPT_SECONDS,
     JSON_FIELDS,
-    POSSIBLE_SQL,
     RECORD_FIELDS,
     HeldOutcome,
     HeldRequest,
@@ -572,26 +570,14 @@ class PgJournal(JobJournal):
     # -- money --
 
     async def spend_by_day(self, since: float) -> builtins.list[SpendRow]:
-        sql = (
-            "SELECT to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"  # noqa: S608
-            " provider, simulated,"
-            f" SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END) AS usd,"
-            f" SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END) AS possible_usd, COUNT(*) AS jobs"
-            f" FROM jobs WHERE created_at >= %s AND (({CERTAIN_SQL}) OR ({POSSIBLE_SQL}))"
-            " GROUP BY day, provider, simulated ORDER BY day, provider"
-        )
+        sql = queries.spend_by_day(queries.POSTGRES)
 
         async def select(db: AsyncConnection[Any]) -> builtins.list[SpendRow]:
             cur = await db.execute(sql.encode(), (since,))
             return [
-                {
-                    "day": r["day"],
-                    "provider": r["provider"],
-                    "simulated": bool(r["simulated"]),
-                    "usd": round(float(r["usd"]), 6),
-                    "possible_usd": round(float(r["possible_usd"]), 6),
-                    "jobs": int(r["jobs"]),
-                }
+                queries.spend_row(
+                    r["day"], r["provider"], r["simulated"], r["usd"], r["possible_usd"], r["jobs"]
+                )
                 for r in await cur.fetchall()
             ]
 
@@ -745,22 +731,13 @@ async def _notify(db: AsyncConnection[Any], job_id: str) -> None:
 
 
 async def _duplicate(db: AsyncConnection[Any], dedupe_key: str, since: float) -> JobRecord | None:
-    cur = await db.execute(
-        f"SELECT * FROM jobs WHERE dedupe_key = %s AND created_at >= %s AND {BLOCKS_DUPLICATE_SQL}"  # noqa: S608
-        " ORDER BY created_at DESC, seq DESC LIMIT 1",
-        (dedupe_key, since),
-    )
+    cur = await db.execute(queries.duplicate(queries.POSTGRES).encode(), (dedupe_key, since))
     row = await cur.fetchone()
     return None if row is None else _decode(row)
 
 
 async def _spent(db: AsyncConnection[Any], since: float) -> tuple[float, float]:
-    cur = await db.execute(
-        f"SELECT COALESCE(SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END), 0) AS certain,"  # noqa: S608
-        f" COALESCE(SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), 0) AS possible"
-        " FROM jobs WHERE created_at >= %s AND NOT simulated",
-        (since,),
-    )
+    cur = await db.execute(queries.spent(queries.POSTGRES).encode(), (since,))
     row = await cur.fetchone()
     assert row is not None
     return round(float(row["certain"]), 6), round(float(row["possible"]), 6)

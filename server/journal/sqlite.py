@@ -33,14 +33,12 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from . import queries
 from .api import (
-    BLOCKS_DUPLICATE_SQL,
-    CERTAIN_SQL,
     HELD_KEPT_SECONDS,
     JOB_STATES,
     JSON_FIELDS,
     LOG_LINES_KEPT,
-    POSSIBLE_SQL,
     RECORD_FIELDS,
     TERMINAL,
     HeldOutcome,
@@ -500,26 +498,10 @@ class Journal(JobJournal):
         charged), "possible_usd": 0.5 (possibly charged), "jobs": 3}. Simulated jobs come under the
         provider "simulator" with what they would have cost; they are never money.
         """
-        sql = (
-            "SELECT date(created_at, 'unixepoch') AS day, provider, simulated,"  # noqa: S608
-            f" SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END),"
-            f" SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), COUNT(*)"
-            f" FROM jobs WHERE created_at >= ? AND (({CERTAIN_SQL}) OR ({POSSIBLE_SQL}))"
-            " GROUP BY day, provider, simulated ORDER BY day, provider"
-        )
+        sql = queries.spend_by_day(queries.SQLITE)
 
         def read(db: sqlite3.Connection) -> builtins.list[SpendRow]:
-            return [
-                {
-                    "day": day,
-                    "provider": provider,
-                    "simulated": bool(simulated),
-                    "usd": round(usd, 6),
-                    "possible_usd": round(possible, 6),
-                    "jobs": jobs,
-                }
-                for day, provider, simulated, usd, possible, jobs in db.execute(sql, (since,))
-            ]
+            return [queries.spend_row(*row) for row in db.execute(sql, (since,))]
 
         return await self._run(read)
 
@@ -629,21 +611,12 @@ def _held(row: sqlite3.Row) -> HeldRequest:
 
 
 def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobRecord | None:
-    row = db.execute(
-        f"SELECT * FROM jobs WHERE dedupe_key = ? AND created_at >= ? AND {BLOCKS_DUPLICATE_SQL}"  # noqa: S608
-        " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        (dedupe_key, since),
-    ).fetchone()
+    row = db.execute(queries.duplicate(queries.SQLITE), (dedupe_key, since)).fetchone()
     return None if row is None else _decode(row)
 
 
 def _spent(db: sqlite3.Connection, since: float) -> tuple[float, float]:
-    sql = (
-        f"SELECT COALESCE(SUM(CASE WHEN {CERTAIN_SQL} THEN estimate_usd ELSE 0 END), 0),"  # noqa: S608
-        f" COALESCE(SUM(CASE WHEN {POSSIBLE_SQL} THEN estimate_usd ELSE 0 END), 0)"
-        " FROM jobs WHERE created_at >= ? AND simulated = 0"
-    )
-    certain, possible = db.execute(sql, (since,)).fetchone()
+    certain, possible = db.execute(queries.spent(queries.SQLITE), (since,)).fetchone()
     return round(float(certain), 6), round(float(possible), 6)
 
 
