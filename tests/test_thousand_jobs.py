@@ -22,6 +22,7 @@ from seedance_mcp.server.delivery.download import Deliverer
 from seedance_mcp.server.http_pool import shared_client
 from seedance_mcp.server.jobs.manager import JobManager
 from seedance_mcp.server.journal.sqlite import Journal
+from seedance_mcp.server.outbound import AddressPolicy
 from seedance_mcp.server.providers.base import JobSpec
 from seedance_mcp.server.providers.fal import FalProvider
 from tests.simulator_process import SimulatorProcess
@@ -43,7 +44,11 @@ async def test_a_thousand_jobs_finishing_together_are_all_saved_each_downloaded_
             anyio.create_task_group() as tg,
         ):
             provider = FalProvider(http, key=KEY, queue_url=url, rest_url=url, cdn_url=url)
-            deliverer = Deliverer(http, output_dir=tmp_path / "videos", preview_dir=tmp_path / "previews")
+            # The simulator runs on this machine: its result URLs are loopback, as a user's would be.
+            local = AddressPolicy(allow_loopback=True)
+            deliverer = Deliverer(
+                http, policy=local, output_dir=tmp_path / "videos", preview_dir=tmp_path / "previews"
+            )
             jobs = JobManager(
                 provider=provider,
                 journal=journal,
