@@ -23,6 +23,7 @@ BENCHMARKS = (
     "completion",
     "requests_per_job",
     "concurrency",
+    "thousand_jobs",
     "upload_memory",
     "validation",
     "processes",

@@ -14,6 +14,21 @@ from tests.postgres_server import PostgresServer, running_postgres
 SETTING_PREFIXES = ("SEEDANCE_", "FAL_", "OXEN_")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto` (pyproject's default): two per CPU, at least four. Most tests spend their
+    time waiting (on a simulated render, a subprocess, a server's start), not computing."""
+    import os
+
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long end-to-end tests (marked `slow`) first: handed out one at a time to idle workers
+    (pyproject: `--dist load --maxschedchunk 1`), each starts at once on a worker of its own while
+    the others share the short ones, instead of one of them starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

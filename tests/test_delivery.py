@@ -194,7 +194,7 @@ async def test_a_download_lands_under_our_name_with_its_hash_and_a_preview(
     url = origin.route("/files/abc/output.mp4", body(video_bytes))
     deliver = deliverer(http, folders)
     record = job()
-    with anyio.fail_after(30):
+    with anyio.fail_after(60):
         fields = await deliver(record, VideoOutput(url=url, file_size=len(video_bytes)))
 
     saved = Path(fields["video_path"])
@@ -265,7 +265,7 @@ async def test_a_cut_body_is_retried_and_the_retry_is_saved_whole(
     origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes
 ) -> None:
     url = origin.route("/v.mp4", body(video_bytes, keep=0.5), status(503), body(video_bytes))
-    with anyio.fail_after(30):
+    with anyio.fail_after(60):
         fields = await deliverer(http, folders)(job(), VideoOutput(url=url))
     assert origin.hits("/v.mp4") == 3
     assert Path(fields["video_path"]).read_bytes() == video_bytes
@@ -277,7 +277,7 @@ async def test_a_body_cut_every_time_leaves_nothing_under_the_final_name(
     origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes, length: bool
 ) -> None:
     url = origin.route("/v.mp4", body(video_bytes, keep=0.5, length=length))
-    with anyio.fail_after(30), pytest.raises(ProviderError) as caught:
+    with anyio.fail_after(60), pytest.raises(ProviderError) as caught:
         await deliverer(http, folders)(job(), VideoOutput(url=url))
     assert origin.hits("/v.mp4") == 3
     assert "3 tries" in str(caught.value) and "still at its URL" in str(caught.value)
@@ -381,7 +381,7 @@ async def test_a_killed_download_leaves_no_file_under_the_final_name_only_a_part
         cwd=Path(__file__).parent.parent,
     )
     try:
-        with anyio.fail_after(30):
+        with anyio.fail_after(60):
             while not [p for p in out.glob(".*.part") if p.stat().st_size >= 1 << 20]:
                 assert process.returncode is None, "the child ended before it was killed"
                 await anyio.sleep(0.05)

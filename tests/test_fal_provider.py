@@ -58,7 +58,7 @@ def _spec(prompt: str = "a red fox runs through fresh snow", **arguments: Any) -
 
 async def _states(provider: FalProvider, submission: Any) -> list[QueueState]:
     states: list[QueueState] = []
-    with anyio.fail_after(20):
+    with anyio.fail_after(60):
         async for state in provider.watch(submission):
             states.append(state)
     return states

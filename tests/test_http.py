@@ -65,7 +65,7 @@ async def http_server(
         )
         async with process:
             try:
-                with anyio.fail_after(30):
+                with anyio.fail_after(60):
                     while not (found := URL_LINE.search(log.read_text(errors="replace"))):
                         if process.returncode is not None:
                             pytest.fail(f"server exited early:\n{log.read_text(errors='replace')}")
@@ -74,7 +74,7 @@ async def http_server(
             finally:
                 if process.returncode is None:
                     process.terminate()
-                with anyio.fail_after(15):
+                with anyio.fail_after(60):
                     await process.wait()
     # The token is a secret: it never reaches the server's log.
     if token:
@@ -255,7 +255,7 @@ async def cli_server(tmp_path: Path, *args: str, env: dict[str, str]) -> AsyncIt
             finally:
                 if process.returncode is None:
                     process.terminate()
-                with anyio.fail_after(15):
+                with anyio.fail_after(60):
                     await process.wait()
 
 
@@ -326,6 +326,7 @@ def machine_name_on_loopback() -> str:
     return name
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_official_inspector_over_http_with_an_allowed_host_name(
     tmp_path: Path, isolated_env: Path

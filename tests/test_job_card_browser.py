@@ -244,6 +244,7 @@ async def open_host(settings: Settings, profile: Path) -> AsyncIterator[Host]:
         await browser.close()
 
 
+@pytest.mark.slow
 async def test_the_card_follows_a_job_plays_the_video_and_its_buttons_ask_the_host(
     browser_settings: Settings, artifacts: Path, tmp_path: Path
 ) -> None:

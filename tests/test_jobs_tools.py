@@ -34,7 +34,7 @@ async def start(client: Client, prompt: str, **extra: Any) -> dict[str, Any]:
 
 async def wait_until(client: Client, job_id: str, states: set[str]) -> dict[str, Any]:
     """check_status in short bounded waits until the job reaches one of `states`."""
-    with anyio.fail_after(30):
+    with anyio.fail_after(60):
         while True:
             job = data(await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 0.2}))
             if job["state"] in states:
@@ -62,7 +62,7 @@ async def test_list_jobs_shows_recent_jobs_newest_first_with_filters_and_totals(
         assert empty["jobs"] == [] and empty["totals"]["listed"] == 0
         assert "No jobs yet" in empty["next_step"]
 
-        with anyio.fail_after(30):
+        with anyio.fail_after(60):
             done = data(
                 await client.call_tool(
                     "generate_video",

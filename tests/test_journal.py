@@ -379,7 +379,7 @@ CRASHING_WRITER = textwrap.dedent(
 async def test_row_survives_sigkill_right_after_create(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     job_id = new_job_id()
-    with anyio.fail_after(30):
+    with anyio.fail_after(60):
         result = await anyio.run_process(
             [sys.executable, "-c", CRASHING_WRITER, str(path), job_id],
             check=False,

@@ -44,7 +44,7 @@ def provider(http: httpx.AsyncClient, sim: Simulator, **kwargs: object) -> OxenP
 
 async def follow(oxen: OxenProvider, submission: Submission) -> list[QueueState]:
     states: list[QueueState] = []
-    with anyio.fail_after(30):
+    with anyio.fail_after(60):
         async for state in oxen.watch(submission):
             states.append(state)
     return states

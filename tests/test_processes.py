@@ -108,6 +108,7 @@ def slow_sim(tmp_path: Path) -> Iterator[SimulatorProcess]:
         yield simulator
 
 
+@pytest.mark.slow
 async def test_jobs_of_a_running_process_are_not_taken_over_by_a_second_one(
     slow_sim: SimulatorProcess, tmp_path: Path
 ) -> None:

@@ -150,7 +150,7 @@ async def test_cancel_a_queued_job(provider: str, monkeypatch: pytest.MonkeyPatc
         async with Client(create_server(settings)) as client:
             first = await client.call_tool("generate_video", {"prompt": "Never mind", "wait_seconds": 0})
             job_id = (first.structured_content or {})["job_id"]
-            with anyio.fail_after(30):
+            with anyio.fail_after(60):
                 answer = await client.call_tool("cancel_job", {"job_id": job_id})
                 assert not answer.is_error, text_of(answer)
                 status = await client.call_tool("check_status", {"job_id": job_id, "wait_seconds": 10})

@@ -76,6 +76,7 @@ def submits(sim: Simulator) -> list[dict[str, Any]]:
     return [e for e in sim.request_log() if e.get("kind") == "submit" and e["status"] == 200]
 
 
+@pytest.mark.slow
 async def test_sigkill_with_ten_jobs_in_flight_loses_none_and_submits_none_twice(tmp_path: Path) -> None:
     # Long runs keep every job in flight when the server dies; one prompt means one cached render.
     options = SimulatorOptions(queue_seconds=1.0, run_seconds=6.0, seed=4)
@@ -290,13 +291,13 @@ async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_pa
             [job] = await jobs.submit(
                 tool="generate_video", spec=spec, key="", estimate={}, estimate_usd=0.97
             )
-            with anyio.fail_after(20):
+            with anyio.fail_after(60):
                 # Two rounds of the provider's own retries have run out against the outage...
                 while refused_results() < 4:  # noqa: ASYNC110 (the simulator thread has no event to await)
                     await anyio.sleep(0.05)
             during = await journal.get(job.id)
             sim.engine.faults.mix.pop("result_5xx")  # ...and then the outage ends.
-            with anyio.fail_after(20):
+            with anyio.fail_after(60):
                 after = await jobs.wait(job.id, 20)
             tg.cancel_scope.cancel()
 
@@ -375,7 +376,7 @@ async def test_an_unsaved_video_is_saved_by_the_next_server_without_being_asked(
         Client(create_server(settings)),
         await Journal.open(settings.home / "journal.sqlite3") as journal,
     ):
-        with anyio.fail_after(30):  # the next try is due a few seconds after the failure
+        with anyio.fail_after(60):  # the next try is due a few seconds after the failure
             while not (record := await journal.get(job["job_id"])) or not record.saved:  # noqa: ASYNC110
                 await anyio.sleep(0.2)
     assert record.video_path is not None and Path(record.video_path).is_file()

@@ -81,6 +81,7 @@ def launch(tmp_path: Path, errlog: TextIO, mount: str, fill_kb: int = 0) -> tupl
 VIDEO = {"prompt": "A glass of water on a table", "duration": "4", "resolution": "480p", "wait_seconds": 60}
 
 
+@pytest.mark.slow
 async def test_a_full_disk_keeps_the_url_and_the_video_is_saved_once_space_is_freed(tmp_path: Path) -> None:
     # 512 KiB with 500 of them taken: the ~120 KB video cannot fit.
     with (tmp_path / "stderr.log").open("w") as errlog:
@@ -106,6 +107,7 @@ async def full_disk_then_freed(client: Client, pidfile: Path, tmp_path: Path) ->
         assert (inside / Path(saved["video_path"]).name).stat().st_size > 0
 
 
+@pytest.mark.slow
 async def test_a_read_only_folder_is_a_video_not_saved_yet_never_a_failed_job(tmp_path: Path) -> None:
     with (tmp_path / "stderr.log").open("w") as errlog:
         client, _ = launch(tmp_path, errlog, "ro,size=1m")

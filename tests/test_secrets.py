@@ -183,7 +183,7 @@ async def test_a_key_echoed_in_an_error_body_reaches_no_answer_log_or_journal(
         assert raw.status_code == 400 and ECHO_KEY in detail and json.dumps(ECHO_SECRET)[1:-1] in detail
 
         async with Client(create_server(echo_settings(provider, sim.url, tmp_path))) as client:
-            with anyio.fail_after(30):
+            with anyio.fail_after(60):
                 refused = await client.call_tool(
                     "generate_video", {"prompt": prompt, "duration": "4", "wait_seconds": 0}
                 )

@@ -65,6 +65,7 @@ async def test_tools_are_listed_before_the_journal_opens_and_calls_say_why_it_ca
         assert "could not start" in text and "seedance-mcp doctor" in text
 
 
+@pytest.mark.slow
 def test_the_official_inspector_lists_and_calls_every_tool_over_stdio(isolated_env: Path) -> None:
     from PIL import Image
 

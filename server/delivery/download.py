@@ -55,6 +55,10 @@ PREVIEW_CONCURRENCY = 1
 # Worker threads for the file I/O of all downloads together (writes, fsyncs, renames). Each chunk is
 # a quick write, so a few threads keep up with 200 downloads; see `Deliverer.__init__` for why few.
 IO_CONCURRENCY = 4
+# Downloads at once in a process. More would not arrive sooner (they share one network link) and would
+# take the shared HTTP pool's connections (`server.http_pool`) from result reads and status checks
+# when a thousand jobs finish together.
+DOWNLOAD_CONCURRENCY = 8
 BACKOFF_SECONDS = 0.5  # first retry after 1 s, then 2 s: a CDN hiccup clears, an expired URL does not
 # Seedance clips are tens of MB (15 s at 720p); anything past this is not a clip and would fill the disk.
 MAX_VIDEO_BYTES = 2 * 1024**3
@@ -107,13 +111,23 @@ class Deliverer:
         # new thread gets its own glibc malloc arena, which keeps what a preview freed in it: 200
         # downloads finishing together grew the pool to ~20 threads; bounding it cut 20-35 MB of peak RSS.
         self._io_slots = anyio.CapacityLimiter(IO_CONCURRENCY)
+        self._download_slots = anyio.CapacityLimiter(DOWNLOAD_CONCURRENCY)
         self._previews_checked: set[str] = set()  # jobs whose preview this process has made or looked for
 
     async def __call__(
         self, job: JobRecord, output: VideoOutput, before_commit: BeforeCommit | None = None
     ) -> dict[str, Any]:
-        """Save the video; returns the journal fields `video_path`, `video_sha256`, `video_bytes`.
-        `before_commit` is awaited just before the file is renamed into place."""
+        """Save the video and render its preview; returns the journal fields `video_path`,
+        `video_sha256`, `video_bytes`. `before_commit` is awaited just before the file is renamed
+        into place."""
+        saved = await self.save_video(job, output, before_commit)
+        await self.render_preview(job.id, Path(saved["video_path"]))
+        return saved
+
+    async def save_video(
+        self, job: JobRecord, output: VideoOutput, before_commit: BeforeCommit | None = None
+    ) -> dict[str, Any]:
+        """Only the video file, without the preview (same fields as a call)."""
         folder = await anyio.to_thread.run_sync(self._prepare_folder, limiter=self._io_slots)
         target = safe_target(folder, video_filename(job))
         confirm = before_commit or _nothing_to_confirm
@@ -133,7 +147,6 @@ class Deliverer:
             raise _folder_error(folder, exc) from exc
         if output.file_size is not None and output.file_size != size:
             log.warning("job %s: provider said %d bytes, got %d", job.id, output.file_size, size)
-        await self.render_preview(job.id, target)
         return {"video_path": str(target), "video_sha256": digest, "video_bytes": size}
 
     # --- previews and facts (the files themselves: `PreviewFiles`) -----------------------------------
@@ -195,8 +208,9 @@ class Deliverer:
                 await anyio.sleep(self._backoff * 2**attempt)
             tmp = partial_path(target, self.owner)  # random per attempt: attempts never share one
             try:
-                with anyio.fail_after(ATTEMPT_SECONDS):
-                    digest, size = await self._fetch(url, tmp)
+                async with self._download_slots:
+                    with anyio.fail_after(ATTEMPT_SECONDS):
+                        digest, size = await self._fetch(url, tmp)
                 await confirm()
                 await anyio.to_thread.run_sync(_commit, tmp, target, limiter=self._io_slots)
                 return digest, size

@@ -54,11 +54,13 @@ def render_preview(video: Path) -> Preview:
             stream = container.streams.video[0]
             # Single-threaded decode: frame threads each hold their own frames, for no gain on a clip
             # of seconds (previews run one at a time; see server/delivery/download.py).
-            wanted = sorted({poster_time, *sheet_times})
+            # Each frame is converted straight to the size it is shown at (in C, by FFmpeg's scaler):
+            # a contact sheet's frames no longer go through the poster's size and a resize.
+            widths = dict.fromkeys(sheet_times, SHEET_THUMB_WIDTH) | {poster_time: POSTER_MAX_WIDTH}
             if duration <= SEQUENTIAL_DECODE_MAX_SECONDS:
-                frames = _frames_in_one_pass(container, stream, wanted)
+                frames = _frames_in_one_pass(container, stream, widths)
             else:
-                frames = _frames_by_seeking(container, stream, wanted)
+                frames = _frames_by_seeking(container, stream, widths)
     except av.FFmpegError as exc:
         raise MediaError(f"the video cannot be decoded ({ffmpeg_reason(exc)})") from None
     if not frames:
@@ -77,12 +79,12 @@ def render_preview(video: Path) -> Preview:
     )
 
 
-def _frame_image(frame: Any) -> Image:
-    # Scaled while converting: nothing shows a frame wider than the poster, so keeping a full-size RGB
-    # copy of every wanted frame (up to 7, 2.7 MB each at 720p) only raised the memory peak.
+def _frame_image(frame: Any, max_width: int) -> Image:
+    # Scaled while converting: keeping a full-size RGB copy of every wanted frame (up to 7, 2.7 MB each
+    # at 720p) only raised the memory peak.
     width, height = frame.width, frame.height
-    if width > POSTER_MAX_WIDTH:
-        width, height = POSTER_MAX_WIDTH, max(2, round(height * POSTER_MAX_WIDTH / width))
+    if width > max_width:
+        width, height = max_width, max(2, round(height * max_width / width))
     image: Image = frame.to_image(width=width, height=height)
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if rotation:
@@ -99,32 +101,31 @@ def _frame_seconds(frame: Any, stream: Any) -> float:
     return float((frame.pts - start) * time_base)
 
 
-def _frames_in_one_pass(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
-    """Decode forward once, keeping the first frame at or after each wanted time (or the last one)."""
+def _frames_in_one_pass(container: Any, stream: Any, widths: dict[float, int]) -> dict[float, Image]:
+    """Decode forward once, keeping the first frame at or after each wanted time (or the last one),
+    at most as wide as that time's width."""
     frames: dict[float, Image] = {}
-    pending = list(wanted)
+    pending = sorted(widths)
     last: Any = None
     for frame in container.decode(stream):
         seconds = _frame_seconds(frame, stream)
         last = frame
-        if pending and seconds + 1e-6 >= pending[0]:
-            image = _frame_image(frame)
-            while pending and seconds + 1e-6 >= pending[0]:
-                frames[pending.pop(0)] = image
+        while pending and seconds + 1e-6 >= pending[0]:
+            t = pending.pop(0)
+            frames[t] = _frame_image(frame, widths[t])
         if not pending:
             break
-    if pending and last is not None:  # times past the last frame (durations round up): use the last one
-        image = _frame_image(last)
+    if last is not None:  # times past the last frame (durations round up): use the last one
         for t in pending:
-            frames[t] = image
+            frames[t] = _frame_image(last, widths[t])
     return frames
 
 
-def _frames_by_seeking(container: Any, stream: Any, wanted: list[float]) -> dict[float, Image]:
+def _frames_by_seeking(container: Any, stream: Any, widths: dict[float, int]) -> dict[float, Image]:
     frames: dict[float, Image] = {}
     time_base: Fraction = stream.time_base
     start = stream.start_time or 0
-    for t in wanted:
+    for t in sorted(widths):
         container.seek(start + int(t / time_base), stream=stream, backward=True, any_frame=False)
         chosen: Any = None
         for frame in container.decode(stream):
@@ -132,7 +133,7 @@ def _frames_by_seeking(container: Any, stream: Any, wanted: list[float]) -> dict
             if _frame_seconds(frame, stream) + 1e-6 >= t:
                 break
         if chosen is not None:
-            frames[t] = _frame_image(chosen)
+            frames[t] = _frame_image(chosen, widths[t])
     return frames
 
 

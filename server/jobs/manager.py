@@ -109,6 +109,8 @@ class JobManager(Claiming):
         self._busy = set()
         self._not_ours = set()  # other providers' jobs, reported once
         self._gone_owners = set()  # owners seen to have exited (an owner id never comes back)
+        self._held = set()
+        self._renewer_running = False
         self._follow_retry = follow_retry
         self._save_retry = save_retry
 

@@ -65,6 +65,15 @@ class _Live:
         return cls(phase=phase, phase_started=time.monotonic() - max(0.0, time.time() - started))
 
 
+@dataclass(eq=False)
+class _Held:
+    """Jobs whose leases a block of work holds: where to say, and what to stop, if one is lost."""
+
+    job_ids: tuple[str, ...]
+    lost: anyio.Event
+    scope: anyio.CancelScope
+
+
 class JobsBase:
     """The state the concerns of `JobManager` (claiming, following, saving) work on; set by its
     `__init__`."""
@@ -82,6 +91,8 @@ class JobsBase:
     _busy: set[str]  # jobs this process is working on (submitting, following, saving)
     _not_ours: set[str]
     _gone_owners: set[str]
+    _held: set[_Held]  # leases to keep renewed, by the one renewer task
+    _renewer_running: bool
     _follow_retry: tuple[float, float]
     _save_retry: tuple[float, float]
 

@@ -524,6 +524,16 @@ class PgJournal(JobJournal):
 
         return await self._with_db(renew)
 
+    async def renew_leases(self, job_ids: Collection[str], owner: str, seconds: float) -> set[str]:
+        async def renew(db: AsyncConnection[Any]) -> set[str]:
+            cur = await db.execute(
+                "UPDATE jobs SET lease_expires = %s WHERE id = ANY(%s) AND lease_owner = %s RETURNING id",
+                (time.time() + seconds, list(job_ids), owner),
+            )
+            return {str(row["id"]) for row in await cur.fetchall()}
+
+        return await self._with_db(renew)
+
     async def release_lease(self, job_id: str, owner: str) -> None:
         async def release(db: AsyncConnection[Any]) -> None:
             async with db.transaction():

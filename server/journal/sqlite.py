@@ -73,6 +73,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 JOURNAL_FILENAME = "journal.sqlite3"
+# Ids bound in one statement: well under SQLite's oldest limit on variables (999).
+_IDS_PER_STATEMENT = 500
 BUSY_TIMEOUT_MS = 10_000  # another process holding the write lock commits in milliseconds; 10 s is ample
 
 T = TypeVar("T")
@@ -446,6 +448,27 @@ class Journal(JobJournal):
             sql = "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?"
             params = (time.time() + seconds, job_id, owner)
             return _write(db, lambda: db.execute(sql, params).rowcount > 0, durable=False)
+
+        return await self._run(write)
+
+    async def renew_leases(self, job_ids: Collection[str], owner: str, seconds: float) -> set[str]:
+        """`renew_lease` for many jobs in one transaction; returns the ids `owner` still holds."""
+        ids = list(job_ids)
+
+        def write(db: sqlite3.Connection) -> set[str]:
+            def change() -> set[str]:
+                kept: set[str] = set()
+                expires = time.time() + seconds
+                for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                    chunk = ids[start : start + _IDS_PER_STATEMENT]
+                    # Only "?" marks go into the text; the ids are bound.
+                    where = f"lease_owner = ? AND id IN ({', '.join('?' for _ in chunk)})"
+                    db.execute(f"UPDATE jobs SET lease_expires = ? WHERE {where}", [expires, owner, *chunk])  # noqa: S608
+                    rows = db.execute(f"SELECT id FROM jobs WHERE {where}", [owner, *chunk])  # noqa: S608
+                    kept.update(str(row[0]) for row in rows)
+                return kept
+
+            return _write(db, change, durable=False)
 
         return await self._run(write)
 
