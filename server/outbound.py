@@ -116,6 +116,17 @@ class Hop:
         return {"sni_hostname": self.host} if self.url.lower().startswith("https:") else {}
 
 
+def plain_http_refusal(host: str) -> str | None:
+    """Why `http://host` may not be fetched, or None: plain http only to this machine, by its name, on
+    every hop (anything else could be read or changed on the way)."""
+    if host.lower() in LOOPBACK_HOSTS:
+        return None
+    return (
+        f"plain http:// is accepted only for this machine (127.0.0.1, localhost); {host} must be reached "
+        "over https://"
+    )
+
+
 def check_hop(url: str, policy: AddressPolicy) -> Hop:
     """Check `url` against `policy` and resolve its host once. Raises `Refused` or `Unreachable`."""
     try:
@@ -135,11 +146,8 @@ def check_hop(url: str, policy: AddressPolicy) -> Hop:
         raise Refused("the URL has no host name")
     trusted = f"{scheme}://{host}:{port}" in policy.trusted_origins
     literal = _ip(host)
-    if scheme == "http" and not trusted and host not in LOOPBACK_HOSTS and literal is None:
-        raise Refused(
-            f"plain http:// is fetched only from this machine (127.0.0.1, localhost); {host} must be reached "
-            "over https://"
-        )
+    if scheme == "http" and not trusted and (reason := plain_http_refusal(host)) is not None:
+        raise Refused(reason)
     if literal is not None:
         addresses = [str(literal)]
     else:

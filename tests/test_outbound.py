@@ -22,7 +22,7 @@ from seedance_mcp.server.errors import InputError, VideoUnavailable
 from seedance_mcp.server.inputs import check_references
 from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.media.remote import UrlPolicy, probe_url
-from seedance_mcp.server.outbound import AddressPolicy, origin_of
+from seedance_mcp.server.outbound import AddressPolicy, Refused, check_hop, origin_of
 from seedance_mcp.server.providers.base import VideoOutput
 from tests.media_factory import make_image
 
@@ -246,3 +246,11 @@ def _spec(prompt: str) -> object:
     return JobSpec(
         tier="fast", mode="text-to-video", arguments={"prompt": prompt, "duration": "4", "resolution": "480p"}
     )
+
+
+@pytest.mark.parametrize("url", ["http://93.184.216.34/a.png", "http://[2606:2800:220:1::1]/a.png"])
+def test_plain_http_is_refused_on_every_hop_even_to_a_public_address(url: str) -> None:
+    # The rule of the first URL (plain http only to this machine, by name) holds for every hop: an
+    # address literal is not a way around it.
+    with pytest.raises(Refused, match="plain http://"):
+        check_hop(url, AddressPolicy())

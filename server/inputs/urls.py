@@ -12,7 +12,6 @@ import anyio
 
 from ..errors import InputError
 from ..media.remote import (
-    LOOPBACK_HOSTS,
     UrlPolicy,
     UrlProbe,
     UrlRefused,
@@ -20,6 +19,7 @@ from ..media.remote import (
     probe_url,
     shared_client,
 )
+from ..outbound import plain_http_refusal
 from .checked import MediaInput
 from .rules import (
     Rules,
@@ -117,11 +117,9 @@ def check_url(field: str, value: str, scheme: str, rules: Rules) -> MediaInput:
         raise InputError(field, f"{value!r} has no host name; give a full https:// URL")
     if (refusal := credentials_refusal(value)) is not None:
         raise InputError(field, refusal)
-    if scheme == "http" and host not in LOOPBACK_HOSTS:
+    if scheme == "http" and (reason := plain_http_refusal(host)) is not None:
         raise InputError(
-            field,
-            f"plain http:// is accepted only for this machine (127.0.0.1, localhost); {host} must be reached "
-            "over https://. Use the https:// address, or download the file and pass its path.",
+            field, f"{reason}. Use the https:// address, or download the file and pass its path."
         )
     name = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
