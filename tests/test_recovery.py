@@ -409,3 +409,47 @@ async def test_at_start_partial_files_of_owners_gone_are_removed_and_live_ones_k
         await client.call_tool("list_jobs", {})
     left = {name for name, path in parts.items() if path.exists()}
     assert left == {"live", "not ours"}
+
+
+@pytest.mark.slow
+async def test_three_kills_with_downloads_in_progress_leave_no_partial_file_once_all_are_done(
+    tmp_path: Path,
+) -> None:
+    # Slow downloads (the simulator spreads each body over 3 s): every kill lands while files are half
+    # written. Each restart finds the killed owner gone (same machine, no such process) and sweeps its
+    # files; once every job is done, not one `.part` file is left and each job has its one video.
+    options = SimulatorOptions(queue_seconds=0.3, run_seconds=1.0, download_seconds=3.0, seed=8)
+    videos = tmp_path / "videos"
+
+    def partial_files() -> list[Path]:
+        return sorted(videos.glob(".*.part")) if videos.is_dir() else []
+
+    with Simulator(options) as sim, (tmp_path / "stderr.log").open("w") as errlog:
+        env = server_env(sim.url, tmp_path)
+        pidfile = tmp_path / "server.pid"
+        ids: list[str] = []
+        for kill in range(3):
+            async with launch(env, pidfile, errlog) as client:
+                if not ids:
+                    for seed in range(4):
+                        arguments = {"prompt": "A kite over dunes", "duration": "4", "resolution": "480p"}
+                        started = await client.call_tool(
+                            "generate_video", arguments | {"seed": seed, "wait_seconds": 0}
+                        )
+                        ids.append(data(started)["job_id"])
+                with anyio.fail_after(60):
+                    while not partial_files():  # noqa: ASYNC110 - the files are the event
+                        await anyio.sleep(0.05)
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            assert partial_files(), f"kill {kill + 1} left its half-written downloads behind"
+
+        with anyio.fail_after(120):
+            async with launch(env, pidfile, errlog) as client:
+                for job_id in ids:
+                    while not (job := data(await client.call_tool("check_status", {"job_id": job_id}))).get(
+                        "done"
+                    ):
+                        pass
+                    assert job["state"] == "completed" and Path(job["video_path"]).is_file()
+    assert partial_files() == []
+    assert len(list(videos.glob("*.mp4"))) == len(ids)
