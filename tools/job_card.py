@@ -35,12 +35,22 @@ OXEN_MEDIA = ("https://hub.oxen.ai", "https://*.oxen.ai")
 # The embedded simulator listens on 127.0.0.1 on a port chosen when the server starts.
 SIMULATOR_MEDIA = ("http://127.0.0.1:*",)
 
-HTML = (Path(__file__).with_name("job_card.html")).read_text(encoding="utf-8")
+THEME_MARK = "/* card_theme.css: colours, fonts, light and dark, shared by the App pages */"
+
+
+def _page(name: str) -> str:
+    """An App page with the shared theme written into it: a page must be self-contained (its CSP)."""
+    folder = Path(__file__).parent
+    theme = (folder / "card_theme.css").read_text(encoding="utf-8")
+    return (folder / name).read_text(encoding="utf-8").replace(THEME_MARK, theme.strip())
+
+
+HTML = _page("job_card.html")
 
 # The gallery of `list_jobs` (posters, a filter by state, spend per day), under the same CSP.
 GALLERY_URI = "ui://seedance/gallery.html"
 GALLERY: dict[str, Any] = {"ui": {"resourceUri": GALLERY_URI}}
-GALLERY_HTML = (Path(__file__).with_name("gallery.html")).read_text(encoding="utf-8")
+GALLERY_HTML = _page("gallery.html")
 
 
 def media_domains(settings: Settings) -> list[str]:
