@@ -381,6 +381,9 @@ PARAMS: Final[tuple[Param, ...]] = (
 )
 
 
+PROVIDER_NAMES = {"fal": "fal", "oxen": "Oxen"}
+
+
 def api_of(provider: str) -> str:
     """Whose endpoints and parameters a provider setting means: the simulator serves fal's API."""
     return "oxen" if provider == "oxen" else "fal"
@@ -399,6 +402,15 @@ def default_tier(family: str, preferred: str) -> str:
 def endpoint(family: str, tier: str, mode: str) -> Endpoint | None:
     """The entry for a family, tier and mode; None when no provider serves that combination."""
     return _BY_KEY.get((family, tier, mode))
+
+
+def served_id(provider: str, family: str, tier: str, mode: str) -> str:
+    """The id `provider` ("fal" or "oxen") serves a family, tier and mode under; ValueError if none."""
+    entry = endpoint(family, tier, mode)
+    served = entry.id_for(provider) if entry is not None else None
+    if served is None:
+        raise ValueError(f"{PROVIDER_NAMES[provider]} serves no Seedance {family} {tier} {mode}")
+    return served
 
 
 def endpoint_with_id(provider_id: str) -> Endpoint | None:

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 
-from ...catalogue.endpoints import endpoint
+from ...catalogue.endpoints import served_id
 from ...errors import (
     JobFailed,
     ProviderError,
@@ -46,11 +46,7 @@ STREAM_TIMEOUT = httpx.Timeout(10.0, read=60.0)
 
 def endpoint_for(tier: str, mode: str, family: str = "2.0") -> str:
     """fal's endpoint id from the catalogue, e.g. `bytedance/seedance-2.0/fast/text-to-video`."""
-    entry = endpoint(family, tier, mode)
-    fal_id = entry.id_for("fal") if entry is not None else None
-    if fal_id is None:
-        raise ValueError(f"fal serves no Seedance {family} {tier} {mode}")
-    return fal_id
+    return served_id("fal", family, tier, mode)
 
 
 class FalQueue:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import anyio
 
-from ...catalogue.endpoints import endpoint
+from ...catalogue.endpoints import endpoint, served_id
 from ...errors import ProviderUnreachable
 from ..base import JobSpec
 from .connection import OxenConnection, json_or_none
@@ -51,11 +51,7 @@ CONVERTED = ("duration", "aspect_ratio")
 
 def model_for(tier: str, mode: str, family: str = "2.0") -> str:
     """Oxen's model name from the catalogue, e.g. `bytedance-seedance-2-0-fast-text-to-video`."""
-    entry = endpoint(family, tier, mode)
-    name = entry.id_for("oxen") if entry is not None else None
-    if name is None:
-        raise ValueError(f"Oxen serves no Seedance {family} {tier} {mode}")
-    return name
+    return served_id("oxen", family, tier, mode)
 
 
 @dataclass(frozen=True)
