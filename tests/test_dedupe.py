@@ -26,6 +26,7 @@ from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers.base import JobSpec, VideoOutput
 from seedance_mcp.server.providers.fal import FalProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.fal_on_simulator import fal_on_simulator
 from tests.media_factory import make_image
 from tests.media_server import serve
 
@@ -43,18 +44,7 @@ def data(result: CallToolResult) -> dict[str, Any]:
 
 
 def fal_settings(url: str, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "SEEDANCE_PROVIDER": "fal",
-            "FAL_KEY": KEY,
-            "SEEDANCE_FAL_QUEUE_URL": url,
-            "SEEDANCE_FAL_REST_URL": url,
-            "SEEDANCE_FAL_CDN_URL": url,
-            "SEEDANCE_HOME": str(tmp_path / "state"),
-            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
-            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
-        }
-    )
+    return fal_on_simulator(url, tmp_path, KEY)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from seedance_mcp.server.catalogue.endpoints import endpoint
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.journal.sqlite import Journal
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.fal_on_simulator import fal_on_simulator
 
 pytestmark = pytest.mark.anyio
 KEY = "drafts-e2e-id:drafts-e2e-secret"
@@ -34,18 +35,7 @@ def sim() -> Iterator[Simulator]:
 
 
 def settings_for(sim: Simulator, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "SEEDANCE_PROVIDER": "fal",
-            "FAL_KEY": KEY,
-            "SEEDANCE_FAL_QUEUE_URL": sim.url,
-            "SEEDANCE_FAL_REST_URL": sim.url,
-            "SEEDANCE_FAL_CDN_URL": sim.url,
-            "SEEDANCE_HOME": str(tmp_path / "state"),
-            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
-            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
-        }
-    )
+    return fal_on_simulator(sim.url, tmp_path, KEY)
 
 
 def tokens_usd(width: int, height: int, seconds: int) -> float:

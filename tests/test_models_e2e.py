@@ -18,6 +18,7 @@ from seedance_mcp.server.app import create_server
 from seedance_mcp.server.catalogue.endpoints import endpoint
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.fal_on_simulator import fal_on_simulator
 from tests.media_factory import make_image
 
 pytestmark = pytest.mark.anyio
@@ -32,18 +33,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def settings(sim: Simulator, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "SEEDANCE_PROVIDER": "fal",
-            "FAL_KEY": KEY,
-            "SEEDANCE_FAL_QUEUE_URL": sim.url,
-            "SEEDANCE_FAL_REST_URL": sim.url,
-            "SEEDANCE_FAL_CDN_URL": sim.url,
-            "SEEDANCE_HOME": str(tmp_path / "state"),
-            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
-            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
-        }
-    )
+    return fal_on_simulator(sim.url, tmp_path, KEY)
 
 
 def sent(sim: Simulator, since: int) -> list[dict[str, Any]]:

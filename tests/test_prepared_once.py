@@ -13,6 +13,7 @@ from mcp.client import Client
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.fal_on_simulator import fal_on_simulator
 from tests.media_factory import make_image
 from tests.media_server import Served, serve
 
@@ -27,19 +28,7 @@ def sim() -> Iterator[Simulator]:
 
 
 def settings_for(sim: Simulator, tmp_path: Path, **extra: str) -> Settings:
-    return Settings.from_env(
-        {
-            "SEEDANCE_PROVIDER": "fal",
-            "FAL_KEY": KEY,
-            "SEEDANCE_FAL_QUEUE_URL": sim.url,
-            "SEEDANCE_FAL_REST_URL": sim.url,
-            "SEEDANCE_FAL_CDN_URL": sim.url,
-            "SEEDANCE_HOME": str(tmp_path / "state"),
-            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
-            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
-            **extra,
-        }
-    )
+    return fal_on_simulator(sim.url, tmp_path, KEY, **extra)
 
 
 async def gets_for_one_call(served: Served, settings: Settings, prompt: str) -> int:
