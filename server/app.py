@@ -88,7 +88,8 @@ class SeedanceServer(MCPServer[AppState]):
     running: AppState | None = None  # the state of the running lifespan, told when tools are listed
     _build: Callable[[], None] | None = None  # builds the tools; None once built
     _listed: list[MCPTool] | None = None  # the list made from the built tools (they do not change)
-    _full: list[MCPTool] | None = None  # the built tools, every provider's parameters included
+    _full: dict[str, MCPTool] | None = None  # the built tools by name, every provider's parameters included
+    _shown: dict[str, list[str]] | None = None  # each tool's arguments listed for the active provider
 
     def state(self) -> AppState:
         """The running server's state; resource reads and tool calls have waited for it to open."""
@@ -109,35 +110,41 @@ class SeedanceServer(MCPServer[AppState]):
         if listed is None and self._build is not None and self.list_cache is not None:
             listed = self.list_cache.load()
         if listed is None:
-            listed = self._listed = [compact_tool(tool, self.provider) for tool in await self._full_tools()]
-            if self.list_cache is not None:
-                self.list_cache.save(listed)  # once a process: for the next start
+            await self._full_tools()
+            assert self._listed is not None
+            listed = self._listed
         if self.running is not None:
             self.running.listed()
         return listed
 
-    async def _full_tools(self) -> list[MCPTool]:
-        """The built tools as the SDK lists them, their input schemas closed to undeclared arguments."""
+    async def _full_tools(self) -> dict[str, MCPTool]:
+        """The built tools as the SDK lists them, their input schemas closed to undeclared arguments; the
+        list made from them and each tool's listed argument names are made once with them."""
         if self._full is None:
             self.build_tools()
-            self._full = [
+            full = [
                 tool.model_copy(update={"input_schema": closed(tool.input_schema)})
                 for tool in await super().list_tools()
             ]
+            self._listed = [compact_tool(tool, self.provider) for tool in full]
+            if self.list_cache is not None:
+                self.list_cache.save(self._listed)  # once a process: for the next start
+            self._shown = {t.name: list(t.input_schema.get("properties", {})) for t in self._listed}
+            self._full = {tool.name: tool for tool in full}
         return self._full
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> Any:
-        full = {tool.name: tool for tool in await self._full_tools()}
+        full = await self._full_tools()
         tool = full.get(name)
         if tool is None:
             names = sorted(
                 n for n, t in full.items() if not app_only(t.meta)
             )  # the card's are not the model's
             raise ToolError(f"Unknown tool: {name}. This server's tools are: {', '.join(names)}.")
-        # Offered in refusals: the arguments listed for the active provider.
-        shown = list(compact_tool(tool, self.provider).input_schema.get("properties", {}))
+        assert self._shown is not None
+        shown = self._shown[name]  # offered in refusals: the arguments listed for the active provider
         try:
             arguments = checked_arguments(name, tool.input_schema, arguments, shown)
             if context is not None:  # the first call waits for the journal and provider to open
