@@ -353,6 +353,42 @@ async def test_closed_journal_refuses_work(tmp_path: Path) -> None:
         await j.get("sd_x")
 
 
+@pytest.mark.anyio
+async def test_reads_are_answered_while_writes_wait_for_the_file(tmp_path: Path) -> None:
+    # Another process holds the write lock, so this journal's writes queue up behind it (as a
+    # thousand finishing jobs' writes queue behind each other); reads must not queue with them.
+    path = tmp_path / "journal.sqlite3"
+    j = await Journal.open(path)
+    record = make()
+    await j.create(record)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    written: list[str] = []
+
+    async def write(i: int) -> None:
+        await j.update(record.id, state="running" if i % 2 else "queued", note=f"write {i}")
+        written.append(f"write {i}")
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(write, i)
+            await anyio.wait_all_tasks_blocked()
+            seen = await j.get(record.id)
+            listed = await j.list()
+            unfinished = await j.unfinished()
+            assert written == []  # every write is still waiting for the lock
+            assert seen is not None and seen.state == "submitting"
+            assert [r.id for r in listed] == [r.id for r in unfinished] == [record.id]
+            other.execute("COMMIT")
+        assert sorted(written) == [f"write {i}" for i in range(5)]
+        final = await j.get(record.id)
+        assert final is not None and len(final.history) == 6
+    finally:
+        other.close()
+        await j.close()
+
+
 CRASHING_WRITER = textwrap.dedent(
     """
     import os, signal, sys

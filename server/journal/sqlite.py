@@ -4,8 +4,10 @@ The job manager writes a row *before* it submits (state "submitting"), records t
 request id the moment the submit returns, and follows unfinished rows again after a restart. So a
 paid job can always be found again, even if the process is killed mid-call.
 
-One connection, one writer: every statement runs on a worker thread behind a `CapacityLimiter(1)`,
-so the event loop never waits on disk and no two statements interleave. Several processes (two
+Two connections, each used by one worker thread at a time (a `CapacityLimiter(1)` each), so the
+event loop never waits on disk: one writes, every write in turn; the other only reads. WAL lets a
+read run beside a write, so `list_jobs` and `check_status` answer at once even when a thousand
+finishing jobs have queued their writes. Several processes (two
 hosts each running the server) may share the file; SQLite's locking and a busy timeout serialise them,
 and every step that must be atomic across processes (a duplicate claim, a lease, a budget
 reservation) runs in one `BEGIN IMMEDIATE` transaction.
@@ -258,22 +260,31 @@ _NEEDS_FOLLOWER = (
 class Journal(JobJournal):
     """The job journal over one SQLite file. Open with `await Journal.open(path)`; close when done."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection, limiter: anyio.CapacityLimiter) -> None:
-        # Use `Journal.open`: the connection must be made and migrated on the worker thread.
+    def __init__(self, path: Path, db: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+        # Use `Journal.open`: the connections must be made (and the file migrated) on a worker thread.
         self.path = path
         self._db: sqlite3.Connection | None = db
-        self._limiter = limiter
+        self._reader: sqlite3.Connection | None = reader
+        self._limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(1)
 
     @classmethod
     async def open(cls, path: Path) -> Journal:
         """Open (creating folders and file as needed) and migrate the journal at `path`."""
         path = Path(path)
-        limiter = anyio.CapacityLimiter(1)
-        db = await anyio.to_thread.run_sync(_connect, path, limiter=limiter)
-        return cls(path, db, limiter)
+        db = await anyio.to_thread.run_sync(_connect, path)
+        try:
+            reader = await anyio.to_thread.run_sync(_connect_reader, path)
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db, reader)
 
     async def close(self) -> None:
         db, self._db = self._db, None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await anyio.to_thread.run_sync(reader.close, limiter=self._read_limiter)
         if db is not None:
             await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
 
@@ -291,6 +302,13 @@ class Journal(JobJournal):
             raise RuntimeError("the journal is closed")
         # Not abandoned on cancel: a write that started finishes (or rolls back) before we move on.
         return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read on the reading connection: it sees every write committed before it starts."""
+        reader = self._reader
+        if reader is None:
+            raise RuntimeError("the journal is closed")
+        return await anyio.to_thread.run_sync(fn, reader, limiter=self._read_limiter)
 
     # -- writes --
 
@@ -348,16 +366,16 @@ class Journal(JobJournal):
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return None if row is None else _decode(row)
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def group(self, group_id: str) -> builtins.list[JobRecord]:
         """The jobs made by one request (several videos of one Oxen call), oldest first."""
         sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
-        return await self._run(lambda db: [_decode(r) for r in db.execute(sql, (group_id,))])
+        return await self._read(lambda db: [_decode(r) for r in db.execute(sql, (group_id,))])
 
     async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None:
         """The newest job with this key created at or after `since` that an identical call should get."""
-        return await self._run(lambda db: _duplicate(db, dedupe_key, since))
+        return await self._read(lambda db: _duplicate(db, dedupe_key, since))
 
     async def list(
         self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
@@ -377,7 +395,7 @@ class Journal(JobJournal):
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ?"  # noqa: S608
         params.append(max(0, limit))
-        return await self._run(lambda db: [_decode(r) for r in db.execute(sql, params)])
+        return await self._read(lambda db: [_decode(r) for r in db.execute(sql, params)])
 
     async def unfinished(self) -> builtins.list[JobRecord]:
         """Jobs not in a terminal state, oldest first."""
@@ -385,7 +403,7 @@ class Journal(JobJournal):
             "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
             " ORDER BY created_at, rowid"
         )
-        return await self._run(lambda db: [_decode(r) for r in db.execute(sql)])
+        return await self._read(lambda db: [_decode(r) for r in db.execute(sql)])
 
     # -- one submit per call --
 
@@ -497,7 +515,7 @@ class Journal(JobJournal):
             at = time.time() if now is None else now
             return [_decode(r) for r in db.execute(sql, (at, owner, at))]
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def next_lease_expiry(self, owner: str) -> float | None:
         """When the first live lease held by another process on a job that needs a follower lapses."""
@@ -510,7 +528,7 @@ class Journal(JobJournal):
             value = db.execute(sql, (owner, time.time())).fetchone()[0]
             return None if value is None else float(value)
 
-        return await self._run(read)
+        return await self._read(read)
 
     # -- money --
 
@@ -526,11 +544,11 @@ class Journal(JobJournal):
         def read(db: sqlite3.Connection) -> builtins.list[SpendRow]:
             return [queries.spend_row(*row) for row in db.execute(sql, (since,))]
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def spent_since(self, since: float) -> tuple[float, float]:
         """Real (never simulated) spend of jobs created at or after `since`: (certain, possible)."""
-        return await self._run(lambda db: _spent(db, since))
+        return await self._read(lambda db: _spent(db, since))
 
     async def reserve(
         self, usd: float, *, owner: str, budget_usd: float | None, since: float, ttl_seconds: float
@@ -662,6 +680,19 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    # Opened after `_connect` made and migrated the file; `query_only` keeps a slip from writing here.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA query_only = ON")
     except BaseException:
         db.close()
         raise
