@@ -175,6 +175,12 @@ async def test_jobs_are_resources(settings: Settings) -> None:
         assert view["history"][0]["state"] == "submitting"
         assert view["history"][-1]["state"] == "completed"
         assert "submission" not in view and "dedupe_key" not in view
+        # The provider resends its whole log with every status: each line is journaled once, in order.
+        logs = view["logs"]
+        steps = [line for line in logs if "Denoising step" in line]
+        assert len(logs) == len(set(logs)) >= 8, logs
+        assert "Runner picked up" in logs[0] and "Encoding MP4" in logs[-1], logs
+        assert [s[s.index("step") :].split("/")[0] for s in steps] == [f"step {n}" for n in (10, 20, 30, 40)]
 
         with pytest.raises(MCPError) as missing:
             await client.read_resource("seedance://jobs/sd_missing")

@@ -73,18 +73,21 @@ class Following(Saving):
             live.message = f"Queued, position {state.position}" if state.position is not None else "Queued"
             await self.journal.update(job_id, state="queued", queue_position=state.position)
         elif isinstance(state, Running):
-            if live.phase != "running":
+            started = live.phase != "running"
+            if started:
                 live.phase, live.phase_started = "running", time.monotonic()
-            record = await self.journal.get(job_id)
-            logs = list(record.logs) if record else []
+            if live.logs is None:  # read once a follow: a thousand jobs' log lines each read it again
+                record = await self.journal.get(job_id)
+                live.logs = list(record.logs) if record else []
+            logs = live.logs
             new = [line.message for line in state.logs]
             # Providers resend the whole log on every status: keep only what is new.
             fresh = new[len(logs) :] if new[: len(logs)] == logs else new
             if fresh:
                 live.message = fresh[-1]
-            await self.journal.update(
-                job_id, state="running", queue_position=None, logs=(logs + fresh)[-MAX_LOG_LINES:]
-            )
+            if fresh or started:
+                live.logs = (logs + fresh)[-MAX_LOG_LINES:]
+                await self.journal.update(job_id, state="running", queue_position=None, logs=live.logs)
         live.notify()
 
     async def _finish(self, job_id: str, submission: Submission, state: Finished) -> None:

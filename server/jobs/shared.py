@@ -52,6 +52,7 @@ class _Live:
     phase: str = "queued"
     phase_started: float = field(default_factory=time.monotonic)
     message: str = ""
+    logs: list[str] | None = None  # the provider's log lines journaled so far, once read
 
     def notify(self) -> None:
         self.changed.set()
