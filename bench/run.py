@@ -1,10 +1,12 @@
 """Run every benchmark, each in its own process, and print every figure.
 
-    .venv/bin/python bench/run.py            # all of them (a few minutes)
-    .venv/bin/python bench/run.py cold_start # just the ones named
+    .venv/bin/python bench/run.py            # all but the suite (about 15 minutes)
+    .venv/bin/python bench/run.py cold_start # just the ones named (`suite`: ~20 minutes more)
 
 Each benchmark prints `name: value unit (goal ...)` lines on stdout and notes on stderr; this
-script passes both through and ends with the figures together, plus the date and the machine.
+script passes both through and ends with the figures together, plus the date, the machine and the
+load average (1 and 5 minutes) when each benchmark began and ended: on a shared machine absolute
+times mean little, the ratio to the baseline measured in the same run means more.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ BENCHMARKS = (
     "url_checks",
     "stitch",
     "long_takes",
+    "team",  # needs PostgreSQL's server binaries
 )
+ON_REQUEST = ("suite",)  # the whole test suite against an earlier commit's: run it by name
 
 
 def machine() -> str:
@@ -46,17 +50,23 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f}/{five:.1f}"
+
+
 def main(names: list[str]) -> int:
-    unknown = set(names) - set(BENCHMARKS)
+    unknown = set(names) - set(BENCHMARKS) - set(ON_REQUEST)
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
+        known = ", ".join(BENCHMARKS + ON_REQUEST)
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {known}")
         return 2
     figures: list[str] = []
     failed: list[str] = []
     started = time.monotonic()
     for name in names or BENCHMARKS:
-        print(f"== {name}", flush=True)
-        begun = time.monotonic()
+        print(f"== {name} ({load()})", flush=True)
+        begun, load_before = time.monotonic(), load()
         proc = subprocess.Popen(
             [sys.executable, str(HERE / f"{name}.py")], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
         )
@@ -64,10 +74,11 @@ def main(names: list[str]) -> int:
         for line in proc.stdout:
             print(line, end="", flush=True)
             if ": " in line and not line.startswith(" "):
-                figures.append(line.rstrip("\n"))
+                figures.append(f"{line.rstrip()}  [{name}]")
         if proc.wait() != 0:
             failed.append(name)
-        print(f"   ({time.monotonic() - begun:.0f} s)", flush=True)
+        print(f"   ({time.monotonic() - begun:.0f} s, {load()})", flush=True)
+        figures.append(f"  {name}: {load_before} -> {load()}")
     print()
     print(f"== figures, {datetime.date.today().isoformat()}, {machine()}")
     for line in figures:
