@@ -25,6 +25,10 @@ import httpx
 # (`delivery.download.DOWNLOAD_CONCURRENCY`), and as many idle connections kept for reuse.
 POOL_CONNECTIONS = 16
 
+# How long an idle connection is kept for reuse: well under the idle timeouts of servers (often
+# 5 s and more), so a request is not written into a connection the server is closing.
+KEEP_IDLE = 4.0
+
 Origin = tuple[str, str, int | None]
 
 
@@ -80,9 +84,8 @@ class _Transport(httpx.AsyncBaseTransport):
     def _connection(self, *, keep_alive: bool) -> httpx.AsyncHTTPTransport:
         # httpcore reconnects by itself when the kept connection has expired or the server closed it.
         kept = 1 if keep_alive else 0
-        return httpx.AsyncHTTPTransport(
-            verify=self._tls, limits=httpx.Limits(max_connections=1, max_keepalive_connections=kept)
-        )
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=kept, keepalive_expiry=KEEP_IDLE)
+        return httpx.AsyncHTTPTransport(verify=self._tls, limits=limits)
 
     async def _keep(self, origin: Origin, connection: httpx.AsyncHTTPTransport) -> None:
         idle = self._idle.setdefault(origin, [])

@@ -38,6 +38,10 @@ def _config(app: Any, host: str, port: int) -> Any:
         ws="none",
         http="h11",
         timeout_graceful_shutdown=2,
+        # Like the services it stands in for, keep idle connections longer than a client does (httpx:
+        # 5 s). At uvicorn's default, also 5 s, a client reusing a connection just as the server
+        # closed it got a ReadError: for a submit, a job of uncertain fate.
+        timeout_keep_alive=60,
     )
 
 
