@@ -272,9 +272,10 @@ async def open_async(
     policy: AddressPolicy,
     *,
     first_headers: Mapping[str, str] = {},
+    hop: Hop | None = None,
 ) -> AsyncIterator[tuple[Hop, httpx.Response]]:
     """`open_sync` for the event loop; `first_headers` (a provider's key) go to the first hop only."""
-    current = await anyio.to_thread.run_sync(check_hop, url, policy)
+    current = hop or await anyio.to_thread.run_sync(check_hop, url, policy)
     headers = first_headers
     for _ in range(MAX_REDIRECTS + 1):
         try:

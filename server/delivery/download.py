@@ -40,7 +40,7 @@ from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavaila
 from ..jobs.owners import new_owner_id
 from ..jobs.partial_files import discard, partial_path
 from ..journal.api import JobRecord
-from ..outbound import PUBLIC_ONLY, AddressPolicy, Refused, Unreachable, open_async
+from ..outbound import PUBLIC_ONLY, AddressPolicy, Hop, Refused, Unreachable, check_hop, open_async
 from ..providers.base import VideoOutput
 from .preview_store import PreviewFiles
 from .video_names import safe_target, video_filename
@@ -128,11 +128,14 @@ class Deliverer:
         self, job: JobRecord, output: VideoOutput, before_commit: BeforeCommit | None = None
     ) -> dict[str, Any]:
         """Only the video file, without the preview (same fields as a call)."""
-        folder = await anyio.to_thread.run_sync(self._prepare_folder, limiter=self._io_slots)
-        target = safe_target(folder, video_filename(job))
+        url = output.url if output.data is None else None
+        # One trip to a worker thread before the download starts (each trip waits for a CPU when the
+        # machine is busy, and the waiting call waits on all of them).
+        folder, target, already, hop = await anyio.to_thread.run_sync(
+            self._prepare, video_filename(job), url, limiter=self._io_slots
+        )
         confirm = before_commit or _nothing_to_confirm
         try:
-            already = await anyio.to_thread.run_sync(_saved_whole, target, limiter=self._io_slots)
             if already is not None:
                 log.info("job %s: its video is already saved at %s; not downloading it again", job.id, target)
                 digest, size = already
@@ -142,7 +145,7 @@ class Deliverer:
                     self._write_data, target, output.data, limiter=self._io_slots
                 )
             else:
-                digest, size = await self._download(output.url, target, confirm)
+                digest, size = await self._download(output.url, target, confirm, hop)
         except OSError as exc:  # wherever it came from, an OS error while saving is the folder's
             raise _folder_error(folder, exc) from exc
         if output.file_size is not None and output.file_size != size:
@@ -179,12 +182,24 @@ class Deliverer:
         ):
             await self.render_preview(job_id, video)
 
-    def _prepare_folder(self) -> Path:
+    def _prepare(self, name: str, url: str | None) -> tuple[Path, Path, tuple[str, int] | None, Hop | None]:
+        """The folder, the video's path in it, the digest and size of a whole copy already there, and
+        the checked first hop of `url` (None when that check fails: the download's own check raises)."""
         try:
             self._output_dir.mkdir(parents=True, exist_ok=True)
-            return self._output_dir.resolve(strict=True)
+            folder = self._output_dir.resolve(strict=True)
         except OSError as exc:
             raise _folder_error(self._output_dir, exc) from exc
+        target = safe_target(folder, name)
+        try:
+            already = _saved_whole(target)
+        except OSError as exc:
+            raise _folder_error(folder, exc) from exc
+        hop = None
+        if already is None and url is not None:
+            with contextlib.suppress(Refused, Unreachable):
+                hop = check_hop(url, self._policy)
+        return folder, target, already, hop
 
     def _write_data(self, target: Path, data: bytes) -> tuple[str, int]:
         """Bytes the provider sent inline (Oxen's b64_json), saved like a download."""
@@ -201,16 +216,20 @@ class Deliverer:
             discard(tmp)
         return hashlib.sha256(data).hexdigest(), len(data)
 
-    async def _download(self, url: str, target: Path, confirm: BeforeCommit) -> tuple[str, int]:
+    async def _download(
+        self, url: str, target: Path, confirm: BeforeCommit, hop: Hop | None = None
+    ) -> tuple[str, int]:
+        """`hop`: the URL already checked, for the first attempt."""
         problem = "no attempt was made"
         for attempt in range(DOWNLOAD_ATTEMPTS):
             if attempt:
                 await anyio.sleep(self._backoff * 2**attempt)
+                hop = None  # checked again: the name may resolve elsewhere now
             tmp = partial_path(target, self.owner)  # random per attempt: attempts never share one
             try:
                 async with self._download_slots:
                     with anyio.fail_after(ATTEMPT_SECONDS):
-                        digest, size = await self._fetch(url, tmp)
+                        digest, size = await self._fetch(url, tmp, hop)
                 await confirm()
                 await anyio.to_thread.run_sync(_commit, tmp, target, limiter=self._io_slots)
                 return digest, size
@@ -231,13 +250,14 @@ class Deliverer:
             "it is still at its URL until the provider expires it"
         )
 
-    async def _fetch(self, url: str, tmp: Path) -> tuple[str, int]:
+    async def _fetch(self, url: str, tmp: Path, hop: Hop | None) -> tuple[str, int]:
         """One attempt through the outbound door (every hop checked, the connection pinned to the
         checked address): stream the raw body into `tmp`, check it is whole."""
         # The key goes only where headers_for says (Oxen's own host), and only on the first request:
         # never to wherever a redirect points.
+        headers = self._headers_for(url)
         try:
-            async with open_async(self._client, url, self._policy, first_headers=self._headers_for(url)) as (
+            async with open_async(self._client, url, self._policy, first_headers=headers, hop=hop) as (
                 _,
                 response,
             ):

@@ -56,10 +56,10 @@ class Following(Saving):
             raise
         except SeedanceError as exc:
             log.warning("job %s: following failed: %s", job_id, exc)
-            await self.journal.update(job_id, state="failed", note="follow failed", error=str(exc))
+            await self._end(job_id, state="failed", note="follow failed", error=str(exc))
         except Exception:
             log.exception("job %s: follower crashed", job_id)
-            await self.journal.update(
+            await self._end(
                 job_id,
                 state="failed",
                 note="follower crashed",
@@ -92,14 +92,14 @@ class Following(Saving):
 
     async def _finish(self, job_id: str, submission: Submission, state: Finished) -> None:
         if state.cancelled:
-            await self.journal.update(job_id, state="cancelled", finished_at=time.time(), error=state.error)
+            await self._end(job_id, state="cancelled", finished_at=time.time(), error=state.error)
             return
         try:
             output = await self.provider.result(submission)
         except JobFailed as exc:
             # The spend rule counts estimate_usd: a refusal the provider does not bill counts nothing.
             unbilled: dict[str, Any] = {} if exc.charged else {"estimate_usd": 0.0}
-            await self.journal.update(
+            await self._end(
                 job_id,
                 state="failed",
                 finished_at=time.time(),

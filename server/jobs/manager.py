@@ -297,11 +297,16 @@ class JobManager(Claiming):
                     return record
                 # Followed here: woken by the follower. Elsewhere (or about to be taken over): woken
                 # by the journal's change notice (PostgreSQL), else the journal is read each heartbeat.
-                changed = live.changed if live is not None else seen
-                with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
-                    await changed.wait()
+                # A job the follower here has ended comes with its final record: nothing to wait for or
+                # read back.
+                settled = live.settled if live is not None else None
+                if settled is None:
+                    changed = live.changed if live is not None else seen
+                    with anyio.move_on_after(min(remaining, HEARTBEAT_SECONDS)):
+                        await changed.wait()
+                    settled = live.settled if live is not None else None
                 seen = elsewhere.changed
-                record = await self.get(job_id)
+                record = settled or await self.get(job_id)
                 if record.state in SETTLED:
                     await reporter.report(record, self._live.get(job_id) or _Live.seen_in(record))
                     return record

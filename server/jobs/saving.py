@@ -50,7 +50,7 @@ class Saving(JobsBase):
             raise  # the follower waits for the journal and tries again (the file, if saved, is reused)
         except (SeedanceError, OSError) as exc:
             return await self._save_failed(record, exc, again=bool(output.url) and not self._lasting(exc))
-        return await self.journal.update(
+        return await self._end(
             job_id,
             state="completed",
             note="saved",
@@ -70,7 +70,7 @@ class Saving(JobsBase):
         finished = record.finished_at or time.time()
         again = again and time.time() - finished < SAVE_GIVE_UP_SECONDS
         log.warning("job %s: saving the video failed (try %d): %s", record.id, attempts, reason)
-        return await self.journal.update(
+        return await self._end(
             record.id,
             state="completed",
             note="not saved",

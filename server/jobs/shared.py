@@ -53,6 +53,8 @@ class _Live:
     phase_started: float = field(default_factory=time.monotonic)
     message: str = ""
     logs: list[str] | None = None  # the provider's log lines journaled so far, once read
+    # The job's final record as this process journaled it: a waiter it wakes answers with it, unread.
+    settled: JobRecord | None = None
 
     def notify(self) -> None:
         self.changed.set()
@@ -108,6 +110,16 @@ class JobsBase:
             raise JobNotFound(
                 f"No job with id {job_id!r}. Call list_jobs to see recent jobs; ids look like 'sd_…'."
             )
+        return record
+
+    async def _end(self, job_id: str, **changes: Any) -> JobRecord:
+        """Journal a job's final state and wake its waiters with the record itself, so a waiting call
+        answers without reading it back (behind the lease release and other jobs' journal work)."""
+        record = await self.journal.update(job_id, **changes)
+        live = self._live.get(job_id)
+        if live is not None:
+            live.settled = record
+            live.notify()
         return record
 
     def _gone(self, owner: str) -> bool:
