@@ -7,7 +7,8 @@ process) against fal's own Python client polling the status endpoint at its defa
 The start is the simulator's completion time (the timestamp of the job's closing "Done in" log
 line, which is exactly when its status turns COMPLETED). The saving of the video is left out: the
 time from the simulator receiving the download request to the journal recording the job completed
-(download plus poster frame) is subtracted.
+(download plus poster frame) is subtracted. Before the jobs the client lists the tools and makes one
+call, as a host does when it connects, so the client's own start-up is not charged to the first job.
 """
 
 from __future__ import annotations
@@ -123,11 +124,13 @@ def main() -> None:
     note(f"ours (ms): {sorted(round(v * 1000, 1) for v in latencies)}")
     note(f"fal_client polling (ms): {sorted(round(v * 1000, 1) for v in base)}")
     note(f"saving the video, left out (ms): median {median(saving) * 1000:.0f}")
-    figure("completion_notice_median", median(latencies) * 1000, "ms", "<= 50 ms")
-    figure("completion_notice_p95", percentile(latencies, 95) * 1000, "ms")
+    p95, base_p95 = percentile(latencies, 95), percentile(base, 95)
+    figure("completion_notice_median", median(latencies) * 1000, "ms", "<= 15 ms")
+    figure("completion_notice_p95", p95 * 1000, "ms", "<= 25 ms")
     figure("completion_notice_polling_0.1s_median", median(base) * 1000, "ms", "baseline")
-    figure("completion_notice_polling_0.1s_p95", percentile(base, 95) * 1000, "ms", "baseline")
+    figure("completion_notice_polling_0.1s_p95", base_p95 * 1000, "ms", "baseline")
     figure("completion_notice_ratio", median(latencies) / median(base), "x polling", "< 1")
+    figure("completion_notice_p95_ratio", p95 / base_p95, "x polling p95", "<= 0.5")
 
 
 if __name__ == "__main__":
