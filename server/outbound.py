@@ -265,6 +265,18 @@ def open_sync(
     raise Refused(f"the URL redirects more than {MAX_REDIRECTS} times")
 
 
+async def _check_hop_async(url: str, policy: AddressPolicy) -> Hop:
+    """`check_hop` from the event loop: in a worker thread when it looks a name up (that blocks), at
+    once when the host is an address (nothing to wait for, so no trip to a thread)."""
+    try:
+        literal = _ip(urllib.parse.urlsplit(url).hostname or "") is not None
+    except ValueError:
+        literal = True  # malformed: refused without a lookup
+    if literal:
+        return check_hop(url, policy)
+    return await anyio.to_thread.run_sync(check_hop, url, policy)
+
+
 @contextlib.asynccontextmanager
 async def open_async(
     client: httpx.AsyncClient,
@@ -272,10 +284,9 @@ async def open_async(
     policy: AddressPolicy,
     *,
     first_headers: Mapping[str, str] = {},
-    hop: Hop | None = None,
 ) -> AsyncIterator[tuple[Hop, httpx.Response]]:
     """`open_sync` for the event loop; `first_headers` (a provider's key) go to the first hop only."""
-    current = hop or await anyio.to_thread.run_sync(check_hop, url, policy)
+    current = await _check_hop_async(url, policy)
     headers = first_headers
     for _ in range(MAX_REDIRECTS + 1):
         try:
@@ -290,7 +301,7 @@ async def open_async(
                 return
         finally:
             await response.aclose()
-        current, headers = await anyio.to_thread.run_sync(check_hop, target, policy), {}
+        current, headers = await _check_hop_async(target, policy), {}
     raise Refused(f"the URL redirects more than {MAX_REDIRECTS} times")
 
 

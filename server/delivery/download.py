@@ -40,7 +40,7 @@ from ..errors import RETRYABLE_STATUS, ConfigError, ProviderError, VideoUnavaila
 from ..jobs.owners import new_owner_id
 from ..jobs.partial_files import discard, partial_path
 from ..journal.api import JobRecord
-from ..outbound import PUBLIC_ONLY, AddressPolicy, Hop, Refused, Unreachable, check_hop, open_async
+from ..outbound import PUBLIC_ONLY, AddressPolicy, Refused, Unreachable, open_async
 from ..providers.base import VideoOutput
 from .preview_store import PreviewFiles
 from .video_names import safe_target, video_filename
@@ -128,11 +128,10 @@ class Deliverer:
         self, job: JobRecord, output: VideoOutput, before_commit: BeforeCommit | None = None
     ) -> dict[str, Any]:
         """Only the video file, without the preview (same fields as a call)."""
-        url = output.url if output.data is None else None
         # One trip to a worker thread before the download starts (each trip waits for a CPU when the
         # machine is busy, and the waiting call waits on all of them).
-        folder, target, already, hop = await anyio.to_thread.run_sync(
-            self._prepare, video_filename(job), url, limiter=self._io_slots
+        folder, target, already = await anyio.to_thread.run_sync(
+            self._prepare, video_filename(job), limiter=self._io_slots
         )
         confirm = before_commit or _nothing_to_confirm
         try:
@@ -145,7 +144,7 @@ class Deliverer:
                     self._write_data, target, output.data, limiter=self._io_slots
                 )
             else:
-                digest, size = await self._download(output.url, target, confirm, hop)
+                digest, size = await self._download(output.url, target, confirm)
         except OSError as exc:  # wherever it came from, an OS error while saving is the folder's
             raise _folder_error(folder, exc) from exc
         if output.file_size is not None and output.file_size != size:
@@ -182,9 +181,8 @@ class Deliverer:
         ):
             await self.render_preview(job_id, video)
 
-    def _prepare(self, name: str, url: str | None) -> tuple[Path, Path, tuple[str, int] | None, Hop | None]:
-        """The folder, the video's path in it, the digest and size of a whole copy already there, and
-        the checked first hop of `url` (None when that check fails: the download's own check raises)."""
+    def _prepare(self, name: str) -> tuple[Path, Path, tuple[str, int] | None]:
+        """The folder, the video's path in it, and the digest and size of a whole copy already there."""
         try:
             self._output_dir.mkdir(parents=True, exist_ok=True)
             folder = self._output_dir.resolve(strict=True)
@@ -195,11 +193,7 @@ class Deliverer:
             already = _saved_whole(target)
         except OSError as exc:
             raise _folder_error(folder, exc) from exc
-        hop = None
-        if already is None and url is not None:
-            with contextlib.suppress(Refused, Unreachable):
-                hop = check_hop(url, self._policy)
-        return folder, target, already, hop
+        return folder, target, already
 
     def _write_data(self, target: Path, data: bytes) -> tuple[str, int]:
         """Bytes the provider sent inline (Oxen's b64_json), saved like a download."""
@@ -216,20 +210,16 @@ class Deliverer:
             discard(tmp)
         return hashlib.sha256(data).hexdigest(), len(data)
 
-    async def _download(
-        self, url: str, target: Path, confirm: BeforeCommit, hop: Hop | None = None
-    ) -> tuple[str, int]:
-        """`hop`: the URL already checked, for the first attempt."""
+    async def _download(self, url: str, target: Path, confirm: BeforeCommit) -> tuple[str, int]:
         problem = "no attempt was made"
         for attempt in range(DOWNLOAD_ATTEMPTS):
             if attempt:
                 await anyio.sleep(self._backoff * 2**attempt)
-                hop = None  # checked again: the name may resolve elsewhere now
             tmp = partial_path(target, self.owner)  # random per attempt: attempts never share one
             try:
                 async with self._download_slots:
                     with anyio.fail_after(ATTEMPT_SECONDS):
-                        digest, size = await self._fetch(url, tmp, hop)
+                        digest, size = await self._fetch(url, tmp)
                 await confirm()
                 await anyio.to_thread.run_sync(_commit, tmp, target, limiter=self._io_slots)
                 return digest, size
@@ -250,14 +240,13 @@ class Deliverer:
             "it is still at its URL until the provider expires it"
         )
 
-    async def _fetch(self, url: str, tmp: Path, hop: Hop | None) -> tuple[str, int]:
+    async def _fetch(self, url: str, tmp: Path) -> tuple[str, int]:
         """One attempt through the outbound door (every hop checked, the connection pinned to the
         checked address): stream the raw body into `tmp`, check it is whole."""
         # The key goes only where headers_for says (Oxen's own host), and only on the first request:
         # never to wherever a redirect points.
-        headers = self._headers_for(url)
         try:
-            async with open_async(self._client, url, self._policy, first_headers=headers, hop=hop) as (
+            async with open_async(self._client, url, self._policy, first_headers=self._headers_for(url)) as (
                 _,
                 response,
             ):
