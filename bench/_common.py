@@ -81,6 +81,9 @@ def keyed_env(home: Path, sim_url: str, **extra: str) -> dict[str, str]:
         SEEDANCE_FAL_QUEUE_URL=sim_url,
         SEEDANCE_FAL_REST_URL=sim_url,
         SEEDANCE_FAL_CDN_URL=sim_url,
+        # The simulator signs its webhooks as fal does and publishes its key here: without it a replica
+        # asks fal's own key server (unreachable offline) and refuses every webhook.
+        SEEDANCE_FAL_JWKS_URL=f"{sim_url}/.well-known/jwks.json",
         **extra,
     )
 

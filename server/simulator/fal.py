@@ -590,6 +590,7 @@ JWKS_PATH = "/.well-known/jwks.json"  # as fal's: the public keys its webhooks a
 
 
 async def jwks(request: Request) -> Response:
+    note(request, kind="keys")
     engine: Engine = request.app.state.engine
     return JSONResponse(jwks_of(engine.webhook_key))
 
