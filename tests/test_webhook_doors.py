@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp.client import Client
@@ -126,6 +127,19 @@ async def test_only_a_signed_delivery_for_the_tokens_own_job_is_read(
 
         genuine = await raw.post(url_a, content=body_a, headers=signed(requests["a"], body_a))
         assert genuine.status_code == 200
+
+    # Genuine, but its payload holds no video (as fal's may not): a wake-up only, so the follower asks
+    # fal itself, and finds the job still running.
+    def asked_fal() -> bool:
+        return any(
+            e.get("kind") in ("status", "result") and e.get("request_id") == requests["a"]
+            for e in sim.request_log()
+        )
+
+    with anyio.fail_after(30):
+        while not asked_fal():  # noqa: ASYNC110 (the simulator's log has no event to await)
+            await anyio.sleep(0.05)
+    assert not [e for e in sim.request_log() if e.get("kind") == "download"]
 
 
 async def test_fals_keys_are_cached_at_most_a_day_and_refetched_for_an_unknown_key() -> None:

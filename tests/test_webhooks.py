@@ -1,7 +1,7 @@
 """Push completion by fal webhooks: the simulator sends them like fal (retrying), the server's route
-takes them with a per-job token, and a webhook only wakes the job: the result is read back with our
-key, so a forged or replayed one changes nothing. End to end: a real server process, a real MCP
-client over HTTP, the simulator posting to the server over loopback."""
+takes them with a per-job token and fal's signature, and a verified delivery's payload is the job's
+result (no read back); a forged one is refused and a replayed one changes nothing. End to end: a real
+server process, a real MCP client over HTTP, the simulator posting to the server over loopback."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mcp.client import Client
 
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from seedance_mcp.server.simulator.webhooks import sign
-from seedance_mcp.server.web.webhooks import Wakeups, WebhookTokens
+from seedance_mcp.server.web.webhooks import NOTIFY_MAX_BYTES, Wake, Wakeups, WebhookTokens, publish_message
 from tests.replicas import free_port, replicas, sim_fal_env
 
 pytestmark = pytest.mark.anyio
@@ -28,19 +28,39 @@ SECRET = "team-secret-for-tests-0123456789"
 
 async def test_wakeups_remember_early_webhooks() -> None:
     wakeups = Wakeups()
-    wakeups.wake("early")
-    assert await wakeups.wait("early", 0)
-    assert not await wakeups.wait("early", 0.01)  # consumed
+    wakeups.wake("early", Wake())
+    assert await wakeups.wait("early", 0) == Wake()
+    assert await wakeups.wait("early", 0.01) is None  # consumed
     async with anyio.create_task_group() as tg:
-        woken: list[bool] = []
+        woken: list[Wake | None] = []
 
         async def waiter() -> None:
             woken.append(await wakeups.wait("late", 10))
 
         tg.start_soon(waiter)
         await anyio.sleep(0.05)
-        wakeups.wake("late")
-    assert woken == [True]
+        wakeups.wake("late", Wake())
+    assert woken == [Wake()]
+
+
+async def test_a_notified_wake_up_carries_the_signed_video_when_it_fits() -> None:
+    """What one replica passes on by NOTIFY is what the follower's replica hears: the video when the
+    payload held one and fits PostgreSQL's limit, else the request id alone (the follower reads back)."""
+    wakeups = Wakeups()
+    payload = {"video": {"url": "https://v3.fal.media/files/a.mp4", "file_size": 12}, "seed": 7}
+    wakeups.heard(publish_message("req-a", payload))
+    woken = await wakeups.wait("req-a", 0)
+    assert woken is not None and woken.video is not None
+    assert (woken.video.url, woken.video.file_size, woken.video.seed) == (payload["video"]["url"], 12, 7)
+
+    huge = {"video": {"url": "https://v3.fal.media/files/" + "b" * NOTIFY_MAX_BYTES + ".mp4"}}
+    assert publish_message("req-b", huge) == "req-b"
+    for message in (publish_message("req-b", huge), "req-c\n{not json", 'req-d\n{"video": 3}'):
+        wakeups.heard(message)
+    for request_id in ("req-b", "req-c", "req-d"):
+        assert await wakeups.wait(request_id, 0) == Wake(), request_id  # woken, to read back
+    wakeups.heard("")  # the listening connection came back: nothing to wake
+    assert await wakeups.wait("", 0) is None
 
 
 async def test_simulator_retries_a_failing_webhook_receiver() -> None:
@@ -104,9 +124,9 @@ def kinds_for(log: list[dict[str, Any]], request_id: str, video_path: str) -> li
 
 
 @pytest.mark.slow
-async def test_a_60_second_job_with_webhooks_costs_three_requests(tmp_path: Path) -> None:
-    """Submit, result, download: no status stream, no polling. A forged webhook for another running
-    job (valid token, real request id) makes the server read back, find it unfinished, and wait on."""
+async def test_a_60_second_job_with_webhooks_costs_two_requests(tmp_path: Path) -> None:
+    """Submit, download: no status stream, no polling, no result read (fal's signed webhook carries the
+    result). A forged webhook for another running job (valid token, real request id) is refused."""
     async with Simulator(SimulatorOptions(queue_seconds=1.0, run_seconds=60.0)) as sim:
         port = free_port()
         env = {
@@ -160,14 +180,10 @@ async def test_a_60_second_job_with_webhooks_costs_three_requests(tmp_path: Path
     def video_path(final: dict[str, Any]) -> str:
         return httpx.URL(final["video_url"]).path
 
-    assert kinds_for(log, request_ids["clean"], video_path(finals["clean"])) == [
-        "submit",
-        "result",
-        "download",
-    ]
+    assert kinds_for(log, request_ids["clean"], video_path(finals["clean"])) == ["submit", "download"]
     forged_kinds = kinds_for(log, request_ids["forged"], video_path(finals["forged"]))
     # The forged wake-up was refused before any read: the job cost what the clean one did.
-    assert forged_kinds == ["submit", "result", "download"], forged_kinds
+    assert forged_kinds == ["submit", "download"], forged_kinds
     assert not [e for e in log if e.get("kind") == "stream"]
     for final in finals.values():
         assert Path(final["video_path"]).is_file()
@@ -187,9 +203,9 @@ def _request_id(sim: Simulator, prompt: str) -> str:
 @pytest.mark.slow
 async def test_a_webhook_on_the_other_replica_wakes_the_follower(postgres_dsn: str, tmp_path: Path) -> None:
     """Two replicas on one PostgreSQL database. The job is submitted and followed by replica A, whose
-    public URL is replica B's address, so fal's webhook lands on B: B passes it on by NOTIFY and A
-    reads the result back. The simulator sees submit, result, download: no status stream or polling.
-    Replaying the webhook afterwards changes nothing."""
+    public URL is replica B's address, so fal's webhook lands on B: B passes it on by NOTIFY, with the
+    video it carries, and A saves it. The simulator sees submit and download: no status stream, no
+    polling, no result read. Replaying the webhook afterwards changes nothing."""
     import psycopg
 
     async with Simulator(SimulatorOptions(queue_seconds=0.5, run_seconds=3.0)) as sim:
@@ -251,6 +267,6 @@ async def test_a_webhook_on_the_other_replica_wakes_the_follower(postgres_dsn: s
             assert again.structured_content["video_path"] == final["video_path"]
         log = sim.request_log()
 
-    assert kinds_for(log, request_id, httpx.URL(final["video_url"]).path) == ["submit", "result", "download"]
-    assert not [e for e in log if e.get("kind") in {"stream", "status"}]
+    assert kinds_for(log, request_id, httpx.URL(final["video_url"]).path) == ["submit", "download"]
+    assert not [e for e in log if e.get("kind") in {"stream", "status", "result"}]
     assert Path(final["video_path"]).is_file()

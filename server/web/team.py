@@ -106,7 +106,7 @@ class TeamWiring:
         pg = await PgJournal.open(database.get_secret_value())
         stack.push_async_callback(pg.close)
         # Webhooks reach any replica; NOTIFY passes each wake-up to all of them (this one included).
-        pg.listen(WAKE_CHANNEL, self.inbox.wakeups.wake)
+        pg.listen(WAKE_CHANNEL, self.inbox.wakeups.heard)
         self.inbox.publish = pg.publish
         self.inbox.request_of = _request_of(pg)
         self.journal = pg

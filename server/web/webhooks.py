@@ -4,13 +4,17 @@ Each submit carries `fal_webhook=<public url>/webhooks/fal/<token>`, a token mad
 alone (our job id and its HMAC under the team secret, so any replica can check it without a
 lookup). A delivery is read only after three checks, cheapest first: the token is genuine, fal's
 ED25519 signature verifies (`webhook_signatures`), and the signed request id is the one the
-token's job made (the journal says). Bodies are capped before they are read. A webhook is only a
-wake-up: the follower then reads the result back from fal with our own key.
+token's job made (the journal says). Bodies are capped before they are read.
+
+fal signs the body, and its `payload` is the result's JSON: a verified delivery that says OK carries
+the video, so the follower saves it without reading the result back (one request and one round trip
+fewer per job). A delivery without a readable video (an error, a payload fal left out) is a wake-up
+only, and the follower reads the result back from fal with our own key.
 
     fal ── POST /webhooks/fal/<token> ──► any replica ── NOTIFY seedance_wake ──► every replica
-                                                                                     │
-                   follower (WebhookFalProvider.watch) ◄── Wakeups.wake(request id) ◄┘
-                   └─► GET result (our key) ─► Finished ─► the job manager saves the video
+                                          (checks)     (request id + payload)           │
+                   follower (WebhookFalProvider.watch) ◄── Wakeups.wake(request id, video) ◄┘
+                   └─► Finished (the signed video, or GET result with our key) ─► the job manager saves
 
 A webhook reaching the replica whose follower is waiting for it wakes that follower directly (no
 round trip through PostgreSQL).
@@ -27,6 +31,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ import anyio
 from ..errors import JobFailed
 from ..providers.base import Finished, JobSpec, QueueState, Submission, VideoOutput
 from ..providers.fal import FalProvider
+from ..providers.fal.queue import video_output
 from .webhook_signatures import BadSignature, FalSignatures
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,9 @@ FUTILE_WAKE_PAUSE = 5.0
 # fal's completion payload is the result's JSON (a video URL and a few fields): far below this.
 MAX_WEBHOOK_BYTES = 256 * 1024
 REMEMBERED_WAKES = 10_000  # webhooks that came before their follower waited (or for another replica)
+# PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: a larger video description goes as the
+# request id alone, and that follower reads the result back.
+NOTIFY_MAX_BYTES = 7900
 
 
 class WebhookTokens:
@@ -72,47 +81,90 @@ class WebhookTokens:
         return hmac.new(self._key, b"fal-webhook:" + job_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Wake:
+    """A verified webhook came for a request: with its video when fal's signed body held one."""
+
+    video: VideoOutput | None = None
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.wake: Wake | None = None
+
+
 class Wakeups:
     """Request ids woken by a webhook, and the followers waiting for theirs."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, anyio.Event] = {}
-        self._early: OrderedDict[str, None] = OrderedDict()
+        self._waiting: dict[str, _Waiter] = {}
+        self._early: OrderedDict[str, Wake] = OrderedDict()
 
-    def wake_here(self, request_id: str) -> bool:
+    def wake_here(self, request_id: str, wake: Wake) -> bool:
         """Wake the follower of `request_id` if it waits in this process; False when it does not."""
-        event = self._waiting.get(request_id)
-        if event is None:
+        waiter = self._waiting.get(request_id)
+        if waiter is None:
             return False
-        event.set()
+        waiter.wake = wake
+        waiter.event.set()
         return True
 
-    def wake(self, request_id: str) -> None:
-        if self.wake_here(request_id):
+    def wake(self, request_id: str, wake: Wake) -> None:
+        if self.wake_here(request_id, wake):
             return
-        self._early[request_id] = None
+        self._early[request_id] = wake
         while len(self._early) > REMEMBERED_WAKES:
             self._early.popitem(last=False)
 
-    async def wait(self, request_id: str, seconds: float) -> bool:
-        """True when a webhook for `request_id` came (before or during the wait); False on timeout."""
-        if self._early.pop(request_id, "absent") is None:
-            return True
-        event = self._waiting.setdefault(request_id, anyio.Event())
+    def heard(self, message: str) -> None:
+        """A wake-up passed on by NOTIFY (`publish_message`'s text), from any replica."""
+        request_id, _, payload = message.partition("\n")
+        if not request_id:
+            return  # "" after the listening connection came back: nothing to wake
+        try:
+            video = _video_of(request_id, json.loads(payload)) if payload else None
+        except ValueError:
+            video = None
+        self.wake(request_id, Wake(video))
+
+    async def wait(self, request_id: str, seconds: float) -> Wake | None:
+        """The webhook for `request_id` (come before or during the wait); None on timeout."""
+        early = self._early.pop(request_id, None)
+        if early is not None:
+            return early
+        waiter = self._waiting.setdefault(request_id, _Waiter())
         try:
             with anyio.move_on_after(seconds):
-                await event.wait()
+                await waiter.event.wait()
         finally:
-            if self._waiting.get(request_id) is event:
+            if self._waiting.get(request_id) is waiter:
                 del self._waiting[request_id]
-        return event.is_set()
+        return waiter.wake
+
+
+def publish_message(request_id: str, payload: Any) -> str:
+    """What NOTIFY carries for a wake-up: the request id, then the signed payload's JSON when the
+    delivery held a video and it fits."""
+    if payload is None:
+        return request_id
+    message = f"{request_id}\n{json.dumps(payload, separators=(',', ':'))}"
+    return message if len(message.encode()) < NOTIFY_MAX_BYTES else request_id
+
+
+def _video_of(request_id: str, payload: Any) -> VideoOutput | None:
+    """The video in a delivery's payload; None when it holds none (the follower then reads it back)."""
+    try:
+        return video_output(request_id, payload)
+    except JobFailed:
+        return None
 
 
 class WebhookFalProvider:
     """fal with completion webhooks: submits carry the webhook URL, `watch` waits to be woken.
 
-    On a wake-up the result is read back at once (one request: no status stream, no polling) and
-    kept for the job manager's `result` call that follows.
+    The video a verified webhook carried, or else the result read back at once (one request: no status
+    stream, no polling), is kept for the job manager's `result` call that follows.
     """
 
     name = "fal"
@@ -145,7 +197,12 @@ class WebhookFalProvider:
     async def watch(self, submission: Submission) -> AsyncIterator[QueueState]:
         last: QueueState | None = None
         while True:
-            if await self._wakeups.wait(submission.request_id, self._safety_check):
+            wake = await self._wakeups.wait(submission.request_id, self._safety_check)
+            if wake is not None and wake.video is not None:  # signed by fal: no need to ask again
+                self._results[submission.request_id] = wake.video
+                yield Finished()
+                return
+            if wake is not None:
                 finished = await self._read_back(submission)
                 if finished is not None:
                     yield finished
@@ -204,15 +261,17 @@ class WebhookInbox:
         self.request_of: Callable[[str], Awaitable[str | None]] | None = None
         self.publish: Callable[[str, str], Awaitable[None]] | None = None
 
-    async def deliver(self, request_id: str) -> None:
+    async def deliver(self, request_id: str, payload: Any = None) -> None:
+        """Wake the request's follower, with the video `payload` (fal's signed result JSON) holds."""
+        wake = Wake(_video_of(request_id, payload) if payload is not None else None)
         # The job's follower waits in this process: no round trip through PostgreSQL. Otherwise (it is
         # elsewhere, or busy for a moment) every replica hears it, this one included.
-        if self.wakeups.wake_here(request_id):
+        if self.wakeups.wake_here(request_id, wake):
             return
         if self.publish is not None:
-            await self.publish(WAKE_CHANNEL, request_id)
+            await self.publish(WAKE_CHANNEL, publish_message(request_id, payload if wake.video else None))
         else:
-            self.wakeups.wake(request_id)
+            self.wakeups.wake(request_id, wake)
 
     async def receive(self, token: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
         """Check one delivery, in the order that costs a forger the least: token, signature, then the
@@ -226,7 +285,8 @@ class WebhookInbox:
             log.warning("webhook refused: %s", exc)
             return 401, "signature not verified"
         try:
-            request_id = str(json.loads(body)["request_id"])
+            delivery = json.loads(body)
+            request_id = str(delivery["request_id"])
         except (ValueError, KeyError, TypeError):
             return 400, "expected JSON with a request_id"
         if request_id != signed_id:
@@ -236,7 +296,8 @@ class WebhookInbox:
         if await self.request_of(job_id) != request_id:
             log.warning("webhook refused: its token was made for another job")
             return 404, "unknown webhook"
-        await self.deliver(request_id)
+        # Signed by fal with the request id checked: an OK delivery's payload is the job's result.
+        await self.deliver(request_id, delivery.get("payload") if delivery.get("status") == "OK" else None)
         return 200, "ok"
 
 

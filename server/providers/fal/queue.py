@@ -196,25 +196,7 @@ class FalQueue:
         response = await self._fal.send("GET", url, action="fetching the result")
         if response.status_code >= 400:
             raise result_error(submission.request_id, response, safe=self._fal.safe)
-        data = self._fal.json(response, "result")
-        video = data.get("video") if isinstance(data, dict) else None
-        if not isinstance(video, dict) or not isinstance(video.get("url"), str):
-            raise JobFailed(
-                f"fal.ai finished job {submission.request_id} but its answer holds no video URL; try again.",
-                error_type="no_media_generated",
-            )
-        seed = data.get("seed")
-        size = video.get("file_size")
-        draft_id = data.get("draft_id")
-        return VideoOutput(
-            url=video["url"],
-            seed=seed if isinstance(seed, int) else None,
-            content_type=str(video.get("content_type") or "video/mp4"),
-            file_name=str(video["file_name"]) if video.get("file_name") else None,
-            file_size=size if isinstance(size, int) else None,
-            draft_id=draft_id if isinstance(draft_id, str) and draft_id else None,
-            draft_expires=_epoch(data.get("draft_expires_at")),
-        )
+        return video_output(submission.request_id, self._fal.json(response, "result"))
 
     async def cancel(self, submission: Submission) -> bool:
         url = self._urls(submission)[2]
@@ -253,6 +235,29 @@ def _ours_or(value: Any, fallback: str, origins: frozenset[str]) -> str:
     if value:
         logger.warning("fal.ai gave a job URL off its queue host; using the queue's own URL instead")
     return fallback
+
+
+def video_output(request_id: str, data: Any) -> VideoOutput:
+    """A finished job's video from fal's result JSON: the result read's answer, or the payload of a
+    completion webhook signed by fal (the same JSON)."""
+    video = data.get("video") if isinstance(data, dict) else None
+    if not isinstance(video, dict) or not isinstance(video.get("url"), str):
+        raise JobFailed(
+            f"fal.ai finished job {request_id} but its answer holds no video URL; try again.",
+            error_type="no_media_generated",
+        )
+    seed = data.get("seed")
+    size = video.get("file_size")
+    draft_id = data.get("draft_id")
+    return VideoOutput(
+        url=video["url"],
+        seed=seed if isinstance(seed, int) else None,
+        content_type=str(video.get("content_type") or "video/mp4"),
+        file_name=str(video["file_name"]) if video.get("file_name") else None,
+        file_size=size if isinstance(size, int) else None,
+        draft_id=draft_id if isinstance(draft_id, str) and draft_id else None,
+        draft_expires=_epoch(data.get("draft_expires_at")),
+    )
 
 
 def _epoch(stamp: Any) -> float | None:
