@@ -7,7 +7,9 @@ on any replica) and, as the baseline, without (status streams). Figures per mode
 wall time, requests per job at the simulator (by kind), peak RSS of each replica, and the wake-up
 latency: the simulator marks the job completed (its "Done in" log line; the webhook leaves then)
 → the waiting `check_status` call returns through the proxy, on whichever replica it landed.
-Only calls that were already waiting when the job completed count.
+Only calls that were already waiting when the job completed count. Every job ends in the same
+instant: the simulator holds them until all are in (its `/_simulator/hold`), then lets them end
+together, so both modes meet the same burst however long submitting took.
 
     .venv/bin/python bench/team.py [--jobs 200] [--one-at-a-time]
 
@@ -49,6 +51,15 @@ REPLICAS = 3
 CLIENTS = 8  # MCP clients sending the jobs (each also carries its jobs' waiting calls)
 SECRET = "bench-team-secret-0123456789abcdef"
 PROMPT = "team bench job"
+QUEUE_SECONDS = 1.0
+
+
+def hold(sim: SimulatorProcess, until: float | None) -> None:
+    """No job ends at the simulator before `until` (None: as scheduled)."""
+    body = json.dumps({"until": until}).encode()
+    request = urllib.request.Request(f"{sim.url}/_simulator/hold", data=body, method="PUT")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
 
 
 def render_once(sim: SimulatorProcess) -> None:
@@ -78,13 +89,19 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def run_mode(
-    mode: str, jobs: int, sim: SimulatorProcess, pg: PostgresServer, folder: Path, one_at_a_time: bool
+    mode: str,
+    jobs: int,
+    sim: SimulatorProcess,
+    pg: PostgresServer,
+    folder: Path,
+    one_at_a_time: bool,
+    run_seconds: float,
 ) -> dict[str, Any]:
     dsn = pg.create_database()
     ports = [free_port() for _ in range(REPLICAS)]
     backends = [f"http://127.0.0.1:{p}" for p in ports]
     async with proxy_process(backends, folder / f"{mode}-proxy.log") as proxy:
-        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder, one_at_a_time)
+        return await _run_mode(mode, jobs, sim, dsn, ports, proxy, folder, one_at_a_time, run_seconds)
 
 
 async def _run_mode(
@@ -96,6 +113,7 @@ async def _run_mode(
     proxy: str,
     folder: Path,
     one_at_a_time: bool,
+    run_seconds: float,
 ) -> dict[str, Any]:
     from mcp.client import Client
 
@@ -109,9 +127,12 @@ async def _run_mode(
             env["SEEDANCE_OUTPUT_DIR"] = str(folder / f"{mode}-videos")  # one shared folder
             team.append(await start_replica(env, port, folder / f"{mode}-replica-{i}.log"))
         sim.clear()
+        if not one_at_a_time:
+            hold(sim, time.time() + 3600)  # lifted once every job is in: see `sender`
         returned: dict[str, tuple[float, float]] = {}  # job id -> (last call started, returned)
         states: Counter[str] = Counter()
         numbers = iter(range(jobs))
+        submitting = [CLIENTS]
         started = time.time()
 
         async def wait_for(client: Client, job_id: str) -> None:
@@ -140,6 +161,12 @@ async def _run_mode(
                         await wait_for(client, job_id)
                     else:
                         waiters.start_soon(wait_for, client, job_id)
+                submitting[0] -= 1
+                if not submitting[0] and not one_at_a_time:
+                    # Every job ends in the same instant, the last one's own end: submitting them
+                    # takes each mode a different time (a stream per job costs more), and spread
+                    # endings would spare one mode the burst this measures.
+                    hold(sim, time.time() + QUEUE_SECONDS + run_seconds)
 
         async with anyio.create_task_group() as tg:
             for _ in range(1 if one_at_a_time else CLIENTS):
@@ -147,6 +174,7 @@ async def _run_mode(
         wall = time.time() - started
         rss = [peak_rss_mb(r.process.pid) for r in team]
     finally:
+        hold(sim, None)
         with anyio.CancelScope(shield=True):
             for replica in team:
                 await stop_replica(replica)
@@ -240,11 +268,13 @@ def main() -> None:
     pg = PostgresServer(bindir)
     pg.start()
     try:
-        with simulator_process(1.0, args.run_seconds) as sim, tempfile.TemporaryDirectory() as tmp:
+        with simulator_process(QUEUE_SECONDS, args.run_seconds) as sim, tempfile.TemporaryDirectory() as tmp:
             render_once(sim)
             results = {}
             for mode in ("webhooks", "streams"):
-                results[mode] = anyio.run(run_mode, mode, args.jobs, sim, pg, Path(tmp), args.one_at_a_time)
+                results[mode] = anyio.run(
+                    run_mode, mode, args.jobs, sim, pg, Path(tmp), args.one_at_a_time, args.run_seconds
+                )
                 report(mode, args.jobs, results[mode])
             hooks, streams = results["webhooks"], results["streams"]
             if hooks["latencies"] and streams["latencies"]:

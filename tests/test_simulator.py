@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,26 @@ async def test_status_stream_sends_each_change_in_order_and_closes(client: httpx
     assert all(a != b for a, b in itertools.pairwise(events))  # only changes are sent
     logs = [len(e["logs"]) for e in events if e["status"] == "IN_PROGRESS"]
     assert logs == sorted(logs) and len(logs) >= 2
+
+
+@pytest.mark.anyio
+async def test_a_hold_keeps_every_job_from_ending_until_its_moment() -> None:
+    """The benchmarks' hook: with a hold, a finished job reads as running until the hold's moment,
+    then ends at that moment; lifting the hold gives back the scheduled end."""
+    with Simulator(SimulatorOptions(queue_seconds=0.1, run_seconds=0.2)) as own:
+        async with httpx.AsyncClient(base_url=own.url, headers=AUTH, timeout=20) as client:
+            job = await submit(client, {"prompt": "hold me", **LIGHT})
+            await wait_status(client, job["status_url"], "COMPLETED")
+            until = time.time() + 3600
+            assert (await client.put("/_simulator/hold", json={"until": until})).status_code == 204
+            assert (await client.get(job["status_url"])).json()["status"] == "IN_PROGRESS"
+            held = own.engine.get(job["request_id"])
+            assert held is not None
+            assert own.engine.next_change(held, time.time()) == until
+            ended = own.engine.view(held, until + 1)
+            assert ended.phase == "done" and ended.completed_at == until
+            assert (await client.put("/_simulator/hold", json={"until": None})).status_code == 204
+            assert (await client.get(job["status_url"])).json()["status"] == "COMPLETED"
 
 
 @pytest.mark.anyio

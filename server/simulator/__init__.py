@@ -32,6 +32,8 @@ Test hooks:
   `Authorization` header (raw, JSON-escaped, repr, key id and secret apart), as a careless gateway
   might; our answers, logs and journal must show none of it.
 - `DELETE /_simulator/upload-tokens` revokes every CDN upload token issued so far.
+- `PUT /_simulator/hold` with `{"until": <epoch seconds>}`: no job ends before then (`null` lifts it),
+  so a benchmark's jobs can all end in one instant.
 - Invalid input (bad enum, wrong type, missing `prompt` or `image_url`, too many files) is accepted
   at submit, as fal does, and the result answers 422 with pydantic-style `detail`. A media URL on
   the simulator's own origin that does not exist fails with `file_download_error`.

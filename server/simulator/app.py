@@ -62,9 +62,18 @@ async def _requests(request: Request) -> Response:
     return JSONResponse(engine.log.entries())
 
 
+async def _hold(request: Request) -> Response:
+    """`PUT {"until": <epoch seconds or null>}`: no job ends before then (see `Engine.hold_until`)."""
+    engine: Engine = request.app.state.engine
+    until = (await request.json()).get("until")
+    engine.hold_until = None if until is None else float(until)
+    return Response(status_code=204)
+
+
 def build_app(engine: Engine, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/_simulator/requests", _requests, methods=["GET", "DELETE"]),
+        Route("/_simulator/hold", _hold, methods=["PUT"]),
         *fal.storage_routes(),
         *oxen.routes(),
         *published.routes(),

@@ -136,6 +136,9 @@ class Engine:
         # Signs this simulator's webhooks as fal signs its own (served at /.well-known/jwks.json).
         self.webhook_key = Ed25519PrivateKey.generate()
         self.webhook_deliveries: list[dict[str, Any]] = []  # see simulator.webhooks
+        # Test hook (`PUT /_simulator/hold`): no job ends before this moment, so benchmarks can have
+        # every job end in the same instant however long submitting them took.
+        self.hold_until: float | None = None
         self.descriptions = Descriptions()  # what each endpoint accepts and costs; tests may patch it
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -283,7 +286,7 @@ class Engine:
             left = (job.started - now) / job.queue_seconds if job.queue_seconds else 0.0
             return JobView("queued", min(QUEUE_DEPTH - 1, math.floor(left * QUEUE_DEPTH)), ())
 
-        end = job.run_end
+        end = job.run_end if self.hold_until is None else max(job.run_end, self.hold_until)
         failure = job.failure
         if failure is None and job.render is not None:
             if not job.render.done() or job.render_ready_at is None:
@@ -317,6 +320,8 @@ class Engine:
         moments += [job.started, job.run_end]
         if job.render_ready_at is not None:
             moments.append(job.render_ready_at)
+        if self.hold_until is not None:
+            moments.append(self.hold_until)
         future = [t for t in moments if t > now]
         return min(future) if future else None
 
