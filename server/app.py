@@ -183,6 +183,7 @@ def create_server(settings: Settings, *, unusable: str | None = None) -> Seedanc
         async with anyio.create_task_group() as tg:
             tg.start_soon(_open_when_wanted, server, state, team)
             tg.start_soon(team.watch_health)
+            tg.start_soon(team.read_webhook_keys)
             yield state
             tg.cancel_scope.cancel()
 

@@ -281,12 +281,22 @@ async def test_postgres_changes_reach_every_process(postgres_dsn: str) -> None:
             await changed.wait()
         assert heard == [job.id]
         unsubscribe()
-        await a.update(job.id, state="queued")
+        await a.update(job.id, state="queued", request_id="r-1", submission="{}")
         woken = anyio.Event()
-        b.listen("seedance_wake", lambda payload: woken.set() if payload == "r-1" else None)
-        await a.publish("seedance_wake", "r-1")
+        wakes: list[str] = []
+
+        def on_wake(payload: str) -> None:
+            wakes.append(payload)
+            if payload == "r-1":
+                woken.set()
+
+        b.listen("seedance_wake", on_wake)
+        # A wake-up goes out only for the request the job made (a webhook's token names the job).
+        assert not await a.publish_if_made("seedance_wake", "r-2", job_id=job.id, request_id="r-2")
+        assert await a.publish_if_made("seedance_wake", "r-1", job_id=job.id, request_id="r-1")
         with anyio.fail_after(60):
             await woken.wait()
+        assert wakes == ["r-1"]
         assert heard == [job.id]  # unsubscribed: the update was not delivered
 
 

@@ -8,7 +8,7 @@ What PostgreSQL adds for several processes:
   other, one of them gets it;
 - every change to a job sends `NOTIFY seedance_jobs, '<job id>'` in its own transaction, and
   `subscribe` hands those to the process, so a call waiting on replica B wakes when replica A
-  changes the job (no polling). `publish`/`listen` carry other wake-ups (fal webhooks) the same way.
+  changes the job (no polling). `publish_if_made`/`listen` carry other wake-ups (fal webhooks) the same way.
 
 The database going away (restarted, stopped a while, its connections killed) is an expected event:
 the pool checks a connection before lending it and replaces dead ones, and every operation is tried
@@ -336,13 +336,19 @@ class PgJournal(JobJournal):
         callbacks.append(callback)
         return lambda: callbacks.remove(callback) if callback in callbacks else None
 
-    async def publish(self, channel: str, payload: str) -> None:
-        """Send `payload` to every process's `listen(channel, …)` callbacks (this one's too)."""
+    async def publish_if_made(self, channel: str, payload: str, *, job_id: str, request_id: str) -> bool:
+        """Send `payload` to every process's `listen(channel, …)` callbacks (this one's too), only if
+        job `job_id` made provider request `request_id`; whether it did. The check and the notice are
+        one statement: one round trip for a webhook's wake-up."""
 
-        async def send(db: AsyncConnection[Any]) -> None:
-            await db.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        async def send(db: AsyncConnection[Any]) -> bool:
+            cur = await db.execute(
+                "SELECT pg_notify(%s, %s) FROM jobs WHERE id = %s AND request_id = %s",
+                (channel, payload, job_id, request_id),
+            )
+            return await cur.fetchone() is not None
 
-        await self._with_db(send)
+        return await self._with_db(send)
 
     def _dispatch(self, channel: str, payload: str) -> None:
         for callback in list(self._listeners.get(channel, ())):

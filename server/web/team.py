@@ -107,7 +107,11 @@ class TeamWiring:
         stack.push_async_callback(pg.close)
         # Webhooks reach any replica; NOTIFY passes each wake-up to all of them (this one included).
         pg.listen(WAKE_CHANNEL, self.inbox.wakeups.heard)
-        self.inbox.publish = pg.publish
+
+        async def publish_if_made(job_id: str, request_id: str, message: str) -> bool:
+            return await pg.publish_if_made(WAKE_CHANNEL, message, job_id=job_id, request_id=request_id)
+
+        self.inbox.publish_if_made = publish_if_made
         self.inbox.request_of = _request_of(pg)
         self.journal = pg
         log.info("journal: PostgreSQL (team mode)")
@@ -170,6 +174,12 @@ class TeamWiring:
                 problem = type(exc).__name__
         log.warning("health check: journal unreachable: %s", problem)
         return {"status": "unavailable", "journal": body["journal"]}, 503
+
+    async def read_webhook_keys(self) -> None:
+        """With webhooks: read fal's keys at start, so that the first deliveries (often a burst of jobs
+        ending together) do not all wait for that one fetch."""
+        if self.settings.public_url is not None:
+            await self.inbox.signatures.read_keys()
 
     async def watch_health(self) -> None:
         """With a database: exit (status 75) once the journal has not answered for the configured time.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
@@ -90,6 +91,11 @@ class FalSignatures:
             return request_id
         raise BadSignature("no published key verifies the signature")
 
+    async def read_keys(self) -> None:
+        """Fetch the keys now unless cached (a failure is logged; deliveries try again once a minute)."""
+        with contextlib.suppress(BadSignature):
+            await self._current_keys()
+
     @staticmethod
     def _any_verifies(keys: list[Ed25519PublicKey], signature: bytes, signed: bytes) -> bool:
         for key in keys:
@@ -101,6 +107,14 @@ class FalSignatures:
         return False
 
     async def _current_keys(self, *, refresh: bool = False) -> list[Ed25519PublicKey]:
+        fetched = self._fetched_at
+        if (
+            not refresh
+            and fetched is not None
+            and self._clock() - fetched <= JWKS_CACHE_SECONDS
+            and self._keys
+        ):
+            return self._keys  # fresh: no lock (a burst of deliveries would queue on it one by one)
         async with self._lock:
             now = self._clock()
             fresh = self._fetched_at is not None and now - self._fetched_at <= JWKS_CACHE_SECONDS

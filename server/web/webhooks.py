@@ -110,6 +110,9 @@ class Wakeups:
         waiter.event.set()
         return True
 
+    def waits_here(self, request_id: str) -> bool:
+        return request_id in self._waiting
+
     def wake(self, request_id: str, wake: Wake) -> None:
         if self.wake_here(request_id, wake):
             return
@@ -250,8 +253,9 @@ class WebhookInbox:
     """What the `/webhooks/fal/<token>` route needs: the token check, fal's signatures, the journal's
     word on which request a job made, and where to send wake-ups.
 
-    Made with the server (routes exist before the lifespan runs); `request_of` and `publish` are set
-    once the journal is open: PostgreSQL's NOTIFY reaches every replica, else the wake-up stays here.
+    Made with the server (routes exist before the lifespan runs); `request_of` and `publish_if_made`
+    are set once the journal is open: PostgreSQL's NOTIFY reaches every replica, else the wake-up
+    stays here.
     """
 
     def __init__(self, key: bytes, signatures: FalSignatures) -> None:
@@ -259,19 +263,9 @@ class WebhookInbox:
         self.signatures = signatures
         self.wakeups = Wakeups()
         self.request_of: Callable[[str], Awaitable[str | None]] | None = None
-        self.publish: Callable[[str, str], Awaitable[None]] | None = None
-
-    async def deliver(self, request_id: str, payload: Any = None) -> None:
-        """Wake the request's follower, with the video `payload` (fal's signed result JSON) holds."""
-        wake = Wake(_video_of(request_id, payload) if payload is not None else None)
-        # The job's follower waits in this process: no round trip through PostgreSQL. Otherwise (it is
-        # elsewhere, or busy for a moment) every replica hears it, this one included.
-        if self.wakeups.wake_here(request_id, wake):
-            return
-        if self.publish is not None:
-            await self.publish(WAKE_CHANNEL, publish_message(request_id, payload if wake.video else None))
-        else:
-            self.wakeups.wake(request_id, wake)
+        # (job id, request id, NOTIFY text): sent to every replica only if that job made that request,
+        # checked in the same statement; whether it did.
+        self.publish_if_made: Callable[[str, str, str], Awaitable[bool]] | None = None
 
     async def receive(self, token: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
         """Check one delivery, in the order that costs a forger the least: token, signature, then the
@@ -293,12 +287,27 @@ class WebhookInbox:
             return 400, "the body's request id is not the signed one"
         if self.request_of is None:
             return 503, "starting"  # fal retries
-        if await self.request_of(job_id) != request_id:
-            log.warning("webhook refused: its token was made for another job")
-            return 404, "unknown webhook"
-        # Signed by fal with the request id checked: an OK delivery's payload is the job's result.
-        await self.deliver(request_id, delivery.get("payload") if delivery.get("status") == "OK" else None)
+        # Signed by fal, and (below) the token's job made this request: an OK delivery's payload is the
+        # job's result.
+        payload = delivery.get("payload") if delivery.get("status") == "OK" else None
+        wake = Wake(_video_of(request_id, payload) if payload is not None else None)
+        if self.wakeups.waits_here(request_id) or self.publish_if_made is None:
+            # Its follower waits in this process (no round trip through PostgreSQL for the wake-up), or
+            # there is no other process.
+            if await self.request_of(job_id) != request_id:
+                return _made_for_another_job()
+            self.wakeups.wake(request_id, wake)
+        else:
+            # Every replica hears it, this one included (its follower may be about to wait).
+            message = publish_message(request_id, payload if wake.video else None)
+            if not await self.publish_if_made(job_id, request_id, message):
+                return _made_for_another_job()
         return 200, "ok"
+
+
+def _made_for_another_job() -> tuple[int, str]:
+    log.warning("webhook refused: its token was made for another job")
+    return 404, "unknown webhook"
 
 
 def add_webhook_route(server: Any, inbox: WebhookInbox) -> None:
