@@ -101,20 +101,15 @@ class Wakeups:
         self._waiting: dict[str, _Waiter] = {}
         self._early: OrderedDict[str, Wake] = OrderedDict()
 
-    def wake_here(self, request_id: str, wake: Wake) -> bool:
-        """Wake the follower of `request_id` if it waits in this process; False when it does not."""
-        waiter = self._waiting.get(request_id)
-        if waiter is None:
-            return False
-        waiter.wake = wake
-        waiter.event.set()
-        return True
-
     def waits_here(self, request_id: str) -> bool:
         return request_id in self._waiting
 
     def wake(self, request_id: str, wake: Wake) -> None:
-        if self.wake_here(request_id, wake):
+        """Wake the follower of `request_id`, or remember the wake-up for when it waits."""
+        waiter = self._waiting.get(request_id)
+        if waiter is not None:
+            waiter.wake = wake
+            waiter.event.set()
             return
         self._early[request_id] = wake
         while len(self._early) > REMEMBERED_WAKES:
