@@ -56,8 +56,8 @@ def sim_fal_env(sim_url: str) -> dict[str, str]:
     return env
 
 
-async def start_replica(env: Mapping[str, str], port: int, log: Path, start_seconds: float = 60) -> Replica:
-    """Start one replica, stateless (no MCP sessions: any replica may answer any request)."""
+async def launch_replica(env: Mapping[str, str], port: int, log: Path) -> Replica:
+    """Start one replica, stateless (no MCP sessions: any replica may answer any request); see `ready`."""
     full = {**os.environ, **env}
     command = [sys.executable, "-m", "seedance_mcp.server", "serve", "--transport", "http", "--stateless"]
     with log.open("wb") as sink:
@@ -68,12 +68,22 @@ async def start_replica(env: Mapping[str, str], port: int, log: Path, start_seco
             stdout=sink,
             stderr=sink,
         )
-    with anyio.fail_after(start_seconds):
-        while READY not in log.read_text(errors="replace"):
-            if process.returncode is not None:
-                raise RuntimeError(f"replica exited early:\n{log.read_text(errors='replace')}")
-            await anyio.sleep(0.05)
     return Replica(port, process, log)
+
+
+async def ready(replica: Replica, start_seconds: float = 60) -> None:
+    """Wait until the replica says it serves; fail with its log if it exits first."""
+    with anyio.fail_after(start_seconds):
+        while READY not in replica.log.read_text(errors="replace"):
+            if replica.process.returncode is not None:
+                raise RuntimeError(f"replica exited early:\n{replica.log.read_text(errors='replace')}")
+            await anyio.sleep(0.05)
+
+
+async def start_replica(env: Mapping[str, str], port: int, log: Path, start_seconds: float = 60) -> Replica:
+    replica = await launch_replica(env, port, log)
+    await ready(replica, start_seconds)
+    return replica
 
 
 async def stop_replica(replica: Replica) -> None:
@@ -90,9 +100,13 @@ async def stop_replica(replica: Replica) -> None:
 async def replicas(envs: list[dict[str, str]], folder: Path) -> AsyncIterator[list[Replica]]:
     started: list[Replica] = []
     try:
+        # All launched, then waited for together: their starts (mostly imports) overlap.
         for i, env in enumerate(envs):
             port = int(env.pop("_PORT", free_port()))
-            started.append(await start_replica(env, port, folder / f"replica-{i}.log"))
+            started.append(await launch_replica(env, port, folder / f"replica-{i}.log"))
+        async with anyio.create_task_group() as tg:
+            for replica in started:
+                tg.start_soon(ready, replica)
         yield started
     finally:
         with anyio.CancelScope(shield=True):
