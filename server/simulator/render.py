@@ -177,7 +177,7 @@ def _tone_slice(tone: bytes, start: int, end: int, *, total_samples: int, fade: 
     """Samples [start, end) of the looping tone, faded in and out at the ends to avoid clicks."""
     a, b = start % AUDIO_RATE, start % AUDIO_RATE + (end - start)
     raw = tone[2 * a : 2 * b] if b <= AUDIO_RATE else tone[2 * a :] + tone[: 2 * (b - AUDIO_RATE)]
-    if fade < start < total_samples - end - fade:
+    if fade <= start and end <= total_samples - fade:  # no sample inside a fade: as it is
         return raw
     samples = array("h")
     samples.frombytes(raw)
