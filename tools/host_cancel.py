@@ -11,14 +11,16 @@ closing the stream, which a network blip does too), so on that path nothing coun
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import RequestId
 
 from .connections import PerConnection
-from .results import ToolContext
+
+if TYPE_CHECKING:  # the answer-making machinery loads with the tools, after the list went out
+    from .results import ToolContext
 
 # How long a cancelled call waits for the host's notification to be noted. It only waits this long
 # when the host did not cancel (a dropped stream, a shutdown), and then nothing else is waiting on it.
