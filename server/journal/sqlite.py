@@ -4,10 +4,11 @@ The job manager writes a row *before* it submits (state "submitting"), records t
 request id the moment the submit returns, and follows unfinished rows again after a restart. So a
 paid job can always be found again, even if the process is killed mid-call.
 
-Two connections, each used by one worker thread at a time (a `CapacityLimiter(1)` each), so the
-event loop never waits on disk: one writes, every write in turn; the other only reads. WAL lets a
-read run beside a write, so `list_jobs` and `check_status` answer at once even when a thousand
-finishing jobs have queued their writes. Several processes (two
+Three connections ("lanes"), each used by one worker thread at a time, so the event loop never
+waits on disk: one writes, every write in turn; one reads for answers (`list_jobs`, `check_status`);
+one reads for the process's own periodic scans (jobs to take over, leases about to lapse), which
+decode every unfinished row. WAL lets reads run beside a write, so answers neither queue behind a
+thousand finishing jobs' writes nor behind a scan of their rows. Several processes (two
 hosts each running the server) may share the file; SQLite's locking and a busy timeout serialise them,
 and every step that must be atomic across processes (a duplicate claim, a lease, a budget
 reservation) runs in one `BEGIN IMMEDIATE` transaction.
@@ -257,36 +258,50 @@ _NEEDS_FOLLOWER = (
 # --- the journal -----------------------------------------------------------------------------
 
 
+class _Lane:
+    """One connection and the one worker thread at a time that may use it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db: sqlite3.Connection | None = db
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise RuntimeError("the journal is closed")
+        return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+
+
 class Journal(JobJournal):
     """The job journal over one SQLite file. Open with `await Journal.open(path)`; close when done."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, writes: _Lane, answers: _Lane, scans: _Lane) -> None:
         # Use `Journal.open`: the connections must be made (and the file migrated) on a worker thread.
         self.path = path
-        self._db: sqlite3.Connection | None = db
-        self._reader: sqlite3.Connection | None = reader
-        self._limiter = anyio.CapacityLimiter(1)
-        self._read_limiter = anyio.CapacityLimiter(1)
+        self._writes, self._answers, self._scans = writes, answers, scans
 
     @classmethod
     async def open(cls, path: Path) -> Journal:
         """Open (creating folders and file as needed) and migrate the journal at `path`."""
         path = Path(path)
-        db = await anyio.to_thread.run_sync(_connect, path)
+        lanes = [_Lane(await anyio.to_thread.run_sync(_connect, path))]
         try:
-            reader = await anyio.to_thread.run_sync(_connect_reader, path)
+            for _ in range(2):
+                lanes.append(_Lane(await anyio.to_thread.run_sync(_connect_reader, path)))
         except BaseException:
-            db.close()
+            for lane in lanes:
+                await lane.close()
             raise
-        return cls(path, db, reader)
+        return cls(path, *lanes)
 
     async def close(self) -> None:
-        db, self._db = self._db, None
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await anyio.to_thread.run_sync(reader.close, limiter=self._read_limiter)
-        if db is not None:
-            await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        for lane in (self._scans, self._answers, self._writes):
+            await lane.close()
 
     async def __aenter__(self) -> Journal:
         return self
@@ -297,18 +312,16 @@ class Journal(JobJournal):
         await self.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
-        if db is None:
-            raise RuntimeError("the journal is closed")
         # Not abandoned on cancel: a write that started finishes (or rolls back) before we move on.
-        return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+        return await self._writes.run(fn)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read on the reading connection: it sees every write committed before it starts."""
-        reader = self._reader
-        if reader is None:
-            raise RuntimeError("the journal is closed")
-        return await anyio.to_thread.run_sync(fn, reader, limiter=self._read_limiter)
+        """A read for an answer: it sees every write committed before it starts."""
+        return await self._answers.run(fn)
+
+    async def _scan(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of the process's own periodic scans, kept out of the answers' way."""
+        return await self._scans.run(fn)
 
     # -- writes --
 
@@ -403,7 +416,7 @@ class Journal(JobJournal):
             "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
             " ORDER BY created_at, rowid"
         )
-        return await self._read(lambda db: [_decode(r) for r in db.execute(sql)])
+        return await self._scan(lambda db: [_decode(r) for r in db.execute(sql)])
 
     # -- one submit per call --
 
@@ -515,7 +528,7 @@ class Journal(JobJournal):
             at = time.time() if now is None else now
             return [_decode(r) for r in db.execute(sql, (at, owner, at))]
 
-        return await self._read(read)
+        return await self._scan(read)
 
     async def next_lease_expiry(self, owner: str) -> float | None:
         """When the first live lease held by another process on a job that needs a follower lapses."""
@@ -528,7 +541,7 @@ class Journal(JobJournal):
             value = db.execute(sql, (owner, time.time())).fetchone()[0]
             return None if value is None else float(value)
 
-        return await self._read(read)
+        return await self._scan(read)
 
     # -- money --
 
