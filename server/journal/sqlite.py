@@ -29,6 +29,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -289,10 +290,10 @@ class Journal(JobJournal):
     async def open(cls, path: Path) -> Journal:
         """Open (creating folders and file as needed) and migrate the journal at `path`."""
         path = Path(path)
-        lanes = [_Lane(await anyio.to_thread.run_sync(_connect, path))]
+        lanes = [_Lane(await anyio.to_thread.run_sync(partial(_connect, path, writes=True)))]
         try:
             for _ in range(2):
-                lanes.append(_Lane(await anyio.to_thread.run_sync(_connect_reader, path)))
+                lanes.append(_Lane(await anyio.to_thread.run_sync(partial(_connect, path, writes=False))))
         except BaseException:
             for lane in lanes:
                 await lane.close()
@@ -677,14 +678,20 @@ def _spent(db: sqlite3.Connection, since: float) -> tuple[float, float]:
 # --- worker-thread helpers -------------------------------------------------------------------
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _connect(path: Path, *, writes: bool) -> sqlite3.Connection:
+    """The writer's connection (it makes the file and migrates it), or a reader's, opened after it
+    with `query_only`, so that a slip cannot write there."""
+    if writes:
+        path.parent.mkdir(parents=True, exist_ok=True)
     # Autocommit mode: we open our own transactions. check_same_thread is off because the worker
-    # thread may differ from call to call; the limiter guarantees only one uses it at a time.
+    # thread may differ from call to call; the lane's limiter lets only one use it at a time.
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not writes:
+            db.execute("PRAGMA query_only = ON")
+            return db
         db.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a committed transaction is in the OS's hands once COMMIT returns, so it
         # survives the process being killed (SIGKILL, crash); only a power cut or OS crash can lose
@@ -693,19 +700,6 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _connect_reader(path: Path) -> sqlite3.Connection:
-    # Opened after `_connect` made and migrated the file; `query_only` keeps a slip from writing here.
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        db.row_factory = sqlite3.Row
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA query_only = ON")
     except BaseException:
         db.close()
         raise
