@@ -21,6 +21,7 @@ from mcp.types import CallToolResult
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
+from tests.fal_on_simulator import fal_on_simulator
 from tests.media_factory import make_image
 
 pytestmark = pytest.mark.anyio
@@ -28,21 +29,6 @@ pytestmark = pytest.mark.anyio
 SECRET = "9f8e7d6c5b4a39281706"
 KEY = f"test-key-id:{SECRET}"
 BAD_KEY = f"sim-invalid-key:{SECRET}"
-
-
-def fal_settings(url: str, tmp_path: Path, key: str) -> Settings:
-    return Settings.from_env(
-        {
-            "SEEDANCE_PROVIDER": "fal",
-            "FAL_KEY": key,
-            "SEEDANCE_FAL_QUEUE_URL": url,
-            "SEEDANCE_FAL_REST_URL": url,
-            "SEEDANCE_FAL_CDN_URL": url,
-            "SEEDANCE_HOME": str(tmp_path / "state"),
-            "SEEDANCE_OUTPUT_DIR": str(tmp_path / "videos"),
-            "SEEDANCE_ALLOWED_DIRS": str(tmp_path / "home"),
-        }
-    )
 
 
 def dump(result: Any) -> str:
@@ -60,7 +46,7 @@ async def test_the_key_appears_nowhere(tmp_path: Path, caplog: pytest.LogCapture
         queue_seconds=0.3, run_seconds=0.8, faults="status_5xx=0.3,result_5xx=0.3,submit_429=0.3", seed=3
     )
     with Simulator(options) as sim:
-        settings = fal_settings(sim.url, tmp_path, KEY)
+        settings = fal_on_simulator(sim.url, tmp_path, KEY)
         assert SECRET not in repr(settings) and SECRET not in str(settings.model_dump())
         async with Client(create_server(settings)) as client:
 
@@ -104,7 +90,7 @@ async def test_the_key_appears_nowhere(tmp_path: Path, caplog: pytest.LogCapture
         assert any(e.get("fault") for e in sim_log)  # and so did retries
 
         # A rejected key: the error names the variable to fix, never the key.
-        async with Client(create_server(fal_settings(sim.url, tmp_path / "bad", BAD_KEY))) as client:
+        async with Client(create_server(fal_on_simulator(sim.url, tmp_path / "bad", BAD_KEY))) as client:
             rejected = await client.call_tool(
                 "generate_video", {"prompt": "A kite", **base, "wait_seconds": 0}
             )
