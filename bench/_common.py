@@ -37,6 +37,12 @@ def figure(name: str, value: float, unit: str, goal: str = "") -> None:
     print(f"{name}: {text} {unit}" + (f" (goal {goal})" if goal else ""), flush=True)
 
 
+def load_average() -> str:
+    """The machine's 1- and 5-minute load average, to print beside figures taken on a shared machine."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f}/{five:.1f}"
+
+
 def note(text: str) -> None:
     """Context for a figure (stderr, so figure lines stay easy to collect)."""
     print(f"  {text}", file=sys.stderr, flush=True)

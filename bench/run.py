@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import load_average
+
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "cold_start",
@@ -50,11 +52,6 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f}/{five:.1f}"
-
-
 def main(names: list[str]) -> int:
     unknown = set(names) - set(BENCHMARKS) - set(ON_REQUEST)
     if unknown:
@@ -65,8 +62,8 @@ def main(names: list[str]) -> int:
     failed: list[str] = []
     started = time.monotonic()
     for name in names or BENCHMARKS:
-        print(f"== {name} ({load()})", flush=True)
-        begun, load_before = time.monotonic(), load()
+        print(f"== {name} ({load_average()})", flush=True)
+        begun, load_before = time.monotonic(), load_average()
         proc = subprocess.Popen(
             [sys.executable, str(HERE / f"{name}.py")], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
         )
@@ -77,8 +74,8 @@ def main(names: list[str]) -> int:
                 figures.append(f"{line.rstrip()}  [{name}]")
         if proc.wait() != 0:
             failed.append(name)
-        print(f"   ({time.monotonic() - begun:.0f} s, {load()})", flush=True)
-        figures.append(f"  {name}: {load_before} -> {load()}")
+        print(f"   ({time.monotonic() - begun:.0f} s, {load_average()})", flush=True)
+        figures.append(f"  {name}: {load_before} -> {load_average()}")
     print()
     print(f"== figures, {datetime.date.today().isoformat()}, {machine()}")
     for line in figures:

@@ -23,14 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, figure, note
+from _common import ROOT, figure, load_average, note
 
 PREVIOUS_LANDING = "3891b48"  # round 2's last landing: 617 tests, one process, 11 min 4 s in its CI
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load {one:.1f}/{five:.1f}"
 
 
 def run_suite(commit: str, work: Path) -> tuple[float, dict[str, int]]:
@@ -43,7 +38,7 @@ def run_suite(commit: str, work: Path) -> tuple[float, dict[str, int]]:
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "-e", ".[dev]"], check=True, cwd=checkout)
     env = {**os.environ, "SEEDANCE_REQUIRE_SYSTEM_TESTS": "1"}
-    note(f"{commit}: tests start, {load()}")
+    note(f"{commit}: tests start, {load_average()}")
     started = time.monotonic()
     done = subprocess.run(
         [str(checkout / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
@@ -54,7 +49,7 @@ def run_suite(commit: str, work: Path) -> tuple[float, dict[str, int]]:
     )
     wall = time.monotonic() - started
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
-    note(f"{commit}: {summary}, {load()}")
+    note(f"{commit}: {summary}, {load_average()}")
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
     return wall, counts
 
