@@ -195,7 +195,7 @@ async def test_spend_rule(journal: Journal) -> None:
 
 
 @pytest.mark.anyio
-async def test_spend_by_day(journal: Journal) -> None:
+async def test_overview_reads_spend_by_day_and_the_budget_window(journal: Journal) -> None:
     day1 = T0  # 2026-11-18
     day2 = T0 + DAY  # 2026-11-19
     rows = [
@@ -211,7 +211,9 @@ async def test_spend_by_day(journal: Journal) -> None:
         await journal.create(replace(r, simulated=False))
     await journal.create(make(created_at=day2, estimate_usd=3.0, state="completed", request_id="s"))
 
-    assert await journal.spend_by_day(since=T0 - DAY) == [
+    _, spending = await journal.overview(limit=0, days_since=T0 - DAY, budget_since=day1 + 100)
+    assert (spending.certain, spending.possible) == (3.0, 0.0)  # oxen's 1.0 and fal's 2.0; never simulated
+    assert spending.by_day == [
         {
             "day": "2026-11-18",
             "provider": "fal",
@@ -245,7 +247,7 @@ async def test_spend_by_day(journal: Journal) -> None:
             "jobs": 1,
         },
     ]
-    assert await journal.spend_by_day(since=T0 + 2 * DAY) == []
+    assert (await journal.overview(limit=0, days_since=T0 + 2 * DAY, budget_since=0))[1].by_day == []
 
 
 @pytest.mark.anyio

@@ -235,12 +235,20 @@ async def test_a_held_request_is_taken_once_and_never_after_it_expires(journal: 
     assert not took and late is not None and late.outcome is None and late.taken_at is None
 
 
-async def test_spend_by_day_separates_simulated(journal: JobJournal) -> None:
+async def test_overview_lists_jobs_and_spend_with_simulated_apart(journal: JobJournal) -> None:
     await journal.create(make(created_at=T0, request_id="r", estimate_usd=1.25))
     await journal.create(make(created_at=T0, state="submitting", estimate_usd=0.5))
     await journal.create(make(created_at=T0, state="failed", estimate_usd=7.0))  # never reached fal
     await journal.create(make(created_at=T0 + 86_400, simulated=True, provider="simulator", request_id="s"))
-    assert await journal.spend_by_day(T0 - 1) == [
+    jobs, spending = await journal.overview(
+        states=["failed"], limit=5, days_since=T0 - 1, budget_since=T0 - 1
+    )
+    assert [job.estimate_usd for job in jobs] == [7.0]
+    assert (spending.certain, spending.possible) == (1.25, 0.5)  # the simulated job is never money
+    assert [job.simulated for job in (await journal.overview(limit=1, days_since=0, budget_since=0))[0]] == [
+        True
+    ]
+    assert spending.by_day == [
         {
             "day": "2026-11-18",
             "provider": "fal",

@@ -29,6 +29,7 @@ __all__ = [
     "JobState",
     "Reservation",
     "SpendRow",
+    "Spending",
     "new_job_id",
 ]
 
@@ -90,6 +91,17 @@ class JobRecord:
 
 
 SpendRow = dict[str, Any]  # {"day", "provider", "simulated", "usd", "possible_usd", "jobs"}
+
+
+@dataclass(frozen=True)
+class Spending:
+    """What the spend report reads: spend by UTC day and provider since one moment (simulated rows
+    apart), and real spend since another, surely and possibly charged (what the daily budget counts)."""
+
+    by_day: list[SpendRow]
+    certain: float
+    possible: float
+
 
 HeldOutcome = Literal["generating", "dropped"]
 # A held request settled or expired this long ago is deleted when another is held: long enough for a
@@ -224,8 +236,24 @@ class JobJournal(Protocol):
 
     async def next_lease_expiry(self, owner: str) -> float | None: ...
 
+    async def overview(
+        self,
+        *,
+        states: Collection[str] | None = None,
+        limit: int = 20,
+        days_since: float,
+        budget_since: float,
+    ) -> tuple[builtins.list[JobRecord], Spending]:
+        """`list(states=..., limit=...)` and the spend report's reads, from one snapshot in one trip
+        (what `list_jobs` answers with, while thousands of writes may queue): `Spending.by_day` of jobs
+        created at or after `days_since`, its certain and possible of those at or after `budget_since`.
+
+        Each day: {"day": "2026-11-21", "provider": "fal", "simulated": False, "usd": 1.23 (surely
+        charged), "possible_usd": 0.5 (possibly charged), "jobs": 3}, oldest day first; simulated jobs
+        come under the provider "simulator" with what they would have cost, never money."""
+        ...
+
     # -- money --
-    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]: ...
 
     async def spent_since(self, since: float) -> tuple[float, float]: ...
 

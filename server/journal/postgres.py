@@ -44,9 +44,8 @@ from .api import (
     JobRecord,
     JobState,
     Reservation,
-    SpendRow,
+    Spending,
     changes_for,
-    check_state,
     checked_update,
     prepared,
 )
@@ -432,21 +431,38 @@ class PgJournal(JobJournal):
     async def list(
         self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
     ) -> builtins.list[JobRecord]:
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if states is not None:
-            wanted = sorted(set(states))
-            for s in wanted:
-                check_state(s)
-            where.append("state = ANY(%s)")
-            params.append(wanted)
-        if since is not None:
-            where.append("created_at >= %s")
-            params.append(since)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        params.append(max(0, limit))
-        sql = f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, seq DESC LIMIT %s"  # noqa: S608
+        sql, params = queries.listing(queries.POSTGRES, states=states, limit=limit, since=since)
         return await self._fetch(sql, params)
+
+    async def overview(
+        self,
+        *,
+        states: Collection[str] | None = None,
+        limit: int = 20,
+        days_since: float,
+        budget_since: float,
+    ) -> tuple[builtins.list[JobRecord], Spending]:
+        sql, params = queries.listing(queries.POSTGRES, states=states, limit=limit, since=None)
+
+        async def select(db: AsyncConnection[Any]) -> tuple[builtins.list[JobRecord], Spending]:
+            # One snapshot (the totals agree with the jobs listed), and one round trip: a pipeline.
+            async with db.transaction(), db.pipeline():
+                await db.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                jobs = await db.execute(sql.encode(), params)
+                days = await db.execute(queries.spend_by_day(queries.POSTGRES).encode(), (days_since,))
+                spent = await db.execute(queries.spent(queries.POSTGRES).encode(), (budget_since,))
+                rows, day_rows, total = await jobs.fetchall(), await days.fetchall(), await spent.fetchone()
+            assert total is not None
+            by_day = [
+                queries.spend_row(
+                    r["day"], r["provider"], r["simulated"], r["usd"], r["possible_usd"], r["jobs"]
+                )
+                for r in day_rows
+            ]
+            certain, possible = round(float(total["certain"]), 6), round(float(total["possible"]), 6)
+            return [_decode(r) for r in rows], Spending(by_day, certain, possible)
+
+        return await self._with_db(select)
 
     async def group(self, group_id: str) -> builtins.list[JobRecord]:
         return await self._fetch(
@@ -584,20 +600,6 @@ class PgJournal(JobJournal):
         return await self._with_db(select)
 
     # -- money --
-
-    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]:
-        sql = queries.spend_by_day(queries.POSTGRES)
-
-        async def select(db: AsyncConnection[Any]) -> builtins.list[SpendRow]:
-            cur = await db.execute(sql.encode(), (since,))
-            return [
-                queries.spend_row(
-                    r["day"], r["provider"], r["simulated"], r["usd"], r["possible_usd"], r["jobs"]
-                )
-                for r in await cur.fetchall()
-            ]
-
-        return await self._with_db(select)
 
     async def spent_since(self, since: float) -> tuple[float, float]:
         return await self._with_db(lambda db: _spent(db, since))

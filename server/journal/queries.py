@@ -6,10 +6,11 @@ day is taken from an epoch, how "not simulated" is written and which column keep
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .api import SpendRow
+from .api import SpendRow, check_state
 
 # Money, by one rule for every report and budget. A job is surely charged once the provider has its
 # request id; it is possibly charged while "submitting" or "uncertain" without one (the submit may
@@ -34,6 +35,30 @@ SQLITE = Dialect("?", "date(created_at, 'unixepoch')", "simulated = 0", "rowid")
 POSTGRES = Dialect(
     "%s", "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "NOT simulated", "seq"
 )
+
+
+def listing(
+    d: Dialect, *, states: Collection[str] | None, limit: int, since: float | None
+) -> tuple[str, list[Any]]:
+    """Jobs newest first, only those in `states` (None: any) or created at or after `since`: the query
+    and its parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if states is not None:
+        wanted = sorted(set(states))
+        for state in wanted:
+            check_state(state)
+        where.append(f"state IN ({', '.join(d.param for _ in wanted)})" if wanted else "1 = 0")
+        params.extend(wanted)
+    if since is not None:
+        where.append(f"created_at >= {d.param}")
+        params.append(since)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = (
+        f"SELECT * FROM jobs{clause}"  # noqa: S608 - constants only; values are parameters
+        f" ORDER BY created_at DESC, {d.insertion_order} DESC LIMIT {d.param}"
+    )
+    return sql, [*params, max(0, limit)]
 
 
 def spend_by_day(d: Dialect) -> str:

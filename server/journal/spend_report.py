@@ -1,7 +1,7 @@
 """What the user has spent: the rolling 24 hours the daily budget looks at, and a report by day and
 provider for the `seedance://spend` resource and `list_jobs`.
 
-One rule (the journal's, see `journal_api.JobJournal.spend_by_day`), counted when a job is created,
+One rule (the journal's, see `journal.queries`), counted when a job is created,
 at the upper bound of its price range: a real job is *charged* once the provider has its request
 id, *possibly charged* while its submit is uncertain, and free if it failed or was cancelled before
 the provider had it. Possibly charged spend is shown apart, but the daily budget counts it too: the
@@ -12,12 +12,13 @@ would have cost, and they count toward no cap, budget or total.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
 from ..config import Settings
-from .api import JobJournal, JobRecord
+from .api import JobJournal, JobRecord, Spending
 
 DAY_SECONDS = 86_400.0
 REPORT_DAYS = 30  # a month is what a bill covers
@@ -85,22 +86,42 @@ class SpendReport(BaseModel):
     note: str
 
 
-async def spend_report(
-    journal: JobJournal, settings: Settings, *, days: int = REPORT_DAYS, now: float | None = None
-) -> SpendReport:
-    now = time.time() if now is None else now
-    # Whole UTC days, so the first day of the report is not a partial one.
-    start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = start.timestamp() - (days - 1) * DAY_SECONDS
-    rows = await journal.spend_by_day(since)
+@dataclass(frozen=True)
+class SpendWindow:
+    """The moments a report reads from: `days_since`, the first of its whole UTC days; `budget_since`,
+    the start of the rolling 24 hours the daily budget looks at."""
+
+    days_since: float
+    budget_since: float
+
+    @classmethod
+    def ending(cls, now: float | None = None, *, days: int = REPORT_DAYS) -> SpendWindow:
+        now = time.time() if now is None else now
+        # Whole UTC days, so the first day of the report is not a partial one.
+        start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls(days_since=start.timestamp() - (days - 1) * DAY_SECONDS, budget_since=now - DAY_SECONDS)
+
+
+async def spend_report(journal: JobJournal, settings: Settings, *, now: float | None = None) -> SpendReport:
+    """The report alone (the spend resource); `list_jobs` reads it with its jobs (`build_spend_report`)."""
+    window = SpendWindow.ending(now)
+    _, spending = await journal.overview(
+        limit=0, days_since=window.days_since, budget_since=window.budget_since
+    )
+    return build_spend_report(spending, settings, window)
+
+
+def build_spend_report(spending: Spending, settings: Settings, window: SpendWindow) -> SpendReport:
+    rows = spending.by_day
     real = [row for row in rows if not row["simulated"]]
     by_provider: dict[str, float] = {}
     for row in real:
         by_provider[row["provider"]] = round(by_provider.get(row["provider"], 0.0) + row["usd"], 6)
-    last_24h = await spent_last_24h(journal, simulated=settings.simulated, now=now)
+    # Simulated runs never count toward a budget.
+    last_24h = 0.0 if settings.simulated else round(spending.certain + spending.possible, 6)
     budget = settings.daily_budget_usd
     return SpendReport(
-        since=datetime.fromtimestamp(since, timezone.utc).isoformat(),
+        since=datetime.fromtimestamp(window.days_since, timezone.utc).isoformat(),
         by_day=[SpendDay(**row) for row in rows],
         by_provider=by_provider,
         total_usd=round(sum(by_provider.values()), 6),
@@ -123,6 +144,8 @@ __all__ = [
     "SPEND_URI",
     "SpendDay",
     "SpendReport",
+    "SpendWindow",
+    "build_spend_report",
     "charged",
     "possibly_charged",
     "spend_report",

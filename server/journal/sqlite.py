@@ -51,9 +51,8 @@ from .api import (
     JobRecord,
     JobState,
     Reservation,
-    SpendRow,
+    Spending,
     changes_for,
-    check_state,
     checked_update,
     new_job_id,
     prepared,
@@ -395,21 +394,30 @@ class Journal(JobJournal):
         self, *, states: Collection[str] | None = None, limit: int = 20, since: float | None = None
     ) -> builtins.list[JobRecord]:
         """Jobs newest first, optionally only those in `states` or created at or after `since`."""
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            states = sorted(set(states))
-            for s in states:
-                check_state(s)
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            params.extend(states)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ?"  # noqa: S608
-        params.append(max(0, limit))
-        return await self._read(lambda db: [_decode(r) for r in db.execute(sql, params)])
+        return await self._read(partial(_listing, states=states, limit=limit, since=since))
+
+    async def overview(
+        self,
+        *,
+        states: Collection[str] | None = None,
+        limit: int = 20,
+        days_since: float,
+        budget_since: float,
+    ) -> tuple[builtins.list[JobRecord], Spending]:
+        def read(db: sqlite3.Connection) -> tuple[builtins.list[JobRecord], Spending]:
+            db.execute("BEGIN")  # one snapshot: the totals agree with the jobs listed
+            try:
+                jobs = _listing(db, states=states, limit=limit, since=None)
+                by_day = [
+                    queries.spend_row(*row)
+                    for row in db.execute(queries.spend_by_day(queries.SQLITE), (days_since,))
+                ]
+                certain, possible = _spent(db, budget_since)
+            finally:
+                db.execute("COMMIT")
+            return jobs, Spending(by_day, certain, possible)
+
+        return await self._read(read)
 
     async def unfinished(self) -> builtins.list[JobRecord]:
         """Jobs not in a terminal state, oldest first."""
@@ -546,20 +554,6 @@ class Journal(JobJournal):
 
     # -- money --
 
-    async def spend_by_day(self, since: float) -> builtins.list[SpendRow]:
-        """Spend per UTC day and provider of jobs created at or after `since`, oldest day first.
-
-        Each entry: {"day": "2026-11-21", "provider": "fal", "simulated": False, "usd": 1.23 (surely
-        charged), "possible_usd": 0.5 (possibly charged), "jobs": 3}. Simulated jobs come under the
-        provider "simulator" with what they would have cost; they are never money.
-        """
-        sql = queries.spend_by_day(queries.SQLITE)
-
-        def read(db: sqlite3.Connection) -> builtins.list[SpendRow]:
-            return [queries.spend_row(*row) for row in db.execute(sql, (since,))]
-
-        return await self._read(read)
-
     async def spent_since(self, since: float) -> tuple[float, float]:
         """Real (never simulated) spend of jobs created at or after `since`: (certain, possible)."""
         return await self._read(lambda db: _spent(db, since))
@@ -668,6 +662,13 @@ def _held(row: sqlite3.Row) -> HeldRequest:
 def _duplicate(db: sqlite3.Connection, dedupe_key: str, since: float) -> JobRecord | None:
     row = db.execute(queries.duplicate(queries.SQLITE), (dedupe_key, since)).fetchone()
     return None if row is None else _decode(row)
+
+
+def _listing(
+    db: sqlite3.Connection, *, states: Collection[str] | None, limit: int, since: float | None
+) -> list[JobRecord]:
+    sql, params = queries.listing(queries.SQLITE, states=states, limit=limit, since=since)
+    return [_decode(r) for r in db.execute(sql, params)]
 
 
 def _spent(db: sqlite3.Connection, since: float) -> tuple[float, float]:
