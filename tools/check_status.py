@@ -42,7 +42,6 @@ async def check_status(
             "they press it, the card tells you the job id; list_jobs lists the job once it is made."
         )
     async with tool_errors():
-        await state.jobs.get(job_id)
         timeout = state.settings.wait_seconds if wait_seconds is None else wait_seconds
         record = await wait(ctx, state, job_id, timeout)
         answered = await answer(record, state)
