@@ -13,6 +13,7 @@ from functools import partial
 
 import anyio
 
+from ..journal.api import JobRecord
 from ..providers.base import Submission
 from .following import Following
 from .shared import LeaseLost, _Held, _Live, _submission_of, uncertain_advice
@@ -94,7 +95,7 @@ class Claiming(Following):
                     self._leased, held.id, partial(self._save_again, held.id), name=f"save {held.id}"
                 )
             elif held.submission:
-                self._follow(held.id, _submission_of(held))
+                self._follow(held, _submission_of(held))
             elif held.state == "submitting":
                 # Its submitter stopped renewing the lease mid-submit: it was killed.
                 await self.journal.update(
@@ -114,8 +115,11 @@ class Claiming(Following):
             await self.sweep_partials()  # the previous owners' half-written files
         return taken
 
-    def _follow(self, job_id: str, submission: Submission) -> None:
-        self._live.setdefault(job_id, _Live())
+    def _follow(self, record: JobRecord, submission: Submission) -> None:
+        job_id = record.id
+        # The log lines journaled so far come with the record: a thousand followers starting together
+        # would otherwise each read them back.
+        self._live.setdefault(job_id, _Live()).logs = list(record.logs)
         self._busy.add(job_id)
 
         follow = partial(self._run_follower, job_id, submission)

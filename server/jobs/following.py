@@ -76,9 +76,6 @@ class Following(Saving):
             started = live.phase != "running"
             if started:
                 live.phase, live.phase_started = "running", time.monotonic()
-            if live.logs is None:  # read once a follow: a thousand jobs' log lines each read it again
-                record = await self.journal.get(job_id)
-                live.logs = list(record.logs) if record else []
             logs = live.logs
             new = [line.message for line in state.logs]
             # Providers resend the whole log on every status: keep only what is new.

@@ -213,7 +213,7 @@ class JobManager(Claiming):
         for intent, submission in zip(intents, submissions, strict=False):
             record = await self._record_request(intent.id, submission)
             records.append(record)
-            self._follow(record.id, submission)
+            self._follow(record, submission)
             self._live[record.id].notify()
         return records
 

@@ -52,7 +52,7 @@ class _Live:
     phase: str = "queued"
     phase_started: float = field(default_factory=time.monotonic)
     message: str = ""
-    logs: list[str] | None = None  # the provider's log lines journaled so far, once read
+    logs: list[str] = field(default_factory=list)  # the provider's log lines journaled so far
     # The job's final record as this process journaled it: a waiter it wakes answers with it, unread.
     settled: JobRecord | None = None
 
