@@ -391,6 +391,56 @@ async def test_reads_are_answered_while_writes_wait_for_the_file(tmp_path: Path)
         await j.close()
 
 
+@pytest.mark.anyio
+async def test_writes_that_queue_together_commit_together_and_fail_alone(tmp_path: Path) -> None:
+    # Writes queued behind another process's lock go in together once it is free: each in a savepoint,
+    # so a duplicate id and a missing job fail their own callers and nothing else.
+    path = tmp_path / "journal.sqlite3"
+    j = await Journal.open(path)
+    first, moving = make(), make()
+    await j.create(first)
+    await j.create(moving)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    outcomes: dict[str, str] = {}
+    new = [make() for _ in range(8)]
+
+    async def attempt(name: str, write: Any) -> None:
+        try:
+            await write()
+        except (ValueError, KeyError) as exc:
+            outcomes[name] = type(exc).__name__
+        else:
+            outcomes[name] = "ok"
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i, record in enumerate(new):
+                tg.start_soon(attempt, f"new {i}", lambda record=record: j.create(record))
+            tg.start_soon(attempt, "duplicate", lambda: j.create(first))
+            tg.start_soon(attempt, "missing", lambda: j.update("sd_nosuchjob", state="running"))
+            tg.start_soon(attempt, "moving", lambda: j.update(moving.id, state="queued", request_id="r1"))
+            with anyio.CancelScope() as dropped:
+                dropped.cancel()  # cancelled while it waits for its turn: never written
+                await j.update(first.id, state="cancelled", note="dropped")
+            await anyio.wait_all_tasks_blocked()
+            assert outcomes == {}  # all still waiting for the lock
+            other.execute("COMMIT")
+    finally:
+        other.close()
+    assert outcomes == {
+        **{f"new {i}": "ok" for i in range(8)},
+        "duplicate": "ValueError",
+        "missing": "KeyError",
+        "moving": "ok",
+    }
+    assert all([await j.get(r.id) is not None for r in new])
+    moved, untouched = await j.get(moving.id), await j.get(first.id)
+    assert moved is not None and moved.request_id == "r1" and moved.state == "queued"
+    assert untouched is not None and untouched.state == "submitting" and len(untouched.history) == 1
+    await j.close()
+
+
 CRASHING_WRITER = textwrap.dedent(
     """
     import os, signal, sys

@@ -133,10 +133,25 @@ async def test_leases_one_holder_takeover_after_expiry(journal: JobJournal) -> N
     taken = await journal.take_lease(job.id, "b", 30)
     assert taken is not None and taken.lease_owner == "b"
     assert not await journal.renew_lease(job.id, "a", 30)
+
     await journal.release_lease(job.id, "a")  # not a's: nothing happens
     assert (await journal.get(job.id)).lease_owner == "b"  # type: ignore[union-attr]
     await journal.release_lease(job.id, "b")
     assert (await journal.get(job.id)).lease_owner is None  # type: ignore[union-attr]
+
+
+async def test_scans_leave_out_what_their_caller_works_on(journal: JobJournal) -> None:
+    now = time.time()
+    mine, theirs, free = (make(created_at=now + i, state="queued", submission="{}") for i in range(3))
+    for job in (mine, theirs, free):
+        await journal.create(job)
+    assert await journal.take_lease(mine.id, "a", 30) is not None
+    assert await journal.take_lease(theirs.id, "b", 30) is not None
+    assert [r.id for r in await journal.takeable("a")] == [mine.id, free.id]  # its own, and the free one
+    assert [r.id for r in await journal.takeable("a", skipping={mine.id, "sd_other"})] == [free.id]
+    assert [r.id for r in await journal.takeable("a", skipping=[])] == [mine.id, free.id]
+    assert [r.id for r in await journal.unfinished(not_held_by="a")] == [theirs.id, free.id]
+    assert [r.id for r in await journal.unfinished()] == [mine.id, theirs.id, free.id]
 
 
 async def test_many_leases_renew_in_one_call_and_only_the_holders(journal: JobJournal) -> None:

@@ -60,7 +60,7 @@ class Claiming(Following):
 
     async def _free_leases_of_gone_owners(self) -> None:
         """Leases of owners that ran here and have exited need not lapse: let them go now."""
-        for record in await self.journal.unfinished():
+        for record in await self.journal.unfinished(not_held_by=self.owner):
             owner = record.lease_owner
             if owner is not None and self._gone(owner):
                 log.info("job %s: its follower (%s) has exited; taking it over now", record.id, owner)
@@ -69,7 +69,8 @@ class Claiming(Following):
     async def _take_over(self) -> int:
         await self._free_leases_of_gone_owners()
         taken = 0
-        for record in await self.journal.takeable(self.owner):
+        # Skipped in the query, and again here: a job may have become busy while it ran.
+        for record in await self.journal.takeable(self.owner, skipping=self._busy | self._not_ours):
             if record.id in self._busy or record.id in self._not_ours:
                 continue
             if self._may_still_land(record, time.time()):

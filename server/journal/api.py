@@ -212,7 +212,10 @@ class JobJournal(Protocol):
 
     async def group(self, group_id: str) -> builtins.list[JobRecord]: ...
 
-    async def unfinished(self) -> builtins.list[JobRecord]: ...
+    async def unfinished(self, *, not_held_by: str | None = None) -> builtins.list[JobRecord]:
+        """Jobs not in a terminal state, oldest first; with `not_held_by`, those it holds a lease on
+        left out (in the query: a process following a thousand jobs scans them every few seconds)."""
+        ...
 
     # -- one submit per call --
     async def claim(
@@ -232,7 +235,12 @@ class JobJournal(Protocol):
 
     async def release_lease(self, job_id: str, owner: str) -> None: ...
 
-    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]: ...
+    async def takeable(
+        self, owner: str, now: float | None = None, *, skipping: Collection[str] = ()
+    ) -> builtins.list[JobRecord]:
+        """Jobs that need a follower and that `owner` may take (lease free, lapsed or its own), oldest
+        first, but for the ids in `skipping` (the jobs `owner` works on now), left out in the query."""
+        ...
 
     async def next_lease_expiry(self, owner: str) -> float | None: ...
 

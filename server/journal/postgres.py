@@ -469,10 +469,11 @@ class PgJournal(JobJournal):
             "SELECT * FROM jobs WHERE group_id = %s ORDER BY created_at, seq", (group_id,)
         )
 
-    async def unfinished(self) -> builtins.list[JobRecord]:
+    async def unfinished(self, *, not_held_by: str | None = None) -> builtins.list[JobRecord]:
         return await self._fetch(
             "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
-            " ORDER BY created_at, seq"
+            " AND (%s::text IS NULL OR lease_owner IS NULL OR lease_owner <> %s) ORDER BY created_at, seq",
+            (not_held_by, not_held_by),
         )
 
     async def find_duplicate(self, dedupe_key: str, since: float) -> JobRecord | None:
@@ -569,10 +570,12 @@ class PgJournal(JobJournal):
 
         await self._with_db(release)
 
-    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]:
-        """Jobs needing a follower that `owner` may take, oldest first; rows another process is
-        taking right now are skipped, not waited for."""
+    async def takeable(
+        self, owner: str, now: float | None = None, *, skipping: Collection[str] = ()
+    ) -> builtins.list[JobRecord]:
+        """Rows another process is taking right now are skipped, not waited for."""
         at = time.time() if now is None else now
+        skipped = sorted(skipping)
 
         async def select(db: AsyncConnection[Any]) -> builtins.list[JobRecord]:
             async with db.transaction():
@@ -580,8 +583,8 @@ class PgJournal(JobJournal):
                     f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
                     " AND (next_save_at IS NULL OR next_save_at <= %s)"
                     " AND (lease_owner IS NULL OR lease_owner = %s OR lease_expires <= %s)"
-                    " ORDER BY created_at, seq FOR UPDATE SKIP LOCKED",
-                    (at, owner, at),
+                    " AND NOT (id = ANY(%s)) ORDER BY created_at, seq FOR UPDATE SKIP LOCKED",
+                    (at, owner, at, skipped),
                 )
                 return [_decode(r) for r in await cur.fetchall()]
 

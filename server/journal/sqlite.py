@@ -5,7 +5,8 @@ request id the moment the submit returns, and follows unfinished rows again afte
 paid job can always be found again, even if the process is killed mid-call.
 
 Three connections ("lanes"), each used by one worker thread at a time, so the event loop never
-waits on disk: one writes, every write in turn; one reads for answers (`list_jobs`, `check_status`);
+waits on disk: one writes, every write in turn, those that queue together in one transaction
+(`group_commit`); one reads for answers (`list_jobs`, `check_status`);
 one reads for the process's own periodic scans (jobs to take over, leases about to lapse), which
 decode every unfinished row. WAL lets reads run beside a write, so answers neither queue behind a
 thousand finishing jobs' writes nor behind a scan of their rows. Several processes (two
@@ -57,6 +58,7 @@ from .api import (
     new_job_id,
     prepared,
 )
+from .group_commit import GroupCommit
 
 __all__ = [
     "JOB_STATES",
@@ -280,7 +282,7 @@ class _Lane:
 class Journal(JobJournal):
     """The job journal over one SQLite file. Open with `await Journal.open(path)`; close when done."""
 
-    def __init__(self, path: Path, writes: _Lane, answers: _Lane, scans: _Lane) -> None:
+    def __init__(self, path: Path, writes: GroupCommit, answers: _Lane, scans: _Lane) -> None:
         # Use `Journal.open`: the connections must be made (and the file migrated) on a worker thread.
         self.path = path
         self._writes, self._answers, self._scans = writes, answers, scans
@@ -289,15 +291,17 @@ class Journal(JobJournal):
     async def open(cls, path: Path) -> Journal:
         """Open (creating folders and file as needed) and migrate the journal at `path`."""
         path = Path(path)
-        lanes = [_Lane(await anyio.to_thread.run_sync(partial(_connect, path, writes=True)))]
+        writes = GroupCommit(await anyio.to_thread.run_sync(partial(_connect, path, writes=True)))
+        lanes: list[_Lane] = []
         try:
             for _ in range(2):
                 lanes.append(_Lane(await anyio.to_thread.run_sync(partial(_connect, path, writes=False))))
         except BaseException:
             for lane in lanes:
                 await lane.close()
+            await writes.close()
             raise
-        return cls(path, *lanes)
+        return cls(path, writes, *lanes)
 
     async def close(self) -> None:
         for lane in (self._scans, self._answers, self._writes):
@@ -311,9 +315,9 @@ class Journal(JobJournal):
     ) -> None:
         await self.close()
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        # Not abandoned on cancel: a write that started finishes (or rolls back) before we move on.
-        return await self._writes.run(fn)
+    async def _commit(self, change: Callable[[sqlite3.Connection], T], *, durable: bool) -> T:
+        """Run `change` in a write transaction; with `durable`, the WAL is fsynced when it commits."""
+        return await self._writes.commit(change, durable=durable)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """A read for an answer: it sees every write committed before it starts."""
@@ -333,13 +337,13 @@ class Journal(JobJournal):
         record = prepared(record)
         params = [_encode(name, getattr(record, name)) for name in RECORD_FIELDS]
 
-        def write(db: sqlite3.Connection) -> None:
+        def change(db: sqlite3.Connection) -> None:
             try:
-                _write(db, lambda: db.execute(_INSERT, params), durable=True)
+                db.execute(_INSERT, params)
             except sqlite3.IntegrityError:
                 raise ValueError(f"a job with id {record.id!r} is already in the journal") from None
 
-        await self._run(write)
+        await self._commit(change, durable=True)
 
     async def update(
         self, job_id: str, *, state: JobState | None = None, note: str = "", **fields: Any
@@ -352,25 +356,22 @@ class Journal(JobJournal):
         fields = checked_update(fields, state)
         durable = not _DURABLE_FIELDS.isdisjoint(fields)
 
-        def write(db: sqlite3.Connection) -> JobRecord:
-            def change() -> JobRecord:
-                row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                if row is None:
-                    raise KeyError(job_id)
-                old = _decode(row)
-                changes = changes_for(old, fields, state, note)
-                new = replace(old, **changes)
-                # Column names come from the dataclass's own fields, never from the caller's text.
-                assignments = ", ".join(f"{name} = ?" for name in changes)
-                db.execute(
-                    f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608
-                    [*(_encode(name, getattr(new, name)) for name in changes), job_id],
-                )
-                return new
+        def change(db: sqlite3.Connection) -> JobRecord:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            old = _decode(row)
+            changes = changes_for(old, fields, state, note)
+            new = replace(old, **changes)
+            # Column names come from the dataclass's own fields, never from the caller's text.
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608
+                [*(_encode(name, getattr(new, name)) for name in changes), job_id],
+            )
+            return new
 
-            return _write(db, change, durable=durable)
-
-        return await self._run(write)
+        return await self._commit(change, durable=durable)
 
     # -- reads --
 
@@ -419,13 +420,12 @@ class Journal(JobJournal):
 
         return await self._read(read)
 
-    async def unfinished(self) -> builtins.list[JobRecord]:
-        """Jobs not in a terminal state, oldest first."""
+    async def unfinished(self, *, not_held_by: str | None = None) -> builtins.list[JobRecord]:
         sql = (
             "SELECT * FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
-            " ORDER BY created_at, rowid"
+            " AND (? IS NULL OR lease_owner IS NULL OR lease_owner != ?) ORDER BY created_at, rowid"
         )
-        return await self._scan(lambda db: [_decode(r) for r in db.execute(sql)])
+        return await self._scan(lambda db: [_decode(r) for r in db.execute(sql, (not_held_by, not_held_by))])
 
     # -- one submit per call --
 
@@ -443,99 +443,91 @@ class Journal(JobJournal):
         (key,) = keys
         rows = [prepared(intent) for intent in intents]
 
-        def write(db: sqlite3.Connection) -> tuple[builtins.list[JobRecord], bool]:
-            def change() -> tuple[builtins.list[JobRecord], bool]:
-                earlier = _duplicate(db, str(key), since)
-                if earlier is not None:
-                    if earlier.group_id is None:
-                        return [earlier], False
-                    sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
-                    return [_decode(r) for r in db.execute(sql, (earlier.group_id,))], False
-                for record in rows:
-                    db.execute(_INSERT, [_encode(name, getattr(record, name)) for name in RECORD_FIELDS])
-                return rows, True
+        def change(db: sqlite3.Connection) -> tuple[builtins.list[JobRecord], bool]:
+            earlier = _duplicate(db, str(key), since)
+            if earlier is not None:
+                if earlier.group_id is None:
+                    return [earlier], False
+                sql = "SELECT * FROM jobs WHERE group_id = ? ORDER BY created_at, rowid"
+                return [_decode(r) for r in db.execute(sql, (earlier.group_id,))], False
+            for record in rows:
+                db.execute(_INSERT, [_encode(name, getattr(record, name)) for name in RECORD_FIELDS])
+            return rows, True
 
-            return _write(db, change, durable=True)
-
-        return await self._run(write)
+        return await self._commit(change, durable=True)
 
     # -- leases --
 
     async def take_lease(self, job_id: str, owner: str, seconds: float) -> JobRecord | None:
         """Hold the job for `owner` until now + `seconds` if nobody else holds it; its record, else None."""
 
-        def write(db: sqlite3.Connection) -> JobRecord | None:
-            def change() -> JobRecord | None:
-                now = time.time()
-                taken = db.execute(
-                    "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?"
-                    " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)",
-                    (owner, now + seconds, job_id, owner, now),
-                ).rowcount
-                if not taken:
-                    return None
-                row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                return _decode(row)
+        def change(db: sqlite3.Connection) -> JobRecord | None:
+            now = time.time()
+            taken = db.execute(
+                "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?"
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)",
+                (owner, now + seconds, job_id, owner, now),
+            ).rowcount
+            if not taken:
+                return None
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return _decode(row)
 
-            return _write(db, change, durable=False)
-
-        return await self._run(write)
+        return await self._commit(change, durable=False)
 
     async def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
         """Extend `owner`'s lease to now + `seconds`; False when `owner` no longer holds it."""
 
-        def write(db: sqlite3.Connection) -> bool:
+        def change(db: sqlite3.Connection) -> bool:
             sql = "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?"
             params = (time.time() + seconds, job_id, owner)
-            return _write(db, lambda: db.execute(sql, params).rowcount > 0, durable=False)
+            return db.execute(sql, params).rowcount > 0
 
-        return await self._run(write)
+        return await self._commit(change, durable=False)
 
     async def renew_leases(self, job_ids: Collection[str], owner: str, seconds: float) -> set[str]:
         """`renew_lease` for many jobs in one transaction; returns the ids `owner` still holds."""
         ids = list(job_ids)
 
-        def write(db: sqlite3.Connection) -> set[str]:
-            def change() -> set[str]:
-                kept: set[str] = set()
-                expires = time.time() + seconds
-                for start in range(0, len(ids), _IDS_PER_STATEMENT):
-                    chunk = ids[start : start + _IDS_PER_STATEMENT]
-                    # Only "?" marks go into the text; the ids are bound.
-                    where = f"lease_owner = ? AND id IN ({', '.join('?' for _ in chunk)})"
-                    db.execute(f"UPDATE jobs SET lease_expires = ? WHERE {where}", [expires, owner, *chunk])  # noqa: S608
-                    rows = db.execute(f"SELECT id FROM jobs WHERE {where}", [owner, *chunk])  # noqa: S608
-                    kept.update(str(row[0]) for row in rows)
-                return kept
+        def change(db: sqlite3.Connection) -> set[str]:
+            kept: set[str] = set()
+            expires = time.time() + seconds
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start : start + _IDS_PER_STATEMENT]
+                # Only "?" marks go into the text; the ids are bound.
+                where = f"lease_owner = ? AND id IN ({', '.join('?' for _ in chunk)})"
+                db.execute(f"UPDATE jobs SET lease_expires = ? WHERE {where}", [expires, owner, *chunk])  # noqa: S608
+                rows = db.execute(f"SELECT id FROM jobs WHERE {where}", [owner, *chunk])  # noqa: S608
+                kept.update(str(row[0]) for row in rows)
+            return kept
 
-            return _write(db, change, durable=False)
-
-        return await self._run(write)
+        return await self._commit(change, durable=False)
 
     async def release_lease(self, job_id: str, owner: str) -> None:
         """Let the job go, if `owner` holds it."""
 
-        def write(db: sqlite3.Connection) -> None:
+        def change(db: sqlite3.Connection) -> None:
             sql = "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?"
-            _write(db, lambda: db.execute(sql, (job_id, owner)), durable=False)
+            db.execute(sql, (job_id, owner))
 
-        await self._run(write)
+        await self._commit(change, durable=False)
 
-    async def takeable(self, owner: str, now: float | None = None) -> builtins.list[JobRecord]:
-        """Jobs that need a follower and that `owner` may take (lease free, lapsed or its own), oldest first.
-
-        A finished job with a failed save counts once its next try is due.
-        """
+    async def takeable(
+        self, owner: str, now: float | None = None, *, skipping: Collection[str] = ()
+    ) -> builtins.list[JobRecord]:
+        """A finished job with a failed save counts once its next try is due."""
         sql = (
             f"SELECT * FROM jobs WHERE {_NEEDS_FOLLOWER}"  # noqa: S608
             " AND (next_save_at IS NULL OR next_save_at <= ?)"
             " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)"
+            " AND id NOT IN (SELECT value FROM json_each(?))"
             " ORDER BY created_at, rowid"
         )
+        skipped = json.dumps(sorted(skipping))
 
         def read(db: sqlite3.Connection) -> builtins.list[JobRecord]:
             at = time.time() if now is None else now
-            return [_decode(r) for r in db.execute(sql, (at, owner, at))]
+            return [_decode(r) for r in db.execute(sql, (at, owner, at, skipped))]
 
         return await self._scan(read)
 
@@ -568,83 +560,73 @@ class Journal(JobJournal):
         budget, always granted). A granted reservation counts until `release` or `ttl_seconds`.
         """
 
-        def write(db: sqlite3.Connection) -> Reservation:
-            def change() -> Reservation:
-                now = time.time()
-                db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
-                certain, possible = _spent(db, since)
-                spent = round(certain + possible, 6)
-                held = db.execute("SELECT COALESCE(SUM(usd), 0) FROM reservations").fetchone()[0]
-                reserved = round(float(held), 6)
-                if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
-                    return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
-                rid = "rsv_" + secrets.token_urlsafe(9)
-                db.execute(
-                    "INSERT INTO reservations (id, owner, usd, created_at, expires_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (rid, owner, usd, now, now + ttl_seconds),
-                )
-                return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
+        def change(db: sqlite3.Connection) -> Reservation:
+            now = time.time()
+            db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            certain, possible = _spent(db, since)
+            spent = round(certain + possible, 6)
+            held = db.execute("SELECT COALESCE(SUM(usd), 0) FROM reservations").fetchone()[0]
+            reserved = round(float(held), 6)
+            if budget_usd is not None and spent + reserved + usd > budget_usd + 1e-9:
+                return Reservation(id=None, granted=False, spent_usd=spent, reserved_usd=reserved)
+            rid = "rsv_" + secrets.token_urlsafe(9)
+            db.execute(
+                "INSERT INTO reservations (id, owner, usd, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (rid, owner, usd, now, now + ttl_seconds),
+            )
+            return Reservation(id=rid, granted=True, spent_usd=spent, reserved_usd=reserved)
 
-            return _write(db, change, durable=False)
-
-        return await self._run(write)
+        return await self._commit(change, durable=False)
 
     async def release(self, reservation_id: str) -> None:
         """Drop a reservation: its job is in the journal now, or it will never be submitted."""
 
-        def write(db: sqlite3.Connection) -> None:
+        def change(db: sqlite3.Connection) -> None:
             sql = "DELETE FROM reservations WHERE id = ?"
-            _write(db, lambda: db.execute(sql, (reservation_id,)), durable=False)
+            db.execute(sql, (reservation_id,))
 
-        await self._run(write)
+        await self._commit(change, durable=False)
 
     async def hold(self, held: HeldRequest, token_hash: str) -> None:
         """Keep a request for the person's confirmation, found later by `token_hash` only."""
 
-        def write(db: sqlite3.Connection) -> None:
-            def change() -> None:
-                db.execute(
-                    "DELETE FROM held_requests WHERE expires_at < ? AND (taken_at IS NULL OR taken_at < ?)",
-                    (held.created_at - HELD_KEPT_SECONDS, held.created_at - HELD_KEPT_SECONDS),
-                )
-                db.execute(
-                    "INSERT INTO held_requests (id, token_hash, created_at, expires_at, request)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (held.id, token_hash, held.created_at, held.expires_at, json.dumps(held.request)),
-                )
+        def change(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM held_requests WHERE expires_at < ? AND (taken_at IS NULL OR taken_at < ?)",
+                (held.created_at - HELD_KEPT_SECONDS, held.created_at - HELD_KEPT_SECONDS),
+            )
+            db.execute(
+                "INSERT INTO held_requests (id, token_hash, created_at, expires_at, request)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (held.id, token_hash, held.created_at, held.expires_at, json.dumps(held.request)),
+            )
 
-            _write(db, change, durable=False)
-
-        await self._run(write)
+        await self._commit(change, durable=False)
 
     async def take_held(
         self, token_hash: str, outcome: HeldOutcome, *, now: float
     ) -> tuple[HeldRequest | None, bool]:
         """Settle a held request once (see `JobJournal.take_held`); one write transaction."""
 
-        def write(db: sqlite3.Connection) -> tuple[HeldRequest | None, bool]:
-            def change() -> tuple[HeldRequest | None, bool]:
-                took = db.execute(
-                    "UPDATE held_requests SET taken_at = ?, outcome = ? WHERE token_hash = ?"
-                    " AND taken_at IS NULL AND expires_at > ?",
-                    (now, outcome, token_hash, now),
-                ).rowcount
-                row = db.execute("SELECT * FROM held_requests WHERE token_hash = ?", (token_hash,)).fetchone()
-                return (None if row is None else _held(row)), took == 1
+        def change(db: sqlite3.Connection) -> tuple[HeldRequest | None, bool]:
+            took = db.execute(
+                "UPDATE held_requests SET taken_at = ?, outcome = ? WHERE token_hash = ?"
+                " AND taken_at IS NULL AND expires_at > ?",
+                (now, outcome, token_hash, now),
+            ).rowcount
+            row = db.execute("SELECT * FROM held_requests WHERE token_hash = ?", (token_hash,)).fetchone()
+            return (None if row is None else _held(row)), took == 1
 
-            return _write(db, change, durable=outcome == "generating")
-
-        return await self._run(write)
+        return await self._commit(change, durable=outcome == "generating")
 
     async def held_job(self, held_id: str, job_id: str) -> None:
         """Record the first job a confirmed request made, for a second card to follow."""
 
-        def write(db: sqlite3.Connection) -> None:
+        def change(db: sqlite3.Connection) -> None:
             sql = "UPDATE held_requests SET job_id = ? WHERE id = ?"
-            _write(db, lambda: db.execute(sql, (job_id, held_id)), durable=False)
+            db.execute(sql, (job_id, held_id))
 
-        await self._run(write)
+        await self._commit(change, durable=False)
 
 
 def _held(row: sqlite3.Row) -> HeldRequest:
@@ -697,7 +679,7 @@ def _connect(path: Path, *, writes: bool) -> sqlite3.Connection:
         # WAL + NORMAL: a committed transaction is in the OS's hands once COMMIT returns, so it
         # survives the process being killed (SIGKILL, crash); only a power cut or OS crash can lose
         # the last transactions. Writes that record money (a new job, a request id) go further and
-        # commit with synchronous=FULL (see `_write`), so even a power cut cannot lose those.
+        # commit with synchronous=FULL (see `group_commit`), so even a power cut cannot lose those.
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
@@ -705,21 +687,3 @@ def _connect(path: Path, *, writes: bool) -> sqlite3.Connection:
         db.close()
         raise
     return db
-
-
-def _write(db: sqlite3.Connection, change: Callable[[], T], *, durable: bool) -> T:
-    """Run `change` in one write transaction; with `durable`, fsync the WAL when it commits."""
-    if durable:
-        db.execute("PRAGMA synchronous = FULL")
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = change()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return result
-    finally:
-        if durable:
-            db.execute("PRAGMA synchronous = NORMAL")
