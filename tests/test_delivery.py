@@ -219,6 +219,19 @@ async def test_a_download_lands_under_our_name_with_its_hash_and_a_preview(
     assert abs(facts["duration"] - 3.0) < 0.2 and facts["fps"] == 8
 
 
+async def test_a_download_of_several_chunks_is_saved_whole_and_in_order(
+    origin: Origin, http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes
+) -> None:
+    # Chunks of up to 1 MiB are written one behind the other, the last with the fsync.
+    data = video_bytes + bytes(range(256)) * 10_000  # about 2.5 MB: three chunks or more
+    url = origin.route("/files/big/output.mp4", body(data))
+    with anyio.fail_after(60):
+        fields = await deliverer(http, folders).save_video(job(), VideoOutput(url=url, file_size=len(data)))
+    assert Path(fields["video_path"]).read_bytes() == data
+    assert fields["video_sha256"] == hashlib.sha256(data).hexdigest() and fields["video_bytes"] == len(data)
+    assert names(folders[0]) == [Path(fields["video_path"]).name]  # no part file left beside it
+
+
 async def test_inline_bytes_are_saved_the_same_way(
     http: httpx.AsyncClient, folders: tuple[Path, Path], video_bytes: bytes
 ) -> None:
