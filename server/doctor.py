@@ -400,9 +400,11 @@ def _reach_checks(settings: Settings, timeout: float) -> list[Check]:
 def _reach(name: str, url: str, variable: str, timeout: float) -> Check:
     import httpx
 
+    from .http_pool import tls_context
+
     # No credentials: any HTTP answer, even 401 or 404, proves the host is reachable.
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, verify=tls_context()) as client:
             answer = client.head(url)
     except httpx.HTTPError as exc:
         reason = type(exc).__name__ if not str(exc) else str(exc)
@@ -418,12 +420,14 @@ def _reach(name: str, url: str, variable: str, timeout: float) -> Check:
 def _simulator_check(settings: Settings, timeout: float) -> Check:
     import httpx
 
+    from .http_pool import tls_context
+
     fix = "run `seedance-mcp simulator` to see the error, or set an API key to use a real provider"
     try:
         from .simulator import Simulator, SimulatorOptions
 
         with Simulator(SimulatorOptions.from_settings(settings)) as sim:
-            answer = httpx.get(f"{sim.url}/_simulator/requests", timeout=timeout)
+            answer = httpx.get(f"{sim.url}/_simulator/requests", timeout=timeout, verify=tls_context())
             answer.raise_for_status()
     except Exception as exc:  # any failure to start or answer is the finding itself
         return Check("fail", "simulator", f"does not start or answer ({type(exc).__name__}: {exc})", fix)
@@ -460,10 +464,11 @@ def _models_report(
     import httpx
 
     from .catalogue.live_check import check_fal, check_oxen, declared_endpoints
+    from .http_pool import tls_context
 
     declared = declared_endpoints(provider)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, verify=tls_context()) as client:
             if provider == "fal":
                 findings = check_fal(
                     client, declared, site_url=settings.fal_site_url, api_url=settings.fal_api_url, key=key

@@ -16,6 +16,8 @@ it, each pool event cost connections x waiters, and the loop spent minutes there
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -31,6 +33,16 @@ KEEP_IDLE = 4.0
 
 Origin = tuple[str, str, int | None]
 
+_TRUSTS_NOTHING = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no CA: any TLS fails
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context, for every HTTP client it builds: building one loads the CA
+    bundle (about 40 ms of CPU), which httpx otherwise does for each new client. Contexts are safe to
+    share between clients and threads."""
+    return httpx.create_ssl_context()
+
 
 def shared_client(*, headers: dict[str, str], timeout: httpx.Timeout) -> httpx.AsyncClient:
     """The HTTP client the providers and the deliverer share. Close it (`async with`) when done."""
@@ -39,8 +51,6 @@ def shared_client(*, headers: dict[str, str], timeout: httpx.Timeout) -> httpx.A
 
 class _Transport(httpx.AsyncBaseTransport):
     def __init__(self, connections: int) -> None:
-        # One TLS context for every connection: building one loads the CA bundle (milliseconds).
-        self._tls = httpx.create_ssl_context()
         self._slots = anyio.Semaphore(connections)
         self._idle: dict[Origin, list[httpx.AsyncHTTPTransport]] = {}
         self._keep_at_most = connections
@@ -48,12 +58,12 @@ class _Transport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if "text/event-stream" in request.headers.get("accept", ""):
-            own = self._connection(keep_alive=False)
+            own = self._connection(request.url.scheme, keep_alive=False)
             return await self._send(own, request, own.aclose)
         await self._slots.acquire()
         origin = (request.url.scheme, request.url.host, request.url.port)
         idle = self._idle.get(origin)
-        connection = idle.pop() if idle else self._connection(keep_alive=True)
+        connection = idle.pop() if idle else self._connection(request.url.scheme, keep_alive=True)
 
         async def done() -> None:
             self._slots.release()
@@ -81,11 +91,14 @@ class _Transport(httpx.AsyncBaseTransport):
         response.stream = _ThenStream(response.stream, done)
         return response
 
-    def _connection(self, *, keep_alive: bool) -> httpx.AsyncHTTPTransport:
+    def _connection(self, scheme: str, *, keep_alive: bool) -> httpx.AsyncHTTPTransport:
         # httpcore reconnects by itself when the kept connection has expired or the server closed it.
         kept = 1 if keep_alive else 0
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=kept, keepalive_expiry=KEEP_IDLE)
-        return httpx.AsyncHTTPTransport(verify=self._tls, limits=limits)
+        # A plain-HTTP origin (the simulator on loopback) never uses TLS: it gets a context that trusts
+        # nothing, so a process that only talks to the simulator never loads the CA bundle.
+        tls = tls_context() if scheme == "https" else _TRUSTS_NOTHING
+        return httpx.AsyncHTTPTransport(verify=tls, limits=limits)
 
     async def _keep(self, origin: Origin, connection: httpx.AsyncHTTPTransport) -> None:
         idle = self._idle.setdefault(origin, [])

@@ -19,6 +19,8 @@ import anyio
 import httpx
 from anyio.abc import Process
 
+from seedance_mcp.server.http_pool import tls_context
+
 ROOT = Path(__file__).resolve().parent.parent
 READY = "MCP over HTTP at"
 
@@ -162,6 +164,7 @@ class RoundRobinProxy:
             # No cap on connections, as a load balancer has none: with httpx's default of 100, the calls
             # waiting on their jobs held every slot and the webhooks queued behind them for seconds.
             self._client = httpx.AsyncClient(
+                verify=tls_context(),
                 timeout=httpx.Timeout(None, connect=10.0),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             )
@@ -285,7 +288,7 @@ async def simulator_process(
             stderr=sink,
         )
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls_context()) as client:
             with anyio.fail_after(60):
                 while True:
                     try:
@@ -303,7 +306,7 @@ async def simulator_process(
 
 
 async def simulator_requests(url: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=30) as client:
         answer = await client.get(url + "/_simulator/requests")
         answer.raise_for_status()
         entries: list[dict[str, Any]] = answer.json()

@@ -16,6 +16,7 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.fal_on_simulator import fal_on_simulator
 
@@ -60,7 +61,7 @@ async def test_each_provider_log_line_is_journaled_once_while_polling(tmp_path: 
         async with Client(create_server(fal_on_simulator(sim.url, tmp_path, KEY))) as client:
             answer = await generate(client, 7)
         request_id = _rows([answer], sim)[0]["request_id"]
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             status = await http.get(
                 f"{sim.url}/bytedance/seedance-2.0/requests/{request_id}/status",
                 params={"logs": "1"},

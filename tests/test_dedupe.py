@@ -21,6 +21,7 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.jobs.manager import DEDUPE_WINDOW_SECONDS, JobManager, fingerprint
 from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers.base import JobSpec, VideoOutput
@@ -244,7 +245,7 @@ async def test_identical_submits_at_the_job_layer_make_one_job_across_two_manage
         return {}
 
     async with (
-        httpx.AsyncClient() as http,
+        httpx.AsyncClient(verify=tls_context()) as http,
         await Journal.open(path) as one,
         await Journal.open(path) as two,
         anyio.create_task_group() as tg,

@@ -26,6 +26,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from seedance_mcp.server.delivery.download import Deliverer
 from seedance_mcp.server.delivery.video_names import safe_id, safe_target, slugify, video_filename
 from seedance_mcp.server.errors import ConfigError, ProviderError
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.jobs.partial_files import PartialFiles, find_partials
 from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.outbound import AddressPolicy
@@ -148,7 +149,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(10.0)) as client:
         yield client
 
 

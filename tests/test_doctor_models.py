@@ -20,6 +20,7 @@ import pytest
 from seedance_mcp.server.catalogue.live_check import check_fal, declared_endpoints
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.doctor import run_models_check
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "doctor-models-id:doctor-models-secret"
@@ -45,7 +46,7 @@ def sim() -> Iterator[Simulator]:
 @pytest.fixture
 def drift(sim: Simulator) -> Iterator[Any]:
     """`drift(endpoint, patch)` changes one fal description for this test; all are reset after it."""
-    with httpx.Client(base_url=sim.url, timeout=30) as client:
+    with httpx.Client(verify=tls_context(), base_url=sim.url, timeout=30) as client:
 
         def apply(endpoint_id: str, patch: dict[str, Any] | None, provider: str = "fal") -> None:
             answer = client.patch(f"/_simulator/descriptions/{provider}/{endpoint_id}", json=patch)
@@ -58,7 +59,9 @@ def drift(sim: Simulator) -> Iterator[Any]:
 def input_patch(sim: Simulator, endpoint_id: str, properties: dict[str, Any]) -> dict[str, Any]:
     """A merge patch changing `properties` of the endpoint's published input schema."""
     document = httpx.get(
-        f"{sim.url}/api/openapi/queue/openapi.json", params={"endpoint_id": endpoint_id}
+        f"{sim.url}/api/openapi/queue/openapi.json",
+        params={"endpoint_id": endpoint_id},
+        verify=tls_context(),
     ).json()
     ref = document["paths"][f"/{endpoint_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = ref["$ref"].rsplit("/", 1)[1]
@@ -85,7 +88,7 @@ def report(settings: Settings) -> tuple[int, str]:
 
 
 def test_the_simulators_description_of_todays_six_endpoints_matches_the_servers_facts(sim: Simulator) -> None:
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(verify=tls_context(), timeout=10) as client:
         findings = check_fal(client, declared_endpoints("fal"), site_url=sim.url, api_url=sim.url, key=KEY)
     expected = {endpoint_id: NOT_DECLARED_YET.get(endpoint_id, []) for endpoint_id in ALL}
     assert {f.endpoint_id: f.differences for f in findings} == expected

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from seedance_mcp.server.errors import JobFailed, ProviderHTTPError, SubmitUncertain
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.providers._http import RetryPolicy, parse_retry_after
 from seedance_mcp.server.providers.base import (
     Finished,
@@ -121,7 +122,7 @@ def test_retry_after_parsing() -> None:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10.0) as http:
         yield http
 
 
@@ -286,7 +287,9 @@ async def test_submit_429_is_retried_without_duplicates(client: httpx.AsyncClien
 async def test_submit_after_send_is_uncertain_not_retried() -> None:
     # A read timeout means the request went out: the job may exist, so the submit must not repeat.
     async with Simulator(_options(faults="slow=1.0")) as sim:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.05)) as impatient:
+        async with httpx.AsyncClient(
+            verify=tls_context(), timeout=httpx.Timeout(5.0, read=0.05)
+        ) as impatient:
             with pytest.raises(SubmitUncertain) as info:
                 await _provider(impatient, sim.url).submit(_spec())
         assert "resubmit" in str(info.value) and KEY not in str(info.value)

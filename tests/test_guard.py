@@ -24,6 +24,7 @@ from seedance_mcp.server.app import create_server
 from seedance_mcp.server.catalogue import pricing
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.generation.spending_guard import usd
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.journal.spend_report import SPEND_URI, spent_last_24h
 from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
@@ -63,7 +64,7 @@ def settings_with(env: pytest.MonkeyPatch, **values: str) -> Settings:
 
 def sent(sim: Simulator) -> list[dict[str, Any]]:
     """What reached the simulator that could cost or carry anything: submits and uploads."""
-    log = httpx.get(f"{sim.url}/_simulator/requests").json()
+    log = httpx.get(f"{sim.url}/_simulator/requests", verify=tls_context()).json()
     return [entry for entry in log if entry["method"] in {"POST", "PUT", "PATCH"}]
 
 

@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from seedance_mcp.server.errors import ConfigError
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.web.http import check_exposure, is_loopback, security_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +141,7 @@ async def test_token_required_when_configured(tmp_path: Path) -> None:
             },
         }
         headers = {"Accept": "application/json, text/event-stream"}
-        async with httpx.AsyncClient(timeout=10) as raw:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=10) as raw:
             missing = await raw.post(url, json=initialize, headers=headers)
             wrong = await raw.post(url, json=initialize, headers={**headers, "Authorization": "Bearer nope"})
             wrong_scheme = await raw.post(
@@ -163,7 +164,7 @@ async def test_foreign_host_header_is_refused(tmp_path: Path) -> None:
     async with http_server(tmp_path) as url:
         body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-        async with httpx.AsyncClient(timeout=10) as raw:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=10) as raw:
             evil_host = await raw.post(url, json=body, headers={**headers, "Host": "evil.example:80"})
             evil_origin = await raw.post(url, json=body, headers={**headers, "Origin": "http://evil.example"})
         assert evil_host.status_code == 421
@@ -282,7 +283,7 @@ async def test_allowed_host_names_from_the_flag_and_the_setting(tmp_path: Path) 
     async with cli_server(tmp_path, "--allowed-host", "studio.lan", env=env) as (port, _):
         url = f"http://127.0.0.1:{port}/mcp"
         headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
-        async with httpx.AsyncClient(timeout=30) as raw:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=30) as raw:
 
             async def status(host: str) -> int:
                 answer = await raw.post(url, json=INITIALIZE, headers={**headers, "Host": host})

@@ -1,18 +1,21 @@
 """The shared HTTP client (`server.http_pool`) against the simulator over loopback: status streams
 each hold a connection of their own, outside the shared pool, and every other request gives its
-pool slot back however it ends."""
+pool slot back however it ends; an https origin is verified."""
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.abc
 import httpx
 import pytest
+from anyio.streams.tls import TLSListener
 from httpx_sse import aconnect_sse
 
-from seedance_mcp.server.http_pool import POOL_CONNECTIONS, shared_client
+from seedance_mcp.server.http_pool import POOL_CONNECTIONS, shared_client, tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
@@ -132,3 +135,60 @@ async def test_connections_are_kept_and_reused_and_never_more_than_the_pool() ->
                             burst.start_soon(http.get, url + "/burst")
             tg.cancel_scope.cancel()
     assert most_open == POOL_CONNECTIONS  # every slot used at once, and no connection more
+
+
+async def test_an_https_origin_is_verified_against_the_ca_bundle(tmp_path: Path) -> None:
+    """Plain-HTTP origins get a context that trusts nothing (no CA bundle to load); an https origin gets
+    the process's one verifying context, so a certificate no CA signed is refused."""
+    assert tls_context() is tls_context() and tls_context().cert_store_stats()["x509_ca"] > 0
+    own = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    own.load_cert_chain(*self_signed(tmp_path))
+
+    async def handshake_only(stream: anyio.abc.ByteStream) -> None:
+        await stream.aclose()
+
+    async with (
+        await anyio.create_tcp_listener(local_host="127.0.0.1") as tcp,
+        anyio.create_task_group() as tg,
+        client() as http,
+    ):
+        port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+        tg.start_soon(TLSListener(tcp, own).serve, handshake_only)
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await http.get(f"https://127.0.0.1:{port}/")
+        tg.cancel_scope.cancel()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(loopback, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path

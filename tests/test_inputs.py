@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from seedance_mcp.server.errors import InputError
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.inputs import (
     CheckedInputs,
     check_frames,
@@ -138,7 +139,7 @@ class Uploads:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10.0) as http:
         yield http
 
 

@@ -17,6 +17,7 @@ from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.test_inputs import BAD, Lib, lib  # noqa: F401  (lib is a fixture)
 
@@ -100,7 +101,7 @@ async def test_local_files_of_every_kind_are_uploaded_and_submitted_by_storage_u
     # The provider got what was on disk, byte for byte.
     import httpx
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         first_image = (await http.get(sent["image_urls"][0])).content
     assert first_image == Path(lib["img1"]).read_bytes()
     assert KEY not in repr(sim.request_log())

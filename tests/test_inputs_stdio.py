@@ -18,6 +18,7 @@ import pytest
 from mcp import StdioServerParameters
 from mcp.client import Client
 
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.media_factory import make_text, make_video
 from tests.media_server import Served, serve
@@ -47,7 +48,7 @@ def server_params(sim: Simulator) -> StdioServerParameters:
 
 
 def posts_and_puts(sim: Simulator) -> list[dict[str, Any]]:
-    log = httpx.get(f"{sim.url}/_simulator/requests").json()
+    log = httpx.get(f"{sim.url}/_simulator/requests", verify=tls_context()).json()
     return [e for e in log if e["method"] in ("POST", "PUT")]
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from seedance_mcp.server.delivery.download import Deliverer
 from seedance_mcp.server.errors import InputError, VideoUnavailable
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.inputs import check_references
 from seedance_mcp.server.journal.sqlite import JobRecord
 from seedance_mcp.server.media.remote import UrlPolicy, probe_url
@@ -146,7 +147,7 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(png: byt
             trusted_origins=frozenset({origin_of(url)}),  # plain http to a name: only a configured origin
             resolve=resolver({"pinned.test": [["127.0.0.1"], ["10.255.255.1"]]}, calls),  # type: ignore[arg-type]
         )
-        with httpx.Client() as client:
+        with httpx.Client(verify=tls_context()) as client:
             probe = probe_url(url, policy, client, 30_000_000)
     assert probe.info is not None and probe.info.width == 64
     assert calls == ["pinned.test"]  # resolved once
@@ -205,7 +206,7 @@ async def test_result_downloads_follow_the_address_policy(internal: Site, tmp_pa
     ) as cdn:
         # Only the configured provider origin is trusted: not loopback in general.
         policy = AddressPolicy(trusted_origins=frozenset({origin_of(cdn.url)}))
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             deliver = Deliverer(http, output_dir=tmp_path / "v", preview_dir=tmp_path / "p", policy=policy)
             for path, says in (
                 ("/to-internal", "this machine"),
@@ -229,7 +230,7 @@ async def test_fal_job_urls_off_the_queue_host_never_get_the_key(tmp_path: Path)
 
     key = "door-test-key-0123456789"
     options = SimulatorOptions(queue_seconds=0.1, run_seconds=0.2, seed=1)
-    async with Simulator(options) as sim, httpx.AsyncClient() as http:
+    async with Simulator(options) as sim, httpx.AsyncClient(verify=tls_context()) as http:
         provider = FalProvider(http, key=key, queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
         (submission,) = await provider.submit(_spec("a fox [sim:foreign_urls]"))
         # The answer named another origin (same server, other host name): ours are used instead.

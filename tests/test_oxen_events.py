@@ -18,6 +18,7 @@ from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission
 from seedance_mcp.server.providers.oxen import OxenProvider
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
@@ -29,7 +30,7 @@ MODEL = "bytedance-seedance-2-0-fast-text-to-video"
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=tls_context()) as client:
         yield client
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from seedance_mcp.server.catalogue.endpoints import endpoint
 from seedance_mcp.server.errors import ConfigError, JobFailed, ProviderHTTPError
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.providers.base import Finished, JobSpec, QueueState, Submission
 from seedance_mcp.server.providers.oxen import (
     SEED_PROPERTIES,
@@ -34,7 +35,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=tls_context()) as client:
         yield client
 
 

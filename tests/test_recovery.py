@@ -26,6 +26,7 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.jobs.manager import JobManager
 from seedance_mcp.server.journal.sqlite import JobRecord, Journal, new_job_id
 from seedance_mcp.server.providers._http import RetryPolicy
@@ -272,7 +273,7 @@ async def test_an_outage_longer_than_the_retries_does_not_fail_a_paid_job(tmp_pa
 
         url = sim.url
         async with (
-            httpx.AsyncClient() as http,
+            httpx.AsyncClient(verify=tls_context()) as http,
             await Journal.open(tmp_path / "journal.sqlite3") as journal,
             anyio.create_task_group() as tg,
         ):

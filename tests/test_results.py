@@ -19,6 +19,7 @@ from seedance_mcp.server.app import create_server
 from seedance_mcp.server.catalogue.facts import OUTPUT_SIZE
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.delivery.previews import POSTER_MAX_WIDTH, SHEET_THUMB_WIDTH
+from seedance_mcp.server.http_pool import tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +49,9 @@ async def test_a_finished_video_is_saved_shown_and_described(settings: Settings)
         )
         assert not result.is_error, result.content
         data: dict[str, Any] = result.structured_content or {}
-        async with httpx.AsyncClient() as http:  # what the provider serves, while the server runs
+        async with httpx.AsyncClient(
+            verify=tls_context()
+        ) as http:  # what the provider serves, while the server runs
             served = (await http.get(data["video_url"])).raise_for_status().content
 
     # The structured result is exactly what the tool promised.
@@ -136,7 +139,7 @@ async def test_a_video_that_cannot_be_saved_still_returns_its_url(
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert not result.is_error, result.content
         data = result.structured_content or {}
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             assert (await http.get(data["video_url"])).status_code == 200
     schema = tools["generate_video"].output_schema
     assert schema is not None

@@ -20,6 +20,7 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from tests.fal_on_simulator import fal_on_simulator
 from tests.media_factory import make_image
@@ -84,7 +85,7 @@ async def test_the_key_appears_nowhere(tmp_path: Path, caplog: pytest.LogCapture
                 seen.append(dump(await client.list_tools()))
 
         sim_log = sim.request_log()
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             served_log = (await http.get(f"{sim.url}/_simulator/requests")).text
         assert any(e.get("kind") == "upload" for e in sim_log)  # the upload path really ran
         assert any(e.get("fault") for e in sim_log)  # and so did retries
@@ -151,7 +152,7 @@ async def test_a_key_echoed_in_an_error_body_reaches_no_answer_log_or_journal(
     seen: list[str] = []
     with Simulator(SimulatorOptions(queue_seconds=0.2, run_seconds=0.5)) as sim:
         # The simulator really does echo the key: without redaction it would be everywhere below.
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             if provider == "fal":
                 raw = await http.post(
                     f"{sim.url}/bytedance/seedance-2.0/fast/text-to-video",
@@ -316,7 +317,7 @@ async def test_a_key_that_is_not_valid_http_is_not_called_a_network_problem(prov
     from seedance_mcp.server.providers.oxen import OxenProvider
 
     spec = JobSpec(tier="fast", mode="text-to-video", arguments={"prompt": "A kite", "duration": "4"})
-    async with Simulator(SimulatorOptions()) as sim, httpx.AsyncClient() as http:
+    async with Simulator(SimulatorOptions()) as sim, httpx.AsyncClient(verify=tls_context()) as http:
         chosen: FalProvider | OxenProvider = (
             FalProvider(http, key=MULTI_LINE_KEY, queue_url=sim.url, rest_url=sim.url, cdn_url=sim.url)
             if provider == "fal"

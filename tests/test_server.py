@@ -13,6 +13,7 @@ from mcp.client import Client
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.catalogue.facts import ASPECT_RATIOS, DURATIONS, OUTPUT_SIZE, RESOLUTIONS
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +80,9 @@ async def test_generate_video_returns_a_real_mp4_of_the_documented_size(
             )
         assert not result.is_error, result.content
         data: dict[str, Any] = result.structured_content or {}
-        async with httpx.AsyncClient() as http:  # the URL serves the video while the server runs
+        async with httpx.AsyncClient(
+            verify=tls_context()
+        ) as http:  # the URL serves the video while the server runs
             response = await http.get(data["video_url"])
             response.raise_for_status()
             downloaded.write_bytes(response.content)

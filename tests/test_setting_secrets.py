@@ -16,6 +16,7 @@ import pytest
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator
 from tests.test_guard import fal_env, sent, settings_with, sim, text_of  # noqa: F401 - fixtures
 
@@ -139,7 +140,7 @@ async def test_webhook_tokens_stay_out_of_the_access_log(
         with anyio.fail_after(20):
             while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
                 await anyio.sleep(0.05)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls_context()) as client:
             await client.post(f"http://127.0.0.1:{port}/webhooks/fal/{token}", json={"request_id": "x"})
         server.should_exit = True
     lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]

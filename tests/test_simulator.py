@@ -15,6 +15,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "sim-test-id:very-secret-value"
@@ -32,7 +33,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 async def client(sim: Simulator) -> Any:
-    async with httpx.AsyncClient(base_url=sim.url, headers=AUTH, timeout=20) as c:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH, timeout=20) as c:
         yield c
 
 
@@ -57,7 +58,9 @@ async def wait_status(client: httpx.AsyncClient, status_url: str, want: str, **p
 async def test_submit_then_status_moves_through_queue_progress_completed() -> None:
     # Its own simulator with phases long enough that a loaded machine's polls still see each one.
     with Simulator(SimulatorOptions(queue_seconds=1.0, run_seconds=2.0)) as slow:
-        async with httpx.AsyncClient(base_url=slow.url, headers=AUTH, timeout=20) as client:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=slow.url, headers=AUTH, timeout=20
+        ) as client:
             await _walk_through_the_states(client)
 
 
@@ -150,7 +153,9 @@ async def test_a_hold_keeps_every_job_from_ending_until_its_moment() -> None:
     """The benchmarks' hook: with a hold, a finished job reads as running until the hold's moment,
     then ends at that moment; lifting the hold gives back the scheduled end."""
     with Simulator(SimulatorOptions(queue_seconds=0.1, run_seconds=0.2)) as own:
-        async with httpx.AsyncClient(base_url=own.url, headers=AUTH, timeout=20) as client:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=own.url, headers=AUTH, timeout=20
+        ) as client:
             job = await submit(client, {"prompt": "hold me", **LIGHT})
             await wait_status(client, job["status_url"], "COMPLETED")
             until = time.time() + 3600
@@ -169,7 +174,7 @@ async def test_a_hold_keeps_every_job_from_ending_until_its_moment() -> None:
 async def test_status_stream_pings_while_nothing_changes() -> None:
     async with (
         Simulator(SimulatorOptions(queue_seconds=30, run_seconds=1, ping_seconds=0.05)) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client,
     ):
         job = await submit(client, {"prompt": "waiting", **LIGHT})
         lines: list[str] = []
@@ -283,7 +288,7 @@ async def test_infrastructure_error_markers(client: httpx.AsyncClient) -> None:
 async def test_cancel_while_queued_removes_the_job() -> None:
     async with (
         Simulator(SimulatorOptions(queue_seconds=60, run_seconds=1)) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client,
     ):
         job = await submit(client, {"prompt": "never mind", **LIGHT})
         r = await client.put(job["cancel_url"])
@@ -303,7 +308,7 @@ async def test_cancel_while_queued_removes_the_job() -> None:
 async def test_cancel_while_running_is_acknowledged_but_the_job_finishes() -> None:
     async with (
         Simulator(SimulatorOptions(queue_seconds=0, run_seconds=1.0)) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client,
     ):
         job = await submit(client, {"prompt": "too late", **LIGHT})
         await wait_status(client, job["status_url"], "IN_PROGRESS")
@@ -391,7 +396,7 @@ async def test_gcs_fallback_upload(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     upload_url, file_url = r.json()["upload_url"], r.json()["file_url"]
     payload = b"ID3" + b"\x00" * 5000
-    async with httpx.AsyncClient() as bare:  # a signed URL needs no key
+    async with httpx.AsyncClient(verify=tls_context()) as bare:  # a signed URL needs no key
         put = await bare.put(upload_url, content=payload, headers={"Content-Type": "audio/mpeg"})
         assert put.status_code == 200
         got = await bare.get(file_url)
@@ -445,7 +450,7 @@ async def _fault_run(faults: str, seed: int) -> list[tuple[str, str | None, int]
     async with Simulator(
         SimulatorOptions(queue_seconds=0.1, run_seconds=0.2, faults=faults, seed=seed)
     ) as sim:
-        async with httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client:
+        async with httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client:
             for _ in range(12):
                 r = await client.post(T2V, json={"prompt": "x", **LIGHT})
                 if r.status_code == 429:
@@ -481,7 +486,7 @@ async def test_stream_drop_closes_before_completed() -> None:
     options = SimulatorOptions(queue_seconds=0.1, run_seconds=0.3, faults="stream_drop=1")
     async with (
         Simulator(options) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client,
     ):
         job = await submit(client, {"prompt": "x", **LIGHT})
         with anyio.fail_after(60):
@@ -495,7 +500,7 @@ async def test_stream_drop_closes_before_completed() -> None:
 async def test_faults_can_change_while_running() -> None:
     async with (
         Simulator(SimulatorOptions(faults="status_5xx=1")) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH) as client,
     ):
         job = await submit(client, {"prompt": "outage", **LIGHT})
         assert (await client.get(job["status_url"])).status_code == 503
@@ -596,7 +601,12 @@ def test_run_forever_serves_in_the_foreground_until_terminated() -> None:
         deadline = time.monotonic() + 15
         while True:
             try:
-                r = httpx.post(f"http://127.0.0.1:{port}{T2V}", json={"prompt": "cli", **LIGHT}, headers=AUTH)
+                r = httpx.post(
+                    f"http://127.0.0.1:{port}{T2V}",
+                    json={"prompt": "cli", **LIGHT},
+                    headers=AUTH,
+                    verify=tls_context(),
+                )
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline and proc.poll() is None, "simulator did not come up"

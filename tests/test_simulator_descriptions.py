@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 AUTH = {"Authorization": "Key sim-test-id:descriptions-secret"}
@@ -28,7 +29,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 async def client(sim: Simulator) -> Any:
-    async with httpx.AsyncClient(base_url=sim.url, headers=AUTH, timeout=60) as c:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH, timeout=60) as c:
         yield c
         assert (await c.delete("/_simulator/descriptions")).status_code == 204
 
@@ -183,7 +184,7 @@ async def test_a_draft_is_finished_at_full_resolution_with_its_own_seed_and_leng
 async def test_a_draft_can_no_longer_be_finished_once_expired() -> None:
     async with (
         Simulator(SimulatorOptions(queue_seconds=0.05, run_seconds=0.1, draft_seconds=0)) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=AUTH, timeout=60) as client,
+        httpx.AsyncClient(verify=tls_context(), base_url=sim.url, headers=AUTH, timeout=60) as client,
     ):
         draft = await run(
             client, f"{S25}/text-to-video", {"prompt": "soon gone", "duration": "4", "draft": True}

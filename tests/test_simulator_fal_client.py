@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fal_client.auth import AuthCredentials
 
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 KEY = "sim-fal-client:secret-part"
@@ -139,7 +140,7 @@ async def test_upload_file_cdn_and_gcs_fallback(client: fal_client.AsyncClient, 
     path.write_bytes(payload)
     url = await client.upload_file(path)
     gcs_url = await client.upload(payload, "image/png", "still.png", repository="fal")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         for got in (await http.get(url), await http.get(gcs_url)):
             assert got.status_code == 200 and got.content == payload
             assert got.headers["content-type"] == "image/png"
@@ -151,7 +152,7 @@ async def test_multipart_upload_with_fal_clients_own_code(pointed: Simulator) ->
     # same code path runs here on a small payload.
     payload = bytes(range(256)) * 1000  # 256 kB -> 3 parts of 100 kB
     auth = AuthCredentials("Key", KEY)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         url = await fal_impl.AsyncMultipartUpload.save(
             client=http,
             token_manager=fal_impl.AsyncCDNTokenManager(auth),

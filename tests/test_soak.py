@@ -17,6 +17,7 @@ from mcp.types import CallToolResult
 
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator.faults import FaultPlan, parse_faults
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +88,7 @@ async def test_hundred_jobs_under_faults_all_end_right_with_one_submit_each(
 
         video_url = next(job["video_url"] for job in ended.values() if job["video_url"])
         origin = httpx.URL(video_url).copy_with(path="/", query=None)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             log = (await http.get(str(origin.join("/_simulator/requests")))).json()
 
     # Every job ended as planned.

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
+from seedance_mcp.server.http_pool import tls_context
 from tests.replicas import (
     Replica,
     RoundRobinProxy,
@@ -59,7 +60,7 @@ async def test_three_replicas_sixty_jobs_one_killed(sim: str, postgres_dsn: str,
     videos = tmp_path / "videos"
     envs = [team_env(sim, postgres_dsn, tmp_path / f"home-{i}", videos) for i in range(3)]
     async with replicas(envs, tmp_path) as team:
-        async with httpx.AsyncClient() as raw:
+        async with httpx.AsyncClient(verify=tls_context()) as raw:
             for replica in team:
                 health = (await raw.get(replica.base + "/healthz")).json()
                 assert health["status"] == "ok" and health["journal"] == "postgresql"

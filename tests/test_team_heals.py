@@ -24,6 +24,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
+from seedance_mcp.server.http_pool import tls_context
 from tests.media_factory import make_video
 from tests.postgres_server import PostgresServer, running_postgres
 from tests.replicas import (
@@ -173,7 +174,7 @@ async def test_two_replicas_finish_every_job_once_through_a_database_outage(
             proxy.stop()
         # Nobody restarted a replica: both are the processes started above, and both serve.
         assert all(r.process.returncode is None for r in team)
-        async with httpx.AsyncClient(timeout=30) as raw:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=30) as raw:
             for replica in team:
                 assert (await raw.get(replica.base + "/healthz")).status_code == 200
     await assert_every_job_once(slow_sim, dsn, videos, finals, JOBS)
@@ -185,7 +186,10 @@ async def test_a_replica_whose_database_stays_away_says_so_and_exits_for_its_sup
     dsn = own_postgres.create_database()
     env = team_env(slow_sim, dsn, tmp_path / "home", tmp_path / "videos")
     env["SEEDANCE_EXIT_AFTER_UNHEALTHY_SECONDS"] = "4"
-    async with replicas([env], tmp_path) as [replica], httpx.AsyncClient(timeout=30) as raw:
+    async with (
+        replicas([env], tmp_path) as [replica],
+        httpx.AsyncClient(verify=tls_context(), timeout=30) as raw,
+    ):
         assert (await raw.get(replica.base + "/healthz")).status_code == 200
         own_postgres.stop_for_now()
         try:

@@ -12,6 +12,7 @@ from mcp.client import Client
 from seedance_mcp.server.app import create_server
 from seedance_mcp.server.config import Settings
 from seedance_mcp.server.errors import ConfigError
+from seedance_mcp.server.http_pool import tls_context
 from tests.replicas import free_port, replicas
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +56,7 @@ async def test_health_and_webhooks_skip_the_token_mcp_does_not(tmp_path: Path) -
         "_PORT": str(port),
         "SEEDANCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    async with replicas([env], tmp_path) as [server], httpx.AsyncClient() as raw:
+    async with replicas([env], tmp_path) as [server], httpx.AsyncClient(verify=tls_context()) as raw:
         health = await raw.get(server.base + "/healthz")
         assert health.status_code == 200 and health.json()["journal"] == "sqlite"
         forged = await raw.post(server.base + "/webhooks/fal/made-up", json={"request_id": "r"})

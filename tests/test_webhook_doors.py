@@ -15,6 +15,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from seedance_mcp.server.simulator.webhooks import sign
 from seedance_mcp.server.web.webhooks import MAX_WEBHOOK_BYTES, WebhookTokens
@@ -88,7 +89,7 @@ async def test_only_a_signed_delivery_for_the_tokens_own_job_is_read(
     def signed(request_id: str, body: bytes, at: float | None = None) -> dict[str, str]:
         return {**sign(key, request_id, "u", body, at or time.time()), "Content-Type": "application/json"}
 
-    async with httpx.AsyncClient() as raw:
+    async with httpx.AsyncClient(verify=tls_context()) as raw:
         body_a, body_b = _body(requests["a"]), _body(requests["b"])
         unsigned = await raw.post(url_a, content=body_a, headers={"Content-Type": "application/json"})
         assert unsigned.status_code == 401

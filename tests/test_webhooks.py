@@ -17,6 +17,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
+from seedance_mcp.server.http_pool import tls_context
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 from seedance_mcp.server.simulator.webhooks import sign
 from seedance_mcp.server.web.webhooks import NOTIFY_MAX_BYTES, Wake, Wakeups, WebhookTokens, publish_message
@@ -91,7 +92,7 @@ async def test_simulator_retries_a_failing_webhook_receiver() -> None:
     thread.start()
     try:
         async with Simulator(SimulatorOptions(queue_seconds=0.1, run_seconds=0.3)) as sim:
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(verify=tls_context()) as client:
                 answer = await client.post(
                     f"{sim.url}/bytedance/seedance-2.0/fast/text-to-video",
                     params={"fal_webhook": f"http://127.0.0.1:{port}/hook/secret-token"},
@@ -148,7 +149,7 @@ async def test_a_60_second_job_with_webhooks_costs_two_requests(tmp_path: Path) 
             request_ids = {name: _request_id(sim, f"a lighthouse at dawn, {name}") for name in calls}
 
             # A forged webhook: the job's own token and the real request id, but no signature of fal's.
-            async with httpx.AsyncClient() as raw:
+            async with httpx.AsyncClient(verify=tls_context()) as raw:
                 token = WebhookTokens(SECRET.encode()).new(calls["forged"]["job_id"])
                 url = f"{server.base}/webhooks/fal/{token}"
                 forged = {
@@ -255,7 +256,7 @@ async def test_a_webhook_on_the_other_replica_wakes_the_follower(postgres_dsn: s
             assert [d["answer"] for d in deliveries] == [200]
 
             # A replay of a genuine delivery, after the job ended: accepted, and nothing more is asked of fal.
-            async with httpx.AsyncClient() as raw:
+            async with httpx.AsyncClient(verify=tls_context()) as raw:
                 body = json.dumps({"request_id": request_id, "status": "OK", "payload": {}}).encode()
                 url = f"{b.base}/webhooks/fal/{WebhookTokens(SECRET.encode()).new(job_id)}"
                 headers = sign(sim.engine.webhook_key, request_id, "u", body, time.time())

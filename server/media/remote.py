@@ -25,6 +25,7 @@ from typing import Final
 import httpx
 
 from ..config import Settings
+from ..http_pool import tls_context
 from ..outbound import (
     LOOPBACK_HOSTS,
     AddressPolicy,
@@ -302,7 +303,9 @@ def shared_client() -> httpx.Client:
     with _client_lock:
         if _client is None:
             _client = httpx.Client(
-                headers={"User-Agent": "seedance-mcp"}, limits=httpx.Limits(max_connections=48)
+                headers={"User-Agent": "seedance-mcp"},
+                limits=httpx.Limits(max_connections=48),
+                verify=tls_context(),
             )
             atexit.register(_client.close)
         return _client

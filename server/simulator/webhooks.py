@@ -12,11 +12,9 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
-import functools
 import hashlib
 import json
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +24,7 @@ import anyio.to_thread
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..http_pool import tls_context
 from .jobs import Engine, Job
 
 logger = logging.getLogger(__name__)
@@ -39,12 +38,6 @@ RENDER_WAIT = 1.0  # a render's end wakes the sender at once; this only bounds t
 _pending: set[asyncio.Task[None]] = set()  # strong references: a bare task may be garbage-collected
 # Per event loop (a simulator runs on one; tests start several): the shared client and who uses it.
 _clients: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, set[object]]] = {}
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every delivery: building one loads the CA bundle (~0.1 s)."""
-    return ssl.create_default_context()
 
 
 async def _rendered(render: concurrent.futures.Future[Any], seconds: float) -> None:
@@ -97,7 +90,7 @@ async def _client() -> AsyncIterator[httpx.AsyncClient]:
     sender does."""
     loop = asyncio.get_running_loop()
     if loop not in _clients:
-        context = await anyio.to_thread.run_sync(_tls)  # the CA bundle, loaded off the loop
+        context = await anyio.to_thread.run_sync(tls_context)  # the CA bundle, loaded off the loop
         if loop not in _clients:
             # No cap on connections: fal delivers the webhooks of jobs ending together in parallel.
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)

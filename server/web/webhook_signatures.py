@@ -25,6 +25,8 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..http_pool import tls_context
+
 HEADER_REQUEST_ID: Final = "x-fal-webhook-request-id"
 HEADER_USER_ID: Final = "x-fal-webhook-user-id"
 HEADER_TIMESTAMP: Final = "x-fal-webhook-timestamp"
@@ -133,7 +135,7 @@ class FalSignatures:
         """Fetch the key set; True when it was read (the keys replaced), False when it could not be."""
         try:
             async with (
-                httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client,
+                httpx.AsyncClient(timeout=10.0, follow_redirects=False, verify=tls_context()) as client,
                 client.stream("GET", self._url, headers={"Accept-Encoding": "identity"}) as answer,
             ):
                 body = bytearray()
