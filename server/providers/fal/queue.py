@@ -116,17 +116,20 @@ class FalQueue:
         while True:
             if polls_until_stream <= 0:
                 got_event = False
+                finished: Finished | None = None
                 try:
                     async with aclosing(self._stream(submission)) as states:
                         async for state in states:
                             got_event = True
                             poll_delay = POLL_FIRST
+                            if isinstance(state, Finished):
+                                finished = state
+                                break
                             if state != last:
                                 last = state
                                 yield state
-                            if isinstance(state, Finished):
-                                return
-                    logger.info("fal.ai status stream for %s ended early; polling", submission.request_id)
+                    if finished is None:
+                        logger.info("fal.ai status stream for %s ended early; polling", submission.request_id)
                 except (httpx.TransportError, ProviderError, ValueError) as exc:
                     # ProviderHTTPError included: a real problem (bad key, unknown job) shows up again,
                     # unretried, on the status poll below, where it is raised.
@@ -135,6 +138,11 @@ class FalQueue:
                         submission.request_id,
                         self._fal.safe(str(exc)),
                     )
+                if finished is not None:
+                    # Yielded once the stream is closed: its consumer saves the video (a download and a
+                    # preview, queued behind every other job finishing) before it resumes us.
+                    yield finished
+                    return
                 stream_failures = 0 if got_event else stream_failures + 1
                 if stream_failures >= STREAM_GIVE_UP_AFTER:
                     polls_until_stream = min(2 ** (stream_failures - STREAM_GIVE_UP_AFTER + 1), 8)
