@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from seedance_mcp.server.errors import JobFailed, ProviderHTTPError, SubmitUncertain
-from seedance_mcp.server.http_pool import tls_context
+from seedance_mcp.server.http_pool import shared_client, tls_context
 from seedance_mcp.server.providers._http import RetryPolicy, parse_retry_after
 from seedance_mcp.server.providers.base import (
     Finished,
@@ -535,3 +536,34 @@ async def test_a_field_refused_by_a_changed_schema_says_how_to_check(client: htt
         with pytest.raises(JobFailed) as info:
             await fal.result(policy[0])
         assert "doctor --models" not in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_the_status_stream_is_closed_before_the_finished_state_is_handed_over() -> None:
+    """The follower saves the video (a download, a preview queued behind other jobs) while it holds
+    the `Finished` state: a stream still open then holds its connection for all that time."""
+    closed = anyio.Event()
+
+    async def status_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's head
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+        writer.write(b'data: {"status": "COMPLETED", "request_id": "r1"}\r\n\r\n')
+        await writer.drain()
+        await reader.read()  # kept open, as fal's stream is, until the client goes
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(status_stream, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, shared_client(headers={}, timeout=httpx.Timeout(10.0)) as client:
+        provider = _provider(client, url)
+        submission = Submission(
+            provider="fal",
+            request_id="r1",
+            endpoint=endpoint_for("fast", "text-to-video"),
+            status_url=f"{url}/bytedance/seedance-2.0/requests/r1/status",
+        )
+        with anyio.fail_after(30):  # a safety net, not a timing: a stream left open never closes
+            async for state in provider.watch(submission):
+                assert isinstance(state, Finished) and state.error is None
+                await closed.wait()  # while the state is held, as the follower holds it

@@ -65,13 +65,19 @@ def render_preview(video: Path) -> Preview:
         raise MediaError(f"the video cannot be decoded ({ffmpeg_reason(exc)})") from None
     if not frames:
         raise MediaError("the video has no decodable frames")
+    # One picture at a time: each is let go once encoded, so the frames, the sheet and the encoder's
+    # buffers are not all held at once (the peak of a preview, which runs beside every other job).
     poster = _scaled(frames[_nearest(frames, poster_time)], POSTER_MAX_WIDTH)
-    sheet = _contact_sheet([frames[_nearest(frames, t)] for t in sheet_times])
+    poster_jpeg, poster_size = _jpeg(poster, quality=85), poster.size
+    thumbs = [frames[_nearest(frames, t)] for t in sheet_times]
+    del frames, poster
+    sheet = _contact_sheet(thumbs)
+    del thumbs
     return Preview(
-        poster_jpeg=_jpeg(poster, quality=85),
+        poster_jpeg=poster_jpeg,
         contact_sheet_jpeg=_jpeg(sheet, quality=70),
-        width=info.width or poster.width,
-        height=info.height or poster.height,
+        width=info.width or poster_size[0],
+        height=info.height or poster_size[1],
         duration=duration,
         fps=info.fps,
         has_audio=bool(info.has_audio),
@@ -167,5 +173,7 @@ def _contact_sheet(images: list[Image]) -> Image:
 
 def _jpeg(image: Image, *, quality: int) -> bytes:
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+    # `convert` copies even an image already in RGB (every frame and sheet here is).
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb.save(buffer, format="JPEG", quality=quality, optimize=True)
     return buffer.getvalue()

@@ -81,6 +81,7 @@ JOURNAL_FILENAME = "journal.sqlite3"
 # Ids bound in one statement: well under SQLite's oldest limit on variables (999).
 _IDS_PER_STATEMENT = 500
 BUSY_TIMEOUT_MS = 10_000  # another process holding the write lock commits in milliseconds; 10 s is ample
+READER_CACHE_KIB = 512  # page cache of each reading connection (SQLite's default: 2,000 KiB)
 
 T = TypeVar("T")
 
@@ -674,6 +675,10 @@ def _connect(path: Path, *, writes: bool) -> sqlite3.Connection:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not writes:
             db.execute("PRAGMA query_only = ON")
+            # Reads scan the whole table (spend, unfinished jobs) and find a page in the OS's file
+            # cache about as fast as in SQLite's own: a reader's cache of the default 2 MB held
+            # ~1.6 MB more per connection once a thousand jobs were journaled, for no faster scan.
+            db.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             return db
         db.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a committed transaction is in the OS's hands once COMMIT returns, so it

@@ -26,6 +26,7 @@ from ...errors import (
 from ...outbound import on_origins, origin_of
 from .._http import read_error, send_with_retry, submit_once
 from ..base import Finished, JobSpec, QueueState, Submission, VideoOutput
+from ..event_stream import read_events
 from .connection import FalConnection
 from .errors import http_error, result_error, submit_uncertain
 from .states import parse_status
@@ -116,17 +117,20 @@ class FalQueue:
         while True:
             if polls_until_stream <= 0:
                 got_event = False
+                finished: Finished | None = None
                 try:
                     async with aclosing(self._stream(submission)) as states:
                         async for state in states:
                             got_event = True
                             poll_delay = POLL_FIRST
+                            if isinstance(state, Finished):
+                                finished = state
+                                break
                             if state != last:
                                 last = state
                                 yield state
-                            if isinstance(state, Finished):
-                                return
-                    logger.info("fal.ai status stream for %s ended early; polling", submission.request_id)
+                    if finished is None:
+                        logger.info("fal.ai status stream for %s ended early; polling", submission.request_id)
                 except (httpx.TransportError, ProviderError, ValueError) as exc:
                     # ProviderHTTPError included: a real problem (bad key, unknown job) shows up again,
                     # unretried, on the status poll below, where it is raised.
@@ -135,6 +139,11 @@ class FalQueue:
                         submission.request_id,
                         self._fal.safe(str(exc)),
                     )
+                if finished is not None:
+                    # Yielded once the stream is closed: its consumer saves the video (a download and a
+                    # preview, queued behind every other job finishing) before it resumes us.
+                    yield finished
+                    return
                 stream_failures = 0 if got_event else stream_failures + 1
                 if stream_failures >= STREAM_GIVE_UP_AFTER:
                     polls_until_stream = min(2 ** (stream_failures - STREAM_GIVE_UP_AFTER + 1), 8)
@@ -163,8 +172,6 @@ class FalQueue:
 
     async def _stream(self, submission: Submission) -> AsyncGenerator[QueueState, None]:
         """Parsed events of one status stream; raises when it cannot be opened or breaks."""
-        from httpx_sse import EventSource
-
         fal = self._fal
         url = self._urls(submission)[0] + "/stream"
         headers = {**fal.headers(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -180,14 +187,11 @@ class FalQueue:
             if response.status_code != 200:
                 await response.aread()
                 raise http_error(response, action="opening the status stream", safe=fal.safe)
-            events = EventSource(response).aiter_sse()
-            try:
+            async with aclosing(read_events(response)) as events:
                 async for event in events:
                     if not event.data.strip():
                         continue
                     yield parse_status(json.loads(event.data), fal.says)
-            finally:
-                await events.aclose()
         finally:
             await response.aclose()
 

@@ -23,11 +23,13 @@ import json
 import logging
 import random
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import anyio
 import httpx
 
+from ..event_stream import read_events
 from .connection import OxenConnection
 
 logger = logging.getLogger(__name__)
@@ -145,8 +147,6 @@ class EventStream:
 
     async def _listen(self) -> None:
         """One connection: wake the watcher of each completed generation until the stream ends."""
-        from httpx_sse import EventSource
-
         oxen = self._oxen
         headers = {**oxen.headers(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
         request = oxen.client.build_request(
@@ -159,14 +159,11 @@ class EventStream:
             response.raise_for_status()
             if response.headers.get("content-type", "").partition(";")[0].strip() != "text/event-stream":
                 raise _Refused("the answer is not an event stream")
-            events = EventSource(response).aiter_sse()
             self._set_live(True)
-            try:
+            async with aclosing(read_events(response)) as events:
                 async for event in events:
-                    if event.event == COMPLETED:
+                    if event.name == COMPLETED:
                         self._on_completed(event.data)
-            finally:
-                await events.aclose()
         finally:
             await response.aclose()
 
