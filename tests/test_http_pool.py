@@ -4,7 +4,6 @@ pool slot back however it ends; an https origin is verified."""
 
 from __future__ import annotations
 
-import json
 import ssl
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ import anyio.abc
 import httpx
 import pytest
 from anyio.streams.tls import TLSListener
+from httpx_sse import aconnect_sse
 
 from seedance_mcp.server.http_pool import POOL_CONNECTIONS, shared_client, tls_context
-from seedance_mcp.server.providers.event_stream import read_events
 from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
 pytestmark = pytest.mark.anyio
@@ -49,12 +48,9 @@ async def test_status_streams_beyond_the_pool_size_leave_it_free_for_other_calls
 
         async def hold(job: dict[str, Any]) -> None:
             nonlocal opened
-            stream = http.stream(
-                "GET", job["status_url"] + "/stream", headers={"Accept": "text/event-stream"}
-            )
-            async with stream as response:
-                async for event in read_events(response):  # the first event, then pings only: held open
-                    assert json.loads(event.data)["status"] == "IN_QUEUE"
+            async with aconnect_sse(http, "GET", job["status_url"] + "/stream") as source:
+                async for event in source.aiter_sse():  # the first event, then pings only: held open
+                    assert event.json()["status"] == "IN_QUEUE"
                     opened += 1
                     if opened == streams:
                         all_open.set()

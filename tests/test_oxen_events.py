@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from httpx_sse import aconnect_sse
 from mcp.client import Client
 
 from seedance_mcp.server.app import create_server
@@ -84,18 +85,15 @@ async def test_the_simulator_tells_an_account_its_completions_in_the_documented_
 
         told: list[dict[str, Any]] = []
         comments = 0
-        stream = http.stream(
-            "GET", f"{sim.url}/api/events", headers={**headers, "Accept": "text/event-stream"}
-        )
-        async with stream as response:
-            assert response.status_code == 200
+        async with aconnect_sse(http, "GET", f"{sim.url}/api/events", headers=headers) as source:
+            assert source.response.status_code == 200
             ok = await enqueue(http, sim, "key-a", "a kite", duration=4)
             bad = await enqueue(http, sim, "key-a", "a kite", duration=3)  # fails when run, as on Oxen
             cancelled = await enqueue(http, sim, "key-a", "a kite", duration=4)
             await enqueue(http, sim, "key-b", "another account's", duration=4)
             await http.delete(f"{sim.url}/api/ai/queue/{cancelled}", headers=headers)
             with anyio.fail_after(60):
-                async for line in response.aiter_lines():
+                async for line in source.response.aiter_lines():
                     comments += line.startswith(":")
                     if line.startswith("data:"):
                         told.append(json.loads(line.removeprefix("data:")))

@@ -26,7 +26,6 @@ from ...errors import (
 from ...outbound import on_origins, origin_of
 from .._http import read_error, send_with_retry, submit_once
 from ..base import Finished, JobSpec, QueueState, Submission, VideoOutput
-from ..event_stream import read_events
 from .connection import FalConnection
 from .errors import http_error, result_error, submit_uncertain
 from .states import parse_status
@@ -172,6 +171,8 @@ class FalQueue:
 
     async def _stream(self, submission: Submission) -> AsyncGenerator[QueueState, None]:
         """Parsed events of one status stream; raises when it cannot be opened or breaks."""
+        from httpx_sse import EventSource
+
         fal = self._fal
         url = self._urls(submission)[0] + "/stream"
         headers = {**fal.headers(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -187,11 +188,14 @@ class FalQueue:
             if response.status_code != 200:
                 await response.aread()
                 raise http_error(response, action="opening the status stream", safe=fal.safe)
-            async with aclosing(read_events(response)) as events:
+            events = EventSource(response).aiter_sse()
+            try:
                 async for event in events:
                     if not event.data.strip():
                         continue
                     yield parse_status(json.loads(event.data), fal.says)
+            finally:
+                await events.aclose()
         finally:
             await response.aclose()
 

@@ -23,13 +23,11 @@ import json
 import logging
 import random
 import time
-from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import anyio
 import httpx
 
-from ..event_stream import read_events
 from .connection import OxenConnection
 
 logger = logging.getLogger(__name__)
@@ -147,6 +145,8 @@ class EventStream:
 
     async def _listen(self) -> None:
         """One connection: wake the watcher of each completed generation until the stream ends."""
+        from httpx_sse import EventSource
+
         oxen = self._oxen
         headers = {**oxen.headers(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
         request = oxen.client.build_request(
@@ -159,11 +159,14 @@ class EventStream:
             response.raise_for_status()
             if response.headers.get("content-type", "").partition(";")[0].strip() != "text/event-stream":
                 raise _Refused("the answer is not an event stream")
+            events = EventSource(response).aiter_sse()
             self._set_live(True)
-            async with aclosing(read_events(response)) as events:
+            try:
                 async for event in events:
-                    if event.name == COMPLETED:
+                    if event.event == COMPLETED:
                         self._on_completed(event.data)
+            finally:
+                await events.aclose()
         finally:
             await response.aclose()
 
