@@ -9,14 +9,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from ..server.generation.drafts import when
-from ..server.journal.spend_report import (
-    SpendDay,
-    SpendReport,
-    SpendWindow,
-    build_spend_report,
-    charged,
-    possibly_charged,
-)
+from ..server.journal.spend_report import SpendDay, SpendReport, charged, jobs_and_spend, possibly_charged
 from ..server.journal.sqlite import TERMINAL, JobRecord
 from .job_card import GALLERY
 from .results import JobStateName, ToolContext, app_state, inline_schema, tool_errors
@@ -206,14 +199,10 @@ async def list_jobs(
 ) -> Annotated[CallToolResult, JobList]:
     app = app_state(ctx)
     async with tool_errors():
-        window = SpendWindow.ending()
-        records, spending = await app.jobs.journal.overview(
-            states=[state] if state else None,
-            limit=limit,
-            days_since=window.days_since,
-            budget_since=window.budget_since,
+        records, spend = await jobs_and_spend(
+            app.jobs.journal, app.settings, states=[state] if state else None, limit=limit
         )
-        listing = build_list(records, state, build_spend_report(spending, app.settings, window))
+        listing = build_list(records, state, spend)
         return CallToolResult(
             content=[TextContent(type="text", text=listing_text(listing))],
             structured_content=listing.model_dump(mode="json"),

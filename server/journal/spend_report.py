@@ -12,7 +12,7 @@ would have cost, and they count toward no cap, budget or total.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
@@ -50,8 +50,12 @@ async def spent_last_24h(journal: JobJournal, *, simulated: bool, now: float | N
     if simulated:
         return 0.0
     now = time.time() if now is None else now
-    certain, possible = await journal.spent_since(now - DAY_SECONDS)
-    return round(certain + possible, 6)
+    return _budget_counts(*await journal.spent_since(now - DAY_SECONDS), simulated=False)
+
+
+def _budget_counts(certain: float, possible: float, *, simulated: bool) -> float:
+    """The budget's one rule: real spend, charged or possibly; simulated runs never count."""
+    return 0.0 if simulated else round(certain + possible, 6)
 
 
 class SpendDay(BaseModel):
@@ -86,42 +90,41 @@ class SpendReport(BaseModel):
     note: str
 
 
-@dataclass(frozen=True)
-class SpendWindow:
-    """The moments a report reads from: `days_since`, the first of its whole UTC days; `budget_since`,
-    the start of the rolling 24 hours the daily budget looks at."""
-
-    days_since: float
-    budget_since: float
-
-    @classmethod
-    def ending(cls, now: float | None = None, *, days: int = REPORT_DAYS) -> SpendWindow:
-        now = time.time() if now is None else now
-        # Whole UTC days, so the first day of the report is not a partial one.
-        start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        return cls(days_since=start.timestamp() - (days - 1) * DAY_SECONDS, budget_since=now - DAY_SECONDS)
+async def spend_report(journal: JobJournal, settings: Settings) -> SpendReport:
+    """The report alone (the spend resource)."""
+    return (await jobs_and_spend(journal, settings))[1]
 
 
-async def spend_report(journal: JobJournal, settings: Settings, *, now: float | None = None) -> SpendReport:
-    """The report alone (the spend resource); `list_jobs` reads it with its jobs (`build_spend_report`)."""
-    window = SpendWindow.ending(now)
-    _, spending = await journal.overview(
-        limit=0, days_since=window.days_since, budget_since=window.budget_since
+async def jobs_and_spend(
+    journal: JobJournal,
+    settings: Settings,
+    *,
+    states: Collection[str] | None = None,
+    limit: int = 0,
+    now: float | None = None,
+) -> tuple[list[JobRecord], SpendReport]:
+    """Jobs newest first (`JobJournal.list`'s `states` and `limit`; none by default) and the spend
+    report, from one snapshot in one journal trip (`list_jobs` answers with both)."""
+    now = time.time() if now is None else now
+    # Whole UTC days, so the first day of the report is not a partial one.
+    start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = start.timestamp() - (REPORT_DAYS - 1) * DAY_SECONDS
+    records, spending = await journal.overview(
+        states=states, limit=limit, days_since=since, budget_since=now - DAY_SECONDS
     )
-    return build_spend_report(spending, settings, window)
+    return records, _report(spending, settings, since)
 
 
-def build_spend_report(spending: Spending, settings: Settings, window: SpendWindow) -> SpendReport:
+def _report(spending: Spending, settings: Settings, since: float) -> SpendReport:
     rows = spending.by_day
     real = [row for row in rows if not row["simulated"]]
     by_provider: dict[str, float] = {}
     for row in real:
         by_provider[row["provider"]] = round(by_provider.get(row["provider"], 0.0) + row["usd"], 6)
-    # Simulated runs never count toward a budget.
-    last_24h = 0.0 if settings.simulated else round(spending.certain + spending.possible, 6)
+    last_24h = _budget_counts(spending.certain, spending.possible, simulated=settings.simulated)
     budget = settings.daily_budget_usd
     return SpendReport(
-        since=datetime.fromtimestamp(window.days_since, timezone.utc).isoformat(),
+        since=datetime.fromtimestamp(since, timezone.utc).isoformat(),
         by_day=[SpendDay(**row) for row in rows],
         by_provider=by_provider,
         total_usd=round(sum(by_provider.values()), 6),
@@ -144,9 +147,8 @@ __all__ = [
     "SPEND_URI",
     "SpendDay",
     "SpendReport",
-    "SpendWindow",
-    "build_spend_report",
     "charged",
+    "jobs_and_spend",
     "possibly_charged",
     "spend_report",
     "spent_last_24h",
