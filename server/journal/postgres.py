@@ -445,21 +445,20 @@ class PgJournal(JobJournal):
         sql, params = queries.listing(queries.POSTGRES, states=states, limit=limit, since=None)
 
         async def select(db: AsyncConnection[Any]) -> tuple[builtins.list[JobRecord], Spending]:
-            # One snapshot (the totals agree with the jobs listed), and one round trip: a pipeline.
+            # One snapshot (the totals agree with the jobs listed), and one round trip: a pipeline
+            # sends the queries together when the first answer is awaited (`_spent`'s).
             async with db.transaction(), db.pipeline():
                 await db.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 jobs = await db.execute(sql.encode(), params)
                 days = await db.execute(queries.spend_by_day(queries.POSTGRES).encode(), (days_since,))
-                spent = await db.execute(queries.spent(queries.POSTGRES).encode(), (budget_since,))
-                rows, day_rows, total = await jobs.fetchall(), await days.fetchall(), await spent.fetchone()
-            assert total is not None
+                certain, possible = await _spent(db, budget_since)
+                rows, day_rows = await jobs.fetchall(), await days.fetchall()
             by_day = [
                 queries.spend_row(
                     r["day"], r["provider"], r["simulated"], r["usd"], r["possible_usd"], r["jobs"]
                 )
                 for r in day_rows
             ]
-            certain, possible = round(float(total["certain"]), 6), round(float(total["possible"]), 6)
             return [_decode(r) for r in rows], Spending(by_day, certain, possible)
 
         return await self._with_db(select)
