@@ -109,17 +109,11 @@ class FalSignatures:
         return False
 
     async def _current_keys(self, *, refresh: bool = False) -> list[Ed25519PublicKey]:
-        fetched = self._fetched_at
-        if (
-            not refresh
-            and fetched is not None
-            and self._clock() - fetched <= JWKS_CACHE_SECONDS
-            and self._keys
-        ):
+        if not refresh and self._keys and self._fresh(self._clock()):
             return self._keys  # fresh: no lock (a burst of deliveries would queue on it one by one)
         async with self._lock:
             now = self._clock()
-            fresh = self._fetched_at is not None and now - self._fetched_at <= JWKS_CACHE_SECONDS
+            fresh = self._fresh(now)
             may_try = self._tried_at is None or now - self._tried_at >= REFETCH_SECONDS
             if (not fresh or refresh) and may_try:
                 self._tried_at = now
@@ -130,6 +124,9 @@ class FalSignatures:
             if not self._keys:
                 raise BadSignature("fal's keys could not be fetched (tried again at most once a minute)")
             return self._keys
+
+    def _fresh(self, now: float) -> bool:
+        return self._fetched_at is not None and now - self._fetched_at <= JWKS_CACHE_SECONDS
 
     async def _fetch(self) -> bool:
         """Fetch the key set; True when it was read (the keys replaced), False when it could not be."""
