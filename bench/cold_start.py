@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _common import PYTHON, ROOT, clean_env, figure, keyed_env, median, note
+from _common import PYTHON, ROOT, bench_folder, clean_env, figure, keyed_env, median, note
 
 RUNS = 15
 
@@ -66,7 +64,7 @@ def start_once(args: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-cold-"))
+    home = bench_folder("seedance-bench-cold-")
     bare = ([PYTHON, str(ROOT / "bench" / "bare_server.py")], clean_env(home / "bare"))
     # With a key the server opens no simulator; the URL is never contacted while starting.
     keyed = ([PYTHON, "-m", "seedance_mcp.server"], keyed_env(home / "keyed", "http://127.0.0.1:9"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from _common import (
     ENDPOINT,
     LIGHT,
     SimulatorProcess,
+    bench_folder,
     completed_at,
     figure,
     journal_rows,
@@ -118,7 +118,7 @@ async def measure(sim: SimulatorProcess, home: Path) -> tuple[list[float], list[
 
 def main() -> None:
     logging.disable(logging.INFO)  # the SDK and httpx log every request at INFO; figures only
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-notice-"))
+    home = bench_folder("seedance-bench-notice-")
     with simulator_process(queue_seconds=0.2, run_seconds=0.6) as sim:
         latencies, base, saving = anyio.run(measure, sim, home)
     note(f"ours (ms): {sorted(round(v * 1000, 1) for v in latencies)}")

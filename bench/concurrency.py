@@ -15,13 +15,22 @@ from __future__ import annotations
 import logging
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
-from _common import LIGHT, SimulatorProcess, figure, keyed_env, median, note, peak_rss_mb, percentile
+from _common import (
+    LIGHT,
+    SimulatorProcess,
+    bench_folder,
+    figure,
+    keyed_env,
+    median,
+    note,
+    peak_rss_mb,
+    percentile,
+)
 from _common import simulator_process as simulator
 
 JOBS = 200
@@ -108,7 +117,7 @@ async def measure(sim: SimulatorProcess, home: Path) -> dict[str, Any]:
 
 def main() -> None:
     logging.disable(logging.WARNING)
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-concurrency-"))
+    home = bench_folder("seedance-bench-concurrency-")
     # Long enough that all 200 are in flight at once: submitting them takes a few seconds here.
     with simulator(queue_seconds=3.0, run_seconds=12.0) as sim:
         out = anyio.run(measure, sim, home)

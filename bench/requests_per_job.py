@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from _common import (
     ENDPOINT,
     LIGHT,
     SimulatorProcess,
+    bench_folder,
     clean_env,
     figure,
     job_requests,
@@ -61,7 +61,7 @@ async def ours_on_oxen(events: bool, found: dict[str, list[dict[str, Any]]]) -> 
     from seedance_mcp.server.config import Settings
     from seedance_mcp.server.simulator import Simulator, SimulatorOptions
 
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-oxen-"))
+    home = bench_folder("seedance-bench-oxen-")
     options = SimulatorOptions(queue_seconds=QUEUE_SECONDS, run_seconds=RUN_SECONDS, oxen_events=events)
     async with Simulator(options) as sim:
         env = clean_env(home, SEEDANCE_PROVIDER="oxen", OXEN_API_KEY=BENCH_KEY, SEEDANCE_OXEN_URL=sim.url)
@@ -119,7 +119,7 @@ async def measure(sim: SimulatorProcess, home: Path) -> dict[str, list[dict[str,
 
 def main() -> None:
     logging.disable(logging.INFO)
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-requests-"))
+    home = bench_folder("seedance-bench-requests-")
     with simulator_process(QUEUE_SECONDS, RUN_SECONDS) as sim:
         found = anyio.run(measure, sim, home)
     for name, entries in found.items():

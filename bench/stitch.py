@@ -13,11 +13,10 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _common import PYTHON, ROOT, figure, note
+from _common import PYTHON, ROOT, bench_folder, figure, note
 
 SECONDS = 15
 CLIPS = 10
@@ -60,31 +59,28 @@ def run_child(folder: Path, count: int, crossfade: float = 0.0) -> dict[str, flo
 def main() -> None:
     from seedance_mcp.server.simulator.render import RenderSpec, render_mp4
 
-    folder = Path(tempfile.mkdtemp(prefix="seedance-bench-stitch-"))
-    try:
-        started = time.perf_counter()
-        takes = []
-        for i, prompt in enumerate(("A kite over a beach at noon", "The kite drifts out to sea at dusk")):
-            take = folder / f"take-{i}.mp4"
-            render_mp4(RenderSpec(prompt, 1280, 720, SECONDS, True), take)
-            takes.append(take)
-        for i in range(CLIPS):
-            shutil.copyfile(takes[i % 2], folder / f"clip-{i:02d}.mp4")
-        note(f"rendered 2 clips of {SECONDS} s at 1280x720 in {time.perf_counter() - started:.0f} s")
+    folder = bench_folder("seedance-bench-stitch-")
+    started = time.perf_counter()
+    takes = []
+    for i, prompt in enumerate(("A kite over a beach at noon", "The kite drifts out to sea at dusk")):
+        take = folder / f"take-{i}.mp4"
+        render_mp4(RenderSpec(prompt, 1280, 720, SECONDS, True), take)
+        takes.append(take)
+    for i in range(CLIPS):
+        shutil.copyfile(takes[i % 2], folder / f"clip-{i:02d}.mp4")
+    note(f"rendered 2 clips of {SECONDS} s at 1280x720 in {time.perf_counter() - started:.0f} s")
 
-        two = run_child(folder, 2)
-        ten = run_child(folder, CLIPS)
-        faded = run_child(folder, CLIPS, crossfade=1.0)
-        for name, run in (("2 clips", two), ("10 clips", ten), ("10 clips, 1 s crossfades", faded)):
-            note(f"{name}: {json.dumps(run)}")
-        for label, run in (("2x15s", two), ("10x15s", ten), ("10x15s_crossfade_1s", faded)):
-            figure(f"stitch_{label}_720p_wall", run["wall"], "s")
-            figure(f"stitch_{label}_720p_realtime", run["seconds"] / run["wall"], "x real time", "> 1")
-            figure(f"stitch_{label}_720p_peak_rss_growth", run["peak"] - run["before"], "MB")
-        ratio = (ten["peak"] - ten["before"]) / max(1.0, two["peak"] - two["before"])
-        figure("stitch_peak_rss_growth_ratio_10_vs_2_clips", ratio, "x", "about 1: flat in clips")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    two = run_child(folder, 2)
+    ten = run_child(folder, CLIPS)
+    faded = run_child(folder, CLIPS, crossfade=1.0)
+    for name, run in (("2 clips", two), ("10 clips", ten), ("10 clips, 1 s crossfades", faded)):
+        note(f"{name}: {json.dumps(run)}")
+    for label, run in (("2x15s", two), ("10x15s", ten), ("10x15s_crossfade_1s", faded)):
+        figure(f"stitch_{label}_720p_wall", run["wall"], "s")
+        figure(f"stitch_{label}_720p_realtime", run["seconds"] / run["wall"], "x real time", "> 1")
+        figure(f"stitch_{label}_720p_peak_rss_growth", run["peak"] - run["before"], "MB")
+    ratio = (ten["peak"] - ten["before"]) / max(1.0, two["peak"] - two["before"])
+    figure("stitch_peak_rss_growth_ratio_10_vs_2_clips", ratio, "x", "about 1: flat in clips")
 
 
 if __name__ == "__main__":

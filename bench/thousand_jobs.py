@@ -25,7 +25,6 @@ import os
 import random
 import sqlite3
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,7 +32,17 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from _common import LIGHT, SimulatorProcess, figure, keyed_env, median, note, peak_rss_mb, percentile
+from _common import (
+    LIGHT,
+    SimulatorProcess,
+    bench_folder,
+    figure,
+    keyed_env,
+    median,
+    note,
+    peak_rss_mb,
+    percentile,
+)
 from _common import simulator_process as simulator
 
 TICK = 0.010
@@ -177,7 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     jobs = args.jobs
-    home = Path(tempfile.mkdtemp(prefix="seedance-bench-thousand-"))
+    home = bench_folder("seedance-bench-thousand-")
     note(f"load average at start {os.getloadavg()[0]:.1f}")
     with simulator(queue_seconds=args.queue_seconds, run_seconds=args.run_seconds) as sim:
         out = anyio.run(measure, sim, home, jobs)

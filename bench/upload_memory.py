@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from _common import BENCH_KEY, PYTHON, ROOT, figure, note, simulator_process
+from _common import BENCH_KEY, PYTHON, ROOT, bench_folder, figure, note, simulator_process
 
 SIZE = 50 * 1024 * 1024
 
@@ -69,7 +68,7 @@ def run_child(which: str, url: str, path: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="seedance-bench-upload-"))
+    folder = bench_folder("seedance-bench-upload-")
     sys.path.insert(0, str(ROOT / "tests"))
     from media_factory import make_video
 

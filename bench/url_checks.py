@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
-from _common import ROOT, figure, median, note
+from _common import ROOT, bench_folder, figure, median, note
 
 sys.path.insert(0, str(ROOT / "tests"))
 RUNS = 15
@@ -85,7 +84,7 @@ async def measure(folder: Path) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="seedance-bench-urls-"))
+    folder = bench_folder("seedance-bench-urls-")
     by_url, local = anyio.run(measure, folder)
     size = sum(p.stat().st_size for p in folder.iterdir())
     note(f"12 files, {size / 1e6:.1f} MB")

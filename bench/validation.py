@@ -9,12 +9,11 @@ blindly does before it learns anything about them).
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import anyio
-from _common import ROOT, figure, median, note
+from _common import ROOT, bench_folder, figure, median, note
 
 sys.path.insert(0, str(ROOT / "tests"))
 RUNS = 15
@@ -55,7 +54,7 @@ async def measure(folder: Path) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="seedance-bench-validate-"))
+    folder = bench_folder("seedance-bench-validate-")
     checks, reads = anyio.run(measure, folder)
     size = sum(p.stat().st_size for p in folder.iterdir())
     note(f"12 files, {size / 1e6:.1f} MB; runs (ms): {[round(c * 1000, 1) for c in checks]}")
