@@ -76,7 +76,10 @@ def free_port() -> int:
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment without any real setting or key, with folders under `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDANCE_", "FAL_", "OXEN_"))}
+    # Nor PYTHONDONTWRITEBYTECODE (set on some machines): a user's Python writes bytecode, and without
+    # it every start compiles whatever module changed since its cached bytecode was written.
+    skipped = ("SEEDANCE_", "FAL_", "OXEN_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skipped)}
     env.update(
         SEEDANCE_HOME=str(home / "state"),
         SEEDANCE_OUTPUT_DIR=str(home / "videos"),
