@@ -150,11 +150,14 @@ def journal_rows(home: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def proc_status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory figure of `/proc/<pid>/status` (VmRSS now, VmHWM the peak so far), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far (VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return proc_status_mb("VmHWM")

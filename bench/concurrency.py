@@ -37,6 +37,7 @@ from _common import (
     note,
     peak_rss_mb,
     percentile,
+    proc_status_mb,
 )
 from _common import simulator_process as simulator
 
@@ -48,13 +49,6 @@ PROMPT = "Benchmark: two hundred paper lanterns"
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def current_rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def server_child() -> int:
@@ -129,7 +123,7 @@ async def measure(sim: SimulatorProcess, home: Path) -> dict[str, Any]:
             tg.start_soon(ticker, idle_lags, stop)
             await anyio.sleep(1.0)
             stop.set()
-        out["idle_rss"] = current_rss_mb()
+        out["idle_rss"] = proc_status_mb("VmRSS")
 
         lags: list[float] = []
         stop = anyio.Event()
@@ -155,9 +149,9 @@ async def measure_stdio(sim: SimulatorProcess, home: Path) -> dict[str, Any]:
     async with Client(stdio_client(params, errlog=sys.stderr)) as client:
         pid = server_child()
         await anyio.sleep(1.0)
-        idle = current_rss_mb(pid)
+        idle = proc_status_mb("VmRSS", pid)
         states, _ = await run_jobs(client)
-        peak = current_rss_mb(pid, "VmHWM")
+        peak = proc_status_mb("VmHWM", pid)
     return {"idle_rss": idle, "peak_rss": peak, "states": states}
 
 

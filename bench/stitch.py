@@ -16,17 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from _common import PYTHON, ROOT, bench_folder, figure, note
+from _common import PYTHON, ROOT, bench_folder, figure, note, proc_status_mb
 
 SECONDS = 15
 CLIPS = 10
-
-
-def rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def child(folder: str, count: str, crossfade: str) -> None:
@@ -37,11 +30,13 @@ def child(folder: str, count: str, crossfade: str) -> None:
 
     clips = [ClipInput(path, f"clips[{i}]") for i, path in enumerate(sorted(Path(folder).glob("clip-*.mp4")))]
     clips = clips[: int(count)]
-    before = rss_mb("VmRSS")
+    before = proc_status_mb("VmRSS")
     started = time.perf_counter()
     film = stitch(clips, Path(folder) / f"film-{count}.mp4", crossfade=float(crossfade))
     wall = time.perf_counter() - started
-    print(json.dumps({"before": before, "peak": rss_mb("VmHWM"), "wall": wall, "seconds": film.seconds}))
+    print(
+        json.dumps({"before": before, "peak": proc_status_mb("VmHWM"), "wall": wall, "seconds": film.seconds})
+    )
 
 
 def run_child(folder: Path, count: int, crossfade: float = 0.0) -> dict[str, float]:

@@ -41,6 +41,7 @@ from _common import (
     median,
     note,
     percentile,
+    proc_status_mb,
     simulator_process,
 )
 
@@ -79,13 +80,6 @@ def render_once(sim: SimulatorProcess) -> None:
             if json.loads(answer.read())["status"] == "COMPLETED":
                 return
         time.sleep(0.5)
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def run_mode(
@@ -172,7 +166,7 @@ async def _run_mode(
             for _ in range(1 if one_at_a_time else CLIENTS):
                 tg.start_soon(sender)
         wall = time.time() - started
-        rss = [peak_rss_mb(r.process.pid) for r in team]
+        rss = [proc_status_mb("VmHWM", r.process.pid) for r in team]
     finally:
         hold(sim, None)
         with anyio.CancelScope(shield=True):

@@ -42,6 +42,7 @@ from _common import (
     note,
     peak_rss_mb,
     percentile,
+    proc_status_mb,
 )
 from _common import simulator_process as simulator
 
@@ -77,13 +78,6 @@ async def prober(
         await anyio.sleep(0.05)
 
 
-def current_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def journal_counts(path: Path) -> tuple[int, int]:
     """(jobs whose result was read, jobs saved), read-only beside the server's own connection.
 
@@ -109,7 +103,7 @@ async def measure(sim: SimulatorProcess, home: Path, jobs: int) -> dict[str, Any
     async with Client(create_server(settings)) as client:
         job_ids: list[str] = []
         await client.call_tool("list_jobs", {})  # the first call waits for the journal and the provider
-        note(f"server open: RSS {current_rss_mb():.0f} MB")
+        note(f"server open: RSS {proc_status_mb('VmRSS'):.0f} MB")
         # Baseline: the idle server, probed the same way (list_jobs only: there is no job yet).
         idle_lags: list[tuple[float, float]] = []
         idle_answers: list[tuple[float, str, float]] = []
@@ -145,7 +139,7 @@ async def measure(sim: SimulatorProcess, home: Path, jobs: int) -> dict[str, Any
                     tg.start_soon(submit, seed)
             out["submitted_after"] = time.perf_counter() - started
             note(
-                f"{jobs} submitted in {out['submitted_after']:.1f} s; RSS {current_rss_mb():.0f} MB"
+                f"{jobs} submitted in {out['submitted_after']:.1f} s; RSS {proc_status_mb('VmRSS'):.0f} MB"
                 f" (peak {peak_rss_mb():.0f}); load {os.getloadavg()[0]:.1f}"
             )
             saved = 0
@@ -157,7 +151,7 @@ async def measure(sim: SimulatorProcess, home: Path, jobs: int) -> dict[str, Any
                         first_result = time.perf_counter()
                         note(
                             f"first result read at {first_result - started:.1f} s;"
-                            f" RSS {current_rss_mb():.0f} MB"
+                            f" RSS {proc_status_mb('VmRSS'):.0f} MB"
                         )
             all_saved = time.perf_counter()
             stop.set()

@@ -13,16 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import BENCH_KEY, PYTHON, ROOT, bench_folder, figure, note, simulator_process
+from _common import BENCH_KEY, PYTHON, ROOT, bench_folder, figure, note, proc_status_mb, simulator_process
 
 SIZE = 50 * 1024 * 1024
-
-
-def rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 async def child_upload(which: str, url: str, path: Path) -> str:
@@ -33,7 +26,7 @@ async def child_upload(which: str, url: str, path: Path) -> str:
 
         async with httpx.AsyncClient() as http:
             provider = FalProvider(http, key=BENCH_KEY, queue_url=url, rest_url=url, cdn_url=url)
-            before = rss_mb("VmRSS")
+            before = proc_status_mb("VmRSS")
             access = await provider.upload(path, "video/mp4")
     else:
         import fal_client
@@ -42,11 +35,11 @@ async def child_upload(which: str, url: str, path: Path) -> str:
         fal_impl.REST_URL = url
         fal_impl.CDN_URL = url
         client = fal_client.AsyncClient(key=BENCH_KEY)
-        before = rss_mb("VmRSS")
+        before = proc_status_mb("VmRSS")
         access = await client.upload_file(path)
         http: httpx.AsyncClient = await client._client
         await http.aclose()
-    return json.dumps({"before": before, "peak": rss_mb("VmHWM"), "url": access})
+    return json.dumps({"before": before, "peak": proc_status_mb("VmHWM"), "url": access})
 
 
 def child(which: str, url: str, path: str) -> None:
